@@ -1,0 +1,132 @@
+"""The consent record, the interface every consent log implements, and ``open_log``.
+
+The log is the site owner's proof of consent (GDPR Art. 7(1)): the
+middleware answers a visitor's choice only after :meth:`ConsentLog.record`
+has returned, so a backend must not return before the record is durable.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Literal, Self
+
+from .._exceptions import ConfigurationError
+
+__all__ = ["Action", "ConsentLog", "ConsentRecord", "Source", "open_log"]
+
+Action = Literal["grant", "update", "reject", "withdraw"]
+Source = Literal["banner", "preferences", "api"]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ConsentRecord:
+    """One choice one visitor made, as it is kept for proof.
+
+    ``time`` is normalised to UTC and ``granted``/``refused`` to sorted
+    tuples, so that equal choices are stored (and later hashed) identically.
+    """
+
+    consent_id: str
+    time: datetime
+    action: Action
+    granted: tuple[str, ...]
+    refused: tuple[str, ...]
+    policy_version: str
+    language: str
+    source: Source
+    #: Hex SHA-256 of the exact texts the visitor was shown.
+    text_fingerprint: str
+    #: Position in the log; ``None`` until the log has stored the record.
+    sequence: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.time.utcoffset() is None:
+            raise ValueError("ConsentRecord.time must be timezone-aware")
+        if self.time.tzinfo is not UTC:
+            object.__setattr__(self, "time", self.time.astimezone(UTC))
+        object.__setattr__(self, "granted", tuple(sorted(self.granted)))
+        object.__setattr__(self, "refused", tuple(sorted(self.refused)))
+        both = set(self.granted) & set(self.refused)
+        if both:
+            raise ValueError(f"categories both granted and refused: {sorted(both)}")
+
+
+class ConsentLog(abc.ABC):
+    """Where consent records are kept.
+
+    Every failure surfaces as ``StorageError``, so the middleware can refuse
+    to confirm a choice it could not prove later.
+    """
+
+    @abc.abstractmethod
+    async def record(self, record: ConsentRecord) -> ConsentRecord:
+        """Store ``record`` durably and return it with ``sequence`` set."""
+
+    @abc.abstractmethod
+    async def history(self, consent_id: str) -> list[ConsentRecord]:
+        """All records of one visitor, oldest first."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Release the backend; safe to call more than once."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+_EXAMPLES = (
+    'use "sqlite:///consentgate.db" (relative to the working directory), '
+    '"sqlite:////var/lib/app/consentgate.db" (absolute) or "sqlite:///:memory:"'
+)
+
+
+def open_log(url: str, *, timeout: float = 5.0) -> ConsentLog:
+    """Make the consent log that ``url`` names, without opening it yet.
+
+    Nothing touches the filesystem here, because this runs when the app is
+    configured; the database is opened (and created) on first use.
+    """
+    from ._sqlite import SQLiteConsentLog
+
+    return SQLiteConsentLog(_sqlite_path(url), timeout=timeout)
+
+
+def _sqlite_path(url: str) -> str:
+    """The database path in a ``sqlite:///<path>`` URL (``:memory:`` included)."""
+    if "://" not in url:
+        raise ConfigurationError("store", f"{url!r} is not a consent log URL; {_EXAMPLES}")
+    scheme, _, rest = url.partition("://")
+    scheme = scheme.lower()
+    if scheme.partition("+")[0] in ("postgres", "postgresql"):
+        raise ConfigurationError(
+            "store",
+            "PostgreSQL support is not available in this version of consentgate yet; "
+            f"use SQLite for now: {_EXAMPLES}",
+        )
+    if scheme != "sqlite":
+        raise ConfigurationError(
+            "store", f"unsupported consent log URL scheme {scheme!r}; {_EXAMPLES}"
+        )
+    if rest and not rest.startswith("/"):
+        raise ConfigurationError(
+            "store", f"{url!r} names a host, but SQLite URLs take none; {_EXAMPLES}"
+        )
+    path = rest[1:]
+    if not path:
+        raise ConfigurationError("store", f"{url!r} has no database path; {_EXAMPLES}")
+    if "?" in path or "#" in path:
+        raise ConfigurationError(
+            "store", f"{url!r} has a query or fragment, which is not supported; {_EXAMPLES}"
+        )
+    return path

@@ -1,0 +1,516 @@
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from consentgate._exceptions import ConfigurationError, StorageError
+from consentgate.log import ConsentLog, ConsentRecord, SQLiteConsentLog, open_log
+from consentgate.log._base import Action, Source
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def make_record(**overrides: Any) -> ConsentRecord:
+    fields: dict[str, Any] = {
+        "consent_id": "visitor-1",
+        "time": datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC),
+        "action": "grant",
+        "granted": ("analytics", "marketing"),
+        "refused": ("personalisation",),
+        "policy_version": "2024-05",
+        "language": "de",
+        "source": "banner",
+        "text_fingerprint": "ab" * 32,
+    }
+    fields.update(overrides)
+    return ConsentRecord(**fields)
+
+
+@contextmanager
+def peek(path: Path) -> Iterator[sqlite3.Connection]:
+    """A second, independent connection, to see what really reached the file."""
+    with closing(sqlite3.connect(path)) as conn:
+        yield conn
+
+
+def sequence_of(record: ConsentRecord) -> int:
+    assert record.sequence is not None
+    return record.sequence
+
+
+def ids_in(path: Path) -> list[str]:
+    with peek(path) as conn:
+        return [row[0] for row in conn.execute("SELECT consent_id FROM consent_records")]
+
+
+# -- the record -----------------------------------------------------------------------
+
+
+def test_record_normalises_time_to_utc_and_sorts_categories() -> None:
+    cest = timezone(timedelta(hours=2))
+    record = make_record(
+        time=datetime(2024, 5, 1, 14, 30, 15, 123456, tzinfo=cest),
+        granted=("marketing", "analytics"),
+        refused=("z", "a"),
+    )
+    assert record.time == datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    assert record.time.tzinfo is UTC
+    assert record.granted == ("analytics", "marketing")
+    assert record.refused == ("a", "z")
+
+
+def test_record_rejects_naive_time() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        make_record(time=datetime(2024, 5, 1, 12, 0))
+
+
+def test_record_rejects_category_both_granted_and_refused() -> None:
+    with pytest.raises(ValueError, match="analytics"):
+        make_record(granted=("analytics",), refused=("analytics",))
+
+
+# -- storing and reading ----------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
+    record = make_record()
+    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+        stored = await log.record(record)
+        assert stored.sequence is not None
+        assert stored == dataclasses.replace(record, sequence=stored.sequence)
+        [loaded] = await log.history("visitor-1")
+    assert loaded == stored
+    assert loaded.time.tzinfo is UTC
+    assert loaded.time.microsecond == 123456
+
+
+@pytest.mark.anyio
+async def test_empty_categories_round_trip(tmp_path: Path) -> None:
+    record = make_record(action="reject", granted=(), refused=("analytics",), source="api")
+    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+        stored = await log.record(record)
+        assert await log.history("visitor-1") == [stored]
+
+
+@pytest.mark.anyio
+async def test_sequence_increases(tmp_path: Path) -> None:
+    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+        sequences = [sequence_of(await log.record(make_record())) for _ in range(5)]
+    assert sequences == sorted(set(sequences))
+    assert len(sequences) == 5
+
+
+@pytest.mark.anyio
+async def test_history_is_ordered_and_filtered_by_consent_id(tmp_path: Path) -> None:
+    actions: list[tuple[str, Action]] = [
+        ("a", "grant"),
+        ("b", "reject"),
+        ("a", "update"),
+        ("b", "grant"),
+        ("a", "withdraw"),
+    ]
+    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+        stored = [
+            await log.record(make_record(consent_id=consent_id, action=action))
+            for consent_id, action in actions
+        ]
+        history_a = await log.history("a")
+        history_b = await log.history("b")
+        assert await log.history("nobody") == []
+    assert history_a == [r for r in stored if r.consent_id == "a"]
+    assert history_b == [r for r in stored if r.consent_id == "b"]
+    assert [r.action for r in history_a] == ["grant", "update", "withdraw"]
+
+
+@pytest.mark.anyio
+async def test_committed_before_record_returns_and_durable_across_reopen(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    async with SQLiteConsentLog(path) as log:
+        first = await log.record(make_record(consent_id="a"))
+        # Another connection sees it while the log is still open: it is committed.
+        assert ids_in(path) == ["a"]
+    async with SQLiteConsentLog(path) as log:
+        assert await log.history("a") == [first]
+        second = await log.record(make_record(consent_id="a", action="withdraw"))
+        assert await log.history("a") == [first, second]
+    assert sequence_of(second) > sequence_of(first)
+
+
+@pytest.mark.anyio
+async def test_wal_synchronous_full_and_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with SQLiteConsentLog(path, timeout=2.5) as log:
+        await log.record(make_record())
+
+        def pragma(name: str) -> Any:
+            return lambda conn: conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+        # synchronous and busy_timeout belong to the connection, so ask the log's own.
+        assert await log._run(pragma("synchronous"), "read") == 2  # FULL
+        assert await log._run(pragma("busy_timeout"), "read") == 2500
+    with peek(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+@pytest.mark.anyio
+async def test_schema_version_and_index(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    for _ in range(2):  # reopening does not migrate again
+        async with SQLiteConsentLog(path) as log:
+            await log.record(make_record())
+    with peek(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        indexes = conn.execute("PRAGMA index_list(consent_records)").fetchall()
+        columns = [
+            conn.execute(f"PRAGMA index_info({index[1]!r})").fetchall()[0][2] for index in indexes
+        ]
+    assert "consent_id" in columns
+
+
+@pytest.mark.anyio
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    with peek(path) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (2)")
+        conn.commit()
+    async with SQLiteConsentLog(path) as log:
+        with pytest.raises(StorageError, match="schema version 2.*upgrade consentgate"):
+            await log.record(make_record())
+
+
+@pytest.mark.anyio
+async def test_concurrent_records_all_stored_with_unique_sequences(tmp_path: Path) -> None:
+    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+        stored = await asyncio.gather(
+            *(log.record(make_record(consent_id=f"v{i % 20}")) for i in range(200))
+        )
+        histories = [await log.history(f"v{i}") for i in range(20)]
+    sequences = {r.sequence for r in stored}
+    assert len(sequences) == 200
+    assert sum(len(h) for h in histories) == 200
+    assert {r.sequence for h in histories for r in h} == sequences
+
+
+@pytest.mark.anyio
+async def test_memory_log() -> None:
+    async with open_log("sqlite:///:memory:") as log:
+        stored = await log.record(make_record())
+        # A failed write must not throw away the in-memory database.
+        with pytest.raises(StorageError):
+            await log.record(make_record(action=cast(Action, "approve")))
+        assert await log.history("visitor-1") == [stored]
+
+
+@given(
+    consent_id=st.text(),
+    time=st.datetimes(
+        min_value=datetime(1970, 1, 2),
+        max_value=datetime(2200, 1, 1),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-11, minutes=-30))]),
+    ),
+    categories=st.sets(st.text(max_size=20), max_size=6),
+    split=st.integers(min_value=0, max_value=6),
+    texts=st.tuples(st.text(), st.text(), st.text()),
+    action=st.sampled_from(["grant", "update", "reject", "withdraw"]),
+    source=st.sampled_from(["banner", "preferences", "api"]),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_record_round_trips(
+    consent_id: str,
+    time: datetime,
+    categories: set[str],
+    split: int,
+    texts: tuple[str, str, str],
+    action: Action,
+    source: Source,
+) -> None:
+    ordered = sorted(categories)
+    record = ConsentRecord(
+        consent_id=consent_id,
+        time=time,
+        action=action,
+        granted=tuple(ordered[:split]),
+        refused=tuple(ordered[split:]),
+        policy_version=texts[0],
+        language=texts[1],
+        source=source,
+        text_fingerprint=texts[2],
+    )
+
+    async def round_trip() -> tuple[ConsentRecord, list[ConsentRecord]]:
+        async with SQLiteConsentLog(":memory:") as log:
+            return await log.record(record), await log.history(consent_id)
+
+    stored, history = asyncio.run(round_trip())
+    assert history == [stored]
+    assert stored.time == time
+
+
+# -- closing ----------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_closed_log_raises_storage_error(tmp_path: Path) -> None:
+    log = SQLiteConsentLog(tmp_path / "log.db")
+    await log.record(make_record())
+    await log.aclose()
+    await log.aclose()  # idempotent
+    with pytest.raises(StorageError, match="closed"):
+        await log.record(make_record())
+    with pytest.raises(StorageError, match="closed"):
+        await log.history("visitor-1")
+
+
+@pytest.mark.anyio
+async def test_close_of_never_used_log(tmp_path: Path) -> None:
+    log = SQLiteConsentLog(tmp_path / "log.db")
+    await log.aclose()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.anyio
+async def test_pending_records_finish_before_close(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    log = SQLiteConsentLog(path)
+    writes = [asyncio.ensure_future(log.record(make_record())) for _ in range(20)]
+    await asyncio.sleep(0)  # let every write reach the worker queue
+    await log.aclose()
+    await asyncio.gather(*writes)
+    assert len(ids_in(path)) == 20
+
+
+# -- failures and recovery ------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_missing_directory_then_recovery(tmp_path: Path) -> None:
+    directory = tmp_path / "missing"
+    async with SQLiteConsentLog(directory / "log.db") as log:
+        with pytest.raises(StorageError, match="unable to open database file") as info:
+            await log.record(make_record())
+        assert isinstance(info.value.__cause__, sqlite3.Error)
+        assert str(directory) in str(info.value)
+        directory.mkdir()
+        stored = await log.record(make_record())
+        assert await log.history("visitor-1") == [stored]
+
+
+@pytest.mark.anyio
+async def test_parent_is_a_regular_file(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a directory")
+    async with SQLiteConsentLog(tmp_path / "file" / "log.db") as log:
+        with pytest.raises(StorageError):
+            await log.record(make_record())
+        with pytest.raises(StorageError):
+            await log.history("visitor-1")
+
+
+@pytest.mark.anyio
+async def test_database_path_is_a_directory_then_recovery(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    path.mkdir()
+    async with SQLiteConsentLog(path) as log:
+        with pytest.raises(StorageError):
+            await log.record(make_record())
+        path.rmdir()
+        await log.record(make_record())
+    assert ids_in(path) == ["visitor-1"]
+
+
+@pytest.mark.anyio
+async def test_file_replaced_under_open_log_then_recovery(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with SQLiteConsentLog(path) as log:
+        await log.record(make_record(consent_id="before"))
+        path.rename(tmp_path / "moved.db")
+        path.mkdir()
+        with pytest.raises(StorageError):
+            await log.record(make_record(consent_id="during"))
+        path.rmdir()
+        await log.record(make_record(consent_id="after"))
+    assert ids_in(tmp_path / "moved.db") == ["before"]
+    assert ids_in(path) == ["after"]
+
+
+@pytest.mark.anyio
+async def test_file_deleted_under_open_log_is_recreated(tmp_path: Path) -> None:
+    # SQLite alone would keep writing into the unlinked file and lose the record.
+    path = tmp_path / "log.db"
+    async with SQLiteConsentLog(path) as log:
+        await log.record(make_record(consent_id="before"))
+        path.unlink()
+        await log.record(make_record(consent_id="after"))
+    assert ids_in(path) == ["after"]
+
+
+@pytest.mark.anyio
+async def test_locked_database_times_out_without_blocking_the_loop(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async with SQLiteConsentLog(path, timeout=0.3) as log:
+        await log.record(make_record())
+        with closing(sqlite3.connect(path, isolation_level=None)) as other_writer:
+            other_writer.execute("BEGIN IMMEDIATE")
+            ticking = asyncio.ensure_future(ticker())
+            try:
+                with pytest.raises(StorageError, match="timed out|locked"):
+                    await log.record(make_record())
+            finally:
+                ticking.cancel()
+            other_writer.execute("ROLLBACK")
+        assert ticks >= 10
+        await log.record(make_record())
+        assert len(await log.history("visitor-1")) == 2
+
+
+class FaultyLog(SQLiteConsentLog):
+    """Opens a real SQLite connection the way a storage fault would leave it."""
+
+    fault: Literal["read-only", "full"] | None = None
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.fault == "read-only":
+            return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None)
+        conn = super()._connect()
+        if self.fault == "full":
+            # The disk is "full" at the current size of the database.
+            conn.execute("PRAGMA max_page_count = 1")
+        return conn
+
+
+async def create_log_file(path: Path) -> None:
+    async with SQLiteConsentLog(path) as log:
+        await log.record(make_record())
+
+
+@pytest.mark.anyio
+async def test_read_only_database_then_recovery(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    await create_log_file(path)
+    async with FaultyLog(path) as log:
+        log.fault = "read-only"
+        with pytest.raises(StorageError, match="readonly"):
+            await log.record(make_record())
+        log.fault = None
+        await log.record(make_record())
+    assert len(ids_in(path)) == 2
+
+
+@pytest.mark.anyio
+async def test_disk_full_then_recovery(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    await create_log_file(path)
+    async with FaultyLog(path) as log:
+        log.fault = "full"
+        big = make_record(policy_version="x" * 3000)
+        with pytest.raises(StorageError, match="full"):
+            for _ in range(20):
+                await log.record(big)
+        log.fault = None
+        stored = await log.record(big)
+        assert (await log.history("visitor-1"))[-1] == stored
+
+
+# -- open_log -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "relative_path"),
+    [
+        ("sqlite:///log.db", "log.db"),
+        ("sqlite:///data/consent.db", "data/consent.db"),
+        ("SQLite:///log.db", "log.db"),
+    ],
+)
+def test_open_log_relative_path(
+    url: str, relative_path: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    log = open_log(url)
+    assert isinstance(log, SQLiteConsentLog)
+    assert log.path == str(tmp_path / relative_path)
+    assert list(tmp_path.iterdir()) == []  # nothing touched yet
+
+
+def test_open_log_absolute_path(tmp_path: Path) -> None:
+    log = open_log(f"sqlite:///{tmp_path}/log.db", timeout=1.0)
+    assert isinstance(log, SQLiteConsentLog)
+    assert log.path == str(tmp_path / "log.db")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_open_log_memory() -> None:
+    log = open_log("sqlite:///:memory:")
+    assert isinstance(log, SQLiteConsentLog)
+    assert log.path == ":memory:"
+
+
+@pytest.mark.anyio
+async def test_open_log_creates_file_on_first_use(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    log = open_log(f"sqlite:///{path}")
+    assert isinstance(log, ConsentLog)
+    assert not path.exists()
+    async with log:
+        assert await log.history("visitor-1") == []
+    assert path.is_file()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "consent.db",
+        "sqlite:consent.db",
+        "sqlite://",
+        "sqlite:///",
+        "sqlite://localhost/consent.db",
+        "sqlite:///consent.db?mode=ro",
+        "sqlite:///consent.db#x",
+        "mysql://user@host/db",
+        "https://example.com/log",
+    ],
+)
+def test_open_log_rejects_bad_urls(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="sqlite:///consentgate.db") as info:
+        open_log(url)
+    assert info.value.field == "store"
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://user@host/db", "postgres://host/db", "postgresql+asyncpg://h/db"]
+)
+def test_open_log_postgresql_not_available_yet(url: str) -> None:
+    with pytest.raises(ConfigurationError, match="PostgreSQL support is not available") as info:
+        open_log(url)
+    assert info.value.field == "store"
+
+
+@pytest.mark.parametrize("timeout", [0.0, -1.0, float("nan"), float("inf")])
+def test_open_log_rejects_bad_timeout(timeout: float) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        open_log("sqlite:///:memory:", timeout=timeout)
+    assert info.value.field == "store_timeout"
