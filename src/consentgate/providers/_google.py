@@ -1,0 +1,200 @@
+"""Google Analytics 4 via gtag.js, plain or as Site Kit by Google prints it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import KW_ONLY, dataclass, field
+
+from consentgate._exceptions import ConfigurationError
+from consentgate._text import LocalizedText
+
+from ._base import BuiltinProvider, DeclaredCookie, bilingual
+
+__all__ = ["CONSENT_MODE_PRELUDE", "GoogleAnalytics", "SiteKit"]
+
+#: Shared head template with the Consent Mode v2 default and update; every Google tag needs it.
+CONSENT_MODE_PRELUDE = "snippets/google_consent_mode.html"
+
+_MEASUREMENT_ID = re.compile(r"G-[A-Z0-9]{4,}")
+_TAG_ID = re.compile(r"(?:G|GT|AW)-[A-Z0-9]{4,}")
+
+_PRIVACY_POLICY = "https://policies.google.com/privacy"
+_TWO_YEARS = bilingual(en="2 years", da="2 år")
+_PROCESSED_BY_GOOGLE = bilingual(
+    en="USA (Google LLC, certified under the EU–US Data Privacy Framework)",
+    da="USA (Google LLC, certificeret under databeskyttelsesrammen mellem EU og USA)",
+)
+_SESSION_PURPOSE = bilingual(
+    en="Used to remember the current visit (session), so that Google Analytics can count "
+    "page views and visits.",
+    da="Bruges til at huske det igangværende besøg (sessionen), så Google Analytics kan tælle "
+    "sidevisninger og besøg.",
+)
+_GA_COOKIE = DeclaredCookie(
+    name="_ga",
+    purpose=bilingual(
+        en="Used to distinguish visitors, so that Google Analytics can count unique visitors.",
+        da="Bruges til at skelne mellem besøgende, så Google Analytics kan tælle unikke besøgende.",
+    ),
+    expiry=_TWO_YEARS,
+    processing_location=_PROCESSED_BY_GOOGLE,
+)
+_ANY_PROPERTY_COOKIE = DeclaredCookie(
+    name="_ga_*",
+    purpose=bilingual(
+        en="Used to remember the current visit (session): one cookie for each Google Analytics "
+        "property the Google tag sends data to.",
+        da="Bruges til at huske det igangværende besøg (sessionen): én cookie for hver "
+        "Google Analytics-ejendom, som Google-tagget sender data til.",
+    ),
+    expiry=_TWO_YEARS,
+    processing_location=_PROCESSED_BY_GOOGLE,
+)
+
+_ABOUT_GOOGLE_ANALYTICS_EN = (
+    "It shows us how the site is used: which pages are viewed, how visitors find them and "
+    "roughly where they are. Your browser sends the data directly to Google, which may "
+    "process it in the USA."
+)
+_ABOUT_GOOGLE_ANALYTICS_DA = (
+    "Den viser os, hvordan siden bliver brugt: hvilke sider der bliver set, hvordan de "
+    "besøgende finder dem, og omtrent hvor de befinder sig. Din browser sender oplysningerne "
+    "direkte til Google, som kan behandle dem i USA."
+)
+_GOOGLE_ANALYTICS_DESCRIPTION = bilingual(
+    en=f"Google Analytics is Google's statistics service. {_ABOUT_GOOGLE_ANALYTICS_EN}",
+    da=f"Google Analytics er Googles statistiktjeneste. {_ABOUT_GOOGLE_ANALYTICS_DA}",
+)
+_SITE_KIT_DESCRIPTION = bilingual(
+    en="Google Analytics is Google's statistics service, added here with Site Kit by Google. "
+    f"{_ABOUT_GOOGLE_ANALYTICS_EN}",
+    da="Google Analytics er Googles statistiktjeneste, som her er sat op med Site Kit by "
+    f"Google. {_ABOUT_GOOGLE_ANALYTICS_DA}",
+)
+
+
+def _session_cookie(measurement_id: str) -> DeclaredCookie:
+    """GA4 names its session cookie after the measurement id without ``G-``."""
+    return DeclaredCookie(
+        name=f"_ga_{measurement_id.removeprefix('G-')}",
+        purpose=_SESSION_PURPOSE,
+        expiry=_TWO_YEARS,
+        processing_location=_PROCESSED_BY_GOOGLE,
+    )
+
+
+def _analytics_cookies(tag_ids: Iterable[object]) -> tuple[DeclaredCookie, ...]:
+    """``_ga`` plus one session cookie per GA4 id; a ``GT-`` tag may feed any property."""
+    ids = [tag_id for tag_id in tag_ids if isinstance(tag_id, str)]
+    cookies = [_GA_COOKIE]
+    cookies.extend(_session_cookie(tag_id) for tag_id in ids if tag_id.startswith("G-"))
+    if any(tag_id.startswith("GT-") for tag_id in ids):
+        cookies.append(_ANY_PROPERTY_COOKIE)
+    return tuple(cookies)
+
+
+def _check_measurement_id(value: object, field_name: str) -> None:
+    if not isinstance(value, str) or not _MEASUREMENT_ID.fullmatch(value):
+        raise ConfigurationError(
+            field_name, f"expected a GA4 measurement id like G-XXXXXXXXXX, got {value!r}"
+        )
+
+
+@dataclass(frozen=True)
+class GoogleAnalytics(BuiltinProvider):
+    """Google Analytics 4 through gtag.js, behind Consent Mode v2.
+
+    ``GoogleAnalytics("G-XXXXXXXXXX")``; ``send_page_view=False`` leaves page
+    views to the site's own ``gtag("event", ...)`` calls.
+    """
+
+    measurement_id: str
+    _: KW_ONLY
+    send_page_view: bool = True
+    name: str = field(init=False, default="google-analytics")
+    title: str = field(init=False, default="Google Analytics")
+    category: str = field(init=False, default="statistics")
+    description: LocalizedText = field(
+        init=False, default_factory=lambda: _GOOGLE_ANALYTICS_DESCRIPTION, hash=False
+    )
+    privacy_policy_url: str = field(init=False, default=_PRIVACY_POLICY)
+    head_template: str | None = field(init=False, default="snippets/google_analytics_head.html")
+    preludes: tuple[str, ...] = field(init=False, default=(CONSENT_MODE_PRELUDE,))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cookies", _analytics_cookies([self.measurement_id]))
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}:{self.measurement_id}"
+
+    def template_context(self) -> Mapping[str, object]:
+        return {"measurement_id": self.measurement_id, "send_page_view": self.send_page_view}
+
+    def validate(self, field: str) -> None:
+        super().validate(field)
+        _check_measurement_id(self.measurement_id, f"{field}.measurement_id")
+        if not isinstance(self.send_page_view, bool):
+            raise ConfigurationError(
+                f"{field}.send_page_view", f"expected True or False, got {self.send_page_view!r}"
+            )
+
+
+@dataclass(frozen=True)
+class SiteKit(BuiltinProvider):
+    """The Google tag exactly as the WordPress plugin Site Kit by Google prints it.
+
+    For sites moving off WordPress whose tooling looks for Site Kit's markup.
+    ``extra_tag_ids`` adds ``config`` calls for more ``G-``, ``GT-`` or ``AW-``
+    ids; Consent Mode keeps ad storage denied for them unless marketing is granted.
+    """
+
+    measurement_id: str
+    _: KW_ONLY
+    extra_tag_ids: tuple[str, ...] = ()
+    name: str = field(init=False, default="site-kit")
+    title: str = field(init=False, default="Google Analytics (Site Kit)")
+    category: str = field(init=False, default="statistics")
+    description: LocalizedText = field(
+        init=False, default_factory=lambda: _SITE_KIT_DESCRIPTION, hash=False
+    )
+    privacy_policy_url: str = field(init=False, default=_PRIVACY_POLICY)
+    head_template: str | None = field(init=False, default="snippets/site_kit_head.html")
+    preludes: tuple[str, ...] = field(init=False, default=(CONSENT_MODE_PRELUDE,))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cookies", _analytics_cookies(self.tag_ids))
+
+    @property
+    def tag_ids(self) -> tuple[str, ...]:
+        """Every id gets a ``config`` call; the first one names the loader."""
+        return (self.measurement_id, *self.extra_tag_ids)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}:{self.measurement_id}"
+
+    def template_context(self) -> Mapping[str, object]:
+        return {"tag_ids": self.tag_ids}
+
+    def validate(self, field: str) -> None:
+        super().validate(field)
+        _check_measurement_id(self.measurement_id, f"{field}.measurement_id")
+        if not isinstance(self.extra_tag_ids, tuple):
+            raise ConfigurationError(
+                f"{field}.extra_tag_ids",
+                f"expected a tuple of Google tag ids, got {self.extra_tag_ids!r}",
+            )
+        seen = {self.measurement_id}
+        for index, tag_id in enumerate(self.extra_tag_ids):
+            field_name = f"{field}.extra_tag_ids[{index}]"
+            if not isinstance(tag_id, str) or not _TAG_ID.fullmatch(tag_id):
+                raise ConfigurationError(
+                    field_name,
+                    "expected a Google tag id like G-XXXXXXXXXX, GT-XXXXXXX or AW-123456789, "
+                    f"got {tag_id!r}",
+                )
+            if tag_id in seen:
+                raise ConfigurationError(field_name, f"{tag_id} is configured twice")
+            seen.add(tag_id)
