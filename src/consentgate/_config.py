@@ -1,0 +1,304 @@
+"""ConsentConfig: everything a site decides, validated once when the app is built."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._exceptions import ConfigurationError
+from ._locales import available_languages
+from ._state import NECESSARY
+from ._text import LocalizedText
+from .log import ConsentLog
+from .providers import Buffer, DeclaredCookie, GoogleAnalytics, JetpackStats, Provider, SiteKit
+
+__all__ = ["BUILTIN_CATEGORIES", "Category", "ConsentConfig"]
+
+#: The environment variable ``from_toml`` reads the secret from when the file has none.
+SECRET_ENV = "CONSENTGATE_SECRET_KEY"
+MIN_SECRET_LENGTH = 32
+DEFAULT_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
+_NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+_COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
+_DOMAIN = re.compile(
+    r"\.?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Category:
+    """A purpose a visitor can accept or refuse.
+
+    The built-in categories take their title and description from the
+    language files; a site's own category must bring its texts.
+    """
+
+    name: str
+    title: LocalizedText = ""
+    description: LocalizedText = ""
+
+
+#: Always present, in this order; ``necessary`` is always on and never a choice.
+BUILTIN_CATEGORIES: tuple[Category, ...] = (
+    Category(name=NECESSARY),
+    Category(name="preferences"),
+    Category(name="statistics"),
+    Category(name="marketing"),
+)
+
+PROVIDER_TYPES: Mapping[str, type[Provider]] = {
+    "google-analytics": GoogleAnalytics,
+    "site-kit": SiteKit,
+    "jetpack-stats": JetpackStats,
+    "buffer": Buffer,
+    "custom": Provider,
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentConfig:
+    """How consentgate behaves on one site. Invalid values raise ConfigurationError.
+
+    .. versionadded:: 0.1
+    """
+
+    #: The signing secret; or give ``secret_keys`` (newest first) to rotate keys.
+    secret_key: str | None = field(default=None, repr=False)
+    secret_keys: Sequence[str] = field(default=(), repr=False)
+    #: Bumping it asks every visitor again.
+    policy_version: str = "1"
+    providers: Sequence[Provider] = ()
+    #: Categories of the site's own, in addition to the four built-in ones.
+    categories: Sequence[Category] = ()
+    #: The consent log: a URL (``sqlite:///consentgate.db``) or a ConsentLog instance.
+    store: str | ConsentLog = "sqlite:///consentgate.db"
+    store_timeout: float = 5.0
+
+    #: Who is responsible for the processing (shown in the banner); the host when not set.
+    controller_name: str | None = None
+    controller_address: str | None = None
+    controller_email: str | None = None
+    privacy_policy_url: str | None = None
+
+    cookie_name: str = "consentgate"
+    cookie_max_age: int = DEFAULT_COOKIE_MAX_AGE
+    #: e.g. ``".example.com"`` so one choice covers the site's subdomains.
+    cookie_domain: str | None = None
+    #: ``None``: Secure exactly when the request came over https.
+    cookie_secure: bool | None = None
+
+    #: Where consentgate's own endpoints live.
+    prefix: str = "/_consent"
+    #: Path prefixes that never get a banner or snippets injected (e.g. ``"/admin"``).
+    exclude_paths: Sequence[str] = ()
+    default_language: str = "en"
+    #: Show a small "Cookie settings" link on pages once a choice is made.
+    show_settings_link: bool = True
+    #: Extra origins (``https://www.example.com``) allowed to post a choice.
+    trusted_origins: Sequence[str] = ()
+    #: How long a banner form stays valid, in seconds.
+    csrf_max_age: int = 2 * 24 * 60 * 60
+    #: Folders searched before the built-in templates, to override them.
+    template_dirs: Sequence[str | os.PathLike[str]] = ()
+
+    def __post_init__(self) -> None:
+        self._check_secrets()
+        _require(bool(self.policy_version.strip()), "policy_version", "must not be empty")
+        self._check_categories()
+        self._check_providers()
+        self._check_cookie()
+        self._check_paths()
+        languages = available_languages()
+        _require(
+            self.default_language in languages,
+            "default_language",
+            f"{self.default_language!r} has no texts; available: {', '.join(languages)}",
+        )
+        _require(self.store_timeout > 0, "store_timeout", "must be a positive number of seconds")
+        _require(self.csrf_max_age > 0, "csrf_max_age", "must be a positive number of seconds")
+        for i, origin in enumerate(self.trusted_origins):
+            _require(
+                re.fullmatch(r"https?://[^/\s]+", origin) is not None,
+                f"trusted_origins[{i}]",
+                f"expected an origin like https://www.example.com, got {origin!r}",
+            )
+        if self.privacy_policy_url is not None:
+            _require(
+                self.privacy_policy_url.startswith(("https://", "http://", "/")),
+                "privacy_policy_url",
+                "must be an absolute http(s) URL or a path on this site",
+            )
+
+    # -- derived values -------------------------------------------------
+
+    @property
+    def signing_keys(self) -> tuple[str, ...]:
+        """The secrets, newest first."""
+        return (self.secret_key,) if self.secret_key else tuple(self.secret_keys)
+
+    @property
+    def all_categories(self) -> tuple[Category, ...]:
+        return BUILTIN_CATEGORIES + tuple(self.categories)
+
+    @property
+    def optional_categories(self) -> tuple[str, ...]:
+        """The categories a visitor chooses about, in display order."""
+        return tuple(c.name for c in self.all_categories if c.name != NECESSARY)
+
+    # -- loading --------------------------------------------------------
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str]) -> ConsentConfig:
+        """Load a config file; the secret comes from ``CONSENTGATE_SECRET_KEY`` if absent.
+
+        Providers are ``[[providers]]`` tables with a ``type`` (``google-analytics``,
+        ``site-kit``, ``jetpack-stats``, ``buffer`` or ``custom``) and that
+        provider's arguments; categories are ``[[categories]]`` tables.
+        """
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigurationError("path", f"cannot read {os.fspath(path)!r}: {exc}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(
+                "path", f"{os.fspath(path)!r} is not valid TOML: {exc}"
+            ) from exc
+        data = dict(data.get("consentgate", data))
+        if "secret_key" not in data and "secret_keys" not in data:
+            secret = os.environ.get(SECRET_ENV)
+            if secret:
+                data["secret_key"] = secret
+        data["providers"] = [
+            _provider_from_toml(i, p) for i, p in enumerate(data.get("providers", []))
+        ]
+        data["categories"] = [
+            _from_table(Category, f"categories[{i}]", c)
+            for i, c in enumerate(data.get("categories", []))
+        ]
+        known = set(cls.__dataclass_fields__)
+        for key in data:
+            _require(key in known, key, "is not a consentgate setting")
+        return cls(**data)
+
+    # -- checks ---------------------------------------------------------
+
+    def _check_secrets(self) -> None:
+        if self.secret_key is not None and self.secret_keys:
+            raise ConfigurationError("secret_keys", "give secret_key or secret_keys, not both")
+        if isinstance(self.secret_keys, str):
+            raise ConfigurationError("secret_keys", "must be a list of secrets, newest first")
+        keys = self.signing_keys
+        if not keys:
+            raise ConfigurationError(
+                "secret_key",
+                f"is required (or set {SECRET_ENV}); generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+            )
+        name = "secret_key" if self.secret_key is not None else "secret_keys"
+        for i, key in enumerate(keys):
+            where = name if self.secret_key is not None else f"secret_keys[{i}]"
+            _require(isinstance(key, str), where, "must be a string")
+            _require(
+                len(key) >= MIN_SECRET_LENGTH,
+                where,
+                f"is too short ({len(key)} characters); use at least {MIN_SECRET_LENGTH}",
+            )
+
+    def _check_categories(self) -> None:
+        seen = {c.name for c in BUILTIN_CATEGORIES}
+        for i, category in enumerate(self.categories):
+            where = f"categories[{i}]"
+            _require(isinstance(category, Category), where, "must be a consentgate.Category")
+            _require(
+                _NAME.fullmatch(category.name) is not None,
+                f"{where}.name",
+                f"{category.name!r} is not a valid name (lowercase letters, digits, - and _)",
+            )
+            _require(
+                category.name not in seen, f"{where}.name", f"{category.name!r} is defined twice"
+            )
+            _require(bool(category.title), f"{where}.title", "a site's own category needs a title")
+            seen.add(category.name)
+
+    def _check_providers(self) -> None:
+        known = {c.name for c in self.all_categories}
+        keys: dict[str, int] = {}
+        for i, provider in enumerate(self.providers):
+            where = f"providers[{i}]"
+            _require(isinstance(provider, Provider), where, "must be a consentgate Provider")
+            provider.validate(where)
+            _require(
+                provider.category in known,
+                f"{where}.category",
+                f"unknown category {provider.category!r}; known: {', '.join(sorted(known))}",
+            )
+            _require(
+                provider.key not in keys,
+                where,
+                f"duplicate provider {provider.key!r} (also providers[{keys.get(provider.key)}])",
+            )
+            keys[provider.key] = i
+
+    def _check_cookie(self) -> None:
+        _require(
+            _COOKIE_NAME.fullmatch(self.cookie_name) is not None,
+            "cookie_name",
+            f"{self.cookie_name!r} is not a valid cookie name",
+        )
+        _require(self.cookie_max_age > 0, "cookie_max_age", "must be a positive number of seconds")
+        if self.cookie_domain is not None:
+            _require(
+                _DOMAIN.fullmatch(self.cookie_domain) is not None and "." in self.cookie_domain[1:],
+                "cookie_domain",
+                f"{self.cookie_domain!r} is not a domain like .example.com",
+            )
+
+    def _check_paths(self) -> None:
+        _require(
+            re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.prefix) is not None,
+            "prefix",
+            f"{self.prefix!r} must look like /_consent (a path, no trailing slash)",
+        )
+        for i, path in enumerate(self.exclude_paths):
+            _require(path.startswith("/"), f"exclude_paths[{i}]", f"{path!r} must start with /")
+
+
+def _require(ok: bool, field: str, message: str) -> None:
+    if not ok:
+        raise ConfigurationError(field, message)
+
+
+def _from_table(cls: type[Any], where: str, table: Any) -> Any:
+    if not isinstance(table, dict):
+        raise ConfigurationError(where, "must be a table")
+    try:
+        return cls(**table)
+    except TypeError as exc:
+        raise ConfigurationError(where, str(exc)) from exc
+
+
+def _provider_from_toml(i: int, table: Any) -> Provider:
+    where = f"providers[{i}]"
+    if not isinstance(table, dict):
+        raise ConfigurationError(where, "must be a table")
+    table = dict(table)
+    kind = table.pop("type", None)
+    if kind not in PROVIDER_TYPES:
+        raise ConfigurationError(
+            f"{where}.type", f"expected one of {', '.join(PROVIDER_TYPES)}, got {kind!r}"
+        )
+    if "cookies" in table:
+        table["cookies"] = tuple(
+            _from_table(DeclaredCookie, f"{where}.cookies[{j}]", c)
+            for j, c in enumerate(table["cookies"])
+        )
+    for key in ("preludes", "extra_tag_ids"):
+        if key in table:
+            table[key] = tuple(table[key])
+    provider: Provider = _from_table(PROVIDER_TYPES[kind], where, table)
+    return provider

@@ -1,0 +1,148 @@
+"""The consent cookie: a signed, versioned encoding of ConsentState."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from itsdangerous import BadData, URLSafeSerializer
+
+from ._state import NO_CONSENT, ConsentState, CookieReading
+
+__all__ = ["ConsentCookie", "expire_cookie_header", "new_consent_id"]
+
+SALT = "consentgate.consent"
+PAYLOAD_VERSION = 1
+# Decoded cookies repeat for every page a visitor opens: remember the last few
+# thousand so a signature is verified once per visitor, not once per page.
+VERIFIED_CACHE_SIZE = 4096
+_EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
+
+
+def new_consent_id() -> str:
+    """A random consent id: a UUID4 carries 122 random bits."""
+    return str(uuid.uuid4())
+
+
+_NOTHING = CookieReading(NO_CONSENT)
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    consent_id: str
+    granted: frozenset[str]
+    policy_version: str
+    decided_at: float
+    old_key: bool
+
+
+class ConsentCookie:
+    """Signs and reads the consent cookie and builds its ``Set-Cookie`` values.
+
+    ``keys`` are newest first. Anything that does not verify (tampered,
+    truncated, unknown key, garbage), is expired, or belongs to another policy
+    version reads as "no choice": the visitor sees the banner again.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        keys: tuple[str, ...],
+        policy_version: str,
+        categories: Iterable[str],
+        max_age: int,
+        domain: str | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self.max_age = max_age
+        self._policy_version = policy_version
+        self._categories = frozenset(categories)
+        self._domain = f"; Domain={domain}" if domain else ""
+        self._clock = clock
+        self._newest = URLSafeSerializer(keys[0], salt=SALT)
+        # itsdangerous wants rotated keys oldest first.
+        self._older = URLSafeSerializer(list(reversed(keys[1:])), salt=SALT) if keys[1:] else None
+        self._verify = lru_cache(maxsize=VERIFIED_CACHE_SIZE)(self._verify_uncached)
+
+    def encode(self, state: ConsentState) -> str:
+        assert state.consent_id is not None and state.decided_at is not None
+        payload = [
+            PAYLOAD_VERSION,
+            state.consent_id,
+            sorted(state.granted),
+            state.policy_version,
+            int(state.decided_at.timestamp()),
+        ]
+        return self._newest.dumps(payload)
+
+    def read(self, value: str | None) -> CookieReading:
+        if not value:
+            return _NOTHING
+        verified = self._verify(value)
+        if (
+            verified is None
+            or verified.policy_version != self._policy_version
+            or self._clock() - verified.decided_at > self.max_age
+        ):
+            return _NOTHING
+        state = ConsentState(
+            consent_id=verified.consent_id,
+            granted=verified.granted,
+            policy_version=verified.policy_version,
+            decided_at=datetime.fromtimestamp(verified.decided_at, UTC),
+        )
+        return CookieReading(state, reissue=verified.old_key)
+
+    def set_cookie(self, state: ConsentState, *, secure: bool) -> str:
+        """The ``Set-Cookie`` value carrying ``state``, valid for what is left of its lifetime."""
+        assert state.decided_at is not None
+        remaining = self.max_age - int(self._clock() - state.decided_at.timestamp())
+        flags = "; Secure" if secure else ""
+        return (
+            f"{self.name}={self.encode(state)}; Path=/; Max-Age={max(remaining, 0)}"
+            f"{self._domain}; SameSite=Lax; HttpOnly{flags}"
+        )
+
+    def _verify_uncached(self, value: str) -> _Verified | None:
+        old_key = False
+        try:
+            payload = self._newest.loads(value)
+        except BadData:
+            if self._older is None:
+                return None
+            try:
+                payload = self._older.loads(value)
+            except BadData:
+                return None
+            old_key = True
+        return _parse(payload, self._categories, old_key)
+
+
+def _parse(payload: Any, known: frozenset[str], old_key: bool) -> _Verified | None:
+    # A signature proves we wrote it, but maybe an older release did: check the shape.
+    if not (isinstance(payload, list) and len(payload) == 5 and payload[0] == PAYLOAD_VERSION):
+        return None
+    _, consent_id, granted, policy_version, decided_at = payload
+    if not (
+        isinstance(consent_id, str)
+        and isinstance(granted, list)
+        and all(isinstance(c, str) for c in granted)
+        and isinstance(policy_version, str)
+        and isinstance(decided_at, int)
+    ):
+        return None
+    # A category the site no longer has is not a grant for anything.
+    return _Verified(consent_id, frozenset(granted) & known, policy_version, decided_at, old_key)
+
+
+def expire_cookie_header(name: str, domain: str | None = None) -> str:
+    """A ``Set-Cookie`` value that makes the browser drop ``name`` (on ``domain`` if given)."""
+    where = f"; Domain={domain}" if domain else ""
+    return f"{name}=; Path=/{where}; Max-Age=0; Expires={_EPOCH}"

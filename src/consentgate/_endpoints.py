@@ -1,0 +1,301 @@
+"""consentgate's own routes under the prefix (``/_consent`` by default).
+
+- ``POST <prefix>``: record a choice (form or JSON), then redirect or answer JSON.
+- ``GET <prefix>/preferences``: the preference centre and cookie declaration.
+- ``GET <prefix>/me``: the visitor's current consent as JSON.
+- ``GET <prefix>/static/<name>``: the banner's assets, content-hashed, cached for a year.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from ._assets import IMMUTABLE, Assets
+from ._cookie import ConsentCookie, new_consent_id
+from ._csrf import CsrfTokens, same_site_request
+from ._exceptions import StorageError
+from ._firewall import CookieFirewall
+from ._http import hostname
+from ._redirect import safe_next
+from ._render import Renderer
+from ._state import ConsentState
+from .log import ConsentLog, ConsentRecord
+from .log._base import Action
+
+__all__ = ["ConsentEndpoints"]
+
+logger = logging.getLogger("consentgate")
+
+MAX_BODY = 16 * 1024
+ACTIONS = ("accept_all", "reject_all", "save")
+SOURCES = ("banner", "preferences")
+
+
+class BadRequest(Exception):
+    """The choice could not be understood; answered 400 (or 413)."""
+
+    def __init__(self, status: int = 400) -> None:
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    action: str
+    categories: tuple[str, ...]
+    next_path: str
+    csrf_token: str
+    source: str
+    language: str | None
+
+
+class ConsentEndpoints:
+    def __init__(
+        self,
+        *,
+        prefix: str,
+        renderer: Renderer,
+        cookie: ConsentCookie,
+        csrf: CsrfTokens,
+        log: ConsentLog,
+        firewall: CookieFirewall,
+        assets: Assets,
+        cookie_secure: bool | None,
+        trusted_origins: Sequence[str],
+    ) -> None:
+        self.prefix = prefix
+        self.renderer = renderer
+        self.cookie = cookie
+        self.csrf = csrf
+        self.log = log
+        self.firewall = firewall
+        self.assets = assets
+        self.cookie_secure = cookie_secure
+        self.trusted_origins = tuple(trusted_origins)
+        self.policy_version = renderer.config.policy_version
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        path = scope["path"][len(self.prefix) :]
+        method = request.method
+        allowed: tuple[str, ...]
+        response: Response | None
+        if path in ("", "/"):
+            allowed = ("POST",)
+            response = await self.choose(request) if method == "POST" else None
+        elif path == "/preferences":
+            allowed = ("GET", "HEAD")
+            response = self.preferences(request) if method in allowed else None
+        elif path == "/me":
+            allowed = ("GET", "HEAD")
+            response = self.me(request) if method in allowed else None
+        elif path.startswith("/static/"):
+            allowed = ("GET", "HEAD")
+            response = self.static(path[len("/static/") :]) if method in allowed else None
+        else:
+            allowed = ()
+            response = PlainTextResponse("Not Found", status_code=404)
+        if response is None:
+            response = PlainTextResponse(
+                "Method Not Allowed", status_code=405, headers={"Allow": ", ".join(allowed)}
+            )
+        await response(scope, receive, send)
+
+    # -- the routes -----------------------------------------------------
+
+    async def choose(self, request: Request) -> Response:
+        lang = self.renderer.negotiate(request.headers.get("accept-language"))
+        wants_json = "application/json" in request.headers.get("accept", "")
+        host = request.headers.get("host", "")
+        if not same_site_request(
+            host,
+            request.headers.get("origin"),
+            request.headers.get("referer"),
+            request.headers.get("sec-fetch-site"),
+            self.trusted_origins,
+        ):
+            return self._error(403, "errors.forbidden", lang, "/", host, wants_json)
+        try:
+            choice = _parse_choice(await _read_body(request), request.headers.get("content-type"))
+        except BadRequest as exc:
+            return self._error(exc.status, "errors.bad_request", lang, "/", host, wants_json)
+        if not self.csrf.valid(choice.csrf_token):
+            return self._error(403, "errors.forbidden", lang, choice.next_path, host, wants_json)
+        if choice.language in self.renderer.languages:
+            lang = choice.language
+
+        current = self._current(request)
+        granted = self._granted(choice)
+        now = datetime.now(UTC)
+        state = ConsentState(
+            consent_id=current.consent_id or new_consent_id(),
+            granted=granted,
+            policy_version=self.policy_version,
+            decided_at=now.replace(microsecond=0),
+        )
+        record = ConsentRecord(
+            consent_id=str(state.consent_id),
+            time=now,
+            action=_action(current, granted),
+            granted=tuple(sorted(granted)),
+            refused=tuple(c for c in sorted(self.renderer.choosable) if c not in granted),
+            policy_version=self.policy_version,
+            language=lang,
+            source=choice.source,  # type: ignore[arg-type]
+            text_fingerprint=self.renderer.fingerprints[(_shown(choice.source), lang)],
+        )
+        try:
+            await self.log.record(record)
+        except StorageError as exc:
+            logger.error("consent log write failed, choice not acknowledged: %s", exc)
+            before = current.granted if current.has_choice else frozenset()
+            if not granted <= before:
+                # A grant needs its proof; what the visitor refused is still honoured.
+                fallback = (
+                    replace(state, granted=before & granted)
+                    if current.has_choice and before - granted
+                    else None
+                )
+                refused = self._error(
+                    503, "errors.unavailable", lang, choice.next_path, host, wants_json
+                )
+                if fallback is not None:
+                    self._apply(refused, request, fallback)
+                return refused
+
+        response: Response
+        if wants_json:
+            response = JSONResponse(state.as_json())
+        else:
+            response = Response(status_code=303, headers={"Location": choice.next_path})
+        self._apply(response, request, state)
+        return response
+
+    def preferences(self, request: Request) -> Response:
+        lang = self.renderer.negotiate(request.headers.get("accept-language"))
+        html = self.renderer.preferences_page(
+            lang,
+            self._current(request),
+            next_path=safe_next(request.query_params.get("next")),
+            csrf_token=self.csrf.issue(),
+            host=request.headers.get("host", ""),
+            saved=False,
+        )
+        return HTMLResponse(html, headers=_PRIVATE)
+
+    def me(self, request: Request) -> Response:
+        return JSONResponse(self._current(request).as_json(), headers=_PRIVATE)
+
+    def static(self, name: str) -> Response:
+        asset = self.assets.get(name)
+        if asset is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        return Response(
+            asset.content, media_type=asset.media_type, headers={"Cache-Control": IMMUTABLE}
+        )
+
+    # -- helpers --------------------------------------------------------
+
+    def _current(self, request: Request) -> ConsentState:
+        return self.cookie.read(request.cookies.get(self.cookie.name)).state
+
+    def _granted(self, choice: Choice) -> frozenset[str]:
+        choosable = frozenset(self.renderer.choosable)
+        if choice.action == "accept_all":
+            return choosable
+        if choice.action == "reject_all":
+            return frozenset()
+        return frozenset(choice.categories) & choosable
+
+    def _apply(self, response: Response, request: Request, state: ConsentState) -> None:
+        """Set the consent cookie and expire the cookies of every refused category."""
+        secure = (
+            self.cookie_secure if self.cookie_secure is not None else request.url.scheme == "https"
+        )
+        response.headers.append("Set-Cookie", self.cookie.set_cookie(state, secure=secure))
+        host = hostname(request.headers.get("host", ""))
+        for header in self.firewall.expire(request.cookies, state, host):
+            response.headers.append("Set-Cookie", header)
+        response.headers["Cache-Control"] = "no-store"
+
+    def _error(
+        self, status: int, key: str, lang: str, next_path: str, host: str, wants_json: bool
+    ) -> Response:
+        if wants_json:
+            message = self.renderer.texts["en"][key]
+            return JSONResponse({"error": message}, status_code=status, headers=_PRIVATE)
+        html = self.renderer.error_page(lang, key, next_path=next_path, host=host)
+        return HTMLResponse(html, status_code=status, headers=_PRIVATE)
+
+
+_PRIVATE = {"Cache-Control": "no-store", "Vary": "Cookie"}
+
+
+async def _read_body(request: Request) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise BadRequest(413)
+    return bytes(body)
+
+
+def _parse_choice(body: bytes, content_type: str | None) -> Choice:
+    """The posted fields, from a urlencoded form or a JSON object."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    fields: Mapping[str, Any]
+    try:
+        if media_type == "application/json":
+            fields = json.loads(body)
+            if not isinstance(fields, dict):
+                raise BadRequest()
+            categories = fields.get("categories", [])
+            source = "api"
+        elif media_type in ("application/x-www-form-urlencoded", ""):
+            form = parse_qs(body.decode("utf-8"), max_num_fields=64, strict_parsing=False)
+            fields = {k: v[0] for k, v in form.items()}
+            categories = form.get("categories", [])
+            source = fields.get("source", "banner")
+        else:
+            raise BadRequest(415)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest() from exc
+    action = fields.get("action")
+    if action not in ACTIONS or not isinstance(categories, list):
+        raise BadRequest()
+    if not all(isinstance(c, str) for c in categories):
+        raise BadRequest()
+    token, next_value, language = (fields.get(k, "") for k in ("csrf_token", "next", "lang"))
+    if not all(isinstance(v, str) for v in (token, next_value, language)):
+        raise BadRequest()
+    return Choice(
+        action=action,
+        categories=tuple(categories),
+        next_path=safe_next(next_value),
+        csrf_token=token,
+        source=source if source in (*SOURCES, "api") else "banner",
+        language=language or None,
+    )
+
+
+def _action(current: ConsentState, granted: frozenset[str]) -> Action:
+    before = current.granted if current.has_choice else frozenset()
+    if before - granted:
+        return "withdraw"
+    if not current.has_choice:
+        return "grant" if granted else "reject"
+    return "update" if granted else "reject"
+
+
+def _shown(source: str) -> str:
+    """Which page's texts a choice was made on (the script posts from the banner)."""
+    return "preferences" if source == "preferences" else "banner"

@@ -1,0 +1,84 @@
+"""The server-side cookie firewall: tracker cookies exist only with consent.
+
+Every provider declares the cookies it sets. A ``Set-Cookie`` from the app for
+a cookie whose category is not granted is dropped, and such cookies the
+browser still holds are expired.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+
+from ._cookie import expire_cookie_header
+from ._state import ConsentState
+from .providers import Provider
+
+__all__ = ["CookieFirewall"]
+
+
+class CookieFirewall:
+    def __init__(self, providers: Iterable[Provider], cookie_domain: str | None) -> None:
+        patterns: dict[str, list[str]] = {}
+        for provider in providers:
+            for cookie in provider.cookies:
+                patterns.setdefault(provider.category, []).append(cookie.pattern())
+        self._matchers = [
+            (category, re.compile("|".join(f"(?:{p})" for p in sources)))
+            for category, sources in patterns.items()
+        ]
+        self._cookie_domain = cookie_domain
+        self.category_of = lru_cache(maxsize=1024)(self._category_of)
+
+    def __bool__(self) -> bool:
+        return bool(self._matchers)
+
+    def _category_of(self, cookie_name: str) -> str | None:
+        """The category of the provider that declared ``cookie_name``, if any did."""
+        for category, matcher in self._matchers:
+            if matcher.fullmatch(cookie_name):
+                return category
+        return None
+
+    def blocks(self, cookie_name: str, state: ConsentState) -> bool:
+        category = self.category_of(cookie_name)
+        return category is not None and not state.allows(category)
+
+    def allows_set_cookie(self, header_value: bytes, state: ConsentState) -> bool:
+        name = header_value.split(b"=", 1)[0].strip().decode("latin-1")
+        return not self.blocks(name, state)
+
+    def expire(
+        self, request_cookies: Mapping[str, str], state: ConsentState, hostname: str
+    ) -> list[str]:
+        """``Set-Cookie`` values expiring every blocked cookie the browser sent.
+
+        A tracker may have set its cookie on the host or on any parent domain
+        (Google Analytics picks the highest it can), so each is expired on all
+        of them; browsers ignore the ones naming a public suffix.
+        """
+        names = [name for name in request_cookies if self.blocks(name, state)]
+        if not names:
+            return []
+        domains = _domains_for(hostname, self._cookie_domain)
+        return [expire_cookie_header(name, domain) for name in names for domain in domains]
+
+
+def _domains_for(hostname: str, cookie_domain: str | None) -> list[str | None]:
+    domains: list[str | None] = [None]
+    if hostname and "." in hostname and not _is_ip(hostname):
+        labels = hostname.split(".")
+        domains += [".".join(labels[i:]) for i in range(len(labels) - 1)]
+    if cookie_domain and cookie_domain.lstrip(".") not in domains:
+        domains.append(cookie_domain.lstrip("."))
+    return domains
+
+
+def _is_ip(hostname: str) -> bool:
+    try:
+        ipaddress.ip_address(hostname.strip("[]"))
+    except ValueError:
+        return False
+    return True

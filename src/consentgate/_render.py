@@ -1,0 +1,302 @@
+"""Everything a visitor reads: Jinja2 templates, texts per language, snippets per choice.
+
+Work that does not depend on the request is done once: templates are compiled
+and the banner is rendered per language at start-up with holes for the few
+per-request values; snippets are rendered once per set of granted categories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    Template,
+)
+from markupsafe import escape
+
+from ._assets import Assets
+from ._config import ConsentConfig
+from ._locales import Texts, available_languages, builtin_texts
+from ._state import NECESSARY, NO_CONSENT, ConsentState
+from ._text import localized
+from .providers import DeclaredCookie, Provider
+
+__all__ = ["CategoryView", "Fragment", "Renderer"]
+
+_HOLE = re.compile("\x00([a-z_]+)\x00")
+_LANGUAGE_RANGE = re.compile(
+    r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]{1,5}))?\s*"
+)
+
+
+def hole(name: str) -> str:
+    """A placeholder the Fragment fills per request."""
+    return f"\x00{name}\x00"
+
+
+class Fragment:
+    """Pre-rendered HTML with holes for per-request values (escaped when filled)."""
+
+    def __init__(self, html: str) -> None:
+        self.html = html
+        pieces = _HOLE.split(html)
+        self._literals = pieces[0::2]
+        self._names = pieces[1::2]
+
+    def fill(self, values: Mapping[str, str]) -> str:
+        out = [self._literals[0]]
+        for name, literal in zip(self._names, self._literals[1:], strict=True):
+            out.append(str(escape(values[name])))
+            out.append(literal)
+        return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryView:
+    name: str
+    title: str
+    description: str
+    providers: tuple[Provider, ...]
+    always_on: bool
+
+
+class Renderer:
+    def __init__(self, config: ConsentConfig, assets: Assets) -> None:
+        self.config = config
+        self.assets = assets
+        self.languages = available_languages()
+        self.env = Environment(
+            loader=ChoiceLoader(
+                [
+                    FileSystemLoader([str(d) for d in config.template_dirs]),
+                    PackageLoader("consentgate", "templates"),
+                    PrefixLoader({"@consentgate": PackageLoader("consentgate", "templates")}),
+                ]
+            ),
+            autoescape=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["localized"] = localized
+        self.texts: dict[str, Texts] = {lang: builtin_texts(lang) for lang in self.languages}
+        self.own_provider = self._own_provider()
+        self.choosable = self._choosable_categories()
+        self._snippet_templates = [
+            (p, self._compile(p.head_template, p.head), self._compile(p.body_template, p.body))
+            for p in config.providers
+        ]
+        self._preludes = {
+            name: self.env.get_template(name) for p in config.providers for name in p.preludes
+        }
+        self.banner = {lang: Fragment(self._banner_html(lang)) for lang in self.languages}
+        self.settings_link = {
+            lang: Fragment(self._render("settings_link.html", lang, next_q=hole("next_q")))
+            for lang in self.languages
+        }
+        self.fingerprints = {
+            (source, lang): hashlib.sha256(html.encode()).hexdigest()
+            for lang in self.languages
+            for source, html in (
+                ("banner", self.banner[lang].html),
+                ("preferences", self._preferences_html(lang, NO_CONSENT, hole_values())),
+            )
+        }
+        self.snippets = lru_cache(maxsize=512)(self._snippets)
+        self.negotiate = lru_cache(maxsize=1024)(self._negotiate)
+
+    # -- language -------------------------------------------------------
+
+    def _negotiate(self, accept_language: str | None) -> str:
+        """The best available language for an ``Accept-Language`` header (RFC 9110)."""
+        best, best_q = self.config.default_language, 0.0
+        for item in (accept_language or "").split(",")[:20]:
+            match = _LANGUAGE_RANGE.fullmatch(item)
+            if match is None:
+                continue
+            try:
+                q = float(match[2]) if match[2] else 1.0
+            except ValueError:
+                continue
+            lang = match[1].lower()
+            if lang in self.languages and q > best_q:
+                best, best_q = lang, q
+        return best
+
+    # -- what pages get -------------------------------------------------
+
+    def _snippets(self, granted: frozenset[str], iso_week: str, host: str) -> tuple[str, str]:
+        """Head and body HTML of every provider ``granted`` allows."""
+        allowed = [
+            (p, head, body)
+            for p, head, body in self._snippet_templates
+            if p.category == NECESSARY or p.category in granted
+        ]
+        context: dict[str, Any] = {
+            "granted": granted,
+            "iso_week": iso_week,
+            "host": host,
+            "csp_nonce": None,
+        }
+        preludes = dict.fromkeys(name for p, _, _ in allowed for name in p.preludes)
+        heads = [self._preludes[name].render(context) for name in preludes]
+        bodies = []
+        for provider, head, body in allowed:
+            own = {**context, **provider.template_context(), "provider": provider}
+            if head is not None:
+                heads.append(head.render(own))
+            if body is not None:
+                bodies.append(body.render(own))
+        return "".join(heads), "".join(bodies)
+
+    def stylesheet(self) -> str:
+        return f'<link rel="stylesheet" href="{escape(self.assets.url("consentgate.css"))}">'
+
+    def preferences_page(
+        self,
+        lang: str,
+        state: ConsentState,
+        *,
+        next_path: str,
+        csrf_token: str,
+        host: str,
+        saved: bool,
+    ) -> str:
+        values = {"csrf": csrf_token, "host": host, **next_values(next_path)}
+        return self._preferences_html(lang, state, values, saved=saved)
+
+    def error_page(self, lang: str, message_key: str, *, next_path: str, host: str) -> str:
+        html = self._render(
+            "error.html", lang, message=self.texts[lang][message_key], next=hole("next")
+        )
+        return Fragment(html).fill({"host": host, **next_values(next_path)})
+
+    # -- building blocks ------------------------------------------------
+
+    def _preferences_html(
+        self, lang: str, state: ConsentState, values: Mapping[str, str], saved: bool = False
+    ) -> str:
+        html = self._render(
+            "preferences.html",
+            lang,
+            state=state,
+            declaration=self.declaration(lang),
+            saved=saved,
+            csrf_token=hole("csrf"),
+            next=hole("next"),
+            next_q=hole("next_q"),
+        )
+        return Fragment(html).fill(values)
+
+    def _banner_html(self, lang: str) -> str:
+        return self._render(
+            "banner.html",
+            lang,
+            categories=[c for c in self.declaration(lang) if not c.always_on],
+            csrf_token=hole("csrf"),
+            next=hole("next"),
+            next_q=hole("next_q"),
+        )
+
+    def _render(self, name: str, lang: str, **context: Any) -> str:
+        texts = self.texts[lang]
+        controller = self.config.controller_name or hole("host")
+        return self.env.get_template(name).render(
+            t=texts,
+            lang=lang,
+            prefix=self.config.prefix,
+            controller=controller,
+            intro=texts["banner.intro"].format(controller=controller),
+            preferences_intro=texts["preferences.intro"].format(controller=controller),
+            config=self.config,
+            privacy_policy_url=self.config.privacy_policy_url,
+            stylesheet_url=self.assets.url("consentgate.css"),
+            **context,
+        )
+
+    def declaration(self, lang: str) -> list[CategoryView]:
+        """Categories with their providers and cookies, as the visitor reads them."""
+        texts = self.texts[lang]
+        providers = (self.own_provider, *self.config.providers)
+        views = []
+        for category in self.config.all_categories:
+            if category.name != NECESSARY and category.name not in self.choosable:
+                continue
+            title = localized(category.title, lang) or texts[f"categories.{category.name}.title"]
+            description = localized(category.description, lang) or texts.get(
+                f"categories.{category.name}.description", ""
+            )
+            views.append(
+                CategoryView(
+                    name=category.name,
+                    title=title,
+                    description=description,
+                    providers=tuple(p for p in providers if p.category == category.name),
+                    always_on=category.name == NECESSARY,
+                )
+            )
+        return views
+
+    def _choosable_categories(self) -> tuple[str, ...]:
+        """Categories worth asking about: they have a provider, or the site defined them."""
+        used = {p.category for p in self.config.providers}
+        own = {c.name for c in self.config.categories}
+        return tuple(c for c in self.config.optional_categories if c in used or c in own)
+
+    def _own_provider(self) -> Provider:
+        """consentgate's own cookie, declared under necessary like any other."""
+        days = self.config.cookie_max_age // 86400
+
+        def per_language(key: str, **args: object) -> dict[str, str]:
+            return {lang: self.texts[lang][key].format(**args) for lang in self.languages}
+
+        return Provider(
+            name="consentgate",
+            title=self.config.controller_name or "consentgate",
+            category=NECESSARY,
+            cookies=(
+                DeclaredCookie(
+                    name=self.config.cookie_name,
+                    purpose=per_language("consent_cookie.purpose"),
+                    expiry=per_language("consent_cookie.expiry", days=days),
+                    party="first",
+                    processing_location=per_language("consent_cookie.location"),
+                ),
+            ),
+        )
+
+    def _compile(self, name: str | None, source: str) -> Template | None:
+        if name:
+            return self.env.get_template(name)
+        return self.env.from_string(source) if source else None
+
+
+def next_values(next_path: str) -> dict[str, str]:
+    """The ``next`` holes: as is for form fields, quoted for use inside a query string."""
+    return {"next": next_path, "next_q": quote(next_path, safe="")}
+
+
+def hole_values() -> dict[str, str]:
+    """Values that leave every hole visible: what the fingerprint of a page is taken over."""
+    return {
+        "csrf": hole("csrf"),
+        "next": hole("next"),
+        "next_q": hole("next_q"),
+        "host": hole("host"),
+    }
+
+
+def iso_week(now: datetime | None = None) -> str:
+    year, week, _ = (now or datetime.now(UTC)).isocalendar()
+    return f"{year}{week:02d}"

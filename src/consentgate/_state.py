@@ -1,0 +1,108 @@
+"""The visitor's consent as one immutable value, and how the app reads it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from starlette.requests import HTTPConnection
+
+__all__ = [
+    "NECESSARY",
+    "NO_CONSENT",
+    "SCOPE_KEY",
+    "ConsentState",
+    "CookieReading",
+    "LazyConsent",
+    "get_consent",
+]
+
+#: The key under which the middleware publishes consent in the ASGI scope.
+SCOPE_KEY = "consentgate"
+
+#: The category that is always on and never a choice.
+NECESSARY = "necessary"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentState:
+    """What a visitor has chosen.
+
+    ``consent_id`` is ``None`` until the visitor makes a choice; ``granted``
+    holds the optional categories they accepted (``necessary`` is implied).
+    """
+
+    consent_id: str | None = None
+    granted: frozenset[str] = frozenset()
+    policy_version: str = ""
+    decided_at: datetime | None = None
+
+    @property
+    def has_choice(self) -> bool:
+        """True once the visitor accepted, rejected or saved a choice."""
+        return self.consent_id is not None
+
+    def allows(self, category: str) -> bool:
+        """Whether anything of ``category`` may run for this visitor."""
+        return category == NECESSARY or category in self.granted
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "consent_id": self.consent_id,
+            "has_choice": self.has_choice,
+            "granted": sorted(self.granted),
+            "policy_version": self.policy_version,
+            "decided_at": self.decided_at.isoformat() if self.decided_at else None,
+        }
+
+
+NO_CONSENT = ConsentState()
+
+
+class LazyConsent:
+    """Reads the consent cookie on first use only.
+
+    The middleware puts one of these at ``scope["consentgate"]`` for every HTTP
+    request, so a JSON or asset response that never asks pays nothing for
+    signature checks. ``.state`` is the visitor's ConsentState.
+    """
+
+    __slots__ = ("_read", "_reading")
+
+    def __init__(self, read: Callable[[], CookieReading]) -> None:
+        self._read = read
+        self._reading: CookieReading | None = None
+
+    @property
+    def reading(self) -> CookieReading:
+        if self._reading is None:
+            self._reading = self._read()
+        return self._reading
+
+    @property
+    def state(self) -> ConsentState:
+        return self.reading.state
+
+
+@dataclass(frozen=True, slots=True)
+class CookieReading:
+    """What the consent cookie said."""
+
+    state: ConsentState
+    #: Signed with an older key of ``secret_keys``: send it again under the newest.
+    reissue: bool = False
+
+
+def get_consent(request: HTTPConnection | Mapping[str, Any]) -> ConsentState:
+    """The current visitor's consent, for a request behind ``ConsentMiddleware``.
+
+    Accepts a Starlette ``Request`` (or any ``HTTPConnection``) or a raw ASGI
+    scope. Outside the middleware it answers "no choice", the safe default.
+    """
+    scope = request.scope if isinstance(request, HTTPConnection) else request
+    lazy = scope.get(SCOPE_KEY)
+    if isinstance(lazy, LazyConsent):
+        return lazy.state
+    return NO_CONSENT

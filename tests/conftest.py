@@ -1,0 +1,167 @@
+"""Apps and clients shared by the tests: a small site behind ConsentMiddleware."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from consentgate import ConsentConfig, ConsentMiddleware, get_consent
+from consentgate.log import ConsentLog, ConsentRecord
+from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, SiteKit
+
+SECRET = "test-secret-key-that-is-long-enough-0123456789"
+OLD_SECRET = "older-secret-key-that-is-long-enough-9876543210"
+BASE_URL = "http://testserver"
+PAGE = (
+    "<!doctype html><html><head><title>Side</title></head>"
+    "<body><h1>Velkommen</h1><p>Indhold</p></body></html>"
+)
+
+
+def all_providers() -> list[Any]:
+    return [
+        GoogleAnalytics("G-TEST123456"),
+        SiteKit("G-SITEKIT123"),
+        JetpackStats(blog_id=4242),
+        Buffer(),
+    ]
+
+
+def make_config(**overrides: Any) -> ConsentConfig:
+    settings: dict[str, Any] = {
+        "secret_key": SECRET,
+        "policy_version": "2026-11",
+        "providers": all_providers(),
+        "store": "sqlite:///:memory:",
+        "controller_name": "Testfirma ApS",
+        "privacy_policy_url": "/privatliv",
+    }
+    settings.update(overrides)
+    return ConsentConfig(**settings)
+
+
+async def page(request: Request) -> Response:
+    return HTMLResponse(PAGE)
+
+
+async def json_endpoint(request: Request) -> Response:
+    return JSONResponse({"ok": True, "consent": get_consent(request).as_json()})
+
+
+async def stream(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"<!doctype html><html><he"
+        yield b"ad><title>Stream</title></HE"
+        yield b"AD><body><p>one</p>"
+        yield b"<p>two</p></bo"
+        yield b"dy></html>"
+
+    return StreamingResponse(chunks(), media_type="text/html; charset=utf-8")
+
+
+async def set_cookies(request: Request) -> Response:
+    response = HTMLResponse(PAGE)
+    response.set_cookie("_ga", "GA1.1.123.456")
+    response.set_cookie("_ga_TEST123456", "GS1.1.789")
+    response.set_cookie("session", "abc")
+    return response
+
+
+async def json_set_cookies(request: Request) -> Response:
+    response = JSONResponse({"ok": True})
+    response.set_cookie("_ga", "GA1.1.123.456")
+    response.set_cookie("session", "abc")
+    return response
+
+
+def site_routes() -> list[Route]:
+    return [
+        Route("/", page),
+        Route("/page", page),
+        Route("/admin/page", page),
+        Route("/api/data", json_endpoint),
+        Route("/stream", stream),
+        Route("/set-cookies", set_cookies),
+        Route("/api/set-cookies", json_set_cookies),
+    ]
+
+
+def make_app(config: ConsentConfig | None = None, routes: Sequence[Route] | None = None) -> Any:
+    app = Starlette(routes=list(routes if routes is not None else site_routes()))
+    app.add_middleware(ConsentMiddleware, config=config or make_config())
+    return app
+
+
+def client_for(app: Any, **kwargs: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL, **kwargs)
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "no csrf_token field in the page"
+    return match[1]
+
+
+async def choose(
+    client: httpx.AsyncClient,
+    action: str,
+    categories: Sequence[str] = (),
+    *,
+    next_path: str = "/page",
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """Do what a visitor with JavaScript off does: load the preferences page and post its form."""
+    form_page = await client.get("/_consent/preferences")
+    data: dict[str, Any] = {
+        "action": action,
+        "categories": list(categories),
+        "csrf_token": csrf_token(form_page.text),
+        "next": next_path,
+        "source": "banner",
+    }
+    return await client.post(
+        "/_consent", data=data, headers={"origin": BASE_URL, **(headers or {})}
+    )
+
+
+class RecordingLog(ConsentLog):
+    """A log kept in a list, that can be told to fail: for testing what the middleware does."""
+
+    def __init__(self) -> None:
+        self.records: list[ConsentRecord] = []
+        self.failing = False
+
+    async def record(self, record: ConsentRecord) -> ConsentRecord:
+        from consentgate import StorageError
+
+        if self.failing:
+            raise StorageError("the test log is failing on purpose")
+        self.records.append(record)
+        return record
+
+    async def history(self, consent_id: str) -> list[ConsentRecord]:
+        return [r for r in self.records if r.consent_id == consent_id]
+
+    async def aclose(self) -> None:
+        pass
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def app_factory() -> Callable[..., Any]:
+    return make_app

@@ -1,0 +1,613 @@
+"""The request path: what reaches a visitor's browser, through real HTTP semantics."""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import re
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+from hypothesis import given, settings, strategies as st
+from itsdangerous import URLSafeSerializer
+from starlette.applications import Starlette
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+
+from consentgate import SCOPE_KEY, ConsentMiddleware, get_consent
+from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, Provider, SiteKit
+
+from .conftest import (
+    OLD_SECRET,
+    PAGE,
+    SECRET,
+    choose,
+    client_for,
+    make_app,
+    make_config,
+    page,
+    site_routes,
+)
+
+pytestmark = pytest.mark.anyio
+
+TRACKER_MARKERS = ("googletagmanager.com", "stats.wp.com", "bufferapp.com", "_stq", "gtag(")
+
+
+def has_trackers(html: str) -> bool:
+    return any(marker in html for marker in TRACKER_MARKERS)
+
+
+# -- the banner and the gate ----------------------------------------------
+
+
+async def test_first_visit_gets_the_banner_and_no_tracker() -> None:
+    async with client_for(make_app()) as client:
+        response = await client.get("/page")
+    assert response.status_code == 200
+    assert 'id="consentgate-banner"' in response.text
+    assert response.text.index('id="consentgate-banner"') < response.text.index("</body>")
+    assert not has_trackers(response.text)
+    assert int(response.headers["content-length"]) == len(response.content)
+
+
+async def test_banner_speaks_danish_to_a_danish_browser() -> None:
+    async with client_for(make_app()) as client:
+        danish = await client.get("/page", headers={"accept-language": "da-DK,da;q=0.9"})
+        english = await client.get("/page", headers={"accept-language": "en-GB"})
+    assert "Afvis alle" in danish.text and "Accepter alle" in danish.text
+    assert "Reject all" in english.text and "Accept all" in english.text
+
+
+@pytest.mark.parametrize(
+    ("provider", "category", "marker"),
+    [
+        (GoogleAnalytics("G-ONLY123456"), "statistics", "gtag/js?id=G-ONLY123456"),
+        (SiteKit("G-KIT1234567"), "statistics", 'id="google_gtagjs-js"'),
+        (JetpackStats(blog_id=777), "statistics", "stats.wp.com/e-"),
+        (Buffer(), "marketing", "static.bufferapp.com/js/button.js"),
+        (
+            Provider(
+                name="chat",
+                title="Chat",
+                category="preferences",
+                body='<script src="https://chat.example/widget.js"></script>',
+            ),
+            "preferences",
+            "chat.example/widget.js",
+        ),
+    ],
+)
+async def test_each_provider_appears_only_after_its_category_is_granted(
+    provider: Provider, category: str, marker: str
+) -> None:
+    others = {"statistics", "marketing", "preferences"} - {category}
+    filler = [GoogleAnalytics("G-FILLER0000")] if category != "statistics" else [Buffer()]
+    app = make_app(make_config(providers=[provider, *filler]))
+    async with client_for(app) as client:
+        assert marker not in (await client.get("/page")).text
+        await choose(client, "save", sorted(others))
+        assert marker not in (await client.get("/page")).text
+        await choose(client, "save", [category])
+        assert marker in (await client.get("/page")).text
+        await choose(client, "reject_all")
+        assert marker not in (await client.get("/page")).text
+
+
+async def test_google_consent_mode_defaults_to_denied_before_gtag_loads() -> None:
+    app = make_app(make_config(providers=[GoogleAnalytics("G-TEST123456")]))
+    async with client_for(app) as client:
+        await choose(client, "save", ["statistics"])
+        html = (await client.get("/page")).text
+    head = html[: html.index("</head>")]
+    default = head.index('"default"')
+    update = head.index('"update"')
+    loader = head.index("googletagmanager.com/gtag/js")
+    assert default < update < loader
+    update_call = head[update : head.index(")", update)]
+    assert '"analytics_storage": "granted"' in update_call
+    assert '"ad_storage": "denied"' in update_call
+
+
+async def test_accepted_visitor_gets_snippets_and_a_settings_link_not_the_banner() -> None:
+    async with client_for(make_app()) as client:
+        await choose(client, "accept_all")
+        html = (await client.get("/page")).text
+    assert 'id="consentgate-banner"' not in html
+    assert 'id="consentgate-settings"' in html
+    assert "gtag/js?id=G-TEST123456" in html
+    assert html.index("gtag/js?id=G-TEST123456") < html.index("</head>")
+    assert html.index("stats.wp.com/e-") < html.index("</body>")
+
+
+async def test_settings_link_can_be_turned_off() -> None:
+    async with client_for(make_app(make_config(show_settings_link=False))) as client:
+        await choose(client, "reject_all")
+        html = (await client.get("/page")).text
+    assert "consentgate-settings" not in html
+    assert html == PAGE
+
+
+async def test_no_optional_provider_means_no_banner() -> None:
+    async with client_for(make_app(make_config(providers=[]))) as client:
+        html = (await client.get("/page")).text
+    assert "consentgate-banner" not in html
+    assert 'id="consentgate-settings"' in html
+
+
+async def test_bumping_the_policy_version_asks_again() -> None:
+    async with client_for(make_app(make_config(policy_version="1"))) as client:
+        await choose(client, "accept_all")
+        cookie = client.cookies["consentgate"]
+    async with client_for(make_app(make_config(policy_version="2"))) as client:
+        client.cookies["consentgate"] = cookie
+        html = (await client.get("/page")).text
+    assert 'id="consentgate-banner"' in html
+    assert not has_trackers(html)
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        "garbage",
+        "",
+        ".eJwFwUkOgCAM",
+        URLSafeSerializer("x" * 40, salt="consentgate.consent").dumps([1, "id", ["statistics"]]),
+        URLSafeSerializer(SECRET, salt="consentgate.consent").dumps(["not", "the", "shape"]),
+    ],
+)
+async def test_forged_or_broken_cookie_means_no_consent_never_an_error(cookie: str) -> None:
+    async with client_for(make_app()) as client:
+        client.cookies["consentgate"] = cookie
+        response = await client.get("/page")
+    assert response.status_code == 200
+    assert 'id="consentgate-banner"' in response.text
+    assert not has_trackers(response.text)
+
+
+async def test_tampered_grant_is_not_honoured() -> None:
+    async with client_for(make_app()) as client:
+        await choose(client, "reject_all")
+        value = client.cookies["consentgate"]
+        payload, _, signature = value.rpartition(".")
+        client.cookies["consentgate"] = (
+            payload[:-2] + ("AA" if payload[-2:] != "AA" else "BB") + "." + signature
+        )
+        html = (await client.get("/page")).text
+    assert 'id="consentgate-banner"' in html
+
+
+async def test_cookie_signed_with_an_older_key_is_accepted_and_reissued() -> None:
+    old_app = make_app(make_config(secret_key=OLD_SECRET))
+    async with client_for(old_app) as client:
+        await choose(client, "save", ["statistics"])
+        old_cookie = client.cookies["consentgate"]
+    rotated = make_app(make_config(secret_key=None, secret_keys=[SECRET, OLD_SECRET]))
+    async with client_for(rotated) as client:
+        client.cookies["consentgate"] = old_cookie
+        response = await client.get("/page")
+        assert "gtag/js" in response.text
+        new_cookie = response.cookies["consentgate"]
+        assert new_cookie != old_cookie
+        client.cookies.clear()
+        client.cookies["consentgate"] = new_cookie
+        again = await client.get("/page")
+    assert "gtag/js" in again.text
+    assert "set-cookie" not in again.headers
+
+
+# -- headers ----------------------------------------------------------------
+
+
+async def test_consent_dependent_pages_vary_by_cookie_merged_with_existing_vary() -> None:
+    async def varied(request: Request) -> Response:
+        return HTMLResponse(PAGE, headers={"Vary": "Accept-Encoding"})
+
+    app = make_app(routes=[Route("/", varied)])
+    async with client_for(app) as client:
+        response = await client.get("/")
+    assert response.headers["vary"] == "Accept-Encoding, Cookie"
+
+
+async def test_app_cannot_set_tracker_cookies_without_consent() -> None:
+    async with client_for(make_app()) as client:
+        html_response = await client.get("/set-cookies")
+        json_response = await client.get("/api/set-cookies")
+        set_before = html_response.headers.get_list("set-cookie")
+        await choose(client, "save", ["statistics"])
+        client.cookies.clear()
+        # granted now: the same responses keep the app's tracker cookies
+        await choose(client, "save", ["statistics"])
+        after = (await client.get("/set-cookies")).headers.get_list("set-cookie")
+    assert [c.split("=")[0] for c in set_before] == ["session"]
+    assert [c.split("=")[0] for c in json_response.headers.get_list("set-cookie")] == ["session"]
+    assert sorted(c.split("=")[0] for c in after) == ["_ga", "_ga_TEST123456", "session"]
+
+
+async def test_tracker_cookies_a_browser_still_holds_are_expired_without_consent() -> None:
+    async with client_for(make_app(), cookies={"_ga": "GA1.1.1.1", "session": "x"}) as client:
+        response = await client.get("/page")
+    expiring = response.headers.get_list("set-cookie")
+    assert expiring and all(c.startswith("_ga=;") and "Max-Age=0" in c for c in expiring)
+
+
+async def test_withdrawing_expires_that_categorys_cookies_on_host_and_cookie_domain() -> None:
+    config = make_config(cookie_domain=".example.com")
+    app = make_app(config)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://www.example.com"
+    ) as client:
+        page_html = (await client.get("/_consent/preferences")).text
+        from .conftest import csrf_token
+
+        token = csrf_token(page_html)
+        origin = {"origin": "http://www.example.com"}
+        await client.post(
+            "/_consent", data={"action": "accept_all", "csrf_token": token}, headers=origin
+        )
+        client.cookies.set("_ga", "GA1.1.1.1", domain="www.example.com")
+        client.cookies.set("_ga_TEST123456", "GS1", domain="www.example.com")
+        response = await client.post(
+            "/_consent",
+            data={"action": "save", "categories": ["marketing"], "csrf_token": token},
+            headers=origin,
+        )
+    headers = response.headers.get_list("set-cookie")
+    expired = [h for h in headers if "Max-Age=0" in h]
+    assert any(h.startswith("_ga=;") and "Domain" not in h for h in expired)
+    assert any(h.startswith("_ga=;") and "Domain=example.com" in h for h in expired)
+    assert any(h.startswith("_ga_TEST123456=;") for h in expired)
+    consent = next(h for h in headers if h.startswith("consentgate="))
+    assert "Domain=.example.com" in consent
+
+
+async def test_consent_cookie_is_secure_on_https() -> None:
+    app = make_app()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://testserver"
+    ) as client:
+        form = (await client.get("/_consent/preferences")).text
+        from .conftest import csrf_token
+
+        response = await client.post(
+            "/_consent",
+            data={"action": "reject_all", "csrf_token": csrf_token(form)},
+            headers={"origin": "https://testserver"},
+        )
+    cookie = response.headers["set-cookie"]
+    assert "; Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+# -- what passes untouched ----------------------------------------------------
+
+
+async def bare_and_gated(path: str, method: str = "GET") -> tuple[httpx.Response, httpx.Response]:
+    bare = Starlette(routes=site_routes())
+    async with client_for(bare) as client:
+        expected = await client.request(method, path)
+    async with client_for(make_app()) as client:
+        actual = await client.request(method, path)
+    return expected, actual
+
+
+async def test_json_passes_byte_for_byte() -> None:
+    expected, actual = await bare_and_gated("/api/data")
+    assert actual.content == expected.content
+    assert actual.headers.raw == expected.headers.raw
+
+
+async def test_head_of_a_page_passes_untouched() -> None:
+    expected, actual = await bare_and_gated("/page", "HEAD")
+    assert actual.content == b""
+    assert actual.headers["content-length"] == expected.headers["content-length"]
+
+
+@pytest.mark.parametrize("status", [204, 304])
+async def test_bodiless_statuses_pass_untouched(status: int) -> None:
+    async def empty(request: Request) -> Response:
+        return Response(status_code=status, headers={"content-type": "text/html"})
+
+    async with client_for(make_app(routes=[Route("/", empty)])) as client:
+        response = await client.get("/")
+    assert response.status_code == status
+    assert response.content == b""
+    assert "content-length" not in response.headers or response.headers["content-length"] == "0"
+
+
+async def test_redirects_are_not_rewritten() -> None:
+    async def moved(request: Request) -> Response:
+        return HTMLResponse(
+            "<html><body>moved</body></html>", status_code=302, headers={"location": "/"}
+        )
+
+    async with client_for(make_app(routes=[Route("/old", moved)])) as client:
+        response = await client.get("/old")
+    assert response.text == "<html><body>moved</body></html>"
+
+
+async def test_excluded_paths_get_no_banner_but_neighbours_do() -> None:
+    config = make_config(exclude_paths=["/admin"])
+    routes = [Route("/admin/page", page), Route("/admin", page), Route("/administrator", page)]
+    async with client_for(make_app(config, routes)) as client:
+        assert (await client.get("/admin/page")).text == PAGE
+        assert (await client.get("/admin")).text == PAGE
+        assert "consentgate-banner" in (await client.get("/administrator")).text
+
+
+async def test_non_http_scopes_pass_through_untouched() -> None:
+    seen: list[tuple[Scope, Receive, Send]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((scope, receive, send))
+
+    middleware = ConsentMiddleware(app, config=make_config())
+
+    async def receive() -> Message:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    scopes: list[Scope] = [
+        {"type": "lifespan"},
+        {"type": "websocket", "path": "/ws", "headers": []},
+    ]
+    for scope in scopes:
+        await middleware(scope, receive, send)
+        assert seen[-1] == (scope, receive, send)
+        assert seen[-1][0] is scope
+        assert SCOPE_KEY not in scope
+
+
+# -- the body: streaming, chunking, encodings ---------------------------------
+
+
+async def test_a_streamed_page_is_rewritten_as_it_flows() -> None:
+    async with client_for(make_app()) as client:
+        response = await client.get("/stream")
+    assert "content-length" not in response.headers
+    text = response.text
+    assert text.startswith("<!doctype html><html><head><title>Stream</title>")
+    assert text.index("consentgate.") < text.index("</HEAD>")
+    assert text.index('id="consentgate-banner"') < text.index("</body>")
+    assert text.endswith("</body></html>")
+
+
+async def test_streamed_chunks_are_forwarded_before_the_app_finishes() -> None:
+    """Nothing is held back beyond a marker-sized tail: a stream is never buffered whole."""
+    forwarded: list[bytes] = []
+    paused = anyio.Event()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/html")],
+            }
+        )
+        await send(
+            {
+                "type": "http.response.body",
+                "body": b"<html><head></head><body>" + b"x" * 5000,
+                "more_body": True,
+            }
+        )
+        # The first chunk must already have gone out before the app sends more.
+        assert any(b"x" * 4000 in chunk for chunk in forwarded)
+        paused.set()
+        await send({"type": "http.response.body", "body": b"</body></html>", "more_body": False})
+
+    middleware = ConsentMiddleware(app, config=make_config())
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            forwarded.append(message["body"])
+
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "scheme": "http",
+    }
+    await middleware(scope, receive, send)
+    assert paused.is_set()
+    assert b"consentgate-banner" in b"".join(forwarded)
+
+
+def gated_body_for(chunks: list[bytes]) -> bytes:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/html; charset=utf-8")],
+            }
+        )
+        for i, chunk in enumerate(chunks):
+            await send(
+                {"type": "http.response.body", "body": chunk, "more_body": i < len(chunks) - 1}
+            )
+
+    middleware = ConsentMiddleware(app, config=make_config())
+    out: list[bytes] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            out.append(message["body"])
+
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/p",
+        "raw_path": b"/p",
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"accept-language", b"da")],
+        "scheme": "http",
+    }
+    anyio.run(middleware, scope, receive, send)
+    # The form token carries the time it was signed; everything else must be identical.
+    return re.sub(rb'name="csrf_token" value="[^"]+"', b"TOKEN", b"".join(out))
+
+
+@settings(max_examples=60, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=len(PAGE)), max_size=12))
+def test_any_split_of_the_body_gives_the_same_page(cuts: list[int]) -> None:
+    body = PAGE.encode()
+    points = sorted(set(cuts))
+    chunks = [body[a:b] for a, b in zip([0, *points], [*points, len(body)], strict=True)]
+    whole = gated_body_for([body])
+    assert gated_body_for(chunks) == whole
+    assert b'id="consentgate-banner"' in whole
+
+
+@pytest.mark.parametrize(
+    "page_html",
+    [
+        "<html><body><p>no head</p></body></html>",
+        "<html><head><title>no body end</title></head><p>text",
+        "just text, no markup at all",
+    ],
+)
+async def test_pages_without_markers_still_get_what_they_need(page_html: str) -> None:
+    async def odd(request: Request) -> Response:
+        return HTMLResponse(page_html)
+
+    async with client_for(make_app(routes=[Route("/", odd)])) as client:
+        text = (await client.get("/")).text
+    assert 'id="consentgate-banner"' in text
+    assert "consentgate." in text  # the stylesheet
+
+
+async def test_gzip_bodies_are_rewritten_and_stay_valid_gzip() -> None:
+    big_page = PAGE.replace("<p>Indhold</p>", "<p>Indhold</p>" * 200)
+
+    async def large(request: Request) -> Response:
+        return HTMLResponse(big_page)
+
+    inner = Starlette(routes=[Route("/", large)])
+    inner.add_middleware(GZipMiddleware, minimum_size=10)
+    app = ConsentMiddleware(inner, config=make_config())
+    async with client_for(app) as client:
+        async with client.stream("GET", "/", headers={"accept-encoding": "gzip"}) as response:
+            raw = b"".join([chunk async for chunk in response.aiter_raw()])
+    assert response.headers["content-encoding"] == "gzip"
+    assert int(response.headers["content-length"]) == len(raw)
+    text = gzip.decompress(raw).decode()
+    assert 'id="consentgate-banner"' in text
+    assert text.endswith("</body></html>")
+
+
+async def test_other_encodings_pass_untouched_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def brotli(request: Request) -> Response:
+        return Response(
+            b"\x8b\x03\x80opaque", media_type="text/html", headers={"content-encoding": "br"}
+        )
+
+    app = make_app(routes=[Route("/", brotli)])
+    with caplog.at_level(logging.WARNING, logger="consentgate"):
+        async with client_for(app) as client:
+            for _ in range(3):
+                response = await client.get("/", headers={"accept-encoding": "identity"})
+                assert response.content == b"\x8b\x03\x80opaque"
+    warnings = [r for r in caplog.records if "Content-Encoding" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+async def test_latin1_pages_get_the_danish_banner_as_character_references() -> None:
+    async def latin1(request: Request) -> Response:
+        html = "<html><head><title>Æble</title></head><body>Blåbær</body></html>"
+        return Response(html.encode("latin-1"), media_type="text/html; charset=iso-8859-1")
+
+    async with client_for(make_app(routes=[Route("/", latin1)])) as client:
+        response = await client.get("/", headers={"accept-language": "da"})
+    text = response.content.decode("latin-1")
+    assert "Blåbær" in text
+    assert "Gem valg" in text
+    assert "„" not in text and "&#8222;" in text  # not representable in latin-1
+
+
+async def test_pages_in_ascii_incompatible_charsets_pass_untouched() -> None:
+    html = "<html><head></head><body>hej</body></html>".encode("utf-16")
+
+    async def utf16(request: Request) -> Response:
+        return Response(html, media_type="text/html; charset=utf-16")
+
+    async with client_for(make_app(routes=[Route("/", utf16)])) as client:
+        response = await client.get("/")
+    assert response.content == html
+
+
+# -- what the app sees ---------------------------------------------------------
+
+
+async def test_the_app_reads_consent_from_scope_and_helper() -> None:
+    seen: dict[str, Any] = {}
+
+    async def inspect(request: Request) -> Response:
+        seen["helper"] = get_consent(request)
+        seen["scope"] = request.scope[SCOPE_KEY].state
+        return JSONResponse({})
+
+    async with client_for(make_app(routes=[Route("/", inspect)] + site_routes()[1:])) as client:
+        await client.get("/")
+        assert seen["helper"].has_choice is False
+        await choose(client, "save", ["statistics"])
+        await client.get("/")
+    assert seen["helper"] is seen["scope"]
+    assert seen["helper"].granted == frozenset({"statistics"})
+    assert seen["helper"].allows("necessary") and not seen["helper"].allows("marketing")
+
+
+async def test_works_around_fastapi() -> None:
+    api = FastAPI()
+
+    @api.get("/", response_class=HTMLResponse)
+    async def home() -> str:
+        return PAGE
+
+    @api.get("/items")
+    async def items() -> list[int]:
+        return [1, 2]
+
+    api.add_middleware(ConsentMiddleware, config=make_config())
+    async with client_for(api) as client:
+        assert "consentgate-banner" in (await client.get("/")).text
+        assert (await client.get("/items")).json() == [1, 2]
+        await choose(client, "accept_all")
+        assert "gtag/js" in (await client.get("/")).text
+
+
+async def test_get_consent_outside_the_middleware_is_no_choice() -> None:
+    assert get_consent({"type": "http"}).has_choice is False
+
+
+async def test_banner_next_field_is_the_current_path_and_query() -> None:
+    async with client_for(make_app()) as client:
+        html = (await client.get("/page?a=1&b=%C3%A6")).text
+    assert 'name="next" value="/page?a=1&amp;b=%C3%A6"' in html
+
+
+async def test_hostile_host_header_is_escaped_in_the_banner() -> None:
+    config = make_config(controller_name=None)
+    async with client_for(make_app(config)) as client:
+        html = (await client.get("/page", headers={"host": '"><script>alert(1)</script>'})).text
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;" in html
