@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from starlette.types import Scope
+from collections.abc import Iterable
 
 __all__ = ["header", "hostname"]
 
 
-def header(scope: Scope, name: bytes) -> str | None:
-    """The first request header called ``name`` (lowercase, as ASGI gives it)."""
-    for key, value in scope["headers"]:
+def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> str | None:
+    """The first of a request's raw ``headers`` called ``name`` (lowercase, as ASGI gives it)."""
+    for key, value in headers:
         if key == name:
             decoded: str = value.decode("latin-1")
             return decoded

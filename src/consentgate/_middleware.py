@@ -20,7 +20,7 @@ in ``__init__`` or cached.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -36,7 +36,7 @@ from ._firewall import CookieFirewall
 from ._http import header, hostname
 from ._render import Renderer, iso_week
 from ._rewrite import GzipInjector, HtmlInjector, RewriteError, ascii_compatible_codec
-from ._state import SCOPE_KEY, ConsentState, CookieReading, LazyConsent
+from ._state import SCOPE_KEY, ConsentState, CookieReading, Headers, LazyConsent
 from .log import ConsentLog, open_log
 
 __all__ = ["ConsentMiddleware"]
@@ -44,7 +44,7 @@ __all__ = ["ConsentMiddleware"]
 logger = logging.getLogger("consentgate")
 
 # Servers may offer to send files themselves; the body of an HTML file must pass here.
-_BYPASS_EXTENSIONS = ("http.response.pathsend", "http.response.zerocopysend")
+_BYPASS_EXTENSIONS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 _NO_BODY_STATUSES = frozenset({204, 304})
 
 
@@ -107,19 +107,19 @@ class ConsentMiddleware:
             await self.endpoints(scope, receive, send)
             return
         extensions = scope.get("extensions")
-        if extensions and any(name in extensions for name in _BYPASS_EXTENSIONS):
+        if extensions and not _BYPASS_EXTENSIONS.isdisjoint(extensions):
             scope = {
                 **scope,
                 "extensions": {k: v for k, v in extensions.items() if k not in _BYPASS_EXTENSIONS},
             }
-        consent = LazyConsent(partial(self.read_consent, scope))
+        consent = LazyConsent(self.read_consent, scope["headers"])
         scope[SCOPE_KEY] = consent
         await self.app(scope, receive, _ResponseGate(self, scope, consent, send).send)
 
     # -- used by the per-request gate -------------------------------------
 
-    def read_consent(self, scope: Scope) -> CookieReading:
-        cookie_header = header(scope, b"cookie")
+    def read_consent(self, headers: Headers) -> CookieReading:
+        cookie_header = header(headers, b"cookie")
         value = self.parse_cookies(cookie_header).get(self.cookie.name) if cookie_header else None
         return self.cookie.read(value)
 
@@ -170,7 +170,7 @@ class ConsentMiddleware:
         return {"next": here, "next_q": quote(here, safe=""), "host": host}
 
     def _language(self, scope: Scope) -> str:
-        return self.renderer.negotiate(header(scope, b"accept-language"))
+        return self.renderer.negotiate(header(scope["headers"], b"accept-language"))
 
     def _warn_once(self, key: bytes, what: str) -> None:
         if key not in self._warned_encodings:
@@ -209,10 +209,10 @@ class _ResponseGate:
             await self.send_next(message)
 
     async def _on_start(self, message: Message) -> None:
-        headers: list[tuple[bytes, bytes]] = list(message.get("headers", ()))
+        raw_headers = message.get("headers", ())
         content_type = encoding = b""
         set_cookie = False
-        for name, value in headers:
+        for name, value in raw_headers:
             name = name.lower()
             if name == b"content-type":
                 content_type = value.lower()
@@ -229,6 +229,7 @@ class _ResponseGate:
         mw = self.mw
         reading = self.consent.reading
         state = reading.state
+        headers: list[tuple[bytes, bytes]] = list(raw_headers)
         if set_cookie:
             headers = [
                 (name, value)
@@ -239,7 +240,7 @@ class _ResponseGate:
             headers = self._consent_headers(headers, reading)
             status = message["status"]
             if mw.injects_into(self.scope, status):
-                host = header(self.scope, b"host") or ""
+                host = header(self.scope["headers"], b"host") or ""
                 head, body = mw.fragments(self.scope, state, host)
                 if head or body:
                     self.injector = mw.injector(head, body, _charset(content_type), encoding)
@@ -256,9 +257,9 @@ class _ResponseGate:
         """Expire refused trackers' cookies, re-sign a rotated cookie, add ``Vary: Cookie``."""
         mw = self.mw
         state = reading.state
-        cookie_header = header(self.scope, b"cookie")
+        cookie_header = header(self.scope["headers"], b"cookie")
         if cookie_header and mw.firewall:
-            host = hostname(header(self.scope, b"host") or "")
+            host = hostname(header(self.scope["headers"], b"host") or "")
             for value in mw.firewall.expire(mw.parse_cookies(cookie_header), state, host):
                 headers.append((b"set-cookie", value.encode("latin-1")))
         if reading.reissue:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,9 @@ __all__ = [
     "LazyConsent",
     "get_consent",
 ]
+
+#: Raw ASGI request headers.
+Headers = Iterable[tuple[bytes, bytes]]
 
 #: The key under which the middleware publishes consent in the ASGI scope.
 SCOPE_KEY = "consentgate"
@@ -69,16 +72,19 @@ class LazyConsent:
     signature checks. ``.state`` is the visitor's ConsentState.
     """
 
-    __slots__ = ("_read", "_reading")
+    __slots__ = ("_headers", "_read", "_reading")
 
-    def __init__(self, read: Callable[[], CookieReading]) -> None:
+    def __init__(self, read: Callable[[Headers], CookieReading], headers: Headers) -> None:
+        # Holding the headers, not the scope, keeps scope and this object out of a
+        # reference cycle that only the garbage collector could free.
         self._read = read
+        self._headers = headers
         self._reading: CookieReading | None = None
 
     @property
     def reading(self) -> CookieReading:
         if self._reading is None:
-            self._reading = self._read()
+            self._reading = self._read(self._headers)
         return self._reading
 
     @property
