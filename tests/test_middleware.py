@@ -395,12 +395,12 @@ async def test_streamed_chunks_are_forwarded_before_the_app_finishes() -> None:
         await send(
             {
                 "type": "http.response.body",
-                "body": b"<html><head></head><body>" + b"x" * 5000,
+                "body": b"<html><head></head><body>" + b"x" * 8000,
                 "more_body": True,
             }
         )
         # The first chunk must already have gone out before the app sends more.
-        assert any(b"x" * 4000 in chunk for chunk in forwarded)
+        assert sum(chunk.count(b"x") for chunk in forwarded) >= 8000 - 1024
         paused.set()
         await send({"type": "http.response.body", "body": b"</body></html>", "more_body": False})
 

@@ -8,7 +8,14 @@ import zlib
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from consentgate._rewrite import GzipInjector, HtmlInjector, RewriteError, ascii_compatible_codec
+from consentgate._rewrite import (
+    BODY_WINDOW,
+    HEAD_LIMIT,
+    GzipInjector,
+    HtmlInjector,
+    RewriteError,
+    ascii_compatible_codec,
+)
 
 HEAD = b"[H]"
 BODY = b"[B]"
@@ -16,13 +23,15 @@ PAGE = b"<html><head><title>t</title></head><body><p>hi</p></body></html>"
 PAGE_INJECTED = b"<html><head><title>t</title>[H]</head><body><p>hi</p>[B]</body></html>"
 
 
-def inject(html: bytes, head: bytes = HEAD, body: bytes = BODY) -> bytes:
-    injector = HtmlInjector(head, body)
+def inject(html: bytes, head: bytes = HEAD, body: bytes = BODY, **limits: int) -> bytes:
+    injector = HtmlInjector(head, body, **limits)
     return injector.feed(html) + injector.finish()
 
 
-def inject_chunks(chunks: list[bytes], head: bytes = HEAD, body: bytes = BODY) -> bytes:
-    injector = HtmlInjector(head, body)
+def inject_chunks(
+    chunks: list[bytes], head: bytes = HEAD, body: bytes = BODY, **limits: int
+) -> bytes:
+    injector = HtmlInjector(head, body, **limits)
     return b"".join(injector.feed(chunk) for chunk in chunks) + injector.finish()
 
 
@@ -36,20 +45,30 @@ _HEAD_MARKER = re.compile(rb"</head[\t\n\f\r ]{0,16}>", re.IGNORECASE)
 _BODY_MARKER = re.compile(rb"</body[\t\n\f\r ]{0,16}>", re.IGNORECASE)
 
 
-def reference(html: bytes, head: bytes, body: bytes) -> bytes:
-    first_head = _HEAD_MARKER.search(html)
-    first_body = _BODY_MARKER.search(html)
-    if first_body is not None and (first_head is None or first_body.start() < first_head.start()):
-        at = first_body.start()
-        return html[:at] + head + body + html[at:]
-    if first_head is None:
-        return html + head + body
-    at = first_head.start()
-    html = html[:at] + head + html[at:]
-    after = _BODY_MARKER.search(html, first_head.end() + len(head))
-    if after is None:
-        return html + body
-    return html[: after.start()] + body + html[after.start() :]
+def reference(
+    html: bytes,
+    head: bytes,
+    body: bytes,
+    head_limit: int = HEAD_LIMIT,
+    body_window: int = BODY_WINDOW,
+) -> bytes:
+    """Head before the first </head> in the first head_limit bytes; body before the last
+    </body> in the final body_window bytes after it; anything unplaced at the end."""
+    body_window = max(body_window, len(b"</head>") + 16)
+    head_at = None
+    if head:
+        first_head = _HEAD_MARKER.search(html, 0, min(len(html), head_limit))
+        if first_head is None:
+            head, body = b"", head + body
+        else:
+            head_at = first_head.start()
+    body_at = len(html)
+    region = max(head_at or 0, len(html) - body_window)
+    for match in _BODY_MARKER.finditer(html, region):
+        body_at = match.start()
+    if head_at is None:
+        return html[:body_at] + body + html[body_at:]
+    return html[:head_at] + head + html[head_at:body_at] + body + html[body_at:]
 
 
 def _random_case(word: str) -> st.SearchStrategy[str]:
@@ -63,12 +82,16 @@ _marker = st.builds(
 )
 _noise = st.sampled_from(
     ["</hea", "</bod", "<", "</", "<</body>", "</header>", "</bodyx>", "</ head>", "</head\v>"]
-    + ["<div>", "text", "\n", "é", ">", "</p>", "<head>", "<body>"]
+    + ["<div>", "text", "\n", "é", ">", "</p>", "<head>", "<body>", "x" * 40]
 )
-html_bodies = st.lists(st.one_of(_marker, _noise), max_size=20).map(
+html_bodies = st.lists(st.one_of(_marker, _noise), max_size=30).map(
     lambda parts: "".join(parts).encode()
 )
 fragments = st.sampled_from([b"", HEAD, b"</body>[H]"])
+# Small limits, so that pages cross them often.
+limits = st.fixed_dictionaries(
+    {"head_limit": st.integers(0, 200), "body_window": st.integers(0, 200)}
+)
 
 
 def test_inserts_fragments_before_markers() -> None:
@@ -93,16 +116,17 @@ def test_marker_variants(html: bytes, expected: bytes) -> None:
     assert inject(html) == expected
 
 
-def test_body_before_head_gets_both_fragments() -> None:
-    assert inject(b"<p></body></head></body>") == b"<p>[H][B]</body></head></body>"
-
-
-def test_body_goes_before_first_body_after_head() -> None:
-    assert inject(b"</head></body></body>") == b"[H]</head>[B]</body></body>"
-
-
-def test_only_first_head_is_used() -> None:
+def test_head_goes_before_the_first_head_end() -> None:
     assert inject(b"</head></head></body>") == b"[H]</head></head>[B]</body>"
+
+
+def test_body_goes_before_the_last_body_end() -> None:
+    assert inject(b"</head></body></body>") == b"[H]</head></body>[B]</body>"
+    assert inject(b"<p></body></head></body>") == b"<p></body>[H]</head>[B]</body>"
+
+
+def test_body_end_before_the_head_end_is_not_used() -> None:
+    assert inject(b"<p></body></head>tail") == b"<p></body>[H]</head>tail[B]"
 
 
 def test_missing_markers_append_at_finish() -> None:
@@ -111,14 +135,35 @@ def test_missing_markers_append_at_finish() -> None:
     assert inject(b"") == b"[H][B]"
 
 
+def test_head_end_past_the_head_limit_is_not_searched_for() -> None:
+    html = b"<p>0123456789</head></body>"
+    assert inject(html, head_limit=10) == b"<p>0123456789</head>[H][B]</body>"
+    assert inject(html, head_limit=20) == b"<p>0123456789[H]</head>[B]</body>"
+
+
+def test_body_end_before_the_final_window_is_not_searched_for() -> None:
+    html = b"</head><p></body>" + b"x" * 100
+    assert inject(html, body_window=50) == html.replace(b"</head>", b"[H]</head>") + b"[B]"
+    assert inject(html, body_window=200) == b"[H]</head><p>[B]</body>" + b"x" * 100
+
+
+def test_a_stream_is_held_back_by_the_final_window_only() -> None:
+    injector = HtmlInjector(HEAD, BODY, body_window=64)
+    # what comes before the head fragment goes at once; the rest may be the final window
+    assert injector.feed(b"<html><head></head><body>") == b"<html><head>[H]"
+    assert injector.feed(b"x" * 1000) == b"</head><body>" + b"x" * 936
+    assert injector.feed(b"</body></html>") == b"x" * 14
+    assert injector.finish() == b"x" * 50 + b"[B]</body></html>"
+
+
 def test_empty_head_fragment() -> None:
-    assert inject(b"</body></head></body>", head=b"") == b"[B]</body></head></body>"
+    assert inject(b"</body></head></body>", head=b"") == b"</body></head>[B]</body>"
     assert inject(b"</head></body>", head=b"") == b"</head>[B]</body>"
 
 
 def test_empty_body_fragment() -> None:
     assert inject(b"</head></body>", body=b"") == b"[H]</head></body>"
-    assert inject(b"</body></head>", body=b"") == b"[H]</body></head>"
+    assert inject(b"</body></head>", body=b"") == b"</body>[H]</head>"
 
 
 def test_fragments_are_not_scanned_for_markers() -> None:
@@ -133,63 +178,40 @@ def test_empty_fragments_pass_through() -> None:
     assert injector.finish() == b""
 
 
-def test_pass_through_once_both_inserted() -> None:
-    injector = HtmlInjector(HEAD, BODY)
-    assert injector.feed(b"</head></body>") == b"[H]</head>[B]</body>"
-    chunk = b"</head></body></html>"
-    assert injector.feed(chunk) is chunk
-    assert injector.finish() == b""
-
-
-def test_holds_back_only_a_possible_marker() -> None:
-    injector = HtmlInjector(HEAD, BODY)
-    assert injector.feed(b"<p>a</he") == b"<p>a"
-    assert injector.feed(b"ader><") == b"</header>"
-    assert injector.feed(b"x") == b"<x"
-    assert injector.feed(b"</body" + b" " * 16) == b""
-    assert injector.feed(b" ") == b"</body" + b" " * 17
-    assert injector.finish() == b"[H][B]"
-
-
-def test_holds_back_only_body_marker_after_head() -> None:
-    injector = HtmlInjector(HEAD, BODY)
-    assert injector.feed(b"</head></hea") == b"[H]</head></hea"
-    assert injector.feed(b"d></bo") == b"d>"
-    assert injector.feed(b"dy\n") == b""
-    assert injector.feed(b">") == b"[B]</body\n>"
-
-
 def test_marker_split_at_every_byte() -> None:
     chunks = [PAGE[i : i + 1] for i in range(len(PAGE))]
     assert inject_chunks(chunks) == PAGE_INJECTED
 
 
-@given(html=html_bodies, head=fragments, body=fragments)
-def test_matches_reference(html: bytes, head: bytes, body: bytes) -> None:
-    assert inject(html, head, body) == reference(html, head, body)
+@given(html=html_bodies, head=fragments, body=fragments, limits=limits)
+def test_matches_reference(html: bytes, head: bytes, body: bytes, limits: dict[str, int]) -> None:
+    assert inject(html, head, body, **limits) == reference(html, head, body, **limits)
 
 
 @settings(max_examples=300)  # splits land inside markers only now and then
-@given(html=html_bodies, head=fragments, body=fragments, data=st.data())
+@given(html=html_bodies, head=fragments, body=fragments, limits=limits, data=st.data())
 def test_any_split_gives_same_output(
-    html: bytes, head: bytes, body: bytes, data: st.DataObject
+    html: bytes, head: bytes, body: bytes, limits: dict[str, int], data: st.DataObject
 ) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(html)), max_size=12))
-    assert inject_chunks(split(html, cuts), head, body) == inject(html, head, body)
+    assert inject_chunks(split(html, cuts), head, body, **limits) == inject(
+        html, head, body, **limits
+    )
 
 
-@settings(max_examples=300)  # splits land inside markers only now and then
-@given(html=html_bodies, data=st.data())
-def test_held_back_tail_is_short_and_could_be_a_marker(html: bytes, data: st.DataObject) -> None:
-    injector = HtmlInjector(HEAD, BODY)
+@settings(max_examples=300)
+@given(html=html_bodies, limits=limits, data=st.data())
+def test_never_holds_back_more_than_the_window(
+    html: bytes, limits: dict[str, int], data: st.DataObject
+) -> None:
+    window = max(limits["body_window"], len(b"</head>") + 16)
+    injector = HtmlInjector(HEAD, BODY, **limits)
     fed = sent = 0
     for chunk in split(html, data.draw(st.lists(st.integers(0, len(html)), max_size=12))):
         out = injector.feed(chunk)
         fed += len(chunk)
-        sent += len(out) - len(HEAD) * out.count(HEAD) - len(BODY) * out.count(BODY)
-        held = html[sent:fed]
-        assert len(held) <= len(b"</head") + 16
-        assert held == b"" or (held.startswith(b"<") and b">" not in held)
+        sent += len(out) - len(HEAD) * out.count(HEAD)
+        assert fed - sent <= window
 
 
 def gzip_inject(chunks: list[bytes], head: bytes = HEAD, body: bytes = BODY) -> bytes:
@@ -216,12 +238,13 @@ def test_gzip_large_page_inflating_beyond_one_piece() -> None:
 
 def test_gzip_output_is_flushed_per_feed() -> None:
     streamer = zlib.compressobj(wbits=31)
-    first = streamer.compress(b"<html><head></head><body>hello</bo") + streamer.flush(
-        zlib.Z_SYNC_FLUSH
-    )
+    rest = b"</head><body>" + b"hello" * 400 + b"</bo"
+    first = streamer.compress(b"<html><head>" + rest) + streamer.flush(zlib.Z_SYNC_FLUSH)
     injector = GzipInjector(HEAD, BODY)
     out = injector.feed(first)
-    assert zlib.decompressobj(31).decompress(out) == b"<html><head>[H]</head><body>hello"
+    # everything but the final window is readable at once
+    expected = b"<html><head>[H]" + rest[: len(rest) - BODY_WINDOW]
+    assert zlib.decompressobj(31).decompress(out) == expected
 
 
 def test_gzip_empty_chunks_give_empty_output() -> None:

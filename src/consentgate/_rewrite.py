@@ -1,7 +1,18 @@
 """Streaming insertion of HTML fragments before ``</head>`` and ``</body>``.
 
-Bodies are rewritten as they stream through: only a possible marker prefix (at most
-``_LONGEST_PARTIAL`` bytes) is ever held back between chunks.
+Scanning a whole body for markers costs about a nanosecond a byte in Python, more
+than serving a large page does, so the injector never scans the bulk of a page:
+
+- the head fragment goes before the first ``</head>`` within the first
+  ``head_limit`` bytes (64 KiB), where a page's head is; the search stops there;
+- the body fragment goes before the last ``</body>`` within the final
+  ``body_window`` bytes (1 KiB), where a page's body ends; those bytes are the
+  only part of a stream held back;
+- whatever found no marker is appended at the end, which browsers still parse
+  into the body.
+
+The rules depend only on byte positions in the whole stream, so any split into
+chunks gives the same output as one chunk.
 """
 
 from __future__ import annotations
@@ -13,21 +24,15 @@ import zlib
 
 __all__ = ["GzipInjector", "HtmlInjector", "RewriteError", "ascii_compatible_codec"]
 
-#: Most ASCII whitespace tolerated before the ``>`` of a marker; bounds what is held back.
+HEAD_LIMIT = 64 * 1024
+BODY_WINDOW = 1024
+#: Most ASCII whitespace tolerated before the ``>`` of a marker.
 _MAX_SPACE = 16
 _SPACE = rb"[\t\n\f\r ]{0,%d}" % _MAX_SPACE
-
-# A case-insensitive regex is as fast as anything tried (lowering the chunk first,
-# bytes.find loops) and close to a plain bytes.find over the same data.
-_HEAD_OR_BODY = re.compile(rb"</(?:head|body)" + _SPACE + rb">", re.IGNORECASE)
-_BODY = re.compile(rb"</body" + _SPACE + rb">", re.IGNORECASE)
-# What a chunk may end with that the next chunk could complete into a marker.
-_PARTIAL_HEAD_OR_BODY = re.compile(
-    rb"<(?:/(?:h(?:e(?:a(?:d" + _SPACE + rb")?)?)?|b(?:o(?:d(?:y" + _SPACE + rb")?)?)?)?)?",
-    re.IGNORECASE,
-)
-_PARTIAL_BODY = re.compile(rb"<(?:/(?:b(?:o(?:d(?:y" + _SPACE + rb")?)?)?)?)?", re.IGNORECASE)
-_LONGEST_PARTIAL = len(b"</head") + _MAX_SPACE
+_HEAD_END = re.compile(rb"</head" + _SPACE + rb">", re.IGNORECASE)
+_BODY_END = re.compile(rb"</body" + _SPACE + rb">", re.IGNORECASE)
+#: A marker starting this many bytes before the end of what was searched may be incomplete.
+_LONGEST_MARKER = len(b"</head>") + _MAX_SPACE
 
 #: Upper bound on the plain text inflated at once from a gzip chunk (a zip bomb stays small).
 _INFLATE_PIECE = 256 * 1024
@@ -41,70 +46,97 @@ class RewriteError(ValueError):
 
 
 class HtmlInjector:
-    """Inserts `head` before the first </head> and `body` before the first </body> that follows it.
+    """Inserts ``head`` before ``</head>`` and ``body`` before ``</body>``, as the body streams.
 
-    A ``</body>`` met before any ``</head>`` gets both fragments. Whatever was not inserted
-    by the end of the stream is appended by :meth:`finish`. Markers match case-insensitively
-    and may have up to 16 ASCII whitespace characters before the ``>``.
+    Markers match case-insensitively, with up to 16 ASCII whitespace characters
+    before the ``>``. See the module docstring for where each fragment goes.
     """
 
-    __slots__ = ("_body", "_head", "_marker", "_partial", "_tail")
+    __slots__ = (
+        "_body",
+        "_body_window",
+        "_head",
+        "_head_from",
+        "_head_limit",
+        "_offset",
+        "_pending",
+    )
 
-    def __init__(self, head: bytes, body: bytes) -> None:
+    def __init__(
+        self,
+        head: bytes,
+        body: bytes,
+        *,
+        head_limit: int = HEAD_LIMIT,
+        body_window: int = BODY_WINDOW,
+    ) -> None:
         self._head = head
         self._body = body
-        self._tail = b""
-        self._marker: re.Pattern[bytes] | None
-        self._partial = _PARTIAL_HEAD_OR_BODY
-        if head:
-            self._marker = _HEAD_OR_BODY
-        elif body:
-            # With no head fragment, "the first </body> after </head>" is the first </body>.
-            self._marker, self._partial = _BODY, _PARTIAL_BODY
-        else:
-            self._marker = None
+        self._head_limit = head_limit
+        self._body_window = max(body_window, _LONGEST_MARKER)
+        self._pending = b""  # the stream's bytes not sent yet
+        self._offset = 0  # where _pending starts in the stream
+        self._head_from = 0  # no </head> starts before this stream position
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns what can be sent now (may be b"")."""
-        marker = self._marker
-        if marker is None:
+        if not (self._head or self._body):
             return chunk
-        buf = self._tail + chunk if self._tail else chunk
+        buf = self._pending + chunk if self._pending else chunk
         parts: list[bytes] = []
-        sent = 0  # buf[:sent] is in parts
-        pos = 0  # where to look for the next marker
-        while (match := marker.search(buf, pos)) is not None:
-            at = match.start()
-            if buf[at + 2] in b"hH":
-                parts += (buf[sent:at], self._head)
-                self._head = b""
-                marker = self._marker = _BODY if self._body else None
-                self._partial = _PARTIAL_BODY
-            else:
-                parts += (buf[sent:at], self._head, self._body)
-                self._head = self._body = b""
-                marker = self._marker = None
-            sent, pos = at, match.end()
-            if marker is None:
-                self._tail = b""
-                parts.append(buf[sent:])
-                return b"".join(parts)
-        keep = len(buf)
-        cut = buf.rfind(b"<", max(pos, keep - _LONGEST_PARTIAL))
-        if cut >= 0 and self._partial.fullmatch(buf, cut):
-            keep = cut
-        self._tail = buf[keep:]
-        if not parts:
-            return buf[:keep]
-        parts.append(buf[sent:keep])
-        return b"".join(parts)
+        start = 0  # buf[:start] is in parts
+        if self._head:
+            at = self._find_head(buf, final=False)
+            if at is not None:
+                parts += (buf[:at], self._head)
+                self._head, start = b"", at
+        if self._head:
+            keep = min(len(buf) - self._body_window, self._head_from - self._offset)
+        elif self._body:
+            keep = len(buf) - self._body_window
+        else:  # nothing left to insert: send all, and pass chunks through from now on
+            keep = len(buf)
+        keep = max(keep, start)
+        parts.append(buf[start:keep])
+        self._pending = buf[keep:]
+        self._offset += keep
+        return b"".join(parts) if len(parts) > 1 else parts[0]
 
     def finish(self) -> bytes:
         """Returns the rest, including any fragment not yet inserted."""
-        rest = self._tail + self._head + self._body
-        self._tail = self._head = self._body = b""
-        self._marker = None
-        return rest
+        buf = self._pending
+        parts: list[bytes] = []
+        start = 0
+        if self._head:
+            at = self._find_head(buf, final=True)
+            if at is not None:
+                parts += (buf[:at], self._head)
+                self._head, start = b"", at
+        if self._body:
+            window = max(start, len(buf) - self._body_window)
+            at = len(buf)
+            for match in _BODY_END.finditer(buf, window):
+                at = match.start()
+            parts += (buf[start:at], self._body)
+            start = at
+        parts.append(buf[start:])
+        self._pending = self._head = self._body = b""
+        return b"".join(parts)
+
+    def _find_head(self, buf: bytes, *, final: bool) -> int | None:
+        """Where in ``buf`` the head fragment goes; None while unknown or for good."""
+        end = min(len(buf), self._head_limit - self._offset)
+        begin = max(self._head_from - self._offset, 0)
+        match = _HEAD_END.search(buf, begin, end) if end > begin else None
+        if match is not None:
+            return match.start()
+        if final or self._offset + len(buf) >= self._head_limit:
+            # No </head> where a head would be: the fragment goes with the body's.
+            self._body = self._head + self._body
+            self._head = b""
+        else:
+            self._head_from = self._offset + max(len(buf) - _LONGEST_MARKER, begin)
+        return None
 
 
 class GzipInjector:
