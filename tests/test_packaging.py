@@ -1,4 +1,4 @@
-"""The wheel carries everything a banner needs: a packaging slip must not ship a banner-less release."""
+"""The wheel carries what a banner needs: a packaging slip must not ship without it."""
 
 from __future__ import annotations
 
@@ -16,7 +16,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     out = tmp_path_factory.mktemp("dist")
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(out),
+            str(ROOT),
+        ],
         check=True,
         capture_output=True,
     )

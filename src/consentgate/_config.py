@@ -9,7 +9,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from ._csrf import normalize_origin
 from ._exceptions import ConfigurationError
 from ._locales import available_languages
 from ._state import NECESSARY
@@ -107,6 +109,11 @@ class ConsentConfig:
     template_dirs: Sequence[str | os.PathLike[str]] = ()
 
     def __post_init__(self) -> None:
+        # Lists given by a caller or read from TOML become tuples: a config stays frozen.
+        for name in _SEQUENCE_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
         self._check_secrets()
         _require(bool(self.policy_version.strip()), "policy_version", "must not be empty")
         self._check_categories()
@@ -123,15 +130,16 @@ class ConsentConfig:
         _require(self.csrf_max_age > 0, "csrf_max_age", "must be a positive number of seconds")
         for i, origin in enumerate(self.trusted_origins):
             _require(
-                re.fullmatch(r"https?://[^/\s]+", origin) is not None,
+                re.fullmatch(r"https?://[^/\s?#@]+", origin) is not None
+                and normalize_origin(origin) is not None,
                 f"trusted_origins[{i}]",
                 f"expected an origin like https://www.example.com, got {origin!r}",
             )
         if self.privacy_policy_url is not None:
             _require(
-                self.privacy_policy_url.startswith(("https://", "http://", "/")),
+                _is_site_path(self.privacy_policy_url) or _is_web_url(self.privacy_policy_url),
                 "privacy_policy_url",
-                "must be an absolute http(s) URL or a path on this site",
+                "must be an absolute http(s) URL or a path on this site like /privacy",
             )
 
     # -- derived values -------------------------------------------------
@@ -243,6 +251,12 @@ class ConsentConfig:
                 f"duplicate provider {provider.key!r} (also providers[{keys.get(provider.key)}])",
             )
             keys[provider.key] = i
+            for j, cookie in enumerate(provider.cookies):
+                _require(
+                    not cookie.matches(self.cookie_name),
+                    f"{where}.cookies[{j}]",
+                    f"{cookie.name!r} would cover consentgate's own cookie {self.cookie_name!r}",
+                )
 
     def _check_cookie(self) -> None:
         _require(
@@ -259,13 +273,34 @@ class ConsentConfig:
             )
 
     def _check_paths(self) -> None:
+        segments = self.prefix.split("/")[1:]
         _require(
-            re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.prefix) is not None,
+            re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", self.prefix) is not None
+            and not any(segment in (".", "..") for segment in segments),
             "prefix",
-            f"{self.prefix!r} must look like /_consent (a path, no trailing slash)",
+            f"{self.prefix!r} must look like /_consent (a path, no trailing slash, no . or ..)",
         )
         for i, path in enumerate(self.exclude_paths):
             _require(path.startswith("/"), f"exclude_paths[{i}]", f"{path!r} must start with /")
+
+
+_SEQUENCE_FIELDS = (
+    "secret_keys",
+    "providers",
+    "categories",
+    "exclude_paths",
+    "trusted_origins",
+    "template_dirs",
+)
+
+
+def _is_site_path(url: str) -> bool:
+    return url.startswith("/") and not url.startswith(("//", "/\\"))
+
+
+def _is_web_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _require(ok: bool, field: str, message: str) -> None:

@@ -9,23 +9,33 @@ the origin check is what stops another site from posting a choice for a visitor.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from urllib.parse import urlsplit
 
 from itsdangerous import BadData, TimestampSigner
 
-__all__ = ["CsrfTokens", "same_site_request"]
+__all__ = ["CsrfTokens", "normalize_origin", "same_site_request"]
 
 SALT = "consentgate.csrf"
 # Tokens carry no per-visitor secret, so one per minute serves every page.
 TOKEN_REUSE_SECONDS = 60
 
 
+class _ClockedSigner(TimestampSigner):
+    """A TimestampSigner that asks the token issuer's clock, so tests can move time."""
+
+    clock: Callable[[], float] = time.time
+
+    def get_timestamp(self) -> int:
+        return int(self.clock())
+
+
 class CsrfTokens:
     def __init__(
         self, keys: tuple[str, ...], max_age: int, clock: Callable[[], float] = time.time
     ) -> None:
-        self._signer = TimestampSigner(list(reversed(keys)), salt=SALT)
+        self._signer = _ClockedSigner(list(reversed(keys)), salt=SALT)
+        self._signer.clock = clock
         self._max_age = max_age
         self._clock = clock
         self._cached: tuple[int, str] = (-1, "")
@@ -52,27 +62,46 @@ def same_site_request(
     origin: str | None,
     referer: str | None,
     fetch_site: str | None,
-    trusted_origins: Iterable[str],
+    trusted_origins: Collection[str],
 ) -> bool:
     """Whether a POST came from this site, as far as the browser tells.
 
     Browsers send ``Origin`` on every cross-origin POST; ``null`` (privacy
     redirects, sandboxed frames) is not this site. Without either header (old
-    clients, some privacy tools) the signed token decides.
+    clients, some privacy tools) the signed token decides. Hosts compare without
+    case and without default ports, since proxies differ in how they pass them on;
+    ``trusted_origins`` must already be normalised by :func:`normalize_origin`.
     """
     if fetch_site == "cross-site":
         return False
     source = origin if origin is not None else referer
     if source is None:
         return True
-    if source in trusted_origins or (origin is None and _origin_of(source) in trusted_origins):
-        return True
-    if not host:
+    claimed = normalize_origin(source)
+    if claimed is None:
         return False
-    parts = urlsplit(source)
-    return parts.scheme in ("http", "https") and parts.netloc.lower() == host.lower()
+    if claimed in trusted_origins:
+        return True
+    scheme = claimed.partition("://")[0]
+    return bool(host) and _without_default_port(f"{scheme}://{host}") == claimed
 
 
-def _origin_of(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
+def normalize_origin(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, lowercased, default port dropped; else None."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return _without_default_port(f"{parts.scheme}://{host}" + (f":{port}" if port else ""))
+
+
+def _without_default_port(origin: str) -> str:
+    origin = origin.lower()
+    for scheme, port in (("http", ":80"), ("https", ":443")):
+        if origin.startswith(f"{scheme}://") and origin.endswith(port):
+            return origin[: -len(port)]
+    return origin

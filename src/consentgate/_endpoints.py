@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from ._assets import IMMUTABLE, Assets
 from ._cookie import ConsentCookie, new_consent_id
-from ._csrf import CsrfTokens, same_site_request
+from ._csrf import CsrfTokens, normalize_origin, same_site_request
 from ._exceptions import StorageError
 from ._firewall import CookieFirewall
 from ._http import hostname
@@ -80,7 +80,7 @@ class ConsentEndpoints:
         self.firewall = firewall
         self.assets = assets
         self.cookie_secure = cookie_secure
-        self.trusted_origins = tuple(trusted_origins)
+        self.trusted_origins = frozenset(filter(None, map(normalize_origin, trusted_origins)))
         self.policy_version = renderer.config.policy_version
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -298,7 +298,7 @@ class _ResponseGate:
 def _charset(content_type: bytes) -> str | None:
     for param in content_type.split(b";")[1:]:
         key, _, value = param.partition(b"=")
-        if key.strip() == b"charset":
+        if key.strip().lower() == b"charset":
             return value.strip().strip(b"\"'").decode("latin-1")
     return None
 

@@ -27,7 +27,10 @@ def safe_next(value: str | None) -> str:
             return "/"
         decoded = unquote(candidate)
         if decoded == candidate:
-            return quote(value, safe=_KEEP)
+            try:
+                return quote(value, safe=_KEEP)
+            except UnicodeEncodeError:  # a lone surrogate, e.g. from a JSON body
+                return "/"
         candidate = decoded
     return "/"
 

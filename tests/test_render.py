@@ -1,0 +1,331 @@
+"""Renderer: texts per language, language negotiation, the banner and the fingerprints."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, strategies as st
+
+from consentgate import Category, ConsentState
+from consentgate._assets import Assets
+from consentgate._config import ConsentConfig
+from consentgate._locales import available_languages, builtin_texts
+from consentgate._render import Renderer
+from consentgate.providers import GoogleAnalytics
+
+from .conftest import make_config
+
+HOSTILE_HOST = "<script>alert(1)</script>"
+VALUES = {
+    "csrf": "TOKEN-123",
+    "next": "/page?x=1",
+    "next_q": "%2Fpage%3Fx%3D1",
+    "host": "www.example.com",
+}
+
+
+def build(config: ConsentConfig) -> Renderer:
+    """A Renderer built the way the middleware builds it."""
+    return Renderer(config, Assets(config.prefix))
+
+
+@cache
+def default_renderer() -> Renderer:
+    return build(make_config())
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, in document order."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def find(self, tag: str, **wanted: str) -> list[dict[str, str | None]]:
+        return [
+            attrs
+            for name, attrs in self.tags
+            if name == tag and all(attrs.get(k) == v for k, v in wanted.items())
+        ]
+
+
+def banner_html(renderer: Renderer, lang: str, **values: str) -> str:
+    return renderer.banner[lang].fill({**VALUES, **values})
+
+
+# -- texts -------------------------------------------------------------------------
+
+
+def test_english_and_danish_are_available() -> None:
+    assert {"en", "da"} <= set(available_languages())
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_every_language_has_exactly_the_english_keys(lang: str) -> None:
+    assert set(builtin_texts(lang)) == set(builtin_texts("en"))
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_no_text_is_empty(lang: str) -> None:
+    assert [key for key, text in builtin_texts(lang).items() if not text.strip()] == []
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_placeholders_match_english(lang: str) -> None:
+    english = builtin_texts("en")
+    for key, text in builtin_texts(lang).items():
+        assert re.findall(r"\{\w+\}", text) == re.findall(r"\{\w+\}", english[key]), key
+
+
+def test_danish_and_english_texts_differ() -> None:
+    texts = default_renderer().texts
+    assert texts["da"]["banner.reject_all"] == "Afvis alle"
+    assert texts["en"]["banner.reject_all"] == "Reject all"
+    same = [k for k in texts["en"] if texts["en"][k] == texts["da"][k]]
+    assert "banner.intro" not in same and "banner.title" not in same
+
+
+# -- language negotiation ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("da-DK,da;q=0.9,en;q=0.8", "da"),
+        ("en-GB", "en"),
+        ("EN-us", "en"),
+        ("en;q=0.5, da;q=0.6", "da"),
+        ("da;q=0.6, en;q=0.5", "da"),
+        ("fr, en;q=0.1", "en"),
+        ("fr-FR, de;q=0.9, da;q=0.2", "da"),
+        ("da ; q = 0.7 , en ; q = 0.3", "da"),
+    ],
+)
+def test_negotiate_picks_the_preferred_available_language(header: str, expected: str) -> None:
+    assert default_renderer().negotiate(header) == expected
+
+
+@pytest.mark.parametrize("header", [None, "", "fr", "*", "fr-CA,de;q=0.5", "da;q=0", "da;q=0.0"])
+def test_negotiate_falls_back_to_the_default_language(header: str | None) -> None:
+    assert default_renderer().negotiate(header) == "en"
+
+
+def test_negotiate_falls_back_to_a_danish_default() -> None:
+    renderer = build(make_config(default_language="da"))
+    assert renderer.negotiate("fr") == "da"
+    assert renderer.negotiate("en;q=0") == "da"
+
+
+@pytest.mark.parametrize(
+    "header", ["da;q=abc,en", "da;q=1.2.3,en", "da;q=.,en", ";;;,,,en", "da-,en", "ø,en"]
+)
+def test_negotiate_skips_malformed_ranges(header: str) -> None:
+    assert default_renderer().negotiate(header) == "en"
+
+
+@given(st.text())
+def test_negotiate_never_raises_and_answers_an_available_language(header: str) -> None:
+    renderer = default_renderer()
+    assert renderer.negotiate(header) in renderer.languages
+
+
+# -- the banner --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_banner_is_a_post_form_to_the_prefix(lang: str) -> None:
+    tags = Tags(banner_html(default_renderer(), lang))
+    assert len(tags.find("div", id="consentgate-banner")) == 1
+    assert len(tags.find("form", method="post", action="/_consent")) == 1
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_banner_buttons_are_three_and_look_the_same(lang: str) -> None:
+    tags = Tags(banner_html(default_renderer(), lang))
+    buttons = tags.find("button", name="action")
+    assert [b["value"] for b in buttons] == ["accept_all", "reject_all", "save"]
+    assert len({b["class"] for b in buttons}) == 1
+    assert all(b["type"] == "submit" for b in buttons)
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_banner_has_one_unchecked_checkbox_per_choosable_category(lang: str) -> None:
+    renderer = default_renderer()
+    boxes = Tags(banner_html(renderer, lang)).find("input", type="checkbox")
+    assert [b["value"] for b in boxes] == list(renderer.choosable)
+    assert renderer.choosable == ("statistics", "marketing")
+    assert not any("checked" in b for b in boxes)
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_banner_has_the_hidden_fields(lang: str) -> None:
+    tags = Tags(banner_html(default_renderer(), lang))
+    hidden = {h["name"]: h["value"] for h in tags.find("input", type="hidden")}
+    assert hidden == {
+        "csrf_token": "TOKEN-123",
+        "next": "/page?x=1",
+        "source": "banner",
+        "lang": lang,
+    }
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_banner_links_to_the_privacy_policy_and_the_preferences(lang: str) -> None:
+    tags = Tags(banner_html(default_renderer(), lang))
+    links = [a["href"] for a in tags.find("a")]
+    assert links == ["/privatliv", "/_consent/preferences?next=%2Fpage%3Fx%3D1"]
+
+
+def test_banner_without_privacy_policy_links_only_to_the_preferences() -> None:
+    renderer = build(make_config(privacy_policy_url=None))
+    links = [a["href"] for a in Tags(banner_html(renderer, "en")).find("a")]
+    assert links == ["/_consent/preferences?next=%2Fpage%3Fx%3D1"]
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_banner_names_the_controller(lang: str) -> None:
+    html = banner_html(default_renderer(), lang)
+    assert "Testfirma ApS" in html
+    assert "www.example.com" not in html
+
+
+def test_banner_fills_in_the_host_without_a_controller_name() -> None:
+    renderer = build(make_config(controller_name=None))
+    assert "www.example.com uses cookies" in banner_html(renderer, "en")
+
+
+def test_host_filled_into_the_banner_is_escaped() -> None:
+    renderer = build(make_config(controller_name=None))
+    html = banner_html(renderer, "en", host=HOSTILE_HOST)
+    assert HOSTILE_HOST not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; uses cookies" in html
+
+
+def test_values_filled_into_attributes_are_escaped() -> None:
+    html = banner_html(default_renderer(), "en", next='/"><script>x</script>')
+    assert '"><script>' not in html
+    assert Tags(html).find("input", name="next")[0]["value"] == '/"><script>x</script>'
+
+
+def test_controller_name_is_escaped_by_the_template() -> None:
+    renderer = build(make_config(controller_name="A & B <Ltd>"))
+    html = banner_html(renderer, "en")
+    assert "A &amp; B &lt;Ltd&gt;" in html
+    assert "<Ltd>" not in html
+
+
+def test_builtin_categories_without_providers_are_not_offered() -> None:
+    renderer = build(make_config(providers=[GoogleAnalytics("G-TEST123456")]))
+    assert renderer.choosable == ("statistics",)
+    boxes = Tags(banner_html(renderer, "en")).find("input", type="checkbox")
+    assert [b["value"] for b in boxes] == ["statistics"]
+
+
+def test_site_category_is_offered_even_without_providers() -> None:
+    social = Category(name="social", title={"en": "Social", "da": "Socialt"})
+    renderer = build(make_config(providers=[GoogleAnalytics("G-TEST123456")], categories=[social]))
+    assert renderer.choosable == ("statistics", "social")
+    assert "Socialt" in banner_html(renderer, "da")
+    assert "Social" in banner_html(renderer, "en")
+
+
+def test_banner_without_choosable_categories_has_no_checkboxes() -> None:
+    renderer = build(make_config(providers=[]))
+    assert renderer.choosable == ()
+    assert Tags(banner_html(renderer, "en")).find("input", type="checkbox") == []
+
+
+# -- fingerprints ---------------------------------------------------------------------------
+
+
+def test_there_is_a_fingerprint_per_page_and_language() -> None:
+    fingerprints = default_renderer().fingerprints
+    expected = {
+        (page, lang) for page in ("banner", "preferences") for lang in available_languages()
+    }
+    assert set(fingerprints) == expected
+    assert all(re.fullmatch(r"[0-9a-f]{64}", value) for value in fingerprints.values())
+
+
+def test_fingerprints_differ_between_languages_and_pages() -> None:
+    fingerprints = default_renderer().fingerprints
+    assert len(set(fingerprints.values())) == len(fingerprints)
+
+
+def test_fingerprints_are_stable_across_builds() -> None:
+    assert build(make_config()).fingerprints == build(make_config()).fingerprints
+
+
+def test_fingerprints_change_with_the_texts() -> None:
+    before = build(make_config()).fingerprints
+    after = build(make_config(controller_name="Andet Firma A/S")).fingerprints
+    assert all(before[key] != after[key] for key in before)
+
+
+# -- template overrides -------------------------------------------------------------------
+
+
+def renderer_with_templates(tmp_path: Path, templates: dict[str, str], **settings: Any) -> Renderer:
+    for name, source in templates.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(source, encoding="utf-8")
+    return build(make_config(template_dirs=[tmp_path], **settings))
+
+
+def test_site_template_overrides_the_builtin_one(tmp_path: Path) -> None:
+    renderer = renderer_with_templates(
+        tmp_path, {"settings_link.html": '<a class="mine" href="{{ prefix }}/preferences">Mine</a>'}
+    )
+    assert (
+        renderer.settings_link["en"].html == '<a class="mine" href="/_consent/preferences">Mine</a>'
+    )
+
+
+def test_builtin_template_is_used_without_an_override(tmp_path: Path) -> None:
+    renderer = renderer_with_templates(tmp_path, {})
+    assert 'id="consentgate-settings"' in renderer.settings_link["en"].html
+
+
+def test_site_template_can_extend_the_builtin_page(tmp_path: Path) -> None:
+    renderer = renderer_with_templates(
+        tmp_path,
+        {
+            "error.html": '{% extends "@consentgate/page.html" %}'
+            "{% block content %}<p class=mine>{{ message }}</p>{% endblock %}"
+        },
+    )
+    html = renderer.error_page("en", "errors.forbidden", next_path="/", host="www.example.com")
+    assert html.startswith("<!doctype html>")
+    assert "<p class=mine>This form could not be verified." in html
+    assert '<link rel="stylesheet" href="/_consent/static/consentgate.' in html
+
+
+def test_site_template_can_extend_the_builtin_template_of_the_same_name(tmp_path: Path) -> None:
+    renderer = renderer_with_templates(
+        tmp_path,
+        {
+            "preferences.html": '{% extends "@consentgate/preferences.html" %}'
+            "{% block controller %}<p id=mine>{{ controller }}</p>{% endblock %}"
+        },
+    )
+    html = renderer.preferences_page(
+        "en",
+        ConsentState(),
+        next_path="/",
+        csrf_token="T",
+        host="www.example.com",
+        saved=False,
+    )
+    assert "<p id=mine>Testfirma ApS</p>" in html
+    assert 'name="csrf_token" value="T"' in html
+    assert "cg-controller" not in html
