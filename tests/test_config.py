@@ -430,3 +430,8 @@ def test_a_provider_cookie_may_not_cover_the_consent_cookie() -> None:
 @pytest.mark.parametrize("origin", ["https://a.dk/path", "https://user@a.dk", "https://a.dk?x"])
 def test_trusted_origins_are_bare_origins(origin: str) -> None:
     assert field_of(**minimal(trusted_origins=[origin])) == "trusted_origins[0]"
+
+
+@pytest.mark.parametrize("store", ["mysql://db/consent", "consent.db", "sqlite://host/x.db", 42])
+def test_a_wrong_store_is_caught_when_the_config_is_built(store: object) -> None:
+    assert field_of(**minimal(store=store)) == "store"

@@ -17,6 +17,7 @@ from ._locales import available_languages
 from ._state import NECESSARY
 from ._text import LocalizedText
 from .log import ConsentLog
+from .log._base import check_store_url
 from .providers import Buffer, DeclaredCookie, GoogleAnalytics, JetpackStats, Provider, SiteKit
 
 __all__ = ["BUILTIN_CATEGORIES", "Category", "ConsentConfig"]
@@ -127,6 +128,10 @@ class ConsentConfig:
             f"{self.default_language!r} has no texts; available: {', '.join(languages)}",
         )
         _require(self.store_timeout > 0, "store_timeout", "must be a positive number of seconds")
+        if isinstance(self.store, str):
+            check_store_url(self.store)
+        else:
+            _require(isinstance(self.store, ConsentLog), "store", "must be a URL or a ConsentLog")
         _require(self.csrf_max_age > 0, "csrf_max_age", "must be a positive number of seconds")
         for i, origin in enumerate(self.trusted_origins):
             _require(

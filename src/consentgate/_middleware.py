@@ -96,6 +96,11 @@ class ConsentMiddleware:
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
         self._warned_encodings: set[bytes] = set()
+        if config.privacy_policy_url is None:
+            logger.warning(
+                "consentgate: no privacy_policy_url configured; the banner links only to "
+                "the cookie declaration, but visitors must be able to read your privacy policy"
+            )
         self.parse_cookies = lru_cache(maxsize=1024)(cookie_parser)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

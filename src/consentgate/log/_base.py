@@ -99,11 +99,15 @@ def open_log(url: str, *, timeout: float = 5.0) -> ConsentLog:
     """
     from ._sqlite import SQLiteConsentLog
 
-    return SQLiteConsentLog(_sqlite_path(url), timeout=timeout)
+    return SQLiteConsentLog(check_store_url(url), timeout=timeout)
 
 
-def _sqlite_path(url: str) -> str:
-    """The database path in a ``sqlite:///<path>`` URL (``:memory:`` included)."""
+def check_store_url(url: str) -> str:
+    """The database path in a ``sqlite:///<path>`` URL (``:memory:`` included).
+
+    Raises ConfigurationError for anything else, so a config can be checked
+    without opening the log.
+    """
     if "://" not in url:
         raise ConfigurationError("store", f"{url!r} is not a consent log URL; {_EXAMPLES}")
     scheme, _, rest = url.partition("://")
