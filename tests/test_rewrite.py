@@ -194,9 +194,9 @@ def test_any_split_gives_same_output(
     html: bytes, head: bytes, body: bytes, limits: dict[str, int], data: st.DataObject
 ) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(html)), max_size=12))
-    assert inject_chunks(split(html, cuts), head, body, **limits) == inject(
-        html, head, body, **limits
-    )
+    expected = inject(html, head, body, **limits)
+    assert inject_chunks(split(html, cuts), head, body, **limits) == expected
+    assert HtmlInjector(head, body, **limits).whole(html) == expected
 
 
 @settings(max_examples=300)
@@ -228,6 +228,7 @@ def test_gzip_round_trip_any_split(
     cuts = data.draw(st.lists(st.integers(0, len(compressed)), max_size=12))
     out = gzip_inject(split(compressed, cuts), head, body)
     assert gzip.decompress(out) == inject(html, head, body)
+    assert gzip.decompress(GzipInjector(head, body).whole(compressed)) == inject(html, head, body)
 
 
 def test_gzip_large_page_inflating_beyond_one_piece() -> None:

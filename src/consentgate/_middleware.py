@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Any
 from urllib.parse import quote
 
 from starlette.requests import cookie_parser
@@ -46,6 +45,9 @@ logger = logging.getLogger("consentgate")
 # Servers may offer to send files themselves; the body of an HTML file must pass here.
 _BYPASS_EXTENSIONS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 _NO_BODY_STATUSES = frozenset({204, 304})
+# Response headers the gate reads; ASGI names are lowercase, others are lowered.
+_CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING = "content-type", "set-cookie", "content-encoding"
+_WATCHED = {name.encode(): name for name in (_CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING)}
 
 
 class ConsentMiddleware:
@@ -101,7 +103,11 @@ class ConsentMiddleware:
                 "consentgate: no privacy_policy_url configured; the banner links only to "
                 "the cookie declaration, but visitors must be able to read your privacy policy"
             )
+        # Per-request values repeat (the same few pages, languages and visitors):
+        # remember the last results rather than rebuilding them.
         self.parse_cookies = lru_cache(maxsize=1024)(cookie_parser)
+        self._banner_fragments = lru_cache(maxsize=512)(self._render_banner)
+        self._consented_fragments = lru_cache(maxsize=512)(self._render_consented)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,54 +134,60 @@ class ConsentMiddleware:
         value = self.parse_cookies(cookie_header).get(self.cookie.name) if cookie_header else None
         return self.cookie.read(value)
 
-    def injects_into(self, scope: Scope, status: int) -> bool:
-        """Whether the body is a page a visitor sees (not HEAD, a redirect, or excluded)."""
-        if scope["method"] == "HEAD" or status in _NO_BODY_STATUSES or 300 <= status < 400:
-            return False
-        path: str = scope["path"]
-        return status >= 200 and not (
-            path in self._excluded or path.startswith(self._excluded_below)
-        )
-
-    def fragments(self, scope: Scope, state: ConsentState, host: str) -> tuple[str, str]:
-        """What goes before ``</head>`` and before ``</body>`` for this visitor."""
-        renderer = self.renderer
-        if not state.has_choice and renderer.choosable:
-            values = self._page_values(scope, host)
-            values["csrf"] = self.csrf.issue()
-            return self._stylesheet, renderer.banner[self._language(scope)].fill(values)
-        head, body = renderer.snippets(state.granted, iso_week(), hostname(host))
-        if self.config.show_settings_link:
-            link = renderer.settings_link[self._language(scope)].fill(
-                self._page_values(scope, host)
-            )
-            return self._stylesheet + head, body + link
-        return head, body
-
     def injector(
-        self, head: str, body: str, charset: str | None, encoding: bytes
+        self, scope: Scope, state: ConsentState, status: int, content_type: bytes, encoding: bytes
     ) -> HtmlInjector | GzipInjector | None:
-        codec = ascii_compatible_codec(charset)
-        if codec is None:
-            self._warn_once(b"charset:" + (charset or "").encode(), f"charset {charset!r}")
+        """The rewriter for this page, or None when its body is to pass untouched."""
+        path: str = scope["path"]
+        if (
+            scope["method"] == "HEAD"
+            or not 200 <= status < 300
+            and status < 400
+            or status in _NO_BODY_STATUSES
+            or path in self._excluded
+            or path.startswith(self._excluded_below)
+        ):
             return None
-        head_bytes = head.encode(codec, "xmlcharrefreplace")
-        body_bytes = body.encode(codec, "xmlcharrefreplace")
-        if not encoding or encoding == b"identity":
-            return HtmlInjector(head_bytes, body_bytes)
-        if encoding == b"gzip":
-            return GzipInjector(head_bytes, body_bytes)
-        self._warn_once(encoding, f"Content-Encoding {encoding.decode('latin-1')!r}")
-        return None
+        if encoding not in (b"", b"identity", b"gzip"):
+            self._warn_once(encoding, f"Content-Encoding {encoding.decode('latin-1')!r}")
+            return None
+        codec = _codec_for(content_type)
+        if codec is None:
+            self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
+            return None
+        head, body = self.fragments(scope, state, codec)
+        if not (head or body):
+            return None
+        return GzipInjector(head, body) if encoding == b"gzip" else HtmlInjector(head, body)
 
-    def _page_values(self, scope: Scope, host: str) -> dict[str, str]:
+    def fragments(self, scope: Scope, state: ConsentState, codec: str) -> tuple[bytes, bytes]:
+        """What goes before ``</head>`` and before ``</body>`` for this visitor, encoded."""
+        headers = scope["headers"]
+        host = header(headers, b"host") or ""
+        language = self.renderer.negotiate(header(headers, b"accept-language"))
         path = scope.get("raw_path") or scope["path"].encode()
         query = scope.get("query_string", b"")
         here = (path + b"?" + query if query else path).decode("latin-1")
-        return {"next": here, "next_q": quote(here, safe=""), "host": host}
+        if not state.has_choice and self.renderer.choosable:
+            return self._banner_fragments(language, here, host, self.csrf.issue(), codec)
+        return self._consented_fragments(state.granted, language, here, host, iso_week(), codec)
 
-    def _language(self, scope: Scope) -> str:
-        return self.renderer.negotiate(header(scope["headers"], b"accept-language"))
+    def _render_banner(
+        self, language: str, here: str, host: str, csrf: str, codec: str
+    ) -> tuple[bytes, bytes]:
+        values = {"next": here, "next_q": quote(here, safe=""), "host": host, "csrf": csrf}
+        banner = self.renderer.banner[language].fill(values)
+        return _encode(self._stylesheet, codec), _encode(banner, codec)
+
+    def _render_consented(
+        self, granted: frozenset[str], language: str, here: str, host: str, week: str, codec: str
+    ) -> tuple[bytes, bytes]:
+        head, body = self.renderer.snippets(granted, week, hostname(host))
+        if self.config.show_settings_link:
+            values = {"next": here, "next_q": quote(here, safe=""), "host": host}
+            head = self._stylesheet + head
+            body += self.renderer.settings_link[language].fill(values)
+        return _encode(head, codec), _encode(body, codec)
 
     def _warn_once(self, key: bytes, what: str) -> None:
         if key not in self._warned_encodings:
@@ -218,12 +230,14 @@ class _ResponseGate:
         content_type = encoding = b""
         set_cookie = False
         for name, value in raw_headers:
-            name = name.lower()
-            if name == b"content-type":
+            kind = _WATCHED.get(name)
+            if kind is None and not name.islower():
+                kind = _WATCHED.get(name.lower())
+            if kind == _CONTENT_TYPE:
                 content_type = value.lower()
-            elif name == b"set-cookie":
+            elif kind == _SET_COOKIE:
                 set_cookie = True
-            elif name == b"content-encoding":
+            elif kind == _CONTENT_ENCODING:
                 encoding = value.strip().lower()
         html = content_type.startswith(b"text/html")
         if not html and not (set_cookie and self.mw.firewall):
@@ -234,21 +248,29 @@ class _ResponseGate:
         mw = self.mw
         reading = self.consent.reading
         state = reading.state
-        headers: list[tuple[bytes, bytes]] = list(raw_headers)
-        if set_cookie:
-            headers = [
-                (name, value)
-                for name, value in headers
-                if name.lower() != b"set-cookie" or mw.firewall.allows_set_cookie(value, state)
-            ]
         if html:
-            headers = self._consent_headers(headers, reading)
-            status = message["status"]
-            if mw.injects_into(self.scope, status):
-                host = header(self.scope["headers"], b"host") or ""
-                head, body = mw.fragments(self.scope, state, host)
-                if head or body:
-                    self.injector = mw.injector(head, body, _charset(content_type), encoding)
+            self.injector = mw.injector(
+                self.scope, state, message["status"], content_type, encoding
+            )
+        # One pass over the headers: drop tracker cookies the visitor refused, drop a
+        # Content-Length the rewrite will change, and add Cookie to Vary.
+        headers: list[tuple[bytes, bytes]] = []
+        vary = False
+        for name, value in raw_headers:
+            lowered = name if name.islower() else name.lower()
+            if lowered == b"set-cookie":
+                if not mw.firewall.allows_set_cookie(value, state):
+                    continue
+            elif lowered == b"content-length":
+                if self.injector is not None:
+                    continue
+            elif lowered == b"vary" and html:
+                value, vary = _vary_with_cookie(value), True
+            headers.append((name, value))
+        if html:
+            if not vary:
+                headers.append((b"vary", b"Cookie"))
+            headers += self._consent_cookies(reading)
         message = {**message, "headers": headers}
         if self.injector is None:
             self.passthrough = True
@@ -256,23 +278,22 @@ class _ResponseGate:
         else:
             self.start = message  # held until the first body message shows whether it streams
 
-    def _consent_headers(
-        self, headers: list[tuple[bytes, bytes]], reading: CookieReading
-    ) -> list[tuple[bytes, bytes]]:
-        """Expire refused trackers' cookies, re-sign a rotated cookie, add ``Vary: Cookie``."""
+    def _consent_cookies(self, reading: CookieReading) -> list[tuple[bytes, bytes]]:
+        """Set-Cookies expiring refused trackers' cookies the browser sent; a rotated one."""
         mw = self.mw
         state = reading.state
+        cookies: list[tuple[bytes, bytes]] = []
         cookie_header = header(self.scope["headers"], b"cookie")
         if cookie_header and mw.firewall:
             host = hostname(header(self.scope["headers"], b"host") or "")
             for value in mw.firewall.expire(mw.parse_cookies(cookie_header), state, host):
-                headers.append((b"set-cookie", value.encode("latin-1")))
+                cookies.append((b"set-cookie", value.encode("latin-1")))
         if reading.reissue:
             secure = mw.config.cookie_secure
             if secure is None:
                 secure = self.scope.get("scheme") == "https"
-            headers.append((b"set-cookie", mw.cookie.set_cookie(state, secure=secure).encode()))
-        return _add_vary_cookie(headers)
+            cookies.append((b"set-cookie", mw.cookie.set_cookie(state, secure=secure).encode()))
+        return cookies
 
     async def _on_body(self, message: Message) -> None:
         injector = self.injector
@@ -285,14 +306,15 @@ class _ResponseGate:
             if not more_body:
                 # The whole body in one message: rewrite it and say its new length.
                 try:
-                    body = injector.feed(body) + injector.finish()
+                    body = injector.whole(body)
                 except RewriteError as exc:
                     logger.warning("consentgate left a response untouched: %s", exc)
                 self.passthrough = True
-                await self.send_next(_with_length(start, len(body)))
+                start["headers"].append((b"content-length", b"%d" % len(body)))
+                await self.send_next(start)
                 await self.send_next({"type": "http.response.body", "body": body})
                 return
-            await self.send_next(_with_length(start, None))
+            await self.send_next(start)
         out = injector.feed(body)
         if not more_body:
             out += injector.finish()
@@ -300,27 +322,22 @@ class _ResponseGate:
         await self.send_next({"type": "http.response.body", "body": out, "more_body": more_body})
 
 
-def _charset(content_type: bytes) -> str | None:
+def _encode(html: str, codec: str) -> bytes:
+    # Character references keep text readable in any charset the page uses.
+    return html.encode(codec, "xmlcharrefreplace")
+
+
+@lru_cache(maxsize=64)
+def _codec_for(content_type: bytes) -> str | None:
+    """The codec of an HTML Content-Type, if consentgate can rewrite pages in it."""
+    charset = None
     for param in content_type.split(b";")[1:]:
         key, _, value = param.partition(b"=")
         if key.strip().lower() == b"charset":
-            return value.strip().strip(b"\"'").decode("latin-1")
-    return None
+            charset = value.strip().strip(b"\"'").decode("latin-1")
+    return ascii_compatible_codec(charset)
 
 
-def _add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    for i, (name, value) in enumerate(headers):
-        if name.lower() == b"vary":
-            tokens = {t.strip().lower() for t in value.split(b",")}
-            if b"cookie" not in tokens and b"*" not in tokens:
-                headers[i] = (name, value + b", Cookie")
-            return headers
-    headers.append((b"vary", b"Cookie"))
-    return headers
-
-
-def _with_length(start: Message, length: int | None) -> dict[str, Any]:
-    headers = [(n, v) for n, v in start["headers"] if n.lower() != b"content-length"]
-    if length is not None:
-        headers.append((b"content-length", str(length).encode()))
-    return {**start, "headers": headers}
+def _vary_with_cookie(value: bytes) -> bytes:
+    tokens = {token.strip().lower() for token in value.split(b",")}
+    return value if b"cookie" in tokens or b"*" in tokens else value + b", Cookie"

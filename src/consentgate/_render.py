@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -297,6 +298,12 @@ def hole_values() -> dict[str, str]:
     }
 
 
-def iso_week(now: datetime | None = None) -> str:
-    year, week, _ = (now or datetime.now(UTC)).isocalendar()
+def iso_week() -> str:
+    """The current ISO year and week, ``"202648"`` (Jetpack's loader is named after it)."""
+    return _iso_week_of_day(int(time.time()) // 86400)
+
+
+@lru_cache(maxsize=2)
+def _iso_week_of_day(day: int) -> str:
+    year, week, _ = datetime.fromtimestamp(day * 86400, UTC).isocalendar()
     return f"{year}{week:02d}"

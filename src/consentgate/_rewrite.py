@@ -30,7 +30,8 @@ BODY_WINDOW = 1024
 _MAX_SPACE = 16
 _SPACE = rb"[\t\n\f\r ]{0,%d}" % _MAX_SPACE
 _HEAD_END = re.compile(rb"</head" + _SPACE + rb">", re.IGNORECASE)
-_BODY_END = re.compile(rb"</body" + _SPACE + rb">", re.IGNORECASE)
+# </body> spelt backwards: searching the reversed window finds the last one first.
+_BODY_END_REVERSED = re.compile(rb">" + _SPACE + rb"ydob/<", re.IGNORECASE)
 #: A marker starting this many bytes before the end of what was searched may be incomplete.
 _LONGEST_MARKER = len(b"</head>") + _MAX_SPACE
 
@@ -82,61 +83,114 @@ class HtmlInjector:
         """Returns what can be sent now (may be b"")."""
         if not (self._head or self._body):
             return chunk
-        buf = self._pending + chunk if self._pending else chunk
-        parts: list[bytes] = []
-        start = 0  # buf[:start] is in parts
-        if self._head:
-            at = self._find_head(buf, final=False)
-            if at is not None:
-                parts += (buf[:at], self._head)
-                self._head, start = b"", at
-        if self._head:
-            keep = min(len(buf) - self._body_window, self._head_from - self._offset)
-        elif self._body:
-            keep = len(buf) - self._body_window
-        else:  # nothing left to insert: send all, and pass chunks through from now on
-            keep = len(buf)
-        keep = max(keep, start)
-        parts.append(buf[start:keep])
-        self._pending = buf[keep:]
-        self._offset += keep
-        return b"".join(parts) if len(parts) > 1 else parts[0]
+        return b"".join(self._feed(chunk))
 
     def finish(self) -> bytes:
         """Returns the rest, including any fragment not yet inserted."""
+        return b"".join(self._finish())
+
+    def whole(self, body: bytes) -> bytes:
+        """``feed(body) + finish()`` on a new injector, for a body that came in one piece.
+
+        The same rules, without the streaming bookkeeping, since most pages come
+        whole; and copied once, since each copy of a large page costs fresh
+        memory pages.
+        """
+        head, fragment = self._head, self._body
+        if not (head or fragment):
+            return body
+        head_at = None
+        if head:
+            match = _HEAD_END.search(body, 0, self._head_limit)
+            if match is None:
+                head, fragment = b"", head + fragment
+            else:
+                head_at = match.start()
+        start = head_at or 0
+        body_at = _last_body_end(body, max(start, len(body) - self._body_window))
+        view = memoryview(body)
+        self._head = self._body = b""
+        return b"".join((view[:start], head, view[start:body_at], fragment, view[body_at:]))
+
+    def _feed(self, chunk: bytes) -> list[bytes | memoryview]:
+        if not (self._head or self._body):
+            return [chunk]
+        # The stream's unsent bytes are pending + chunk, positions counted from _offset.
+        pending = self._pending
+        total = len(pending) + len(chunk)
+        parts: list[bytes | memoryview] = []
+        sent = 0
+        if self._head:
+            room = self._head_limit - self._offset - len(pending)
+            region = pending + chunk[: max(room, 0)] if pending else chunk
+            at = self._find_head(region, total, final=False)
+            if at is not None:
+                parts += _span(pending, chunk, 0, at)
+                parts.append(self._head)
+                self._head, sent = b"", at
+        if self._head:
+            keep = min(total - self._body_window, self._head_from - self._offset)
+        elif self._body:
+            keep = total - self._body_window
+        else:  # nothing left to insert: send all, and pass chunks through from now on
+            keep = total
+        keep = max(keep, sent)
+        parts += _span(pending, chunk, sent, keep)
+        self._pending = b"".join(_span(pending, chunk, keep, total))
+        self._offset += keep
+        return parts
+
+    def _finish(self) -> list[bytes | memoryview]:
         buf = self._pending
-        parts: list[bytes] = []
+        parts: list[bytes | memoryview] = []
         start = 0
         if self._head:
-            at = self._find_head(buf, final=True)
+            at = self._find_head(buf, len(buf), final=True)
             if at is not None:
                 parts += (buf[:at], self._head)
                 self._head, start = b"", at
         if self._body:
-            window = max(start, len(buf) - self._body_window)
-            at = len(buf)
-            for match in _BODY_END.finditer(buf, window):
-                at = match.start()
+            at = _last_body_end(buf, max(start, len(buf) - self._body_window))
             parts += (buf[start:at], self._body)
             start = at
         parts.append(buf[start:])
         self._pending = self._head = self._body = b""
-        return b"".join(parts)
+        return parts
 
-    def _find_head(self, buf: bytes, *, final: bool) -> int | None:
-        """Where in ``buf`` the head fragment goes; None while unknown or for good."""
-        end = min(len(buf), self._head_limit - self._offset)
+    def _find_head(self, region: bytes, total: int, *, final: bool) -> int | None:
+        """Where the head fragment goes; None while unknown or for good.
+
+        ``region`` starts at ``_offset`` and reaches at least to the head limit or
+        to the end of the ``total`` bytes not yet sent.
+        """
+        end = min(len(region), self._head_limit - self._offset)
         begin = max(self._head_from - self._offset, 0)
-        match = _HEAD_END.search(buf, begin, end) if end > begin else None
+        match = _HEAD_END.search(region, begin, end) if end > begin else None
         if match is not None:
             return match.start()
-        if final or self._offset + len(buf) >= self._head_limit:
+        if final or self._offset + total >= self._head_limit:
             # No </head> where a head would be: the fragment goes with the body's.
             self._body = self._head + self._body
             self._head = b""
         else:
-            self._head_from = self._offset + max(len(buf) - _LONGEST_MARKER, begin)
+            self._head_from = self._offset + max(total - _LONGEST_MARKER, begin)
         return None
+
+
+def _last_body_end(buf: bytes, window: int) -> int:
+    """Where the last ``</body>`` lying wholly in ``buf[window:]`` starts; else ``len(buf)``."""
+    match = _BODY_END_REVERSED.search(buf[window:][::-1])
+    return len(buf) - match.end() if match is not None else len(buf)
+
+
+def _span(pending: bytes, chunk: bytes, start: int, stop: int) -> list[bytes | memoryview]:
+    """Bytes ``start:stop`` of ``pending + chunk``, without copying ``chunk``."""
+    pieces: list[bytes | memoryview] = []
+    if start < len(pending) and start < stop:
+        pieces.append(pending[start : min(stop, len(pending))])
+    if stop > len(pending) and start < stop:
+        pieces.append(memoryview(chunk)[max(start - len(pending), 0) : stop - len(pending)])
+    return pieces
 
 
 class GzipInjector:
@@ -174,6 +228,10 @@ class GzipInjector:
             return b""
         parts.append(self._deflater.flush(zlib.Z_SYNC_FLUSH))
         return b"".join(parts)
+
+    def whole(self, body: bytes) -> bytes:
+        """``feed(body) + finish()`` for a body that came in one piece."""
+        return self.feed(body) + self.finish()
 
     def finish(self) -> bytes:
         """Returns the rest of the gzip stream, trailer included."""
