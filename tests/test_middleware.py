@@ -18,7 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentgate import SCOPE_KEY, ConsentMiddleware, get_consent
 from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, Provider, SiteKit
@@ -379,90 +379,67 @@ async def test_a_streamed_page_is_rewritten_as_it_flows() -> None:
     assert text.endswith("</body></html>")
 
 
+async def drive(app: ASGIApp, path: str = "/", forwarded: list[bytes] | None = None) -> bytes:
+    """Run ``app`` behind the middleware at the ASGI level; the body chunks go to ``forwarded``."""
+    chunks = forwarded if forwarded is not None else []
+    middleware = ConsentMiddleware(app, config=make_config())
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body":
+            chunks.append(message["body"])
+
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"accept-language", b"da")],
+        "scheme": "http",
+    }
+    await middleware(scope, receive, send)
+    return b"".join(chunks)
+
+
+HTML_START: Message = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [(b"content-type", b"text/html; charset=utf-8")],
+}
+
+
 async def test_streamed_chunks_are_forwarded_before_the_app_finishes() -> None:
-    """Nothing is held back beyond a marker-sized tail: a stream is never buffered whole."""
+    """Only the final window is held back: a stream is never buffered whole."""
     forwarded: list[bytes] = []
     paused = anyio.Event()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"text/html")],
-            }
-        )
-        await send(
-            {
-                "type": "http.response.body",
-                "body": b"<html><head></head><body>" + b"x" * 8000,
-                "more_body": True,
-            }
-        )
+        await send(HTML_START)
+        first = b"<html><head></head><body>" + b"x" * 8000
+        await send({"type": "http.response.body", "body": first, "more_body": True})
         # The first chunk must already have gone out before the app sends more.
         assert sum(chunk.count(b"x") for chunk in forwarded) >= 8000 - 1024
         paused.set()
         await send({"type": "http.response.body", "body": b"</body></html>", "more_body": False})
 
-    middleware = ConsentMiddleware(app, config=make_config())
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.body":
-            forwarded.append(message["body"])
-
-    scope: Scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/",
-        "raw_path": b"/",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver")],
-        "scheme": "http",
-    }
-    await middleware(scope, receive, send)
+    body = await drive(app, forwarded=forwarded)
     assert paused.is_set()
-    assert b"consentgate-banner" in b"".join(forwarded)
+    assert b"consentgate-banner" in body
 
 
 def gated_body_for(chunks: list[bytes]) -> bytes:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [(b"content-type", b"text/html; charset=utf-8")],
-            }
-        )
+        await send(HTML_START)
         for i, chunk in enumerate(chunks):
-            await send(
-                {"type": "http.response.body", "body": chunk, "more_body": i < len(chunks) - 1}
-            )
+            more = i < len(chunks) - 1
+            await send({"type": "http.response.body", "body": chunk, "more_body": more})
 
-    middleware = ConsentMiddleware(app, config=make_config())
-    out: list[bytes] = []
-
-    async def receive() -> Message:
-        return {"type": "http.request", "body": b"", "more_body": False}
-
-    async def send(message: Message) -> None:
-        if message["type"] == "http.response.body":
-            out.append(message["body"])
-
-    scope: Scope = {
-        "type": "http",
-        "method": "GET",
-        "path": "/p",
-        "raw_path": b"/p",
-        "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"accept-language", b"da")],
-        "scheme": "http",
-    }
-    anyio.run(middleware, scope, receive, send)
+    body = anyio.run(drive, app, "/p")
     # The form token carries the time it was signed; everything else must be identical.
-    return re.sub(rb'name="csrf_token" value="[^"]+"', b"TOKEN", b"".join(out))
+    return re.sub(rb'name="csrf_token" value="[^"]+"', b"TOKEN", body)
 
 
 @settings(max_examples=60, deadline=None)
