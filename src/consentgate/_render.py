@@ -42,6 +42,10 @@ _LANGUAGE_RANGE = re.compile(
 )
 
 
+# Browsers of Norwegian readers may ask for "no" or Nynorsk; Bokmål serves them.
+_LANGUAGE_ALIASES = {"no": "nb", "nn": "nb"}
+
+
 def hole(name: str) -> str:
     """A placeholder the Fragment fills per request."""
     return f"\x00{name}\x00"
@@ -131,6 +135,7 @@ class Renderer:
             except ValueError:
                 continue
             lang = match[1].lower()
+            lang = _LANGUAGE_ALIASES.get(lang, lang)
             if lang in self.languages and q > best_q:
                 best, best_q = lang, q
         return best
