@@ -1,0 +1,1 @@
+"""Throughput and memory benchmarks: ``python -m benchmarks`` (see README.md here)."""

@@ -1,0 +1,666 @@
+"""``python -m benchmarks``: consentgate's cost next to the bare app and a naive middleware.
+
+Starts one uvicorn server per variant (``benchmarks/apps.py``) on 127.0.0.1,
+loads each with wrk, interleaving the variants over several rounds, and prints
+the median of the paired per-round throughput ratios variant/bare, plus the
+servers' peak resident memory during the 1 MB scenarios. The table is also
+written to ``benchmarks/results/latest.md``. See ``benchmarks/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import http.client
+import os
+import platform
+import re
+import shlex
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from urllib.parse import urlencode
+
+from benchmarks import apps
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results" / "latest.md"
+HOST = "127.0.0.1"
+VARIANTS = ("bare", "consentgate", "naive")
+STARTUP_TIMEOUT = 30.0
+SHUTDOWN_TIMEOUT = 10.0
+MIB = 1024 * 1024
+RSS_SAMPLE_INTERVAL = 0.005
+MEMORY_TARGET_MIB = 2.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    label: str
+    path: str
+    consented: bool
+    target: float
+    memory: bool = False
+
+
+SCENARIOS = (
+    Scenario("json", "JSON (small)", "/json", consented=False, target=0.97),
+    Scenario("css", "CSS (5 KB)", "/css", consented=False, target=0.97),
+    Scenario("page", "30 KB HTML, no consent (banner)", "/page", consented=False, target=0.90),
+    Scenario(
+        "page-consented",
+        "30 KB HTML, consented (snippets)",
+        "/page",
+        consented=True,
+        target=0.90,
+    ),
+    Scenario("big", "1 MB HTML, one body", "/big", consented=False, target=0.90, memory=True),
+    Scenario(
+        "stream", "1 MB HTML, 100 chunks", "/stream", consented=False, target=0.90, memory=True
+    ),
+)
+
+
+# -- servers --------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, list[str]], bytes]:
+    """One HTTP request to 127.0.0.1 (http.client: no proxy settings apply)."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=10.0)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        received: dict[str, list[str]] = {}
+        for name, value in response.getheaders():
+            received.setdefault(name.lower(), []).append(value)
+        return response.status, received, response.read()
+    finally:
+        conn.close()
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """The memory lines of /proc/<pid>/status, in bytes."""
+    out: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key.startswith("Vm") and value.strip().endswith("kB"):
+                out[key] = int(value.split()[0]) * 1024
+    return out
+
+
+@dataclass
+class Server:
+    variant: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rss(self) -> int:
+        return proc_status(self.pid)["VmRSS"]
+
+    def reset_peak(self) -> bool:
+        """Reset VmHWM to the current RSS (Linux clear_refs 5); False where not allowed."""
+        try:
+            with open(f"/proc/{self.pid}/clear_refs", "w") as clear_refs:
+                clear_refs.write("5")
+        except OSError:
+            return False
+        return True
+
+    def peak(self) -> int:
+        return proc_status(self.pid)["VmHWM"]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=SHUTDOWN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_server(variant: str, workdir: Path, pin: list[str]) -> Server:
+    port = free_port()
+    env = {**os.environ, apps.STORE_ENV: f"sqlite:///{workdir / f'{variant}-log.db'}"}
+    command = [
+        *pin,
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"benchmarks.apps:{variant}",
+        "--factory",
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--workers",
+        "1",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+    log_path = workdir / f"{variant}-server.log"
+    with log_path.open("wb") as log:
+        # taskset execs uvicorn, so the pid is the server's own.
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    server = Server(variant, port, process, log_path)
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        try:
+            if request(port, "GET", "/json")[0] == 200:
+                return server
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise SystemExit(
+                f"the {variant} server did not start:\n" + log_path.read_text(errors="replace")
+            )
+        time.sleep(0.05)
+
+
+def consent_cookie(server: Server) -> str:
+    """A consent cookie granting statistics and marketing, as a visitor's form post makes it."""
+    status, _, body = request(server.port, "GET", "/page")
+    match = re.search(rb'name="csrf_token" value="([^"]+)"', body)
+    if status != 200 or match is None:
+        raise SystemExit("the consentgate server shows no banner form on /page")
+    form = urlencode(
+        [
+            ("action", "save"),
+            ("categories", "statistics"),
+            ("categories", "marketing"),
+            ("csrf_token", match[1].decode()),
+            ("next", "/page"),
+            ("source", "banner"),
+        ]
+    ).encode()
+    origin = f"http://{HOST}:{server.port}"
+    status, headers, _ = request(
+        server.port,
+        "POST",
+        "/_consent",
+        body=form,
+        headers={"Origin": origin, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    cookies = [c.split(";", 1)[0] for c in headers.get("set-cookie", [])]
+    cookies = [c for c in cookies if c.startswith("consentgate=")]
+    if status != 303 or len(cookies) != 1:
+        raise SystemExit(f"posting a choice failed: {status} {headers}")
+    return cookies[0]
+
+
+def check_responses(server: Server, cookie: str) -> None:
+    """Each scenario's response is what its name says, before anything is timed."""
+    for scenario in SCENARIOS:
+        headers = {"Cookie": cookie} if scenario.consented else {}
+        status, _, body = request(server.port, "GET", scenario.path, headers=headers)
+        if status != 200:
+            raise SystemExit(f"{server.variant} {scenario.path}: HTTP {status}")
+        html = scenario.path not in ("/json", "/css")
+        problem = None
+        if server.variant == "bare" or not html:
+            if scenario.path == "/css" and body != apps.CSS:
+                problem = "the stylesheet was changed"
+        elif server.variant == "naive":
+            if b'id="naive-banner"' not in body:
+                problem = "no naive banner"
+        elif scenario.consented:
+            if b"consentgate-banner" in body or b"googletagmanager.com" not in body:
+                problem = "a consented visitor gets no snippets (is the cookie valid?)"
+        elif b'id="consentgate-banner"' not in body or b"googletagmanager.com" in body:
+            problem = "a visitor without consent gets no banner, or trackers"
+        if problem:
+            raise SystemExit(f"{server.variant} {scenario.name}: {problem}")
+
+
+# -- load ----------------------------------------------------------------
+
+
+@dataclass
+class WrkResult:
+    requests_per_sec: float
+    requests: int
+    errors: int
+    raw: str
+
+
+def run_wrk(
+    wrk: str,
+    pin: list[str],
+    port: int,
+    path: str,
+    *,
+    seconds: int,
+    connections: int,
+    threads: int,
+    cookie: str | None,
+) -> WrkResult:
+    command = [
+        *pin,
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+    ]
+    if cookie:
+        command += ["-H", f"Cookie: {cookie}"]
+    command.append(f"http://{HOST}:{port}{path}")
+    done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+    out = done.stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    count = re.search(r"(\d+) requests in", out)
+    if done.returncode != 0 or rate is None or count is None:
+        raise SystemExit(f"wrk failed ({shlex.join(command)}):\n{out}\n{done.stderr}")
+    errors = 0
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non_2xx:
+        errors += int(non_2xx[1])
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return WrkResult(float(rate[1]), int(count[1]), errors, out)
+
+
+@contextmanager
+def rss_sampler(server: Server) -> Iterator[list[int]]:
+    """Sample VmRSS while the block runs (the fallback when VmHWM cannot be reset)."""
+    samples: list[int] = []
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            try:
+                samples.append(server.rss())
+            except (OSError, KeyError):
+                return
+            stop.wait(RSS_SAMPLE_INTERVAL)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+@dataclass
+class Memory:
+    before: int
+    peak: int
+    method: str
+
+
+@dataclass
+class Results:
+    rps: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    memory: dict[tuple[str, str], list[Memory]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    idle_rss: dict[str, int] = field(default_factory=dict)
+    source_before: str = ""
+    source_after: str = ""
+    load_before: str = ""
+    load_after: str = ""
+
+
+# -- report ----------------------------------------------------------------
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: other work on the machine skews the figures."""
+    try:
+        with open("/proc/loadavg") as loadavg:
+            return " ".join(loadavg.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def source_fingerprint() -> str:
+    """A digest of the consentgate package the servers import, to tie figures to the code."""
+    import consentgate
+
+    package = Path(consentgate.__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(
+        p for p in package.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    ):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def machine_facts() -> dict[str, str]:
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    cpu = line.partition(":")[2].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "CPU": cpu,
+        "kernel": platform.release(),
+        "Python": platform.python_version(),
+        "packages": ", ".join(
+            f"{name} {version(name)}"
+            for name in ("consentgate", "starlette", "uvicorn", "uvloop", "httptools")
+        ),
+    }
+
+
+def median_ratio(results: Results, scenario: str, variant: str) -> float:
+    variant_rps = results.rps[(scenario, variant)]
+    bare_rps = results.rps[(scenario, "bare")]
+    return statistics.median(v / b for v, b in zip(variant_rps, bare_rps, strict=True))
+
+
+def render(
+    results: Results, args: argparse.Namespace, variants: Sequence[str], pinned: bool
+) -> str:
+    facts = machine_facts()
+    others = [v for v in variants if v != "bare"]
+    lines = [
+        "# consentgate benchmark",
+        "",
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Command: `python -m benchmarks {shlex.join(args.argv)}`",
+        f"- Load: wrk -t{args.threads} -c{args.connections} -d{args.seconds}s per run, "
+        f"{args.rounds} rounds, variants interleaved (order rotated each round)",
+        "- Servers: uvicorn --loop uvloop --http httptools, 1 worker, no access log"
+        + (", pinned to CPU 0 (wrk on CPU 1)" if pinned else ", not pinned"),
+    ]
+    lines += [f"- {key}: {value}" for key, value in facts.items()]
+    lines.append(
+        f"- consentgate source digest (sha256 of the package files): {results.source_before}"
+    )
+    if results.source_after != results.source_before:
+        lines.append(
+            f"- **The package changed during the run** (now {results.source_after}); "
+            "the servers ran the code as it was when they started."
+        )
+    lines += [
+        "",
+        "## Throughput",
+        "",
+        "Requests/s are medians over the rounds; a ratio is the median over the rounds of "
+        "variant/bare measured in the same round.",
+        "",
+    ]
+    header = ["Scenario", "bare req/s"]
+    for variant in others:
+        header += [f"{variant} req/s", f"{variant} ratio"]
+    if "consentgate" in others:
+        header += ["target (consentgate)", "result"]
+    lines += [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+    ]
+    for scenario in SCENARIOS:
+        if scenario.name not in args.scenarios:
+            continue
+        row = [scenario.label, f"{statistics.median(results.rps[(scenario.name, 'bare')]):,.0f}"]
+        for variant in others:
+            row += [
+                f"{statistics.median(results.rps[(scenario.name, variant)]):,.0f}",
+                f"{median_ratio(results, scenario.name, variant):.3f}x",
+            ]
+        if "consentgate" in others:
+            ratio = median_ratio(results, scenario.name, "consentgate")
+            row += [f"≥ {scenario.target:.2f}x", "pass" if ratio >= scenario.target else "FAIL"]
+        lines.append("| " + " | ".join(row) + " |")
+
+    memory_scenarios = [s for s in SCENARIOS if s.memory and s.name in args.scenarios]
+    if memory_scenarios:
+        methods = {m.method for ms in results.memory.values() for m in ms}
+        lines += [
+            "",
+            "## Peak memory during the 1 MB scenarios",
+            "",
+            "Peak RSS of each server process while wrk ran (median over the rounds, MiB; "
+            f"measured with {' and '.join(sorted(methods))}). Δ peak = peak − bare's peak in "
+            "the same round; Δ growth = (peak − RSS just before the run) − the same for bare, "
+            "i.e. memory the load itself added, without the difference in code loaded at "
+            "start-up. Idle RSS after start-up: "
+            + ", ".join(f"{v} {results.idle_rss[v] / MIB:.1f}" for v in variants)
+            + " MiB.",
+            "",
+        ]
+        header = ["Scenario", "bare peak"]
+        for variant in others:
+            header += [f"{variant} peak", "Δ peak", "Δ growth"]
+        if "consentgate" in others:
+            header += ["target (consentgate)", "result (Δ peak / Δ growth)"]
+        lines += [
+            "| " + " | ".join(header) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|",
+        ]
+        for scenario in memory_scenarios:
+            bare = results.memory[(scenario.name, "bare")]
+            row = [scenario.label, f"{statistics.median(m.peak for m in bare) / MIB:.1f}"]
+            verdicts: list[str] = []
+            for variant in others:
+                measured = results.memory[(scenario.name, variant)]
+                peak = statistics.median(m.peak for m in measured) / MIB
+                delta_peak = (
+                    statistics.median(m.peak - b.peak for m, b in zip(measured, bare, strict=True))
+                    / MIB
+                )
+                delta_growth = (
+                    statistics.median(
+                        (m.peak - m.before) - (b.peak - b.before)
+                        for m, b in zip(measured, bare, strict=True)
+                    )
+                    / MIB
+                )
+                row += [f"{peak:.1f}", f"{delta_peak:+.1f}", f"{delta_growth:+.1f}"]
+                if variant == "consentgate":
+                    verdicts = [
+                        "pass" if delta_peak <= MEMORY_TARGET_MIB else "FAIL",
+                        "pass" if delta_growth <= MEMORY_TARGET_MIB else "FAIL",
+                    ]
+            if "consentgate" in others:
+                row += [f"≤ +{MEMORY_TARGET_MIB:.0f} MiB", " / ".join(verdicts)]
+            lines.append("| " + " | ".join(row) + " |")
+
+    lines += [
+        "",
+        "## Every run (requests/s, round by round)",
+        "",
+        "| Scenario | " + " | ".join(variants) + " |",
+        "|" + "|".join(["---"] + ["---:"] * len(variants)) + "|",
+    ]
+    for scenario in SCENARIOS:
+        if scenario.name in args.scenarios:
+            runs = [
+                ", ".join(f"{rps:,.0f}" for rps in results.rps[(scenario.name, variant)])
+                for variant in variants
+            ]
+            lines.append(f"| {scenario.label} | " + " | ".join(runs) + " |")
+    lines += ["", f"Load average before / after: {results.load_before} / {results.load_after}."]
+    if results.errors:
+        lines += ["", "## Errors during the runs", ""]
+        lines += [f"- {error}" for error in results.errors]
+    return "\n".join(lines) + "\n"
+
+
+# -- main ----------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Throughput and memory of consentgate next to a bare app and a naive "
+        "middleware, with uvicorn and wrk on 127.0.0.1.",
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="rounds (default 5)")
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per wrk run (default 5)")
+    parser.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk -t (default 1)")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of warm-up per path")
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        choices=[s.name for s in SCENARIOS],
+        default=[s.name for s in SCENARIOS],
+    )
+    parser.add_argument(
+        "--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS), help="bare is implied"
+    )
+    parser.add_argument("--no-pin", action="store_true", help="do not pin server and wrk to CPUs")
+    parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 when a consentgate target fails"
+    )
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.seconds < 1 or args.connections < 1 or args.threads < 1:
+        parser.error("--rounds, --seconds, --connections and --threads must be at least 1")
+    if args.warmup < 0:
+        parser.error("--warmup must not be negative")
+    args.argv = list(argv)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("wrk not found: apt-get install wrk", file=sys.stderr)
+        return 2
+    variants = ["bare", *(v for v in VARIANTS if v != "bare" and v in args.variants)]
+    cpus = sorted(os.sched_getaffinity(0))
+    taskset = shutil.which("taskset")
+    pinned = not args.no_pin and len(cpus) >= 2 and taskset is not None
+    server_pin = [str(taskset), "-c", str(cpus[0])] if pinned else []
+    wrk_pin = [str(taskset), "-c", str(cpus[1])] if pinned else []
+    scenarios = [s for s in SCENARIOS if s.name in args.scenarios]
+    results = Results(load_before=load_average(), source_before=source_fingerprint())
+    servers: dict[str, Server] = {}
+    cookie = ""
+    started = time.monotonic()
+
+    def load(server: Server, scenario: Scenario, seconds: int) -> WrkResult:
+        return run_wrk(
+            wrk,
+            wrk_pin,
+            server.port,
+            scenario.path,
+            seconds=seconds,
+            connections=args.connections,
+            threads=args.threads,
+            cookie=cookie if scenario.consented else None,
+        )
+
+    with tempfile.TemporaryDirectory(prefix="consentgate-bench-") as tmp:
+        try:
+            for variant in variants:
+                servers[variant] = start_server(variant, Path(tmp), server_pin)
+                results.idle_rss[variant] = servers[variant].rss()
+            if "consentgate" in servers:
+                cookie = consent_cookie(servers["consentgate"])
+            else:
+                # Any cookie will do: no variant reads it.
+                cookie = "consentgate=none"
+            for server in servers.values():
+                check_responses(server, cookie)
+            if args.warmup:
+                for scenario in scenarios:
+                    for server in servers.values():
+                        load(server, scenario, args.warmup)
+            total = args.rounds * len(scenarios) * len(variants)
+            done = 0
+            for round_index in range(args.rounds):
+                for scenario_index, scenario in enumerate(scenarios):
+                    shift = (round_index + scenario_index) % len(variants)
+                    for variant in variants[shift:] + variants[:shift]:
+                        server = servers[variant]
+                        if scenario.memory:
+                            before = server.rss()
+                            exact = server.reset_peak()
+                            with rss_sampler(server) as samples:
+                                result = load(server, scenario, args.seconds)
+                            sampled = max(samples, default=before)
+                            peak = max(server.peak(), sampled) if exact else sampled
+                            method = "VmHWM reset via clear_refs" if exact else "VmRSS sampling"
+                            results.memory.setdefault((scenario.name, variant), []).append(
+                                Memory(before, peak, method)
+                            )
+                        else:
+                            result = load(server, scenario, args.seconds)
+                        results.rps.setdefault((scenario.name, variant), []).append(
+                            result.requests_per_sec
+                        )
+                        if result.errors:
+                            results.errors.append(
+                                f"round {round_index + 1}, {scenario.name}, {variant}: "
+                                f"{result.errors} errors of {result.requests} requests"
+                            )
+                        done += 1
+                        print(
+                            f"[{done}/{total}] round {round_index + 1} {scenario.name:<15} "
+                            f"{variant:<12} {result.requests_per_sec:>10,.0f} req/s",
+                            file=sys.stderr,
+                            flush=True,
+                        )
+        finally:
+            results.load_after = load_average()
+            results.source_after = source_fingerprint()
+            for server in servers.values():
+                server.stop()
+
+    report = render(results, args, variants, pinned)
+    report += f"\nTotal run time: {time.monotonic() - started:.0f} s.\n"
+    print(report)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(report, encoding="utf-8")
+    print(f"written to {args.output}", file=sys.stderr)
+    if args.check and "FAIL" in report:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""The app the benchmarks serve, in three variants, as uvicorn factories.
+
+``uvicorn --factory benchmarks.apps:bare`` (or ``consentgate``, ``naive``). Every
+variant serves the same routes from the same pre-built bodies:
+
+- ``/json``: a small JSON document;
+- ``/css``: a ~5 KB stylesheet (text/css);
+- ``/page``: a 30 KB HTML page;
+- ``/big``: a 1 MB HTML page in one body;
+- ``/stream``: the same 1 MB page in 100 chunks through StreamingResponse.
+
+``naive`` is only the comparison baseline: what one gets with a
+BaseHTTPMiddleware that buffers every HTML body and pastes a banner before
+``</body>``. It lives here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from consentgate import ConsentConfig, ConsentMiddleware
+from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, SiteKit
+
+__all__ = [
+    "BIG_PAGE",
+    "CSS",
+    "PAGE",
+    "SECRET_KEY",
+    "STORE_ENV",
+    "STREAM_CHUNKS",
+    "bare",
+    "consentgate",
+    "naive",
+]
+
+#: Environment variable with the consent log URL of the consentgate variant.
+STORE_ENV = "CONSENTGATE_BENCH_STORE"
+#: Shared by every consentgate server, so one consent cookie is valid in all of them.
+SECRET_KEY = "benchmark-only-secret-key-never-use-it-anywhere-0123456789"
+
+KIB = 1024
+PAGE_SIZE = 30 * KIB
+BIG_SIZE = 1024 * KIB
+CHUNK_COUNT = 100
+
+
+def html_page(size: int, title: str) -> bytes:
+    """A plausible HTML page of exactly ``size`` bytes: head, paragraphs, ``</body>``."""
+    head = (
+        '<!doctype html>\n<html lang="da">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{title}</title>\n"
+        '<link rel="stylesheet" href="/css">\n</head>\n<body>\n'
+        f'<header><nav><a href="/">Forside</a> <a href="/page">Side</a></nav></header>\n'
+        f"<main>\n<h1>{title}</h1>\n"
+    ).encode()
+    tail = b"</main>\n<footer><p>Aarhus Analytics ApS</p></footer>\n</body>\n</html>\n"
+    paragraph = (
+        "<p>Aarhus Analytics ApS hj\u00e6lper danske virksomheder med at forst\u00e5 "
+        "deres data: dashboards, datastrategi og kurser, p\u00e5 dansk og engelsk.</p>\n"
+    ).encode()
+    room = size - len(head) - len(tail)
+    body = (paragraph * (room // len(paragraph) + 1))[:room]
+    # Cut at a tag boundary and pad with spaces, so the markup stays well formed.
+    body = body[: body.rfind(b"\n") + 1]
+    body += b" " * (room - len(body))
+    page = head + body + tail
+    assert len(page) == size
+    return page
+
+
+def stylesheet(size: int) -> bytes:
+    rule = b".card-%d { margin: 0 0 1rem; padding: 0.5rem 1rem; border: 1px solid #ccc; }\n"
+    out = b"/* benchmark stylesheet */\n"
+    i = 0
+    while len(out) + len(rule % i) <= size:
+        out += rule % i
+        i += 1
+    return out + b" " * (size - len(out))
+
+
+PAGE = html_page(PAGE_SIZE, "Side")
+BIG_PAGE = html_page(BIG_SIZE, "Stor side")
+CSS = stylesheet(5 * KIB)
+_CHUNK = -(-len(BIG_PAGE) // CHUNK_COUNT)
+#: The 1 MB page cut into 100 pieces at arbitrary byte offsets, as a server might send it.
+STREAM_CHUNKS = tuple(BIG_PAGE[i : i + _CHUNK] for i in range(0, len(BIG_PAGE), _CHUNK))
+assert len(STREAM_CHUNKS) == CHUNK_COUNT and b"".join(STREAM_CHUNKS) == BIG_PAGE
+
+#: What the naive middleware pastes in: about the size of consentgate's own banner.
+NAIVE_BANNER = (
+    b'<div id="naive-banner" class="banner"><form method="post" action="/_consent">'
+    b"<h2>Dit valg om cookies</h2><p>"
+    + b"Vi bruger cookies, som er n\xc3\xb8dvendige for, at hjemmesiden fungerer. "
+    * 20
+    + b'</p><button name="action" value="accept_all">Accepter alle</button>'
+    b'<button name="action" value="reject_all">Afvis alle</button></form></div>'
+)
+
+_HTML = "text/html; charset=utf-8"
+
+
+async def json_endpoint(request: Request) -> Response:
+    return JSONResponse({"ok": True, "visitors": 42, "items": [1, 2, 3]})
+
+
+async def css_endpoint(request: Request) -> Response:
+    return Response(CSS, media_type="text/css; charset=utf-8")
+
+
+async def page_endpoint(request: Request) -> Response:
+    return Response(PAGE, media_type=_HTML)
+
+
+async def big_endpoint(request: Request) -> Response:
+    return Response(BIG_PAGE, media_type=_HTML)
+
+
+async def stream_endpoint(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        for chunk in STREAM_CHUNKS:
+            yield chunk
+
+    return StreamingResponse(chunks(), media_type=_HTML)
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/json", json_endpoint),
+        Route("/css", css_endpoint),
+        Route("/page", page_endpoint),
+        Route("/big", big_endpoint),
+        Route("/stream", stream_endpoint),
+    ]
+
+
+class NaiveBannerMiddleware(BaseHTTPMiddleware):
+    """The baseline: buffer the whole HTML body, then ``replace(b"</body>", ...)``."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        if not response.headers.get("content-type", "").startswith("text/html"):
+            return response
+        body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
+        body = body.replace(b"</body>", NAIVE_BANNER + b"</body>")
+        headers = {k: v for k, v in response.headers.items() if k != "content-length"}
+        return Response(body, status_code=response.status_code, headers=headers)
+
+
+def consent_config() -> ConsentConfig:
+    return ConsentConfig(
+        secret_key=SECRET_KEY,
+        policy_version="bench-1",
+        controller_name="Aarhus Analytics ApS",
+        privacy_policy_url="/privacy",
+        default_language="da",
+        providers=[
+            GoogleAnalytics("G-BENCH00000"),
+            SiteKit("G-BENCH11111"),
+            JetpackStats(blog_id=123456),
+            Buffer(),
+        ],
+        store=os.environ.get(STORE_ENV, "sqlite:///:memory:"),
+    )
+
+
+def bare() -> Starlette:
+    return Starlette(routes=routes())
+
+
+def consentgate() -> Starlette:
+    return Starlette(
+        routes=routes(), middleware=[Middleware(ConsentMiddleware, config=consent_config())]
+    )
+
+
+def naive() -> Starlette:
+    return Starlette(routes=routes(), middleware=[Middleware(NaiveBannerMiddleware)])
