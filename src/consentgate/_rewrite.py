@@ -30,6 +30,7 @@ BODY_WINDOW = 1024
 _MAX_SPACE = 16
 _SPACE = rb"[\t\n\f\r ]{0,%d}" % _MAX_SPACE
 _HEAD_END = re.compile(rb"</head" + _SPACE + rb">", re.IGNORECASE)
+_BODY_END = re.compile(rb"</body" + _SPACE + rb">", re.IGNORECASE)
 # </body> spelt backwards: searching the reversed window finds the last one first.
 _BODY_END_REVERSED = re.compile(rb">" + _SPACE + rb"ydob/<", re.IGNORECASE)
 #: A marker starting this many bytes before the end of what was searched may be incomplete.
@@ -81,8 +82,16 @@ class HtmlInjector:
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns what can be sent now (may be b"")."""
-        if not (self._head or self._body):
-            return chunk
+        if not self._head:
+            if not self._body:
+                return chunk
+            cut = len(chunk) - self._body_window
+            if cut >= 0:
+                # The common streaming step: hold back the window, send the rest.
+                out = b"".join((self._pending, memoryview(chunk)[:cut]))
+                self._pending = chunk[cut:]
+                self._offset += len(out)
+                return out
         return b"".join(self._feed(chunk))
 
     def finish(self) -> bytes:
@@ -179,6 +188,11 @@ class HtmlInjector:
 
 def _last_body_end(buf: bytes, window: int) -> int:
     """Where the last ``</body>`` lying wholly in ``buf[window:]`` starts; else ``len(buf)``."""
+    # Nearly every page spells it in lower case, a few bytes before the end: find that
+    # quickly, then make sure no other spelling of it follows.
+    at = buf.rfind(b"</body", window)
+    if at >= 0 and _BODY_END.match(buf, at) and _BODY_END.search(buf, at + 6) is None:
+        return at
     match = _BODY_END_REVERSED.search(buf[window:][::-1])
     return len(buf) - match.end() if match is not None else len(buf)
 
