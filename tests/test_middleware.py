@@ -588,3 +588,20 @@ async def test_hostile_host_header_is_escaped_in_the_banner() -> None:
         html = (await client.get("/page", headers={"host": '"><script>alert(1)</script>'})).text
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;" in html
+
+
+async def test_a_corrupt_gzip_stream_is_ended_cleanly_not_with_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    good = gzip.compress(PAGE.encode())
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        start = {**HTML_START, "headers": [*HTML_START["headers"], (b"content-encoding", b"gzip")]}
+        await send(start)
+        await send({"type": "http.response.body", "body": good[:20], "more_body": True})
+        await send({"type": "http.response.body", "body": b"\x00garbage" * 8, "more_body": True})
+        await send({"type": "http.response.body", "body": b"more", "more_body": False})
+
+    with caplog.at_level(logging.ERROR, logger="consentgate"):
+        await drive(app)
+    assert any("cut a streamed response short" in r.getMessage() for r in caplog.records)

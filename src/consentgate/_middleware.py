@@ -202,7 +202,7 @@ class ConsentMiddleware:
 class _ResponseGate:
     """One response's way through the gate; per-request state lives here, not on the middleware."""
 
-    __slots__ = ("consent", "injector", "mw", "passthrough", "scope", "send_next", "start")
+    __slots__ = ("consent", "ended", "injector", "mw", "passthrough", "scope", "send_next", "start")
 
     def __init__(
         self, mw: ConsentMiddleware, scope: Scope, consent: LazyConsent, send: Send
@@ -214,10 +214,13 @@ class _ResponseGate:
         self.passthrough = False
         self.start: Message | None = None
         self.injector: HtmlInjector | GzipInjector | None = None
+        self.ended = False  # by the gate, on a body that could not be rewritten
 
     async def send(self, message: Message) -> None:
         if self.passthrough:
             await self.send_next(message)
+        elif self.ended:
+            return
         elif message["type"] == "http.response.start":
             await self._on_start(message)
         elif message["type"] == "http.response.body":
@@ -315,10 +318,16 @@ class _ResponseGate:
                 await self.send_next({"type": "http.response.body", "body": body})
                 return
             await self.send_next(start)
-        out = injector.feed(body)
-        if not more_body:
-            out += injector.finish()
-            self.passthrough = True
+        try:
+            out = injector.feed(body)
+            if not more_body:
+                out += injector.finish()
+                self.passthrough = True
+        except RewriteError as exc:
+            # Part of the page is gone already: end it here rather than with a traceback.
+            logger.error("consentgate cut a streamed response short: %s", exc)
+            self.ended = True
+            out, more_body = b"", False
         await self.send_next({"type": "http.response.body", "body": out, "more_body": more_body})
 
 
