@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -152,6 +153,32 @@ class RecordingLog(ConsentLog):
 
     async def history(self, consent_id: str) -> list[ConsentRecord]:
         return [r for r in self.records if r.consent_id == consent_id]
+
+    async def iter_records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        consent_id: str | None = None,
+        batch_size: int = 1000,
+    ) -> AsyncIterator[ConsentRecord]:
+        for r in self.records:
+            if (
+                (consent_id is None or r.consent_id == consent_id)
+                and (since is None or r.time >= since)
+                and (until is None or r.time < until)
+            ):
+                yield r
+
+    async def prune(self, before: datetime) -> int:
+        kept = [r for r in self.records if r.time >= before]
+        pruned, self.records = len(self.records) - len(kept), kept
+        return pruned
+
+    async def erase(self, consent_id: str) -> int:
+        kept = [r for r in self.records if r.consent_id != consent_id]
+        erased, self.records = len(self.records) - len(kept), kept
+        return erased
 
     async def aclose(self) -> None:
         pass

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, get_args
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from consentgate._exceptions import ConfigurationError, StorageError
-from consentgate.log import ConsentLog, ConsentRecord, SQLiteConsentLog, open_log
+from consentgate.log import ConsentLog, ConsentRecord, SQLiteConsentLog, open_log, record_hash
 from consentgate.log._base import Action, Source
 
 
@@ -86,15 +86,39 @@ def test_record_rejects_category_both_granted_and_refused() -> None:
 
 @pytest.mark.anyio
 async def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
-    record = make_record()
+    record = make_record(user_agent="Mozilla/5.0 (X11; Linux x86_64)", ip="192.0.2.0")
     async with SQLiteConsentLog(tmp_path / "log.db") as log:
         stored = await log.record(record)
         assert stored.sequence is not None
-        assert stored == dataclasses.replace(record, sequence=stored.sequence)
+        assert stored == dataclasses.replace(
+            record, sequence=stored.sequence, prev_hash=stored.prev_hash, hash=stored.hash
+        )
         [loaded] = await log.history("visitor-1")
     assert loaded == stored
+    assert loaded.user_agent == "Mozilla/5.0 (X11; Linux x86_64)"
+    assert loaded.ip == "192.0.2.0"
     assert loaded.time.tzinfo is UTC
     assert loaded.time.microsecond == 123456
+
+
+@pytest.mark.anyio
+async def test_records_without_the_new_fields_still_work(tmp_path: Path) -> None:
+    # What the middleware builds: no user agent, no address, no chain fields.
+    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+        stored = await log.record(make_record())
+        [loaded] = await log.history("visitor-1")
+    assert loaded == stored
+    assert (loaded.user_agent, loaded.ip) == (None, None)
+    assert loaded.prev_hash is not None and loaded.hash is not None
+
+
+@pytest.mark.anyio
+async def test_gpc_source_and_erase_action_round_trip(tmp_path: Path) -> None:
+    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+        gpc = await log.record(make_record(source="gpc", granted=(), action="reject"))
+        erase = await log.record(make_record(consent_id="other", action="erase", granted=()))
+        assert await log.history("visitor-1") == [gpc]
+        assert await log.history("other") == [erase]
 
 
 @pytest.mark.anyio
@@ -174,7 +198,9 @@ async def test_schema_version_and_index(tmp_path: Path) -> None:
         async with SQLiteConsentLog(path) as log:
             await log.record(make_record())
     with peek(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        assert {"consent_records", "checkpoints"} <= tables
         indexes = conn.execute("PRAGMA index_list(consent_records)").fetchall()
         columns = [
             conn.execute(f"PRAGMA index_info({index[1]!r})").fetchall()[0][2] for index in indexes
@@ -187,10 +213,10 @@ async def test_newer_schema_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
     with peek(path) as conn:
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        conn.execute("INSERT INTO schema_version VALUES (2)")
+        conn.execute("INSERT INTO schema_version VALUES (3)")
         conn.commit()
     async with SQLiteConsentLog(path) as log:
-        with pytest.raises(StorageError, match="schema version 2.*upgrade consentgate"):
+        with pytest.raises(StorageError, match="schema version 3.*upgrade consentgate"):
             await log.record(make_record())
 
 
@@ -227,8 +253,10 @@ async def test_memory_log() -> None:
     categories=st.sets(st.text(max_size=20), max_size=6),
     split=st.integers(min_value=0, max_value=6),
     texts=st.tuples(st.text(), st.text(), st.text()),
-    action=st.sampled_from(["grant", "update", "reject", "withdraw"]),
-    source=st.sampled_from(["banner", "preferences", "api"]),
+    action=st.sampled_from(get_args(Action)),
+    source=st.sampled_from(get_args(Source)),
+    user_agent=st.none() | st.text(),
+    ip=st.none() | st.ip_addresses().map(str),
 )
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_any_record_round_trips(
@@ -239,6 +267,8 @@ def test_any_record_round_trips(
     texts: tuple[str, str, str],
     action: Action,
     source: Source,
+    user_agent: str | None,
+    ip: str | None,
 ) -> None:
     ordered = sorted(categories)
     record = ConsentRecord(
@@ -251,6 +281,8 @@ def test_any_record_round_trips(
         language=texts[1],
         source=source,
         text_fingerprint=texts[2],
+        user_agent=user_agent,
+        ip=ip,
     )
 
     async def round_trip() -> tuple[ConsentRecord, list[ConsentRecord]]:
@@ -260,6 +292,7 @@ def test_any_record_round_trips(
     stored, history = asyncio.run(round_trip())
     assert history == [stored]
     assert stored.time == time
+    assert stored.hash == record_hash(stored)
 
 
 # -- closing ----------------------------------------------------------------------------

@@ -1,8 +1,31 @@
-"""The consent log: durable proof of every choice a visitor makes (GDPR Art. 7(1))."""
+"""The consent log: tamper-evident proof of every choice a visitor makes (GDPR Art. 7(1))."""
 
 from __future__ import annotations
 
-from ._base import ConsentLog, ConsentRecord, open_log
+from ._base import ChainLink, ConsentLog, ConsentRecord, open_log
+from ._chain import (
+    ChainReport,
+    Checkpoint,
+    Tombstone,
+    UnreadableRecord,
+    record_hash,
+    verify_chain,
+)
+from ._privacy import minimise_user_agent, truncate_ip
 from ._sqlite import SQLiteConsentLog
 
-__all__ = ["ConsentLog", "ConsentRecord", "SQLiteConsentLog", "open_log"]
+__all__ = [
+    "ChainLink",
+    "ChainReport",
+    "Checkpoint",
+    "ConsentLog",
+    "ConsentRecord",
+    "SQLiteConsentLog",
+    "Tombstone",
+    "UnreadableRecord",
+    "minimise_user_agent",
+    "open_log",
+    "record_hash",
+    "truncate_ip",
+    "verify_chain",
+]

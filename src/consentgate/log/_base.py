@@ -8,17 +8,24 @@ has returned, so a backend must not return before the record is durable.
 from __future__ import annotations
 
 import abc
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal, Self
+from typing import Literal, Self, TypeAlias
 
 from .._exceptions import ConfigurationError
+from ._chain import ChainReport, ChainVerifier, Checkpoint, Tombstone, UnreadableRecord
 
-__all__ = ["Action", "ConsentLog", "ConsentRecord", "Source", "open_log"]
+__all__ = ["Action", "ChainLink", "ConsentLog", "ConsentRecord", "Source", "open_log"]
 
-Action = Literal["grant", "update", "reject", "withdraw"]
-Source = Literal["banner", "preferences", "api"]
+Action = Literal["grant", "update", "reject", "withdraw", "erase"]
+#: Where the choice was made; ``"gpc"`` is a Global Privacy Control signal taken as a refusal.
+Source = Literal["banner", "preferences", "api", "gpc"]
+
+#: How many chain links ``verify`` checks per hop off the event loop.
+_VERIFY_PAGE = 1000
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -41,6 +48,14 @@ class ConsentRecord:
     text_fingerprint: str
     #: Position in the log; ``None`` until the log has stored the record.
     sequence: int | None = None
+    #: Off by default; when on, reduced by ``minimise_user_agent`` (truncated or hashed).
+    user_agent: str | None = None
+    #: Off by default; when on, reduced by ``truncate_ip`` to its /24 or /48 network.
+    ip: str | None = None
+    #: The predecessor's ``hash``; set by the log when it stores the record.
+    prev_hash: str | None = None
+    #: SHA-256 of the record and its place in the chain (see ``_chain``); set by the log.
+    hash: str | None = None
 
     def __post_init__(self) -> None:
         if self.time.utcoffset() is None:
@@ -54,16 +69,23 @@ class ConsentRecord:
             raise ValueError(f"categories both granted and refused: {sorted(both)}")
 
 
+#: What a walk along the chain meets: a checkpoint first if the log was pruned, then
+#: records and tombstones in sequence order, and rows too damaged to read.
+ChainLink: TypeAlias = ConsentRecord | Tombstone | Checkpoint | UnreadableRecord
+
+
 class ConsentLog(abc.ABC):
     """Where consent records are kept.
 
     Every failure surfaces as ``StorageError``, so the middleware can refuse
-    to confirm a choice it could not prove later.
+    to confirm a choice it could not prove later. Beyond the three abstract
+    methods, a backend offers reading, verification, pruning and erasure by
+    overriding the defaults below, which a minimal log may leave alone.
     """
 
     @abc.abstractmethod
     async def record(self, record: ConsentRecord) -> ConsentRecord:
-        """Store ``record`` durably and return it with ``sequence`` set."""
+        """Store ``record`` durably; return it with ``sequence``, ``prev_hash`` and ``hash`` set."""
 
     @abc.abstractmethod
     async def history(self, consent_id: str) -> list[ConsentRecord]:
@@ -72,6 +94,61 @@ class ConsentLog(abc.ABC):
     @abc.abstractmethod
     async def aclose(self) -> None:
         """Release the backend; safe to call more than once."""
+
+    async def migrate(self) -> int:
+        """Create or upgrade the schema and return its version; 0 for a log without one."""
+        return 0
+
+    @abc.abstractmethod
+    def iter_records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        consent_id: str | None = None,
+        batch_size: int = 1000,
+    ) -> AsyncIterator[ConsentRecord]:
+        """Stored records with ``since <= time < until``, in sequence order, for export.
+
+        Erased records are left out. Backends read ``batch_size`` records at a
+        time, so exporting a huge log takes constant memory.
+        """
+
+    def iter_chain(self, *, batch_size: int = 1000) -> AsyncIterator[ChainLink]:
+        """The whole chain as stored, for verification and verifiable export.
+
+        A backend that neither prunes nor erases has nothing but records.
+        """
+        return self.iter_records(batch_size=batch_size)
+
+    async def verify(self) -> ChainReport:
+        """Walk the chain and report its first broken link.
+
+        Hashing runs off the event loop, a page at a time, so a running app can
+        verify its own log; memory stays constant.
+        """
+        verifier = ChainVerifier()
+        page: list[ChainLink] = []
+        async for link in self.iter_chain():
+            page.append(link)
+            if len(page) == _VERIFY_PAGE:
+                if not await asyncio.to_thread(verifier.feed_all, page):
+                    break
+                page = []
+        else:
+            await asyncio.to_thread(verifier.feed_all, page)
+        return verifier.report()
+
+    @abc.abstractmethod
+    async def prune(self, before: datetime) -> int:
+        """Delete records older than ``before``, keeping the chain verifiable; returns the count."""
+
+    @abc.abstractmethod
+    async def erase(self, consent_id: str) -> int:
+        """Erase a visitor's records (GDPR Art. 17), keeping the chain verifiable.
+
+        Returns how many records were erased.
+        """
 
     async def __aenter__(self) -> Self:
         return self

@@ -1,7 +1,19 @@
 """The SQLite consent log.
 
 One worker thread owns the one ``sqlite3`` connection, so the event loop
-never waits on the disk and writes are serialised without extra locks.
+never waits on the disk and this process's writes are serialised on it.
+
+Group commit: :meth:`SQLiteConsentLog.record` queues its record and waits.
+The worker takes every waiting record (up to ``_MAX_BATCH``) and writes them
+in one transaction, chaining each onto the head of the log; only after COMMIT
+(``synchronous=FULL``: on disk) is each caller answered, and if the
+transaction fails, every caller in it gets a StorageError. A burst of choices
+thus costs one fsync, not one each.
+
+A caller that stops waiting (timeout, cancellation) before its batch holds
+the write lock is left out of the batch. One that gives up later, while its
+batch commits, still gets its StorageError, yet its record is committed: the
+log then proves a choice the visitor was told had failed, never the reverse.
 """
 
 from __future__ import annotations
@@ -9,18 +21,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
-from typing import Any, TypeVar
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar, get_args
 
 from .._exceptions import ConfigurationError, StorageError
-from ._base import ConsentLog, ConsentRecord
+from ._base import Action, ChainLink, ConsentLog, ConsentRecord, Source
+from ._chain import (
+    GENESIS_HASH,
+    Checkpoint,
+    Tombstone,
+    UnreadableRecord,
+    consent_id_digest,
+    content_digest,
+    format_time,
+    link_hash,
+    record_hash,
+)
 
 __all__ = ["SQLiteConsentLog"]
 
@@ -28,11 +53,24 @@ _T = TypeVar("_T")
 
 _MEMORY = ":memory:"
 
-#: Schema changes, applied in order at open; version N is ``_MIGRATIONS[N - 1]``.
-#: Append only: a released migration never changes, or existing logs diverge.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """
+#: Most records one group-commit transaction takes.
+_MAX_BATCH = 256
+#: Most rows one prune transaction deletes, so that writers get their turn in between.
+_PRUNE_CHUNK = 5000
+#: Below every sequence, even one a tamperer made up, so that walks miss no row.
+_BEFORE_ALL = -(2**63)
+
+_ACTIONS: frozenset[str] = frozenset(get_args(Action))
+_SOURCES: frozenset[str] = frozenset(get_args(Source))
+
+_TIME_GLOB = (
+    "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T'"
+    " || '[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][0-9]'"
+    " || '[0-9][0-9][0-9]Z'"
+)
+
+_V1: tuple[str, ...] = (
+    """
         CREATE TABLE consent_records (
             sequence         INTEGER PRIMARY KEY AUTOINCREMENT,
             consent_id       TEXT NOT NULL,
@@ -50,23 +88,128 @@ _MIGRATIONS: tuple[tuple[str, ...], ...] = (
             text_fingerprint TEXT NOT NULL
         )
         """,
-        "CREATE INDEX consent_records_consent_id ON consent_records (consent_id)",
-    ),
+    "CREATE INDEX consent_records_consent_id ON consent_records (consent_id)",
 )
 
-_COLUMNS = (
-    "consent_id, time, action, granted, refused, policy_version, language, source, text_fingerprint"
+#: Version 2: the chain columns, the optional fields, tombstones, checkpoints.
+#: SQLite cannot change a CHECK in place, so the table is rebuilt (see ``_to_v2``).
+_V2_RECORDS = f"""
+    CREATE TABLE consent_records_v2 (
+        sequence          INTEGER PRIMARY KEY,
+        consent_id        TEXT,
+        time              TEXT CHECK (time GLOB {_TIME_GLOB}),
+        action            TEXT CHECK (action IN ('grant', 'update', 'reject', 'withdraw', 'erase')),
+        granted           TEXT,
+        refused           TEXT,
+        policy_version    TEXT,
+        language          TEXT,
+        source            TEXT CHECK (source IN ('banner', 'preferences', 'api', 'gpc')),
+        text_fingerprint  TEXT,
+        user_agent        TEXT,
+        ip                TEXT,
+        prev_hash         TEXT NOT NULL CHECK (length(prev_hash) = 64),
+        hash              TEXT NOT NULL CHECK (length(hash) = 64),
+        erased            INTEGER NOT NULL DEFAULT 0 CHECK (erased IN (0, 1)),
+        consent_id_digest TEXT CHECK (length(consent_id_digest) = 64),
+        content_digest    TEXT CHECK (length(content_digest) = 64),
+        CHECK (CASE erased
+            WHEN 0 THEN consent_id IS NOT NULL AND time IS NOT NULL AND action IS NOT NULL
+                    AND granted IS NOT NULL AND refused IS NOT NULL
+                    AND policy_version IS NOT NULL AND language IS NOT NULL
+                    AND source IS NOT NULL AND text_fingerprint IS NOT NULL
+                    AND consent_id_digest IS NULL AND content_digest IS NULL
+            ELSE coalesce(consent_id, time, action, granted, refused, policy_version,
+                          language, source, text_fingerprint, user_agent, ip) IS NULL
+                    AND consent_id_digest IS NOT NULL AND content_digest IS NOT NULL
+        END)
+    )
+"""
+_V2_AFTER: tuple[str, ...] = (
+    "DROP TABLE consent_records",
+    "ALTER TABLE consent_records_v2 RENAME TO consent_records",
+    "CREATE INDEX consent_records_consent_id ON consent_records (consent_id)",
+    """
+    CREATE TABLE checkpoints (
+        id            INTEGER PRIMARY KEY,
+        sequence      INTEGER NOT NULL,
+        hash          TEXT NOT NULL CHECK (length(hash) = 64),
+        deleted       INTEGER NOT NULL CHECK (deleted > 0),
+        time          TEXT NOT NULL,
+        pruned_before TEXT NOT NULL
+    )
+    """,
 )
+
+_CONTENT = (
+    "consent_id, time, action, granted, refused, policy_version, language, source, "
+    "text_fingerprint, user_agent, ip"
+)
+_RECORD_COLUMNS = f"sequence, {_CONTENT}, prev_hash, hash"
+_VALUES = ", ".join("?" * 14)
+_INSERT = f"INSERT INTO consent_records ({_RECORD_COLUMNS}) VALUES ({_VALUES})"
+_V1_AS_V2 = (
+    "SELECT sequence, consent_id, time, action, granted, refused, policy_version, language, "
+    "source, text_fingerprint, NULL, NULL, NULL, NULL FROM consent_records ORDER BY sequence"
+)
+_ERASE = (
+    "UPDATE consent_records SET "
+    + ", ".join(f"{column.strip()} = NULL" for column in _CONTENT.split(","))
+    + ", erased = 1, consent_id_digest = ?, content_digest = ? WHERE sequence = ?"
+)
+
+
+def _statements(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], None]:
+    def run(conn: sqlite3.Connection) -> None:
+        for statement in statements:
+            conn.execute(statement)
+
+    return run
+
+
+def _to_v2(conn: sqlite3.Connection) -> None:
+    """Rebuild the table with the chain columns, hashing the existing rows in sequence order.
+
+    A v1 log has no chain yet, so its history is chained as it stands now:
+    from here on it verifies, and whatever happened to it before stays unknown.
+    """
+    conn.execute(_V2_RECORDS)
+    prev_hash = GENESIS_HASH
+    old = conn.execute(_V1_AS_V2)
+    while rows := old.fetchmany(1000):
+        linked = []
+        for record in _to_records(rows):
+            record = dataclasses.replace(record, prev_hash=prev_hash)
+            prev_hash = record_hash(record)
+            linked.append(_row(dataclasses.replace(record, hash=prev_hash)))
+        conn.executemany(
+            f"INSERT INTO consent_records_v2 ({_RECORD_COLUMNS}) VALUES ({_VALUES})", linked
+        )
+    _statements(_V2_AFTER)(conn)
+
+
+#: Schema changes, applied in order at open; version N is ``_MIGRATIONS[N - 1]``.
+#: Append only: a released migration never changes, or existing logs diverge.
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_statements(_V1), _to_v2)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+@dataclasses.dataclass(slots=True)
+class _Pending:
+    """A record waiting for its batch, and the caller waiting for it."""
+
+    record: ConsentRecord
+    future: Future[ConsentRecord] = dataclasses.field(default_factory=Future)
 
 
 class SQLiteConsentLog(ConsentLog):
     """A consent log in one SQLite file (or ``:memory:``).
 
     The file is opened on first use, in WAL mode with ``synchronous=FULL`` so
-    that a committed record survives a power cut. After any failure a file's
-    connection is dropped and the next call opens it again, so the log
-    recovers by itself once the fault (missing directory, full disk, ...)
-    is gone.
+    that a committed record survives a power cut, and its schema is created or
+    migrated then. After any failure a file's connection is dropped and the
+    next call opens it again, so the log recovers by itself once the fault
+    (missing directory, full disk, ...) is gone. Several processes may share
+    one file: the write lock orders their records into one chain.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, timeout: float = 5.0) -> None:
@@ -77,10 +220,16 @@ class SQLiteConsentLog(ConsentLog):
         self._path = path if path == _MEMORY else os.path.abspath(path)
         self._timeout = timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consentgate-log")
+        self._lock = threading.Lock()
+        # Guarded by _lock.
         self._closed = False
+        self._queue: list[_Pending] = []
+        self._draining = False
         # Touched only on the worker thread.
         self._conn: sqlite3.Connection | None = None
         self._file_id: tuple[int, int] | None = None
+        #: Group-commit transactions committed so far (tests count them).
+        self._commits = 0
 
     @property
     def path(self) -> str:
@@ -91,24 +240,135 @@ class SQLiteConsentLog(ConsentLog):
         return f"{type(self).__name__}({self._path!r})"
 
     async def record(self, record: ConsentRecord) -> ConsentRecord:
-        # Set when the caller stops waiting (timeout, cancellation), so that a
-        # write still waiting for the lock rolls back instead of committing a
-        # record the visitor was told had failed.
-        abandoned = threading.Event()
+        """Store ``record`` in the next group commit; returns it with its place in the chain."""
+        pending = _Pending(record)
+        with self._lock:
+            if self._closed:
+                raise self._closed_error("write")
+            self._queue.append(pending)
+            if not self._draining:
+                self._draining = True
+                self._executor.submit(self._drain)
         try:
-            sequence = await self._run(lambda conn: _insert(conn, record, abandoned), "write")
-        except BaseException:
-            abandoned.set()
-            raise
-        return dataclasses.replace(record, sequence=sequence)
+            # On timeout or cancellation this cancels the future, which drops
+            # the record from its batch unless the batch already took it.
+            return await asyncio.wait_for(asyncio.wrap_future(pending.future), self._timeout)
+        except TimeoutError as exc:
+            raise StorageError(
+                f"consent log write timed out after {self._timeout:g}s ({self._path})"
+            ) from exc
 
     async def history(self, consent_id: str) -> list[ConsentRecord]:
-        return await self._run(lambda conn: _select(conn, consent_id), "read")
+        return await self._run(functools.partial(_select, consent_id=consent_id), "read")
+
+    async def migrate(self) -> int:
+        """Bring the schema to the newest version (opening the log does too); returns it.
+
+        Not bound by the timeout: upgrading a big log rehashes every record.
+        """
+        return await self._run(_migrate, "migrate", bounded=False)
+
+    async def iter_records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        consent_id: str | None = None,
+        batch_size: int = 1000,
+    ) -> AsyncIterator[ConsentRecord]:
+        _check_batch_size(batch_size)
+        where, params = ["erased = 0"], []
+        if since is not None:
+            where.append("time >= ?")
+            params.append(format_time(since))
+        if until is not None:
+            where.append("time < ?")
+            params.append(format_time(until))
+        if consent_id is not None:
+            where.append("consent_id = ?")
+            params.append(consent_id)
+        after, condition = _BEFORE_ALL, " AND ".join(where)
+        while True:
+            page = functools.partial(
+                _select_page, where=condition, params=params, after=after, limit=batch_size
+            )
+            records, after = await self._run(page, "read")
+            for record in records:
+                yield record
+            if len(records) < batch_size:
+                return
+
+    async def iter_chain(self, *, batch_size: int = 1000) -> AsyncIterator[ChainLink]:
+        """The newest checkpoint (if pruned), then every row in sequence order.
+
+        Each page is read together with the newest checkpoint, so a prune that
+        overtakes the walk shows up as a checkpoint ahead of it, not as a gap.
+        """
+        _check_batch_size(batch_size)
+        after, anchor = _BEFORE_ALL, None
+        while True:
+            page = functools.partial(_chain_page, after=after, limit=batch_size)
+            checkpoint, links, last = await self._run(page, "read")
+            if checkpoint is not None and checkpoint.sequence > after and checkpoint != anchor:
+                anchor = checkpoint
+                yield checkpoint
+            for link in links:
+                yield link
+            if len(links) < batch_size:
+                return
+            after = last
+
+    async def prune(self, before: datetime) -> int:
+        """Delete the records older than ``before`` and leave a checkpoint where they were.
+
+        Only a prefix of the chain can go, so deletion stops at the first
+        record that is not older (times come from the callers and may be a
+        little out of sequence order); it is caught by a later prune. Runs in
+        transactions of at most ``_PRUNE_CHUNK`` rows, so writers are not held up.
+        """
+        cutoff, started = format_time(before), format_time(datetime.now(UTC))
+        boundary = await self._run(functools.partial(_prune_boundary, cutoff=cutoff), "prune")
+        deleted, checkpoint_id = 0, None
+        while True:
+            chunk = functools.partial(
+                _prune_chunk,
+                boundary=boundary,
+                checkpoint_id=checkpoint_id,
+                started=started,
+                cutoff=cutoff,
+            )
+            count, checkpoint_id = await self._run(chunk, "prune")
+            deleted += count
+            if count < _PRUNE_CHUNK:
+                return deleted
+
+    async def erase(self, consent_id: str) -> int:
+        """Turn the visitor's records into tombstones and append an ``"erase"`` record.
+
+        Tombstones keep only the chain (sequence, hashes, digests). The erase
+        record keeps the consent id and the time, as proof the request was
+        honoured; it carries no choice, texts, user agent or address. Erasing
+        an id with nothing left to erase changes nothing and returns 0.
+        """
+        request = ConsentRecord(
+            consent_id=consent_id,
+            time=datetime.now(UTC),
+            action="erase",
+            granted=(),
+            refused=(),
+            policy_version="",
+            language="",
+            source="api",
+            text_fingerprint="",
+        )
+        digest = _check(request)
+        return await self._run(functools.partial(_erase, request=request, digest=digest), "erase")
 
     async def aclose(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
         # Queued after every pending call, so those finish first; shielded so
         # that a cancelled aclose still closes the connection.
         done = asyncio.wrap_future(self._executor.submit(self._shutdown))
@@ -117,17 +377,22 @@ class SQLiteConsentLog(ConsentLog):
         finally:
             self._executor.shutdown(wait=False)
 
-    async def _run(self, job: Callable[[sqlite3.Connection], _T], verb: str) -> _T:
+    async def _run(
+        self, job: Callable[[sqlite3.Connection], _T], verb: str, *, bounded: bool = True
+    ) -> _T:
         """Run ``job`` on the worker, within the timeout, as a StorageError on failure."""
         if self._closed:
-            raise StorageError(f"consent log {verb} failed: the log {self._path} is closed")
+            raise self._closed_error(verb)
         future = asyncio.get_running_loop().run_in_executor(self._executor, self._call, job, verb)
         try:
-            return await asyncio.wait_for(future, self._timeout)
+            return await asyncio.wait_for(future, self._timeout if bounded else None)
         except TimeoutError as exc:
             raise StorageError(
                 f"consent log {verb} timed out after {self._timeout:g}s ({self._path})"
             ) from exc
+
+    def _closed_error(self, verb: str) -> StorageError:
+        return StorageError(f"consent log {verb} failed: the log {self._path} is closed")
 
     def _call(self, job: Callable[[sqlite3.Connection], _T], verb: str) -> _T:
         try:
@@ -135,6 +400,57 @@ class SQLiteConsentLog(ConsentLog):
         except (sqlite3.Error, OSError) as exc:
             self._drop()
             raise StorageError(f"consent log {verb} failed ({self._path}): {exc}") from exc
+
+    # -- group commit (worker thread) ---------------------------------------------------
+
+    def _drain(self) -> None:
+        """Write one batch, then give the worker back to reads queued meanwhile."""
+        try:
+            self._write(self._take())
+        finally:
+            with self._lock:
+                if self._queue:
+                    self._executor.submit(self._drain)
+                else:
+                    self._draining = False
+
+    def _take(self) -> list[_Pending]:
+        with self._lock:
+            batch = self._queue[:_MAX_BATCH]
+            del self._queue[:_MAX_BATCH]
+        return batch
+
+    def _write(self, batch: list[_Pending]) -> None:
+        """One transaction for the whole batch; each caller is answered after COMMIT."""
+        ready: list[tuple[_Pending, str]] = []
+        for pending in batch:
+            try:
+                ready.append((pending, _check(pending.record)))
+            except (TypeError, ValueError) as exc:
+                # Refused before the transaction, so it fails no one else.
+                message = f"consent log write failed ({self._path}): invalid record: {exc}"
+                _fail(pending.future, StorageError(message), exc)
+        if not ready:
+            return
+        try:
+            conn = self._connection()
+            with _transaction(conn):
+                # Taken only now that the batch holds the write lock: a caller
+                # that gave up while the lock was busy is left out.
+                live = [(p, d) for p, d in ready if p.future.set_running_or_notify_cancel()]
+                stored = _append(conn, [(p.record, d) for p, d in live])
+        except Exception as exc:
+            self._drop()
+            for pending, _ in ready:
+                message = f"consent log write failed ({self._path}): {exc}"
+                _fail(pending.future, StorageError(message), exc)
+            return
+        if live:
+            self._commits += 1
+        for (pending, _), record in zip(live, stored, strict=True):
+            pending.future.set_result(record)
+
+    # -- the connection (worker thread) ---------------------------------------------------
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None and not self._same_file():
@@ -165,7 +481,7 @@ class SQLiteConsentLog(ConsentLog):
     def _open(self) -> sqlite3.Connection:
         conn = self._connect()
         try:
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = self._switch_to_wal(conn)
             if self._path != _MEMORY and mode != "wal":
                 raise sqlite3.OperationalError(f"could not switch to WAL mode (still {mode!r})")
             conn.execute("PRAGMA synchronous=FULL")
@@ -177,6 +493,22 @@ class SQLiteConsentLog(ConsentLog):
             conn.close()
             raise
         return conn
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> str:
+        """Ask for WAL mode; returns the mode SQLite is in.
+
+        While another connection creates the file, SQLite answers "locked"
+        at once instead of waiting, so wait here, as the busy timeout would.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                mode: str = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                return mode
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.005)
 
     def _drop(self) -> None:
         """Forget a connection that failed, so the next call opens a fresh one."""
@@ -190,16 +522,34 @@ class SQLiteConsentLog(ConsentLog):
             conn.close()
 
     def _shutdown(self) -> None:
+        # Records still queued are written first: their callers are waiting.
+        while batch := self._take():
+            self._write(batch)
         try:
             self._disconnect()
         except sqlite3.Error as exc:
             raise StorageError(f"could not close the consent log ({self._path}): {exc}") from exc
 
 
+def _fail(future: Future[ConsentRecord], error: StorageError, cause: BaseException) -> None:
+    """Fail one caller, unless it already gave up; each gets its own exception object."""
+    error.__cause__ = cause
+    if future.running() or future.set_running_or_notify_cancel():
+        future.set_exception(error)
+
+
+def _check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
+
+
 @contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    """A write transaction: committed (and, with synchronous=FULL, on disk) on exit."""
-    conn.execute("BEGIN IMMEDIATE")
+def _transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
+    """A transaction: committed (with synchronous=FULL, on disk) on exit, else rolled back.
+
+    ``IMMEDIATE`` takes the write lock at once; ``DEFERRED`` is a read snapshot.
+    """
+    conn.execute(f"BEGIN {mode}")
     try:
         yield
         conn.execute("COMMIT")
@@ -211,66 +561,231 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
         raise
 
 
-def _migrate(conn: sqlite3.Connection) -> None:
-    """Bring the schema up to the newest version, all in one transaction."""
+def _migrate(conn: sqlite3.Connection) -> int:
+    """Bring the schema up to the newest version, all in one transaction; returns it."""
     with _transaction(conn):
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
         current: int = row[0] or 0
-        if current > len(_MIGRATIONS):
+        if current > SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
                 f"the database has schema version {current}, newer than the "
-                f"{len(_MIGRATIONS)} this consentgate understands; upgrade consentgate"
+                f"{SCHEMA_VERSION} this consentgate understands; upgrade consentgate"
             )
-        for statements in _MIGRATIONS[current:]:
-            for statement in statements:
-                conn.execute(statement)
-        if current < len(_MIGRATIONS):
+        for migration in _MIGRATIONS[current:]:
+            migration(conn)
+        if current < SCHEMA_VERSION:
             conn.execute("DELETE FROM schema_version")
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (len(_MIGRATIONS),))
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+    return SCHEMA_VERSION
 
 
-class _Abandoned(Exception):
-    """Nobody waits for this write any more; it was rolled back."""
+def _check(record: ConsentRecord) -> str:
+    """The record's content digest, once it is clear the schema will take the record.
+
+    Runs before the batch's transaction, so a bad record fails only its own caller.
+    """
+    if record.action not in _ACTIONS:
+        raise ValueError(f"unknown action {record.action!r}")
+    if record.source not in _SOURCES:
+        raise ValueError(f"unknown source {record.source!r}")
+    return content_digest(record)
 
 
-def _insert(conn: sqlite3.Connection, record: ConsentRecord, abandoned: threading.Event) -> int:
-    """Store one record; returns its sequence once the commit is on disk."""
-    with _transaction(conn):
-        if abandoned.is_set():
-            raise _Abandoned
-        cursor = conn.execute(
-            f"INSERT INTO consent_records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.consent_id,
-                _format_time(record.time),
-                record.action,
-                _format_categories(record.granted),
-                _format_categories(record.refused),
-                record.policy_version,
-                record.language,
-                record.source,
-                record.text_fingerprint,
-            ),
+def _head(conn: sqlite3.Connection) -> tuple[int, str]:
+    """The end of the chain: the newest row, else the newest checkpoint, else genesis."""
+    row = (
+        conn.execute(
+            "SELECT sequence, hash FROM consent_records ORDER BY sequence DESC LIMIT 1"
+        ).fetchone()
+        or conn.execute(
+            "SELECT sequence, hash FROM checkpoints ORDER BY sequence DESC LIMIT 1"
+        ).fetchone()
+    )
+    return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+
+def _append(
+    conn: sqlite3.Connection, items: Sequence[tuple[ConsentRecord, str]]
+) -> list[ConsentRecord]:
+    """Chain ``(record, content digest)`` pairs onto the head; inside a write transaction.
+
+    The head is read in the same transaction that extends it, so the write lock
+    alone keeps the chain in order, across threads and processes.
+    """
+    if not items:
+        return []
+    sequence, prev_hash = _head(conn)
+    stored = []
+    for record, digest in items:
+        sequence += 1
+        link = link_hash(
+            sequence=sequence,
+            prev_hash=prev_hash,
+            consent_id_digest=consent_id_digest(record.consent_id),
+            content_digest=digest,
         )
-    sequence = cursor.lastrowid
-    assert sequence is not None
-    return sequence
+        stored.append(
+            dataclasses.replace(record, sequence=sequence, prev_hash=prev_hash, hash=link)
+        )
+        prev_hash = link
+    conn.executemany(_INSERT, [_row(record) for record in stored])
+    return stored
 
 
 def _select(conn: sqlite3.Connection, consent_id: str) -> list[ConsentRecord]:
     rows = conn.execute(
-        f"SELECT sequence, {_COLUMNS} FROM consent_records WHERE consent_id = ? ORDER BY sequence",
+        f"SELECT {_RECORD_COLUMNS} FROM consent_records WHERE consent_id = ? ORDER BY sequence",
         (consent_id,),
     ).fetchall()
+    return _to_records(rows)
+
+
+def _select_page(
+    conn: sqlite3.Connection, where: str, params: list[str], after: int, limit: int
+) -> tuple[list[ConsentRecord], int]:
+    """One page of records after sequence ``after`` (keyset pagination); and the last sequence."""
+    rows = conn.execute(
+        f"SELECT {_RECORD_COLUMNS} FROM consent_records WHERE {where} AND sequence > ? "
+        "ORDER BY sequence LIMIT ?",
+        (*params, after, limit),
+    ).fetchall()
+    return _to_records(rows), rows[-1][0] if rows else after
+
+
+def _chain_page(
+    conn: sqlite3.Connection, after: int, limit: int
+) -> tuple[Checkpoint | None, list[ChainLink], int]:
+    """The newest checkpoint and one page of rows, from one snapshot; and the last sequence."""
+    with _transaction(conn, "DEFERRED"):
+        row = conn.execute(
+            "SELECT sequence, hash, deleted, time, pruned_before FROM checkpoints "
+            "ORDER BY sequence DESC LIMIT 1"
+        ).fetchone()
+        rows = conn.execute(
+            f"SELECT {_RECORD_COLUMNS}, erased, consent_id_digest, content_digest "
+            "FROM consent_records WHERE sequence > ? ORDER BY sequence LIMIT ?",
+            (after, limit),
+        ).fetchall()
+    try:
+        checkpoint = None if row is None else _to_checkpoint(row)
+    except (TypeError, ValueError) as exc:
+        raise sqlite3.DatabaseError(f"malformed checkpoint: {exc}") from exc
+    return checkpoint, [_to_link(link) for link in rows], rows[-1][0] if rows else after
+
+
+def _prune_boundary(conn: sqlite3.Connection, cutoff: str) -> int:
+    """The sequence before which everything is older than ``cutoff`` or erased."""
+    with _transaction(conn, "DEFERRED"):
+        row = conn.execute(
+            "SELECT sequence FROM consent_records WHERE erased = 0 AND time >= ? "
+            "ORDER BY sequence LIMIT 1",
+            (cutoff,),
+        ).fetchone()
+        return int(row[0]) if row else _head(conn)[0] + 1
+
+
+def _prune_chunk(
+    conn: sqlite3.Connection, boundary: int, checkpoint_id: int | None, started: str, cutoff: str
+) -> tuple[int, int | None]:
+    """Delete the next rows below ``boundary`` and move this prune's checkpoint past them."""
+    with _transaction(conn):
+        last = (
+            conn.execute(
+                "SELECT sequence, hash FROM consent_records WHERE sequence < ? "
+                "ORDER BY sequence LIMIT 1 OFFSET ?",
+                (boundary, _PRUNE_CHUNK - 1),
+            ).fetchone()
+            or conn.execute(
+                "SELECT sequence, hash FROM consent_records WHERE sequence < ? "
+                "ORDER BY sequence DESC LIMIT 1",
+                (boundary,),
+            ).fetchone()
+        )
+        if last is None:
+            return 0, checkpoint_id
+        sequence, hash_ = last
+        deleted: int = conn.execute(
+            "DELETE FROM consent_records WHERE sequence <= ?", (sequence,)
+        ).rowcount
+        if checkpoint_id is None:
+            checkpoint_id = conn.execute(
+                "INSERT INTO checkpoints (sequence, hash, deleted, time, pruned_before) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (sequence, hash_, deleted, started, cutoff),
+            ).lastrowid
+        else:
+            conn.execute(
+                "UPDATE checkpoints SET sequence = ?, hash = ?, deleted = deleted + ? WHERE id = ?",
+                (sequence, hash_, deleted, checkpoint_id),
+            )
+    return deleted, checkpoint_id
+
+
+def _erase(conn: sqlite3.Connection, request: ConsentRecord, digest: str) -> int:
+    """Tombstone the visitor's records and chain the erase record, in one transaction."""
+    with _transaction(conn):
+        rows = conn.execute(
+            f"SELECT {_RECORD_COLUMNS} FROM consent_records "
+            "WHERE consent_id = ? AND action != 'erase' ORDER BY sequence",
+            (request.consent_id,),
+        ).fetchall()
+        if not rows:
+            return 0
+        id_digest = consent_id_digest(request.consent_id)
+        # Digests of the content as stored: a record edited before its erasure
+        # still fails verification as a tombstone.
+        conn.executemany(
+            _ERASE,
+            [(id_digest, content_digest(record), record.sequence) for record in _to_records(rows)],
+        )
+        _append(conn, [(request, digest)])
+    return len(rows)
+
+
+def _to_records(rows: list[Any]) -> list[ConsentRecord]:
     try:
         return [_to_record(row) for row in rows]
     except (TypeError, ValueError) as exc:
         raise sqlite3.DatabaseError(f"malformed consent record: {exc}") from exc
 
 
+def _to_link(row: Sequence[Any]) -> ChainLink:
+    """A row as the verifier sees it; a damaged row becomes an UnreadableRecord, not an error."""
+    sequence, erased, id_digest, digest = row[0], row[-3], row[-2], row[-1]
+    if erased:
+        if id_digest is None or digest is None:
+            return UnreadableRecord(sequence=sequence, reason="erased without its digests")
+        return Tombstone(
+            sequence=sequence,
+            prev_hash=row[12],
+            hash=row[13],
+            consent_id_digest=id_digest,
+            content_digest=digest,
+        )
+    try:
+        return _to_record(row[:14])
+    except (TypeError, ValueError) as exc:
+        return UnreadableRecord(sequence=sequence, reason=str(exc))
+
+
 def _to_record(row: Sequence[Any]) -> ConsentRecord:
-    sequence, consent_id, time, action, granted, refused, policy, language, source, text = row
+    (
+        sequence,
+        consent_id,
+        time,
+        action,
+        granted,
+        refused,
+        policy,
+        language,
+        source,
+        text,
+        user_agent,
+        ip,
+        prev_hash,
+        hash_,
+    ) = row
     return ConsentRecord(
         consent_id=consent_id,
         time=datetime.fromisoformat(time),
@@ -282,15 +797,42 @@ def _to_record(row: Sequence[Any]) -> ConsentRecord:
         source=source,
         text_fingerprint=text,
         sequence=sequence,
+        user_agent=user_agent,
+        ip=ip,
+        prev_hash=prev_hash,
+        hash=hash_,
     )
 
 
-def _format_time(time: datetime) -> str:
-    """ISO 8601 in UTC with all six fractional digits, e.g. ``2024-05-01T12:00:00.000000Z``.
+def _to_checkpoint(row: Sequence[Any]) -> Checkpoint:
+    sequence, hash_, deleted, time, before = row
+    return Checkpoint(
+        sequence=sequence,
+        hash=hash_,
+        deleted=deleted,
+        time=datetime.fromisoformat(time),
+        before=datetime.fromisoformat(before),
+    )
 
-    Fixed width, so text order is time order and auditors can read it as is.
-    """
-    return time.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+
+def _row(record: ConsentRecord) -> tuple[Any, ...]:
+    """A stored record as the values of ``_RECORD_COLUMNS``."""
+    return (
+        record.sequence,
+        record.consent_id,
+        format_time(record.time),
+        record.action,
+        _format_categories(record.granted),
+        _format_categories(record.refused),
+        record.policy_version,
+        record.language,
+        record.source,
+        record.text_fingerprint,
+        record.user_agent,
+        record.ip,
+        record.prev_hash,
+        record.hash,
+    )
 
 
 def _format_categories(categories: tuple[str, ...]) -> str:
