@@ -421,7 +421,7 @@ def test_measurement_id_message_shows_the_expected_shape() -> None:
     with pytest.raises(ConfigurationError) as caught:
         GoogleAnalytics("UA-123").validate("providers[0]")
     assert str(caught.value) == (
-        "providers[0].measurement_id: expected a GA4 measurement id like G-XXXXXXXXXX, got 'UA-123'"
+        "providers[0].measurement_id: expected a GA4 measurement id like G-A1B2C3D4E5, got 'UA-123'"
     )
 
 

@@ -97,7 +97,7 @@ def _analytics_cookies(tag_ids: Iterable[object]) -> tuple[DeclaredCookie, ...]:
 def _check_measurement_id(value: object, field_name: str) -> None:
     if not isinstance(value, str) or not _MEASUREMENT_ID.fullmatch(value):
         raise ConfigurationError(
-            field_name, f"expected a GA4 measurement id like G-XXXXXXXXXX, got {value!r}"
+            field_name, f"expected a GA4 measurement id like G-A1B2C3D4E5, got {value!r}"
         )
 
 
@@ -105,7 +105,7 @@ def _check_measurement_id(value: object, field_name: str) -> None:
 class GoogleAnalytics(BuiltinProvider):
     """Google Analytics 4 through gtag.js, behind Consent Mode v2.
 
-    ``GoogleAnalytics("G-XXXXXXXXXX")``; ``send_page_view=False`` leaves page
+    ``GoogleAnalytics("G-A1B2C3D4E5")``; ``send_page_view=False`` leaves page
     views to the site's own ``gtag("event", ...)`` calls.
     """
 
@@ -192,7 +192,7 @@ class SiteKit(BuiltinProvider):
             if not isinstance(tag_id, str) or not _TAG_ID.fullmatch(tag_id):
                 raise ConfigurationError(
                     field_name,
-                    "expected a Google tag id like G-XXXXXXXXXX, GT-XXXXXXX or AW-123456789, "
+                    "expected a Google tag id like G-A1B2C3D4E5, GT-A1B2C3D or AW-123456789, "
                     f"got {tag_id!r}",
                 )
             if tag_id in seen:
