@@ -9,7 +9,6 @@ import shutil
 import sqlite3
 import tempfile
 import threading
-from collections.abc import AsyncIterator
 from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -33,6 +32,7 @@ from consentgate.log import (
     verify_chain,
 )
 from consentgate.log._chain import GENESIS_HASH, consent_id_digest, content_digest
+from tests.conftest import RecordingLog
 from tests.test_log import make_record, peek
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -695,40 +695,14 @@ async def test_prune_after_erase(path: Path) -> None:
 # -- the interface's defaults ------------------------------------------------------------
 
 
-class ListLog(ConsentLog):
-    """A log that keeps records in a list and chains them: only record, history, iter_records."""
-
-    def __init__(self) -> None:
-        self.records: list[ConsentRecord] = []
+class ListLog(RecordingLog):
+    """The suite's list-backed log, chaining what it keeps, so the default verify() applies."""
 
     async def record(self, record: ConsentRecord) -> ConsentRecord:
         prev_hash = self.records[-1].hash if self.records else GENESIS_HASH
         placed = dataclasses.replace(record, sequence=len(self.records) + 1, prev_hash=prev_hash)
         self.records.append(dataclasses.replace(placed, hash=record_hash(placed)))
         return self.records[-1]
-
-    async def history(self, consent_id: str) -> list[ConsentRecord]:
-        return [r for r in self.records if r.consent_id == consent_id]
-
-    async def iter_records(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-        batch_size: int = 1000,
-    ) -> AsyncIterator[ConsentRecord]:
-        for record in self.records:
-            yield record
-
-    async def prune(self, before: datetime) -> int:
-        return 0
-
-    async def erase(self, consent_id: str) -> int:
-        return 0
-
-    async def aclose(self) -> None:
-        pass
 
 
 @pytest.mark.anyio
