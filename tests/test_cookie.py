@@ -263,3 +263,22 @@ def test_new_consent_id_is_a_uuid4_string() -> None:
 def test_new_consent_ids_are_unique() -> None:
     ids = {new_consent_id() for _ in range(10_000)}
     assert len(ids) == 10_000
+
+
+@pytest.mark.parametrize(
+    ("configured", "scheme", "expected"),
+    [(None, "https", True), (None, "http", False), (True, "http", True), (False, "https", False)],
+)
+def test_secure_follows_the_config_else_the_scheme(
+    configured: bool | None, scheme: str, expected: bool
+) -> None:
+    cookie = ConsentCookie(
+        name="consentgate",
+        keys=(SECRET,),
+        policy_version="1",
+        categories=(),
+        max_age=60,
+        domain=None,
+        secure=configured,
+    )
+    assert cookie.secure_for(scheme) is expected

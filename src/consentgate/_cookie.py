@@ -58,9 +58,11 @@ class ConsentCookie:
         categories: Iterable[str],
         max_age: int,
         domain: str | None,
+        secure: bool | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.name = name
+        self._secure = secure
         self.max_age = max_age
         self._policy_version = policy_version
         self._categories = frozenset(categories)
@@ -99,6 +101,10 @@ class ConsentCookie:
             decided_at=datetime.fromtimestamp(verified.decided_at, UTC),
         )
         return CookieReading(state, reissue=verified.old_key)
+
+    def secure_for(self, scheme: str) -> bool:
+        """Whether the cookie gets ``Secure``: as configured, else exactly on https."""
+        return self._secure if self._secure is not None else scheme == "https"
 
     def set_cookie(self, state: ConsentState, *, secure: bool) -> str:
         """The ``Set-Cookie`` value carrying ``state``, valid for what is left of its lifetime."""

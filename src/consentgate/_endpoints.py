@@ -69,7 +69,6 @@ class ConsentEndpoints:
         log: ConsentLog,
         firewall: CookieFirewall,
         assets: Assets,
-        cookie_secure: bool | None,
         trusted_origins: Sequence[str],
     ) -> None:
         self.prefix = prefix
@@ -79,7 +78,6 @@ class ConsentEndpoints:
         self.log = log
         self.firewall = firewall
         self.assets = assets
-        self.cookie_secure = cookie_secure
         self.trusted_origins = frozenset(filter(None, map(normalize_origin, trusted_origins)))
         self.policy_version = renderer.config.policy_version
 
@@ -218,9 +216,7 @@ class ConsentEndpoints:
 
     def _apply(self, response: Response, request: Request, state: ConsentState) -> None:
         """Set the consent cookie and expire the cookies of every refused category."""
-        secure = (
-            self.cookie_secure if self.cookie_secure is not None else request.url.scheme == "https"
-        )
+        secure = self.cookie.secure_for(request.url.scheme)
         response.headers.append("Set-Cookie", self.cookie.set_cookie(state, secure=secure))
         host = hostname(request.headers.get("host", ""))
         for header in self.firewall.expire(request.cookies, state, host):

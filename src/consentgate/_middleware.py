@@ -78,6 +78,7 @@ class ConsentMiddleware:
             categories=config.optional_categories,
             max_age=config.cookie_max_age,
             domain=config.cookie_domain,
+            secure=config.cookie_secure,
         )
         self.csrf = CsrfTokens(config.signing_keys, config.csrf_max_age)
         self.firewall = CookieFirewall(config.providers, config.cookie_domain)
@@ -89,7 +90,6 @@ class ConsentMiddleware:
             log=self.log,
             firewall=self.firewall,
             assets=self.assets,
-            cookie_secure=config.cookie_secure,
             trusted_origins=config.trusted_origins,
         )
         self._prefix = config.prefix
@@ -292,9 +292,7 @@ class _ResponseGate:
             for value in mw.firewall.expire(mw.parse_cookies(cookie_header), state, host):
                 cookies.append((b"set-cookie", value.encode("latin-1")))
         if reading.reissue:
-            secure = mw.config.cookie_secure
-            if secure is None:
-                secure = self.scope.get("scheme") == "https"
+            secure = mw.cookie.secure_for(self.scope.get("scheme", "http"))
             cookies.append((b"set-cookie", mw.cookie.set_cookie(state, secure=secure).encode()))
         return cookies
 
