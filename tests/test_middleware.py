@@ -227,6 +227,8 @@ async def test_app_cannot_set_tracker_cookies_without_consent() -> None:
         after = (await client.get("/set-cookies")).headers.get_list("set-cookie")
     assert [c.split("=")[0] for c in set_before] == ["session"]
     assert [c.split("=")[0] for c in json_response.headers.get_list("set-cookie")] == ["session"]
+    # which cookies a response sets depends on consent: a shared cache must know
+    assert json_response.headers["vary"] == "Cookie"
     assert sorted(c.split("=")[0] for c in after) == ["_ga", "_ga_TEST123456", "session"]
 
 

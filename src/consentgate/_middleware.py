@@ -256,7 +256,8 @@ class _ResponseGate:
                 self.scope, state, message["status"], content_type, encoding
             )
         # One pass over the headers: drop tracker cookies the visitor refused, drop a
-        # Content-Length the rewrite will change, and add Cookie to Vary.
+        # Content-Length the rewrite will change, and add Cookie to Vary, since what
+        # passes here (a page, or the cookies it may set) depends on the consent cookie.
         headers: list[tuple[bytes, bytes]] = []
         vary = False
         for name, value in raw_headers:
@@ -267,12 +268,12 @@ class _ResponseGate:
             elif lowered == b"content-length":
                 if self.injector is not None:
                     continue
-            elif lowered == b"vary" and html:
+            elif lowered == b"vary":
                 value, vary = _vary_with_cookie(value), True
             headers.append((name, value))
+        if not vary:
+            headers.append((b"vary", b"Cookie"))
         if html:
-            if not vary:
-                headers.append((b"vary", b"Cookie"))
             headers += self._consent_cookies(reading)
         message = {**message, "headers": headers}
         if self.injector is None:
