@@ -1,4 +1,4 @@
-"""The demo site under a real uvicorn server, and Chromium visitors with JavaScript off.
+"""The demo site under a real uvicorn server, and Chromium visitors with JavaScript off or on.
 
 Nothing leaves the machine: the server listens on 127.0.0.1 only, and every
 browser context routes all requests, letting through those to 127.0.0.1 and
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pytest
@@ -127,13 +128,15 @@ def playwright() -> Iterator[Playwright]:
 
 @dataclass
 class Visitor:
-    """One browser with a fresh profile: JavaScript off, Danish, 1280x800."""
+    """One browser with a fresh profile, in Danish, 1280x800 unless told otherwise."""
 
     base_url: str
     context: BrowserContext
     page: Page
     requested: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
+    #: Uncaught script errors on any page.
+    errors: list[str] = field(default_factory=list)
     #: The last page's document as the server sent it (after any redirect).
     response: Response | None = None
 
@@ -204,24 +207,71 @@ class Visitor:
         return data
 
 
-@pytest.fixture
-def visitor(playwright: Playwright, demo_url: str, tmp_path: Path) -> Iterator[Visitor]:
+def open_visitor(
+    playwright: Playwright,
+    base_url: str,
+    profile: Path,
+    *,
+    javascript: bool,
+    viewport: dict[str, int] | None = None,
+    color_scheme: Literal["light", "dark"] = "light",
+) -> Visitor:
+    """A fresh Chromium profile whose every request passes the loopback guard."""
+    size = viewport or VIEWPORT
     context = playwright.chromium.launch_persistent_context(
-        user_data_dir=tmp_path / "chromium-profile",
+        user_data_dir=profile,
         executable_path=CHROMIUM,
         args=CHROMIUM_ARGS,
         headless=True,
-        java_script_enabled=False,
+        java_script_enabled=javascript,
         locale=LOCALE,
-        viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
+        viewport={"width": size["width"], "height": size["height"]},
+        color_scheme=color_scheme,
         service_workers="block",
     )
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
+    page = context.pages[0] if context.pages else context.new_page()
+    visitor = Visitor(base_url=base_url, context=context, page=page)
+    context.route("**/*", visitor.route)
+    page.on("pageerror", lambda error: visitor.errors.append(str(error)))
+    return visitor
+
+
+@pytest.fixture
+def visitor(playwright: Playwright, demo_url: str, tmp_path: Path) -> Iterator[Visitor]:
+    """JavaScript off: the base every visitor gets."""
+    visitor = open_visitor(playwright, demo_url, tmp_path / "chromium-profile", javascript=False)
     try:
-        context.set_default_timeout(ACTION_TIMEOUT_MS)
-        context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
-        page = context.pages[0] if context.pages else context.new_page()
-        visitor = Visitor(base_url=demo_url, context=context, page=page)
-        context.route("**/*", visitor.route)
         yield visitor
     finally:
-        context.close()
+        visitor.context.close()
+
+
+@pytest.fixture
+def js_visitor(playwright: Playwright, demo_url: str, tmp_path: Path) -> Iterator[Visitor]:
+    """JavaScript on; a script error on any page fails the test."""
+    visitor = open_visitor(playwright, demo_url, tmp_path / "chromium-profile", javascript=True)
+    try:
+        yield visitor
+    finally:
+        visitor.context.close()
+    assert visitor.errors == [], visitor.errors
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core from npm (package-lock.json pins it), installed with ``npm ci`` on first use."""
+    script = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm not installed: apt-get install npm (axe-core comes from npm)")
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return script
