@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import (
+    Browser,
     BrowserContext,
     Cookie,
     Locator,
@@ -118,12 +119,24 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail(f"the demo server logged an exception:\n{server_log}")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
-    """Per test: the sync API runs an asyncio loop in this thread while it is started, and a
+    """Per module: the sync API runs an asyncio loop in this thread while it is started, and a
     loop left running would break the async tests of every module collected after this one."""
     with sync_playwright() as pw:
         yield pw
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """One Chromium per module; each test gets a fresh context (its own cookies and storage)."""
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @dataclass
@@ -208,21 +221,16 @@ class Visitor:
 
 
 def open_visitor(
-    playwright: Playwright,
+    browser: Browser,
     base_url: str,
-    profile: Path,
     *,
     javascript: bool,
     viewport: dict[str, int] | None = None,
     color_scheme: Literal["light", "dark"] = "light",
 ) -> Visitor:
-    """A fresh Chromium profile whose every request passes the loopback guard."""
+    """A fresh browser context whose every request passes the loopback guard."""
     size = viewport or VIEWPORT
-    context = playwright.chromium.launch_persistent_context(
-        user_data_dir=profile,
-        executable_path=CHROMIUM,
-        args=CHROMIUM_ARGS,
-        headless=True,
+    context = browser.new_context(
         java_script_enabled=javascript,
         locale=LOCALE,
         viewport={"width": size["width"], "height": size["height"]},
@@ -231,7 +239,7 @@ def open_visitor(
     )
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
-    page = context.pages[0] if context.pages else context.new_page()
+    page = context.new_page()
     visitor = Visitor(base_url=base_url, context=context, page=page)
     context.route("**/*", visitor.route)
     page.on("pageerror", lambda error: visitor.errors.append(str(error)))
@@ -239,9 +247,9 @@ def open_visitor(
 
 
 @pytest.fixture
-def visitor(playwright: Playwright, demo_url: str, tmp_path: Path) -> Iterator[Visitor]:
+def visitor(browser: Browser, demo_url: str) -> Iterator[Visitor]:
     """JavaScript off: the base every visitor gets."""
-    visitor = open_visitor(playwright, demo_url, tmp_path / "chromium-profile", javascript=False)
+    visitor = open_visitor(browser, demo_url, javascript=False)
     try:
         yield visitor
     finally:
@@ -249,9 +257,9 @@ def visitor(playwright: Playwright, demo_url: str, tmp_path: Path) -> Iterator[V
 
 
 @pytest.fixture
-def js_visitor(playwright: Playwright, demo_url: str, tmp_path: Path) -> Iterator[Visitor]:
+def js_visitor(browser: Browser, demo_url: str) -> Iterator[Visitor]:
     """JavaScript on; a script error on any page fails the test."""
-    visitor = open_visitor(playwright, demo_url, tmp_path / "chromium-profile", javascript=True)
+    visitor = open_visitor(browser, demo_url, javascript=True)
     try:
         yield visitor
     finally:

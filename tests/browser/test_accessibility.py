@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from playwright.sync_api import Playwright, expect
+from playwright.sync_api import Browser, expect
 
 from .conftest import CHROMIUM, Visitor, open_visitor
 
@@ -27,12 +27,10 @@ Scheme = Literal["light", "dark"]
 
 @pytest.fixture(params=["light", "dark"])
 def scheme_visitor(
-    request: pytest.FixtureRequest, playwright: Playwright, demo_url: str, tmp_path: Path
+    request: pytest.FixtureRequest, browser: Browser, demo_url: str
 ) -> Iterator[Visitor]:
     scheme: Scheme = request.param
-    visitor = open_visitor(
-        playwright, demo_url, tmp_path / "profile", javascript=True, color_scheme=scheme
-    )
+    visitor = open_visitor(browser, demo_url, javascript=True, color_scheme=scheme)
     try:
         yield visitor
     finally:

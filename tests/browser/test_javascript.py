@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Frame, Locator, Playwright, Route, expect
+from playwright.sync_api import Browser, Frame, Locator, Route, expect
 
 from .conftest import CHROMIUM, Visitor, open_visitor
 from .test_no_javascript import (
@@ -339,10 +338,8 @@ def test_dialog_banner_is_modal_and_traps_focus(js_visitor: Visitor) -> None:
 
 
 @pytest.fixture
-def mobile_visitor(playwright: Playwright, demo_url: str, tmp_path: Path) -> Iterator[Visitor]:
-    visitor = open_visitor(
-        playwright, demo_url, tmp_path / "chromium-profile", javascript=True, viewport=MOBILE
-    )
+def mobile_visitor(browser: Browser, demo_url: str) -> Iterator[Visitor]:
+    visitor = open_visitor(browser, demo_url, javascript=True, viewport=MOBILE)
     try:
         yield visitor
     finally:
