@@ -75,24 +75,12 @@ def answers(port: int) -> bool:
         conn.close()
 
 
-@pytest.fixture(scope="session")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``uvicorn examples.starlette_site.app:app`` on a free loopback port, with its own log."""
-    tmp = tmp_path_factory.mktemp("demo-site")
+def serve(app: str, tmp: Path) -> Iterator[str]:
+    """``uvicorn <app>`` on a free loopback port, with its own consent log in ``tmp``."""
     port = free_port()
     env = {**os.environ, "CONSENTGATE_STORE": f"sqlite:///{tmp / 'log.db'}"}
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "examples.starlette_site.app:app",
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    command = [sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port)]
+    command += ["--log-level", "warning"]
     log_path = tmp / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -101,7 +89,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             while not answers(port):
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(
-                        f"the demo server did not start (exit code {process.poll()}):\n"
+                        f"the server did not start (exit code {process.poll()}):\n"
                         + log_path.read_text(errors="replace")
                     )
                 time.sleep(0.05)
@@ -116,7 +104,13 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # An exception the server logged is a bug even when the page still looked right.
     server_log = log_path.read_text(errors="replace")
     if "Traceback" in server_log:
-        pytest.fail(f"the demo server logged an exception:\n{server_log}")
+        pytest.fail(f"the server logged an exception:\n{server_log}")
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo site (``examples.starlette_site.app:app``)."""
+    yield from serve("examples.starlette_site.app:app", tmp_path_factory.mktemp("demo-site"))
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Frame, Locator, Route, expect
 
-from .conftest import CHROMIUM, Visitor, open_visitor
+from .conftest import CHROMIUM, Visitor, open_visitor, serve
 from .test_no_javascript import (
     ACCEPT_ALL,
     BUFFER_LOADER,
@@ -116,15 +116,19 @@ def choose(visitor: Visitor, button: str, *boxes: str) -> None:
     expect(banner(visitor)).to_have_count(0)
 
 
-def assert_statistics_started(visitor: Visitor) -> None:
+def assert_google_started(visitor: Visitor) -> None:
     scripts = live_scripts(visitor)
     assert GA_LOADER in scripts and SITE_KIT_LOADER in scripts
-    assert any(JETPACK_LOADER.match(src) for src in scripts)
     expect(visitor.page.locator(f'script[src="{GA_LOADER}"]')).to_have_count(1)
     visitor.page.wait_for_function(
         "() => window.dataLayer && window.dataLayer.some("
         "a => a[0] === 'consent' && a[1] === 'update' && a[2].analytics_storage === 'granted')"
     )
+
+
+def assert_statistics_started(visitor: Visitor) -> None:
+    assert_google_started(visitor)
+    assert any(JETPACK_LOADER.match(src) for src in live_scripts(visitor))
 
 
 def wait_for_requests(visitor: Visitor, *hosts: str) -> None:
@@ -458,3 +462,36 @@ def test_providers_start_under_a_strict_csp(js_visitor: Visitor) -> None:
     assert_statistics_started(js_visitor)
     wait_for_requests(js_visitor, *STATISTICS_HOSTS, "static.bufferapp.com")
     assert js_visitor.page.evaluate("window.__violations") == []
+
+
+@pytest.fixture(scope="module")
+def google_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve("tests.browser.google_site:app", tmp_path_factory.mktemp("google-site"))
+
+
+@pytest.mark.browser
+def test_withdrawing_google_tags_updates_consent_mode_without_a_reload(
+    browser: Browser, google_url: str
+) -> None:
+    visitor = open_visitor(browser, google_url, javascript=True)
+    try:
+        load(visitor)
+        choose(visitor, ACCEPT_ALL)
+        assert_google_started(visitor)
+        stay = Stay(visitor)
+
+        visitor.page.evaluate("window.consentgate.open()")
+        choose(visitor, REJECT_ALL)
+
+        # Google's tags stay loaded but are told to store and send nothing identifying.
+        visitor.page.wait_for_function(
+            "() => window.dataLayer.some(a => a[0] === 'consent' && a[1] === 'update'"
+            " && a[2].analytics_storage === 'denied')"
+        )
+        stay.check()
+        assert categories(visitor) == []
+        assert changes(visitor)[-1] == {"categories": [], "action": "reject_all"}
+        assert visitor.me()["granted"] == []
+    finally:
+        visitor.context.close()
+    assert visitor.errors == []
