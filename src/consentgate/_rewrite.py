@@ -92,6 +92,10 @@ class HtmlInjector:
             if not self._body:
                 return chunk
             cut = len(chunk) - self._body_window
+            if not self._pending and cut >= 0 and not _may_end_body(chunk, cut):
+                # Nothing to hold back: the chunk passes as it is, uncopied.
+                self._offset += len(chunk)
+                return chunk
             if cut >= 0:
                 # The common streaming step: hold back the window, send the rest.
                 out = b"".join((self._pending, memoryview(chunk)[:cut]))
@@ -192,22 +196,47 @@ def inject_whole(
         return body
     start = 0
     if head:
-        match = _HEAD_END.search(body, 0, head_limit)
-        if match is None:
+        found = _first_head_end(body, head_limit)
+        if found is None:
             head, fragment = b"", head + fragment
         else:
-            start = match.start()
+            start = found
     body_at = _last_body_end(body, max(start, len(body) - max(body_window, _LONGEST_MARKER)))
     view = memoryview(body)
     return b"".join((view[:start], head, view[start:body_at], fragment, view[body_at:]))
 
 
+def _may_end_body(chunk: bytes, start: int) -> bool:
+    """Whether a ``</body>`` could start in ``chunk[start:]``, if only cut by the chunk's end."""
+    tail = chunk[start:].lower()
+    if b"</body" in tail:
+        return True
+    at = tail.rfind(b"<", len(tail) - 5)
+    return at >= 0 and b"</body".startswith(tail[at:])
+
+
+def _first_head_end(body: bytes, limit: int) -> int | None:
+    """Where the first ``</head>`` lying wholly in ``body[:limit]`` starts."""
+    # Nearly every page spells it "</head>": find that with a plain search, and take
+    # it if no "</h" in any case comes before it; anything else asks the pattern.
+    at = body.find(b"</head>", 0, limit)
+    if at >= 0 and body.find(b"</h", 0, at) < 0 and body.find(b"</H", 0, at) < 0:
+        return at
+    match = _HEAD_END.search(body, 0, limit)
+    return match.start() if match is not None else None
+
+
 def _last_body_end(buf: bytes, window: int) -> int:
     """Where the last ``</body>`` lying wholly in ``buf[window:]`` starts; else ``len(buf)``."""
-    # Nearly every page spells it in lower case, a few bytes before the end: find that
-    # quickly, then make sure no other spelling of it follows.
+    # Nearly every page spells it "</body>", a few bytes before the end: find that
+    # quickly, and take it if no "</b" in any case follows it.
     at = buf.rfind(b"</body", window)
-    if at >= 0 and _BODY_END.match(buf, at) and _BODY_END.search(buf, at + 6) is None:
+    if (
+        at >= 0
+        and (buf[at + 6 : at + 7] == b">" or _BODY_END.match(buf, at))
+        and buf.find(b"</b", at + 6) < 0
+        and buf.find(b"</B", at + 6) < 0
+    ):
         return at
     match = _BODY_END_REVERSED.search(buf[window:][::-1])
     return len(buf) - match.end() if match is not None else len(buf)
