@@ -3,18 +3,22 @@
     request ──> ConsentMiddleware.__call__
                   ├─ not http (lifespan, websocket) ──> app, untouched
                   ├─ path under the prefix ──> ConsentEndpoints (choose, preferences, me, static)
-                  └─ anything else ──> app, send wrapped by a per-request _ResponseGate:
+                  └─ anything else ──> app, with a per-request _ResponseGate as its send
+                        (and at scope["consentgate"], where the app reads consent):
                         start, not HTML, no Set-Cookie ──> passed on as is, body too
-                        otherwise ──> read the consent cookie (only now);
+                        otherwise ──> read the visitor's headers (only now; cached);
                                       drop tracker Set-Cookies; for HTML: expire refused
                                       trackers' cookies, add Vary: Cookie, and plan the
-                                      insertions (banner | snippets + settings link)
-                        body ──> streamed through the HTML injector (gzip kept),
-                                 never buffered whole
+                                      insertions (banner | snippets + settings link),
+                                      with the nonce of the page's CSP on them
+                        body ──> one message: rewritten in one copy, new Content-Length
+                                 several: streamed through the HTML injector (gzip
+                                 kept), never buffered whole
 
 Everything that does not depend on the request (templates, the banner per
 language, snippets per set of granted categories, cookie matchers) is prepared
-in ``__init__`` or cached.
+in ``__init__``; what depends only on repeating values (a visitor's headers, a
+page's path) is cached.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._assets import Assets
 from ._config import ConsentConfig
 from ._cookie import ConsentCookie
+from ._csp import nonces_in, with_nonces, without_nonces
 from ._csrf import CsrfTokens
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
@@ -56,7 +61,11 @@ _BYPASS_EXTENSIONS = frozenset({"http.response.pathsend", "http.response.zerocop
 _NO_BODY_STATUSES = frozenset({204, 304})
 # Response headers the gate reads; ASGI names are lowercase, others are lowered.
 _CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING = "content-type", "set-cookie", "content-encoding"
-_WATCHED = {name.encode(): name for name in (_CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING)}
+_CSP, _CSP_REPORT_ONLY = "content-security-policy", "content-security-policy-report-only"
+_WATCHED = {
+    name.encode(): name
+    for name in (_CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING, _CSP, _CSP_REPORT_ONLY)
+}
 
 
 class ConsentMiddleware:
@@ -189,8 +198,12 @@ class ConsentMiddleware:
         status: int,
         content_type: bytes,
         encoding: bytes,
+        csp: bytes | None,
     ) -> tuple[bytes, bytes] | None:
-        """What this page gets before ``</head>`` and ``</body>``; None to pass it untouched."""
+        """What this page gets before ``</head>`` and ``</body>``; None to pass it untouched.
+
+        ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
+        """
         path: str = scope["path"]
         if (
             scope["method"] == "HEAD"
@@ -208,10 +221,16 @@ class ConsentMiddleware:
         if codec is None:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
             return None
-        head, body = self.fragments(scope, visitor, codec)
+        insertion = self.fragments(scope, visitor, codec)
+        if csp is None or not insertion.nonced:
+            head, body = insertion.head, insertion.body
+        else:
+            nonces = nonces_in(csp)
+            head = with_nonces(insertion.nonced[0], nonces)
+            body = with_nonces(insertion.nonced[1], nonces)
         return (head, body) if head or body else None
 
-    def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> tuple[bytes, bytes]:
+    def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> _Insertion:
         """What goes before ``</head>`` and before ``</body>`` for this visitor, encoded."""
         path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
@@ -226,11 +245,11 @@ class ConsentMiddleware:
 
     def _render_banner(
         self, language: str, path: bytes, query: bytes, host: str, csrf: str, codec: str
-    ) -> tuple[bytes, bytes]:
+    ) -> _Insertion:
         here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "host": host, "csrf": csrf}
         banner = self.renderer.banner[language].fill(values)
-        return _encode(self._stylesheet, codec), _encode(banner, codec)
+        return _Insertion.of(self._stylesheet, banner, codec)
 
     def _render_consented(
         self,
@@ -241,14 +260,14 @@ class ConsentMiddleware:
         host: str,
         week: str,
         codec: str,
-    ) -> tuple[bytes, bytes]:
+    ) -> _Insertion:
         head, body = self.renderer.snippets(granted, week, hostname(host))
         if self.config.show_settings_link:
             here = _here(path, query)
             values = {"next": here, "next_q": quote(here, safe=""), "host": host}
             head = self._stylesheet + head
             body += self.renderer.settings_link[language].fill(values)
-        return _encode(head, codec), _encode(body, codec)
+        return _Insertion.of(head, body, codec)
 
     def _warn_once(self, key: bytes, what: str) -> None:
         if key not in self._warned_encodings:
@@ -258,6 +277,22 @@ class ConsentMiddleware:
                 "without banner or snippets (serve them as utf-8, identity or gzip)",
                 what,
             )
+
+
+@dataclass(frozen=True, slots=True)
+class _Insertion:
+    """A page's fragments, encoded: as a page without a CSP nonce gets them, and with
+    the nonce placeholders kept (None when they have no element a nonce would go on)."""
+
+    head: bytes
+    body: bytes
+    nonced: tuple[bytes, bytes] | None
+
+    @classmethod
+    def of(cls, head: str, body: str, codec: str) -> _Insertion:
+        plain = _encode(without_nonces(head), codec), _encode(without_nonces(body), codec)
+        marked = _encode(head, codec), _encode(body, codec)
+        return cls(*plain, marked if marked != plain else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +376,7 @@ class _ResponseGate(LazyConsent):
         raw_headers = message.get("headers", ())
         content_type = encoding = b""
         set_cookie = False
+        csp = csp_report_only = None
         for name, value in raw_headers:
             kind = _WATCHED.get(name)
             if kind is None:
@@ -353,9 +389,14 @@ class _ResponseGate(LazyConsent):
                 set_cookie = True
             elif kind == _CONTENT_ENCODING:
                 encoding = value.strip().lower()
+            elif kind == _CSP:
+                csp = value if csp is None else csp + b", " + value
+            elif kind == _CSP_REPORT_ONLY:
+                csp_report_only = value
         html = content_type.startswith(b"text/html")
         if html or set_cookie and self.mw.firewall:
-            return self._gate_start(message, raw_headers, html, content_type, encoding)
+            policy = csp if csp is not None else csp_report_only
+            return self._gate_start(message, raw_headers, html, content_type, encoding, policy)
         self.phase = _PASSING
         return self.send_next(message)
 
@@ -366,6 +407,7 @@ class _ResponseGate(LazyConsent):
         html: bool,
         content_type: bytes,
         encoding: bytes,
+        csp: bytes | None,
     ) -> None:
         mw = self.mw
         visitor = self._visitor()
@@ -373,7 +415,9 @@ class _ResponseGate(LazyConsent):
         insert = None
         if html:
             assert self.scope is not None
-            insert = mw.insertions(self.scope, visitor, message["status"], content_type, encoding)
+            insert = mw.insertions(
+                self.scope, visitor, message["status"], content_type, encoding, csp
+            )
         # One pass over the headers: drop tracker cookies the visitor refused, drop a
         # Content-Length the rewrite will change, and add Cookie to Vary, since what
         # passes here (a page, or the cookies it may set) depends on the consent cookie.

@@ -29,6 +29,7 @@ from markupsafe import escape
 
 from ._assets import Assets
 from ._config import ConsentConfig
+from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._locales import Texts, available_languages, builtin_texts
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
@@ -153,7 +154,8 @@ class Renderer:
             "granted": granted,
             "iso_week": iso_week,
             "host": host,
-            "csp_nonce": None,
+            "csp_nonce": SCRIPT_NONCE,
+            "csp_style_nonce": STYLE_NONCE,
         }
         preludes = dict.fromkeys(name for p, _, _ in allowed for name in p.preludes)
         heads = [self._preludes[name].render(context) for name in preludes]
@@ -167,7 +169,8 @@ class Renderer:
         return "".join(heads), "".join(bodies)
 
     def stylesheet(self) -> str:
-        return f'<link rel="stylesheet" href="{escape(self.assets.url("consentgate.css"))}">'
+        href = escape(self.assets.url("consentgate.css"))
+        return f'<link rel="stylesheet" href="{href}" nonce="{STYLE_NONCE}">'
 
     def preferences_page(
         self,
