@@ -10,12 +10,15 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
 from consentgate import ConsentState
 from consentgate._render import consent_mode
 from consentgate.providers import Buffer, GoogleAnalytics, Provider, SiteKit
 
-from .conftest import BASE_URL, choose, client_for, csrf_token, make_app, make_config
+from .conftest import BASE_URL, PAGE, choose, client_for, csrf_token, make_app, make_config
 from .test_render import build
 
 pytestmark = pytest.mark.anyio
@@ -201,3 +204,23 @@ def test_consent_mode_matches_the_prelude_template(granted: set[str]) -> None:
     update = re.search(r'gtag\("consent", "update", (\{.*?\})\);', head, re.S)
     assert update is not None
     assert json.loads(update[1]) == consent_mode(frozenset(granted))
+
+
+async def test_started_snippets_carry_no_nonce_placeholder() -> None:
+    async with client_for(make_app()) as client:
+        body = await choose_in_background(client, "accept_all")
+    for html in body["snippets"].values():
+        assert "nonce" not in html and "\x01" not in html
+
+
+async def test_the_script_tag_gets_the_page_nonce() -> None:
+    async def page_with_csp(request: Request) -> Response:
+        policy = "script-src 'nonce-abc123'; style-src 'self' 'nonce-abc123'"
+        return HTMLResponse(PAGE, headers={"content-security-policy": policy})
+
+    app = make_app(routes=[Route("/page", page_with_csp)])
+    async with client_for(app) as client:
+        html = (await client.get("/page")).text
+    assert re.search(
+        r'<script src="/_consent/static/consentgate\.\w+\.js" defer nonce="abc123">', html
+    )

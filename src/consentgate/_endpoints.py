@@ -22,6 +22,7 @@ from starlette.types import Receive, Scope, Send
 
 from ._assets import IMMUTABLE, Assets
 from ._cookie import ConsentCookie, new_consent_id
+from ._csp import without_nonces
 from ._csrf import CsrfTokens, normalize_origin, same_site_request
 from ._exceptions import StorageError
 from ._firewall import CookieFirewall
@@ -228,6 +229,8 @@ class ConsentEndpoints:
         """
         renderer = self.renderer
         head, body = renderer.started(before, state.granted, iso_week(), hostname(host))
+        # No nonce placeholders: the script gives what it starts its own nonce.
+        head, body = without_nonces(head), without_nonces(body)
         link = None
         if renderer.config.show_settings_link:
             values = {"host": host, **next_values(choice.next_path)}

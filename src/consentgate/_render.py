@@ -29,6 +29,7 @@ from markupsafe import escape
 
 from ._assets import Assets
 from ._config import ConsentConfig
+from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._locales import Texts, available_languages, builtin_texts
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
@@ -212,7 +213,8 @@ class Renderer:
             "granted": granted,
             "iso_week": iso_week,
             "host": host,
-            "csp_nonce": None,
+            "csp_nonce": SCRIPT_NONCE,
+            "csp_style_nonce": STYLE_NONCE,
         }
         skip = set(present)
         preludes = dict.fromkeys(
@@ -231,11 +233,14 @@ class Renderer:
     def stylesheet(self) -> str:
         """What every page with consentgate's UI gets in its head: stylesheet and script.
 
-        The script only enhances what works without it, so it is deferred.
+        The script only enhances what works without it, so it is deferred. Both carry
+        the page's CSP nonce where it has one (placeholders, filled per response).
         """
+        css = escape(self.assets.url("consentgate.css"))
+        js = escape(self.assets.url("consentgate.js"))
         return (
-            f'<link rel="stylesheet" href="{escape(self.assets.url("consentgate.css"))}">'
-            f'<script src="{escape(self.assets.url("consentgate.js"))}" defer></script>'
+            f'<link rel="stylesheet" href="{css}" nonce="{STYLE_NONCE}">'
+            f'<script src="{js}" defer nonce="{SCRIPT_NONCE}"></script>'
         )
 
     def preferences_page(

@@ -425,11 +425,6 @@ def test_preferences_page_saves_in_the_background(js_visitor: Visitor) -> None:
     assert js_visitor.blocked == []
 
 
-NONCE = "c3RyaWN0LWNzcC10ZXN0"
-STRICT_CSP = (
-    f"default-src 'self'; script-src 'nonce-{NONCE}'; style-src 'self' 'nonce-{NONCE}'; "
-    "img-src 'self'; connect-src 'self'; base-uri 'none'; object-src 'none'"
-)
 RECORD_CSP_VIOLATIONS = """
 window.__violations = [];
 document.addEventListener("securitypolicyviolation",
@@ -437,36 +432,38 @@ document.addEventListener("securitypolicyviolation",
 """
 
 
-def with_strict_csp(route: Route) -> None:
-    """The demo page under a nonce-only CSP, consentgate's script tag carrying the nonce
-    (as the middleware renders it once the app exposes a nonce)."""
-    response = route.fetch()
-    body = response.text().replace('.js" defer></script>', f'.js" defer nonce="{NONCE}"></script>')
-    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-    route.fulfill(
-        response=response, body=body, headers={**headers, "content-security-policy": STRICT_CSP}
-    )
+@pytest.fixture(scope="module")
+def strict_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    yield from serve("tests.browser.sites:strict", tmp_path_factory.mktemp("strict-site"))
 
 
 @pytest.mark.browser
-def test_providers_start_under_a_strict_csp(js_visitor: Visitor) -> None:
-    js_visitor.page.route(js_visitor.url(PAGE), with_strict_csp)
-    js_visitor.page.add_init_script(RECORD_CSP_VIOLATIONS)
-    stay = load(js_visitor)
-    expect(banner(js_visitor)).to_be_focused()  # the script ran: it had the nonce
-    choose(js_visitor, ACCEPT_ALL)
+def test_providers_start_under_a_strict_csp(browser: Browser, strict_url: str) -> None:
+    visitor = open_visitor(browser, strict_url, javascript=True)
+    try:
+        visitor.page.add_init_script(RECORD_CSP_VIOLATIONS)
+        response = visitor.goto(PAGE)
+        assert "'nonce-" in response.headers["content-security-policy"]
+        stay = Stay(visitor)
+        expect(banner(visitor)).to_be_focused()  # the script ran: it had the page's nonce
+        choose(visitor, ACCEPT_ALL)
 
-    stay.check()
-    # Inline snippets ran (Consent Mode's update is in the dataLayer), external ones were
-    # requested: both carried the nonce the script passed on.
-    assert_statistics_started(js_visitor)
-    wait_for_requests(js_visitor, *STATISTICS_HOSTS, "static.bufferapp.com")
-    assert js_visitor.page.evaluate("window.__violations") == []
+        stay.check()
+        # Inline snippets ran (Consent Mode's update is in the dataLayer), external ones were
+        # requested, Jetpack's style went in: all carried the nonce the script passed on, or
+        # the browser would have reported a violation.
+        assert_statistics_started(visitor)
+        wait_for_requests(visitor, *STATISTICS_HOSTS, "static.bufferapp.com")
+        expect(visitor.page.locator("head style")).to_have_count(1)
+        assert visitor.page.evaluate("window.__violations") == []
+    finally:
+        visitor.context.close()
+    assert visitor.errors == []
 
 
 @pytest.fixture(scope="module")
 def google_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    yield from serve("tests.browser.google_site:app", tmp_path_factory.mktemp("google-site"))
+    yield from serve("tests.browser.sites:google", tmp_path_factory.mktemp("google-site"))
 
 
 @pytest.mark.browser
