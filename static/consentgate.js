@@ -114,6 +114,8 @@
   // The banner while there is no choice; later, the preference centre in a dialog.
   const show = async () => {
     if (shown) return shown.focus();
+    if (show.busy) return; // already on its way
+    show.busy = 1;
     const url = `${prefix}/preferences?next=${encodeURIComponent(location.pathname + location.search)}`;
     try {
       const response = await fetch(url);
@@ -137,6 +139,7 @@
     } catch (_) {
       location.assign(url);
     }
+    show.busy = 0;
   };
 
   const link = () => {

@@ -492,3 +492,13 @@ def test_withdrawing_google_tags_updates_consent_mode_without_a_reload(
     finally:
         visitor.context.close()
     assert visitor.errors == []
+
+
+@pytest.mark.browser
+def test_opening_twice_at_once_gives_one_dialog(js_visitor: Visitor) -> None:
+    load(js_visitor)
+    choose(js_visitor, REJECT_ALL)
+    js_visitor.page.evaluate("consentgate.open(); consentgate.open()")
+    expect(banner(js_visitor)).to_be_visible()
+    js_visitor.page.evaluate("consentgate.open()")
+    expect(js_visitor.page.locator(".cg-settings")).to_have_count(1)
