@@ -315,11 +315,19 @@ class ConsentConfig:
             self.theme.validate("theme")
         object.__setattr__(self, "texts", check_overrides(self.texts))
         for i, folder in enumerate(self.template_dirs):
+            is_path = isinstance(folder, str | os.PathLike)
             _require(
-                isinstance(folder, str | os.PathLike) and Path(folder).is_dir(),
+                is_path and Path(folder).is_dir(),
                 f"template_dirs[{i}]",
-                f"{os.fspath(folder)!r} is not a folder",
+                f"{os.fspath(folder) if is_path else folder!r} is not a folder",
             )
+        if self.template_dirs:
+            # Render the site's templates now: Starlette builds middleware on the first
+            # request, but a config is built when the app module is imported. (Imported
+            # here because the renderer imports this module.)
+            from ._render import check_templates
+
+            check_templates(self)
 
     def _check_paths(self) -> None:
         segments = self.prefix.split("/")[1:]

@@ -338,6 +338,11 @@ class Renderer:
         return self.env.from_string(source) if source else None
 
 
+def check_templates(config: ConsentConfig) -> None:
+    """Render every page once with ``config``; ConfigurationError names a broken template."""
+    Renderer(config, Assets(config.prefix))
+
+
 #: The texts an error page can carry (``errors.title`` and ``errors.back`` frame them).
 ERROR_KEYS = ("errors.forbidden", "errors.bad_request", "errors.unavailable")
 

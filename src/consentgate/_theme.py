@@ -198,7 +198,7 @@ def _check_color(where: str, value: object) -> None:
         return
     match = _FUNCTION.fullmatch(value)
     if match is not None:
-        parts = [p for p in re.split(r"[\s,/]+", match[2].strip()) if p]
+        parts = [p for p in re.split(r"[ ,/]+", match[2].strip(" ")) if p]
         if 3 <= len(parts) <= 4 and all(_NUMBER.fullmatch(p) for p in parts):
             return
     raise ConfigurationError(
@@ -212,7 +212,7 @@ def _check_font(where: str, value: object) -> None:
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(where, "expected a CSS font-family list as a string")
     families = value.split(",")
-    if len(value) > _MAX_FONT or not all(_FAMILY.fullmatch(f.strip()) for f in families):
+    if len(value) > _MAX_FONT or not all(_FAMILY.fullmatch(f.strip(" ")) for f in families):
         raise ConfigurationError(
             where,
             f"{value!r} is not a font-family list consentgate accepts: comma-separated names, "
