@@ -44,8 +44,8 @@ def theme_error(**settings: Any) -> ConfigurationError:
     ],
 )
 def test_css_colours_are_accepted(color: str) -> None:
-    config = make_config(theme=Theme(accent=color, dark={"accent": color}))
-    assert config.theme is not None and config.theme.accent == color
+    config = make_config(theme=Theme(border=color, dark={"border": color}))
+    assert config.theme is not None and config.theme.border == color
 
 
 @pytest.mark.parametrize(
@@ -91,6 +91,33 @@ def test_every_accepted_value_is_plain_css(value: str) -> None:
             continue
         assert not set(value) & set(";{}<>\\\n\r@"), value
         assert "url(" not in value.lower() and "/*" not in value
+
+
+@pytest.mark.parametrize(
+    ("settings", "field", "ratio"),
+    [
+        ({"accent": "#fdba74"}, "theme.accent", "1.69:1"),  # light orange links on white
+        ({"accent_text": "#93c5fd"}, "theme.accent_text", "3.72:1"),
+        ({"text": "#aaa"}, "theme.text", "2.32:1"),
+        ({"muted": "rgb(170, 170, 170)"}, "theme.muted", "2.32:1"),
+        ({"background": "hsl(0 0% 10%)"}, "theme.background", "1.02:1"),
+        ({"dark": {"text": "#333"}}, "theme.dark.text", "1.30:1"),
+    ],
+)
+def test_unreadable_colours_are_refused_with_the_contrast(
+    settings: dict[str, Any], field: str, ratio: str
+) -> None:
+    error = theme_error(**settings)
+    assert error.field == field
+    assert f"{ratio}" in str(error) and "4.5:1" in str(error)
+
+
+def test_readable_colours_and_unmeasurable_ones_pass() -> None:
+    make_config(theme=Theme(accent="#9a3412", text="hsl(20 14% 10%)", muted="rgb(87 83 78)"))
+    # named and translucent colours are taken on trust
+    make_config(theme=Theme(accent="orange", text="#0000", background="rgb(0 0 0 / 0.5)"))
+    # dark colours are not held to contrast when dark mode is off
+    make_config(theme=Theme(dark={"text": "#333"}, dark_mode=False))
 
 
 def test_a_colour_must_be_a_string() -> None:

@@ -9,6 +9,7 @@ strict grammar: nothing that could close a declaration or a rule (``;``,
 
 from __future__ import annotations
 
+import colorsys
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -157,6 +158,9 @@ class Theme:
                 f"{where}.position",
                 f"expected one of {', '.join(POSITIONS)}, got {self.position!r}",
             )
+        _check_contrast(where, self.colors(), LIGHT_COLORS)
+        if self.dark_mode:
+            _check_contrast(f"{where}.dark", self.dark_colors(), DARK_COLORS)
 
     def colors(self) -> dict[str, str]:
         """The light colours, consentgate's default where the theme gives none."""
@@ -189,6 +193,75 @@ def _rule(properties: Mapping[str, str]) -> str:
 
 def _radius(value: str | int) -> str:
     return f"{value}px" if isinstance(value, int) and value else str(value)
+
+
+#: Text and what it is read on: WCAG 2.2 AA asks 4.5:1 of normal-size text.
+_READ_ON = (
+    ("text", "background"),
+    ("muted", "background"),
+    ("accent", "background"),
+    ("accent_text", "accent"),
+)
+MIN_CONTRAST = 4.5
+
+
+def _check_contrast(where: str, colors: Mapping[str, str], defaults: Mapping[str, str]) -> None:
+    """Refuse a theme whose text cannot be read (WCAG 2.2 AA, 1.4.3).
+
+    Only opaque hex, rgb() and hsl() colours are measured; a named or
+    translucent colour is taken on trust.
+    """
+    for fore, back in _READ_ON:
+        fg, bg = _luminance(colors[fore]), _luminance(colors[back])
+        if fg is None or bg is None:
+            continue
+        ratio = (max(fg, bg) + 0.05) / (min(fg, bg) + 0.05)
+        if ratio < MIN_CONTRAST:
+            # Name the colour the site chose: the other one may be a default.
+            blamed = fore if colors[fore] != defaults[fore] else back
+            raise ConfigurationError(
+                f"{where}.{blamed}",
+                f"{fore} {colors[fore]} on {back} {colors[back]} has a contrast of "
+                f"{ratio:.2f}:1; WCAG 2.2 AA needs at least {MIN_CONTRAST}:1 for text",
+            )
+
+
+def _luminance(value: str) -> float | None:
+    """WCAG relative luminance of an opaque colour, or None when it cannot be told."""
+    rgb = _rgb(value)
+    if rgb is None:
+        return None
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _rgb(value: str) -> tuple[float, float, float] | None:
+    if _HEX.fullmatch(value):
+        digits = value[1:]
+        if len(digits) in (3, 4):
+            digits = "".join(d * 2 for d in digits)
+        if len(digits) == 8 and digits[6:].lower() != "ff":
+            return None
+        r, g, b = (int(digits[i : i + 2], 16) / 255 for i in (0, 2, 4))
+        return r, g, b
+    match = _FUNCTION.fullmatch(value)
+    if match is None:
+        return None
+    parts = [p for p in re.split(r"[ ,/]+", match[2].strip(" ")) if p]
+    if len(parts) == 4 or "none" in parts or any(p.endswith(("rad", "turn")) for p in parts):
+        return None
+    if match[1].startswith("rgb"):
+        channels = [float(p[:-1]) / 100 if p.endswith("%") else float(p) / 255 for p in parts]
+        r, g, b = (min(max(c, 0.0), 1.0) for c in channels)
+        return r, g, b
+    hue = float(parts[0].removesuffix("deg").removesuffix("grad")) / 360
+    if parts[0].endswith("grad"):
+        hue = hue * 360 / 400
+    if not (parts[1].endswith("%") and parts[2].endswith("%")):
+        return None
+    sat, light = (min(max(float(p[:-1]) / 100, 0.0), 1.0) for p in parts[1:3])
+    r, g, b = colorsys.hls_to_rgb(hue % 1.0, light, sat)
+    return r, g, b
 
 
 def _check_color(where: str, value: object) -> None:
