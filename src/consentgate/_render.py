@@ -96,6 +96,36 @@ class CategoryView:
     always_on: bool
 
 
+@contextmanager
+def _naming_template_errors() -> Iterator[None]:
+    """Turn a template's error into a ConfigurationError that names the template and line.
+
+    Jinja2 names the template in a syntax error but not in a runtime error (an
+    undefined variable); its traceback has the template's frame, so the line is
+    taken from there.
+    """
+    try:
+        yield
+    except TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name}, line {exc.lineno}"
+        raise ConfigurationError("template_dirs", f"{where}: {exc.message}") from exc
+    except TemplateError as exc:
+        where = _template_frame(exc.__traceback__) or "a template"
+        raise ConfigurationError("template_dirs", f"{where}: {exc}") from exc
+
+
+def _template_frame(tb: TracebackType | None) -> str | None:
+    """``path, line N`` of the innermost template frame in a traceback."""
+    found = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        # Jinja2 rewrites the traceback so a template's frames carry its file name.
+        if not filename.endswith(".py") and not filename.startswith("<"):
+            found = f"{filename}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
 class Renderer:
     def __init__(self, config: ConsentConfig, assets: Assets) -> None:
         self.config = config
@@ -124,45 +154,44 @@ class Renderer:
             if config.theme is not None
             else None
         )
-        self.position = config.theme.position if config.theme is not None else "bar"
+        #: What the templates get about the site's look and its controller.
+        self._look: dict[str, Any] = {
+            "theme_url": self.theme_url,
+            "position": config.theme.position if config.theme is not None else "bar",
+            "controller_address": (config.controller_address or "").strip().splitlines(),
+            "controller_email": config.controller_email,
+        }
         self.own_provider = self._own_provider()
         self.choosable = self._choosable_categories()
-        with _naming_template_errors():
-            self._snippet_templates = [
-                (
-                    p,
-                    self._compile(p.head_template, p.head),
-                    self._compile(p.body_template, p.body),
-                )
-                for p in config.providers
-            ]
-            self._preludes = {
-                name: self.env.get_template(name) for p in config.providers for name in p.preludes
-            }
-            self.banner = {lang: Fragment(self._banner_html(lang)) for lang in self.languages}
-            self.settings_link = {
-                lang: Fragment(self._render("settings_link.html", lang, next_q=hole("next_q")))
-                for lang in self.languages
-            }
-            self.fingerprints = {
-                (source, lang): hashlib.sha256(html.encode()).hexdigest()
-                for lang in self.languages
-                for source, html in (
-                    ("banner", self.banner[lang].html),
-                    ("preferences", self._preferences_html(lang, NO_CONSENT, hole_values())),
-                )
-            }
-            for lang in self.languages:
-                self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True)
-            self._error_pages = {
-                (lang, key): Fragment(
-                    self._render(
-                        "error.html", lang, message=self.texts[lang][key], next=hole("next")
-                    )
-                )
-                for lang in self.languages
-                for key in ERROR_KEYS
-            }
+        self._snippet_templates = [
+            (p, self._compile(p.head_template, p.head), self._compile(p.body_template, p.body))
+            for p in config.providers
+        ]
+        self._preludes = {
+            name: self.env.get_template(name) for p in config.providers for name in p.preludes
+        }
+        self.banner = {lang: Fragment(self._banner_html(lang)) for lang in self.languages}
+        self.settings_link = {
+            lang: Fragment(self._render("settings_link.html", lang, next_q=hole("next_q")))
+            for lang in self.languages
+        }
+        self.fingerprints = {
+            (source, lang): hashlib.sha256(html.encode()).hexdigest()
+            for lang in self.languages
+            for source, html in (
+                ("banner", self.banner[lang].html),
+                ("preferences", self._preferences_html(lang, NO_CONSENT, hole_values())),
+            )
+        }
+        self._error_pages = {
+            (lang, key): Fragment(
+                self._render("error.html", lang, message=self.texts[lang][key], next=hole("next"))
+            )
+            for lang in self.languages
+            for key in ERROR_KEYS
+        }
+        for lang in self.languages:
+            self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True)
         self.snippets = lru_cache(maxsize=512)(self._snippets)
         self.negotiate = lru_cache(maxsize=1024)(self._negotiate)
 
@@ -260,24 +289,21 @@ class Renderer:
             next_q=hole("next_q"),
         )
 
+    @_naming_template_errors()
     def _render(self, name: str, lang: str, **context: Any) -> str:
         texts = self.texts[lang]
-        config = self.config
-        controller = config.controller_name or hole("host")
+        controller = self.config.controller_name or hole("host")
         return self.env.get_template(name).render(
             t=texts,
+            **self._look,
             lang=lang,
-            prefix=config.prefix,
+            prefix=self.config.prefix,
             controller=controller,
-            controller_address=(config.controller_address or "").strip().splitlines(),
-            controller_email=config.controller_email,
             intro=texts["banner.intro"].format(controller=controller),
             preferences_intro=texts["preferences.intro"].format(controller=controller),
-            config=config,
-            privacy_policy_url=config.privacy_policy_url,
-            position=self.position,
+            config=self.config,
+            privacy_policy_url=self.config.privacy_policy_url,
             stylesheet_url=self.assets.url("consentgate.css"),
-            theme_url=self.theme_url,
             **context,
         )
 
@@ -345,35 +371,6 @@ def check_templates(config: ConsentConfig) -> None:
 
 #: The texts an error page can carry (``errors.title`` and ``errors.back`` frame them).
 ERROR_KEYS = ("errors.forbidden", "errors.bad_request", "errors.unavailable")
-
-
-@contextmanager
-def _naming_template_errors() -> Iterator[None]:
-    """Turn a template's error into a ConfigurationError that names the template and line.
-
-    Jinja2 names the template in a syntax error but not in a runtime error (an
-    undefined variable); its traceback has the template's frame, so the line is
-    taken from there.
-    """
-    try:
-        yield
-    except TemplateSyntaxError as exc:
-        where = f"{exc.filename or exc.name}, line {exc.lineno}"
-        raise ConfigurationError("template_dirs", f"{where}: {exc.message}") from exc
-    except TemplateError as exc:
-        where = _template_frame(exc.__traceback__) or "a template"
-        raise ConfigurationError("template_dirs", f"{where}: {exc}") from exc
-
-
-def _template_frame(tb: TracebackType | None) -> str | None:
-    """``path, line N`` of the innermost template frame in a traceback."""
-    found = None
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith((".html", ".htm", ".jinja", ".j2")) or "<template>" in filename:
-            found = f"{filename}, line {tb.tb_lineno}"
-        tb = tb.tb_next
-    return found
 
 
 def next_values(next_path: str) -> dict[str, str]:

@@ -179,6 +179,9 @@ def theme_css(theme: Theme) -> str:
         light["--cg-radius"] = _radius(theme.radius)
     if not theme.shadow:
         light["--cg-shadow"] = "none"
+    if not theme.dark_mode:
+        # Light colours for everyone, so form controls are drawn for a light scheme too.
+        light["--cg-scheme"] = "light"
     out = ["/* consentgate theme, generated from the site's configuration */\n", _rule(light)]
     if theme.dark_mode:
         dark = {COLOR_PROPERTIES[role]: value for role, value in theme.dark_colors().items()}
