@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from consentgate import Theme
+from consentgate import ConsentConfig, Theme
 
-from .conftest import RecordingLog, choose, client_for, csrf_token, make_app, make_config
+from .conftest import SECRET, RecordingLog, choose, client_for, csrf_token, make_app, make_config
 
 pytestmark = pytest.mark.anyio
 
@@ -80,3 +81,31 @@ async def test_the_log_records_the_fingerprint_of_the_overridden_texts() -> None
     assert await fingerprint(texts={"en": {"banner.reject_all": "No thanks"}}) == builtin
     # the look is not part of the text: a theme leaves the fingerprint alone
     assert await fingerprint(theme=Theme(accent="#9a3412")) == builtin
+
+
+# -- the README's Customising section works as written ------------------------------------------
+
+
+def customising_blocks(language: str) -> list[str]:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Customising") :]
+    section = section[: section.index("\n## ", 1)]
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
+
+
+async def test_the_readme_toml_and_template_examples_work(tmp_path: Path) -> None:
+    tomls, templates = customising_blocks("toml"), customising_blocks("jinja")
+    assert len(tomls) == 3 and len(templates) == 1
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "banner.html").write_text(templates[0], encoding="utf-8")
+    path = tmp_path / "consentgate.toml"
+    top_level = f'secret_key = "{SECRET}"\nstore = "sqlite:///:memory:"\n' + tomls[2]
+    provider = '[[providers]]\ntype = "google-analytics"\nmeasurement_id = "G-TEST123456"\n'
+    path.write_text("\n".join([top_level, provider, *tomls[:2]]), encoding="utf-8")
+    config = ConsentConfig.from_toml(path)
+    assert config.theme is not None and config.theme.position == "box"
+    async with client_for(make_app(config)) as client:
+        html = (await client.get("/", headers={"accept-language": "da"})).text
+    assert "Må vi tælle dit besøg?" in html
+    assert '<p class="site-banner-note">We never use data for advertising.</p>' in html
+    assert len(STYLESHEET.findall(html)) == 2

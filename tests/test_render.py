@@ -535,3 +535,33 @@ def test_a_broken_override_fails_when_the_config_is_built(tmp_path: Path) -> Non
     with pytest.raises(ConfigurationError) as caught:
         make_config(template_dirs=[tmp_path])
     assert "banner.html, line 1: 'contoller' is undefined" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        ("<script>{{ site_id }}</script>", "'site_id' is undefined"),
+        ("<script>{{ provider.nothing.more }}</script>", "has no attribute 'nothing'"),
+    ],
+)
+def test_a_provider_snippet_with_an_undefined_variable_stops_the_start(
+    head: str, expected: str
+) -> None:
+    from consentgate.providers import Provider
+
+    broken = Provider(name="broken", title="Broken", category="statistics", head=head)
+    with pytest.raises(ConfigurationError) as caught:
+        build(make_config(providers=[broken]))
+    assert caught.value.field == "providers"
+    assert "<template>, line 1: " in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_an_overridden_snippet_template_is_checked_at_the_start(tmp_path: Path) -> None:
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "google_analytics_head.html").write_text(
+        "<script>{{ measurment_id }}</script>", encoding="utf-8"
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        build(make_config(template_dirs=[tmp_path]))
+    assert "google_analytics_head.html, line 1: 'measurment_id' is undefined" in str(caught.value)

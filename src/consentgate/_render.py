@@ -97,7 +97,7 @@ class CategoryView:
 
 
 @contextmanager
-def _naming_template_errors() -> Iterator[None]:
+def _naming_template_errors(field: str = "template_dirs") -> Iterator[None]:
     """Turn a template's error into a ConfigurationError that names the template and line.
 
     Jinja2 names the template in a syntax error but not in a runtime error (an
@@ -108,10 +108,10 @@ def _naming_template_errors() -> Iterator[None]:
         yield
     except TemplateSyntaxError as exc:
         where = f"{exc.filename or exc.name}, line {exc.lineno}"
-        raise ConfigurationError("template_dirs", f"{where}: {exc.message}") from exc
+        raise ConfigurationError(field, f"{where}: {exc.message}") from exc
     except TemplateError as exc:
         where = _template_frame(exc.__traceback__) or "a template"
-        raise ConfigurationError("template_dirs", f"{where}: {exc}") from exc
+        raise ConfigurationError(field, f"{where}: {exc}") from exc
 
 
 def _template_frame(tb: TracebackType | None) -> str | None:
@@ -119,8 +119,9 @@ def _template_frame(tb: TracebackType | None) -> str | None:
     found = None
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
-        # Jinja2 rewrites the traceback so a template's frames carry its file name.
-        if not filename.endswith(".py") and not filename.startswith("<"):
+        # Jinja2 rewrites the traceback so a template's frames carry its file name
+        # ("<template>" for a provider's snippet given as a string).
+        if not filename.endswith(".py"):
             found = f"{filename}, line {tb.tb_lineno}"
         tb = tb.tb_next
     return found
@@ -192,6 +193,10 @@ class Renderer:
         }
         for lang in self.languages:
             self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True)
+        # Every provider's snippets, once, so that a broken one stops the start
+        # rather than failing the pages of visitors who consented.
+        with _naming_template_errors("providers"):
+            self._snippets(frozenset(config.optional_categories), "202601", "www.example.com")
         self.snippets = lru_cache(maxsize=512)(self._snippets)
         self.negotiate = lru_cache(maxsize=1024)(self._negotiate)
 
