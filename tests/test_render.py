@@ -18,7 +18,7 @@ from consentgate._locales import available_languages, builtin_texts
 from consentgate._render import Renderer
 from consentgate.providers import GoogleAnalytics
 
-from .conftest import make_config
+from .conftest import all_providers, make_config
 
 HOSTILE_HOST = "<script>alert(1)</script>"
 VALUES = {
@@ -565,3 +565,17 @@ def test_an_overridden_snippet_template_is_checked_at_the_start(tmp_path: Path) 
     with pytest.raises(ConfigurationError) as caught:
         build(make_config(template_dirs=[tmp_path]))
     assert "google_analytics_head.html, line 1: 'measurment_id' is undefined" in str(caught.value)
+
+
+def test_a_snippet_branch_for_fewer_categories_is_checked_too() -> None:
+    from consentgate.providers import Provider
+
+    broken = Provider(
+        name="broken",
+        title="Broken",
+        category="statistics",
+        head="{% if 'marketing' not in granted %}{{ no_ads_id }}{% endif %}",
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        build(make_config(providers=[broken, *all_providers()]))
+    assert "'no_ads_id' is undefined" in str(caught.value)

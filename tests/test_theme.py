@@ -124,6 +124,10 @@ def test_a_colour_must_be_a_string() -> None:
     assert theme_error(text=123).field == "theme.text"
 
 
+def test_dark_colours_must_be_a_table() -> None:
+    assert theme_error(dark="#000").field == "theme.dark"
+
+
 def test_unknown_dark_colour_is_refused() -> None:
     error = theme_error(dark={"acent": "#fff"})
     assert error.field == "theme.dark.acent"

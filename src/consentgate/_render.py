@@ -193,10 +193,12 @@ class Renderer:
         }
         for lang in self.languages:
             self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True)
-        # Every provider's snippets, once, so that a broken one stops the start
-        # rather than failing the pages of visitors who consented.
+        # Every provider's snippets, for all, none and each one category granted, so
+        # that a broken one stops the start rather than failing visitors' pages.
+        optional = config.optional_categories
         with _naming_template_errors("providers"):
-            self._snippets(frozenset(config.optional_categories), "202601", "www.example.com")
+            for granted in (optional, (), *((name,) for name in optional)):
+                self._snippets(frozenset(granted), "202601", "www.example.com")
         self.snippets = lru_cache(maxsize=512)(self._snippets)
         self.negotiate = lru_cache(maxsize=1024)(self._negotiate)
 
