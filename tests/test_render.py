@@ -579,3 +579,22 @@ def test_a_snippet_branch_for_fewer_categories_is_checked_too() -> None:
     with pytest.raises(ConfigurationError) as caught:
         build(make_config(providers=[broken, *all_providers()]))
     assert "'no_ads_id' is undefined" in str(caught.value)
+
+
+@pytest.mark.parametrize("position", ["bar", "box", "dialog"])
+def test_the_position_is_an_attribute_of_the_banner_root(position: str) -> None:
+    from consentgate import Theme
+
+    renderer = build(make_config(theme=Theme(position=position)))  # type: ignore[arg-type]
+    [root] = Tags(banner_html(renderer, "en")).find("div", id="consentgate-banner")
+    assert root["data-position"] == position
+
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "consentgate" / "templates"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TEMPLATES.glob("*.html")))
+def test_no_built_in_page_template_has_inline_style_or_script(name: str) -> None:
+    """A strict Content-Security-Policy must work: styles and scripts come from files."""
+    source = (TEMPLATES / name).read_text(encoding="utf-8")
+    assert re.search(r"<style|\sstyle=|<script(?![^>]*\ssrc=)|\son[a-z]+=", source) is None
