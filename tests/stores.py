@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from contextlib import closing
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
-from consentgate.log import ConsentLog, PostgresConsentLog, SQLiteConsentLog, _postgres, _sqlite
+from consentgate.log import PostgresConsentLog, SQLiteConsentLog, _postgres, _sqlite
 
 __all__ = ["PostgresStore", "SQLiteStore", "Store"]
 
@@ -34,7 +35,7 @@ class Store:
         """The store URL a ConsentConfig would name."""
         raise NotImplementedError
 
-    def open(self, **options: Any) -> ConsentLog:
+    def open(self, **options: Any) -> SQLiteConsentLog | PostgresConsentLog:
         raise NotImplementedError
 
     def fresh(self) -> Store:
@@ -49,6 +50,17 @@ class Store:
 
     def row(self, sequence: int) -> dict[str, Any]:
         """Every column of one stored row, by name."""
+        raise NotImplementedError
+
+    def refuse_inserts(self, message: str) -> None:
+        """Make every insert into the log fail with ``message``, as a broken disk would."""
+        raise NotImplementedError
+
+    def allow_inserts(self) -> None:
+        raise NotImplementedError
+
+    def write_locked(self) -> Any:
+        """An async context in which another connection holds the log's write lock."""
         raise NotImplementedError
 
     def ids(self) -> list[str]:
@@ -87,6 +99,22 @@ class SQLiteStore(Store):
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
         with closing(sqlite3.connect(self.path, isolation_level=None)) as conn:
             return conn.execute(sql, params).fetchall()
+
+    def refuse_inserts(self, message: str) -> None:
+        self.tamper(
+            "CREATE TRIGGER refuse BEFORE INSERT ON consent_records "
+            f"BEGIN SELECT RAISE(ABORT, '{message}'); END"
+        )
+
+    def allow_inserts(self) -> None:
+        self.tamper("DROP TRIGGER refuse")
+
+    @asynccontextmanager
+    async def write_locked(self) -> AsyncIterator[None]:
+        with closing(sqlite3.connect(self.path, isolation_level=None)) as other_writer:
+            other_writer.execute("BEGIN IMMEDIATE")
+            yield
+            other_writer.execute("ROLLBACK")
 
     def row(self, sequence: int) -> dict[str, Any]:
         with closing(sqlite3.connect(self.path)) as conn:
@@ -127,6 +155,29 @@ class PostgresStore(Store):
         with psycopg.connect(self.url, autocommit=True) as conn:
             cursor = conn.execute(sql.replace("?", "%s").encode(), params)
             return cursor.fetchall() if cursor.description else []
+
+    def refuse_inserts(self, message: str) -> None:
+        self.tamper(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            f"$$ BEGIN RAISE EXCEPTION '{message}'; END $$"
+        )
+        self.tamper(
+            "CREATE TRIGGER refuse BEFORE INSERT ON consent_records "
+            "FOR EACH ROW EXECUTE FUNCTION refuse()"
+        )
+
+    def allow_inserts(self) -> None:
+        self.tamper("DROP TRIGGER refuse ON consent_records")
+
+    @asynccontextmanager
+    async def write_locked(self) -> AsyncIterator[None]:
+        """Hold the chain's head row, as another app process's batch does."""
+        import psycopg
+
+        async with await psycopg.AsyncConnection.connect(self.url) as other:
+            await other.execute("SELECT * FROM consent_head FOR UPDATE")
+            yield
+            await other.rollback()
 
     def row(self, sequence: int) -> dict[str, Any]:
         import psycopg

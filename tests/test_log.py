@@ -413,8 +413,7 @@ async def test_file_deleted_under_open_log_is_recreated(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_locked_database_times_out_without_blocking_the_loop(tmp_path: Path) -> None:
-    path = tmp_path / "log.db"
+async def test_a_held_write_lock_times_out_without_blocking_the_loop(store: Store) -> None:
     ticks = 0
 
     async def ticker() -> None:
@@ -423,20 +422,22 @@ async def test_locked_database_times_out_without_blocking_the_loop(tmp_path: Pat
             ticks += 1
             await asyncio.sleep(0.01)
 
-    async with SQLiteConsentLog(path, timeout=0.3) as log:
-        await log.record(make_record())
-        with closing(sqlite3.connect(path, isolation_level=None)) as other_writer:
-            other_writer.execute("BEGIN IMMEDIATE")
+    async with store.open(timeout=0.5) as log:
+        await log.record(make_record(consent_id="before"))
+        async with store.write_locked():
             ticking = asyncio.ensure_future(ticker())
+            began = asyncio.get_running_loop().time()
             try:
                 with pytest.raises(StorageError, match="timed out|locked"):
-                    await log.record(make_record())
+                    await log.record(make_record(consent_id="late"))
             finally:
                 ticking.cancel()
-            other_writer.execute("ROLLBACK")
-        assert ticks >= 10
-        await log.record(make_record())
-        assert len(await log.history("visitor-1")) == 2
+            assert asyncio.get_running_loop().time() - began < 1.5
+        assert ticks >= 20
+        await log.record(make_record(consent_id="after"))
+        assert (await log.verify()).ok
+    # The late record gave up before its batch held the lock: nothing of it was committed.
+    assert store.ids() == ["before", "after"]
 
 
 class FaultyLog(SQLiteConsentLog):

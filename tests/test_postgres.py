@@ -24,17 +24,6 @@ def store(postgres_database: str) -> PostgresStore:
     return PostgresStore(postgres_database)
 
 
-@asynccontextmanager
-async def head_locked(store: PostgresStore) -> AsyncIterator[None]:
-    """Hold the chain's head row from another connection, as another app process's batch does."""
-    import psycopg
-
-    async with await psycopg.AsyncConnection.connect(store.url) as other:
-        await other.execute("SELECT * FROM consent_head FOR UPDATE")
-        yield
-        await other.rollback()
-
-
 def start(calls: list[Awaitable[ConsentRecord]]) -> list[asyncio.Future[ConsentRecord]]:
     return [asyncio.ensure_future(call) for call in calls]
 
@@ -116,7 +105,7 @@ async def test_records_waiting_for_the_head_lock_share_one_transaction(
 ) -> None:
     async with store.open() as log:
         await log.migrate()
-        async with head_locked(store):
+        async with store.write_locked():
             writes = start([log.record(make_record(consent_id="v0"))])
             while log._queue or log._writer is None:  # its batch now waits for the lock
                 await asyncio.sleep(0.001)
@@ -137,61 +126,6 @@ async def test_max_batch_one_commits_each_record_alone(store: PostgresStore) -> 
         assert log._commits == 30
         assert (await log.verify()).checked == 30
     assert sorted(r.sequence for r in stored if r.sequence) == list(range(1, 31))
-
-
-@pytest.mark.anyio
-async def test_a_failing_batch_fails_every_caller_in_it(store: PostgresStore) -> None:
-    async with store.open() as log:
-        first = await log.record(make_record())
-        store.tamper(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'disk on fire'; END $$"
-        )
-        store.tamper(
-            "CREATE TRIGGER refuse BEFORE INSERT ON consent_records "
-            "FOR EACH ROW EXECUTE FUNCTION refuse()"
-        )
-        results = await asyncio.gather(
-            *(log.record(make_record(consent_id=f"v{i}")) for i in range(5)),
-            return_exceptions=True,
-        )
-        assert all(isinstance(r, StorageError) and "disk on fire" in str(r) for r in results)
-        assert len({id(r) for r in results}) == 5
-        store.tamper("DROP TRIGGER refuse ON consent_records")
-        after = await log.record(make_record())
-        report = await log.verify()
-    assert after.sequence == 2 and after.prev_hash == first.hash  # nothing of the batch is left
-    assert report.ok and report.checked == 2
-
-
-@pytest.mark.anyio
-async def test_a_held_head_lock_times_out_without_blocking_the_loop(
-    store: PostgresStore,
-) -> None:
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0.01)
-
-    async with store.open(timeout=0.5) as log:
-        await log.record(make_record(consent_id="before"))
-        async with head_locked(store):
-            ticking = asyncio.ensure_future(ticker())
-            began = time.monotonic()
-            try:
-                with pytest.raises(StorageError, match="timed out"):
-                    await log.record(make_record(consent_id="late"))
-            finally:
-                ticking.cancel()
-            assert time.monotonic() - began < 1.5
-        assert ticks >= 20
-        await log.record(make_record(consent_id="after"))
-        assert (await log.verify()).ok
-    # The late record's batch gave up with its caller: nothing of it was committed.
-    assert store.ids() == ["before", "after"]
 
 
 @pytest.mark.anyio
