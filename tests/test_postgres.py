@@ -64,6 +64,27 @@ async def test_processes_starting_together_migrate_once(store: PostgresStore) ->
 
 
 @pytest.mark.anyio
+async def test_concurrent_first_calls_open_one_pool(
+    store: PostgresStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    opened = 0
+    open_pool = PostgresConsentLog._open_pool
+
+    async def counting(self: PostgresConsentLog) -> Any:
+        nonlocal opened
+        opened += 1
+        return await open_pool(self)
+
+    monkeypatch.setattr(PostgresConsentLog, "_open_pool", counting)
+    async with store.open() as log:
+        await asyncio.gather(
+            *(log.history("nobody") for _ in range(10)),
+            *(log.record(make_record()) for _ in range(10)),
+        )
+    assert opened == 1
+
+
+@pytest.mark.anyio
 async def test_a_missing_head_row_is_a_storage_error(store: PostgresStore) -> None:
     async with store.open() as log:
         await log.record(make_record())

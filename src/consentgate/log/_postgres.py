@@ -245,7 +245,7 @@ class PostgresConsentLog(ConsentLog):
         )
         self._pool: _Pool | None = None
         self._migrated = False
-        self._migrating = asyncio.Lock()
+        self._starting = asyncio.Lock()
         self._closed = False
         self._queue: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
@@ -458,38 +458,43 @@ class PostgresConsentLog(ConsentLog):
 
     async def _ready(self) -> _Pool:
         """The pool, opened on first use, and the schema, migrated on first use."""
-        if self._pool is None:
-            from psycopg import AsyncConnection
-            from psycopg_pool import AsyncConnectionPool
+        if self._pool is not None and self._migrated:
+            return self._pool
+        # One caller opens and migrates; the others wait for it rather than race it.
+        async with self._starting:
+            if self._pool is None:
+                self._pool = await self._open_pool()
+            if not self._migrated:
+                async with self._pool.connection() as conn:
+                    await _migrate(conn)
+                self._migrated = True
+            return self._pool
 
-            pool: _Pool = AsyncConnectionPool(
-                self._url,
-                connection_class=AsyncConnection[tuple[Any, ...]],
-                kwargs={
-                    "autocommit": True,
-                    # libpq counts whole seconds and takes no less than 2.
-                    "connect_timeout": max(2, math.ceil(self._timeout)),
-                    "options": self._options,
-                },
-                min_size=1,
-                max_size=self._pool_size,
-                open=False,
-                timeout=self._timeout,
-                # Give up a reconnection soon and start afresh on the next
-                # request, rather than backing off for minutes after an outage.
-                reconnect_timeout=self._timeout,
-                check=AsyncConnectionPool.check_connection,
-                name="consentgate",
-            )
-            await pool.open(wait=False)
-            self._pool = pool
-        if not self._migrated:
-            async with self._migrating:
-                if not self._migrated:
-                    async with self._pool.connection() as conn:
-                        await _migrate(conn)
-                    self._migrated = True
-        return self._pool
+    async def _open_pool(self) -> _Pool:
+        from psycopg import AsyncConnection
+        from psycopg_pool import AsyncConnectionPool
+
+        pool: _Pool = AsyncConnectionPool(
+            self._url,
+            connection_class=AsyncConnection[tuple[Any, ...]],
+            kwargs={
+                "autocommit": True,
+                # libpq counts whole seconds and takes no less than 2.
+                "connect_timeout": max(2, math.ceil(self._timeout)),
+                "options": self._options,
+            },
+            min_size=1,
+            max_size=self._pool_size,
+            open=False,
+            timeout=self._timeout,
+            # Give up a reconnection soon and start afresh on the next request,
+            # rather than backing off for minutes after an outage.
+            reconnect_timeout=self._timeout,
+            check=AsyncConnectionPool.check_connection,
+            name="consentgate",
+        )
+        await pool.open(wait=False)
+        return pool
 
     async def _run(
         self, job: Callable[[_Conn], Awaitable[_T]], verb: str, *, bounded: bool = True
