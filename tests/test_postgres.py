@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from consentgate._exceptions import StorageError
+from consentgate._exceptions import ConfigurationError, StorageError
 from consentgate.log import ConsentRecord, PostgresConsentLog
 from tests.conftest import choose, client_for, make_app, make_config
 from tests.pg_server import PostgresServer
@@ -111,10 +111,12 @@ async def test_nul_is_refused_for_its_caller_only(store: PostgresStore) -> None:
 
 
 def test_bad_options() -> None:
-    with pytest.raises(ValueError, match="max_batch"):
+    with pytest.raises(ConfigurationError, match="max_batch"):
         PostgresConsentLog("postgresql://h/db", max_batch=0)
-    with pytest.raises(ValueError, match="pool_size"):
+    with pytest.raises(ConfigurationError, match="pool_size"):
         PostgresConsentLog("postgresql://h/db", pool_size=1)
+    with pytest.raises(ConfigurationError, match="store_timeout"):
+        PostgresConsentLog("postgresql://h/db", timeout=0)
 
 
 # -- group commit ---------------------------------------------------------------------------

@@ -219,9 +219,9 @@ class PostgresConsentLog(ConsentLog):
         if not (math.isfinite(timeout) and timeout > 0):
             raise ConfigurationError("store_timeout", "must be a positive number of seconds")
         if max_batch < 1:
-            raise ValueError("max_batch must be at least 1")
+            raise ConfigurationError("max_batch", "must be at least 1")
         if pool_size < 2:
-            raise ValueError("pool_size must be at least 2: one connection writes, one reads")
+            raise ConfigurationError("pool_size", "must be at least 2: one writes, one reads")
         try:
             params = conninfo_to_dict(url)
         except Exception as exc:
