@@ -568,6 +568,7 @@ def test_open_log_rejects_bad_urls(url: str) -> None:
 )
 def test_open_log_postgresql_connects_to_nothing_yet(url: str, target: str) -> None:
     assert check_store_url(url) == target
+    assert make_config(store=url).store == url  # a config names it without connecting
     log = open_log(url, timeout=2.0)
     assert isinstance(log, PostgresConsentLog)
     assert "secret" not in repr(log) and "secret" not in log.name

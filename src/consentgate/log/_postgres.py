@@ -92,7 +92,10 @@ _MIGRATION_LOCK = 0x636F6E73656E7467
 _ACTIONS: frozenset[str] = frozenset(get_args(Action))
 _SOURCES: frozenset[str] = frozenset(get_args(Source))
 
-_EXTRA_HINT = "install the PostgreSQL driver with: pip install consentgate[postgres]"
+_EXTRA_HINT = (
+    "install the PostgreSQL driver with: pip install consentgate[postgres] "
+    "(and psycopg[binary] where libpq is not installed)"
+)
 
 _V1: tuple[str, ...] = (
     """
@@ -202,7 +205,7 @@ class PostgresConsentLog(ConsentLog):
     of one group commit (1 turns group commit off); ``pool_size`` caps the
     connections this log holds.
 
-    .. versionadded:: 0.2
+    .. versionadded:: 0.1
     """
 
     def __init__(
