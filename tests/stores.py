@@ -9,10 +9,11 @@ the dialect both SQLite and PostgreSQL understand.
 
 from __future__ import annotations
 
+import abc
 import itertools
 import sqlite3
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, closing
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, closing
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,7 +24,7 @@ from consentgate.log import PostgresConsentLog, SQLiteConsentLog, _postgres, _sq
 __all__ = ["PostgresStore", "SQLiteStore", "Store"]
 
 
-class Store:
+class Store(abc.ABC):
     """One empty consent log of one backend."""
 
     kind: str
@@ -31,37 +32,40 @@ class Store:
     module: ModuleType
 
     @property
+    @abc.abstractmethod
     def url(self) -> str:
         """The store URL a ConsentConfig would name."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def open(self, **options: Any) -> SQLiteConsentLog | PostgresConsentLog:
-        raise NotImplementedError
+        """A log object on this store (not opened yet)."""
 
+    @abc.abstractmethod
     def fresh(self) -> Store:
         """Another empty log of the same backend."""
-        raise NotImplementedError
+
+    @abc.abstractmethod
+    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """Run one statement on a connection of its own; its rows, if any."""
 
     def tamper(self, sql: str, *params: Any) -> None:
         self.query(sql, *params)
 
-    def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-        raise NotImplementedError
-
+    @abc.abstractmethod
     def row(self, sequence: int) -> dict[str, Any]:
         """Every column of one stored row, by name."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def refuse_inserts(self, message: str) -> None:
         """Make every insert into the log fail with ``message``, as a broken disk would."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def allow_inserts(self) -> None:
-        raise NotImplementedError
+        """Undo ``refuse_inserts``."""
 
-    def write_locked(self) -> Any:
-        """An async context in which another connection holds the log's write lock."""
-        raise NotImplementedError
+    @abc.abstractmethod
+    def write_locked(self) -> AbstractAsyncContextManager[None]:
+        """A context in which another connection holds the log's write lock."""
 
     def ids(self) -> list[str]:
         """The consent ids of every stored row, in sequence order."""

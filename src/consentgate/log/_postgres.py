@@ -52,10 +52,10 @@ import json
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .._exceptions import ConfigurationError, StorageError
-from ._base import Action, ChainLink, ConsentLog, ConsentRecord, Source
+from ._base import ChainLink, ConsentLog, ConsentRecord
 from ._chain import (
     GENESIS_HASH,
     Checkpoint,
@@ -66,6 +66,7 @@ from ._chain import (
     format_time,
     link_hash,
 )
+from ._sqlite import _check as _check_fields, _check_batch_size, _format_categories
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -88,9 +89,6 @@ _BEFORE_ALL = -(2**63)
 _POOL_SIZE = 4
 #: ``pg_advisory_xact_lock`` key that serialises schema migrations ("consentg").
 _MIGRATION_LOCK = 0x636F6E73656E7467
-
-_ACTIONS: frozenset[str] = frozenset(get_args(Action))
-_SOURCES: frozenset[str] = frozenset(get_args(Source))
 
 _EXTRA_HINT = (
     "install the PostgreSQL driver with: pip install consentgate[postgres] "
@@ -639,11 +637,6 @@ def _fail(future: asyncio.Future[ConsentRecord], error: StorageError, cause: Bas
         future.set_exception(error)
 
 
-def _check_batch_size(batch_size: int) -> None:
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-
-
 def _aware(time: datetime) -> datetime:
     format_time(time)  # raises ValueError for a naive time, as the SQLite log does
     return time
@@ -681,10 +674,6 @@ def _check(record: ConsentRecord) -> str:
 
     Runs before the batch's transaction, so a bad record fails only its own caller.
     """
-    if record.action not in _ACTIONS:
-        raise ValueError(f"unknown action {record.action!r}")
-    if record.source not in _SOURCES:
-        raise ValueError(f"unknown source {record.source!r}")
     texts = (
         record.consent_id,
         record.policy_version,
@@ -695,8 +684,7 @@ def _check(record: ConsentRecord) -> str:
     )
     if any("\x00" in text for text in texts):
         raise ValueError("PostgreSQL text cannot hold the NUL character")
-    # Fails for a lone surrogate, too, which UTF-8 cannot encode.
-    return content_digest(record)
+    return _check_fields(record)
 
 
 async def _lock_head(conn: _Conn) -> tuple[int, str]:
@@ -825,7 +813,3 @@ def _row(record: ConsentRecord) -> tuple[Any, ...]:
         record.prev_hash,
         record.hash,
     )
-
-
-def _format_categories(categories: tuple[str, ...]) -> str:
-    return json.dumps(categories, separators=(",", ":"))
