@@ -432,8 +432,9 @@ async def test_a_held_write_lock_times_out_without_blocking_the_loop(store: Stor
                     await log.record(make_record(consent_id="late"))
             finally:
                 ticking.cancel()
-            assert asyncio.get_running_loop().time() - began < 1.5
-        assert ticks >= 20
+            # Bounded by the timeout (the bound here leaves room for a busy CI machine).
+            assert asyncio.get_running_loop().time() - began < 3.0
+        assert ticks >= 10
         await log.record(make_record(consent_id="after"))
         assert (await log.verify()).ok
     # The late record gave up before its batch held the lock: nothing of it was committed.

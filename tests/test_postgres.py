@@ -221,11 +221,11 @@ async def test_stopped_server_fails_fast_and_the_log_recovers(
                 began = time.monotonic()
                 with pytest.raises(StorageError):
                     await call()
-                assert time.monotonic() - began < 2.0
+                assert time.monotonic() - began < 4.0  # timeout 1s, room for a busy machine
         after, failures = await until_it_works(
             lambda: log.record(make_record(consent_id="after")), 10
         )
-        assert failures <= 1
+        assert failures <= 2  # calls made while the server was still coming up
         report = await log.verify()
     assert after.prev_hash == before.hash
     assert report.ok and report.checked == 2
@@ -240,7 +240,7 @@ async def test_a_server_down_from_the_start(store: PostgresStore) -> None:
             began = time.monotonic()
             with pytest.raises(StorageError, match="127.0.0.1:9"):
                 await log.record(make_record())
-            assert time.monotonic() - began < 1.5
+            assert time.monotonic() - began < 3.0
 
 
 @pytest.mark.anyio
@@ -256,7 +256,7 @@ async def test_middleware_answers_503_while_the_server_is_down_and_recovers(
                 async with client_for(app) as visitor:
                     began = time.monotonic()
                     grant = await choose(visitor, "accept_all")
-                    assert time.monotonic() - began < 2.5
+                    assert time.monotonic() - began < 4.0
                     assert grant.status_code == 503
                     assert "set-cookie" not in grant.headers  # not applied
                     refusal = await choose(visitor, "reject_all")
