@@ -117,6 +117,8 @@ def test_bad_options() -> None:
         PostgresConsentLog("postgresql://h/db", pool_size=1)
     with pytest.raises(ConfigurationError, match="store_timeout"):
         PostgresConsentLog("postgresql://h/db", timeout=0)
+    with pytest.raises(ConfigurationError, match="store: not a valid PostgreSQL URL"):
+        PostgresConsentLog("postgresql://h/db?bogus=1")
 
 
 # -- group commit ---------------------------------------------------------------------------

@@ -215,6 +215,7 @@ class PostgresConsentLog(ConsentLog):
         pool_size: int = _POOL_SIZE,
     ) -> None:
         require_driver()
+        from psycopg import ProgrammingError
         from psycopg.conninfo import conninfo_to_dict
 
         if not (math.isfinite(timeout) and timeout > 0):
@@ -225,7 +226,7 @@ class PostgresConsentLog(ConsentLog):
             raise ConfigurationError("pool_size", "must be at least 2: one writes, one reads")
         try:
             params = conninfo_to_dict(url)
-        except Exception as exc:
+        except ProgrammingError as exc:
             raise ConfigurationError("store", f"not a valid PostgreSQL URL: {exc}") from exc
         self._url = url
         self._name = _display_name(params)
