@@ -486,6 +486,12 @@ def test_an_unknown_key_suggests_the_near_one_and_lists_all() -> None:
     assert "banner.accept_all" in message and "preferences.controller" in message
 
 
+def test_texts_of_a_site_category_point_to_the_category() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        ConsentConfig(**minimal(texts={"da": {"categories.social.title": "Socialt"}}))
+    assert "a site's own category brings its texts: Category(title=...)" in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("key", "text"),
     [
