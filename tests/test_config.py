@@ -502,6 +502,8 @@ def test_texts_of_a_site_category_point_to_the_category() -> None:
         ("banner.intro", "{controller} uses { cookies"),
         ("banner.intro", "{0} uses cookies"),
         ("banner.intro", "{controller!r} uses cookies"),
+        ("banner.intro", "{controller.__class__} uses cookies"),
+        ("banner.intro", "{controller[0]} uses cookies"),
         ("consent_cookie.expiry", "{days:>5} days"),
     ],
 )
