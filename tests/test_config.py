@@ -486,6 +486,12 @@ def test_an_unknown_key_suggests_the_near_one_and_lists_all() -> None:
     assert "banner.accept_all" in message and "preferences.controller" in message
 
 
+def test_texts_of_a_site_category_point_to_the_category() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        ConsentConfig(**minimal(texts={"da": {"categories.social.title": "Socialt"}}))
+    assert "a site's own category brings its texts: Category(title=...)" in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("key", "text"),
     [
@@ -496,6 +502,8 @@ def test_an_unknown_key_suggests_the_near_one_and_lists_all() -> None:
         ("banner.intro", "{controller} uses { cookies"),
         ("banner.intro", "{0} uses cookies"),
         ("banner.intro", "{controller!r} uses cookies"),
+        ("banner.intro", "{controller.__class__} uses cookies"),
+        ("banner.intro", "{controller[0]} uses cookies"),
         ("consent_cookie.expiry", "{days:>5} days"),
     ],
 )

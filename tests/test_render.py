@@ -598,3 +598,15 @@ def test_no_built_in_page_template_has_inline_style_or_script(name: str) -> None
     """A strict Content-Security-Policy must work: styles and scripts come from files."""
     source = (TEMPLATES / name).read_text(encoding="utf-8")
     assert re.search(r"<style|\sstyle=|<script(?![^>]*\ssrc=)|\son[a-z]+=", source) is None
+
+
+def test_every_text_is_shown_somewhere_so_an_override_always_shows() -> None:
+    package = TEMPLATES.parent
+    sources = "".join(p.read_text(encoding="utf-8") for p in TEMPLATES.glob("*.html"))
+    sources += (package / "_render.py").read_text(encoding="utf-8")
+    unused = [
+        key
+        for key in builtin_texts("en")
+        if f'"{key}"' not in sources and not re.fullmatch(r"categories\.\w+\.\w+", key)
+    ]
+    assert unused == []

@@ -116,8 +116,14 @@ def test_readable_colours_and_unmeasurable_ones_pass() -> None:
     make_config(theme=Theme(accent="#9a3412", text="hsl(20 14% 10%)", muted="rgb(87 83 78)"))
     # named and translucent colours are taken on trust
     make_config(theme=Theme(accent="orange", text="#0000", background="rgb(0 0 0 / 0.5)"))
-    # dark colours are not held to contrast when dark mode is off
-    make_config(theme=Theme(dark={"text": "#333"}, dark_mode=False))
+    # the dark defaults are not held against light choices when dark mode is off
+    make_config(theme=Theme(background="#fafafa", text="#111", dark_mode=False))
+
+
+def test_dark_colours_with_dark_mode_off_are_refused() -> None:
+    error = theme_error(dark={"accent": "#fdba74"}, dark_mode=False)
+    assert error.field == "theme.dark"
+    assert "no effect" in str(error)
 
 
 def test_a_colour_must_be_a_string() -> None:

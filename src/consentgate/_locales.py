@@ -79,6 +79,8 @@ def check_overrides(overrides: object) -> Mapping[str, Texts]:
             if key not in keys:
                 near = difflib.get_close_matches(key, keys, n=1)
                 hint = f"did you mean {near[0]!r}? " if near else ""
+                if key.startswith("categories."):
+                    hint += "(a site's own category brings its texts: Category(title=...)) "
                 raise ConfigurationError(
                     where,
                     f"is not a text consentgate shows; {hint}valid keys: {', '.join(sorted(keys))}",

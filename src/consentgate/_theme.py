@@ -158,6 +158,10 @@ class Theme:
                 f"{where}.position",
                 f"expected one of {', '.join(POSITIONS)}, got {self.position!r}",
             )
+        if self.dark and not self.dark_mode:
+            raise ConfigurationError(
+                f"{where}.dark", "has no effect with dark_mode off; remove one of them"
+            )
         _check_contrast(where, self.colors(), LIGHT_COLORS)
         if self.dark_mode:
             _check_contrast(f"{where}.dark", self.dark_colors(), DARK_COLORS)
