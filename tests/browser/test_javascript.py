@@ -223,8 +223,16 @@ def test_settings_link_reopens_the_choice_in_a_dialog(js_visitor: Visitor) -> No
     assert focus_is_inside(js_visitor, "#consentgate-banner")
     for category in ("statistics", "marketing"):
         expect(dialog.locator(f'input[value="{category}"]')).not_to_be_checked()
-    # The rest of the page is out of reach while the dialog is open.
+    # The rest of the page is out of reach while the dialog is open, and Tab stays inside.
     assert js_visitor.page.evaluate("document.querySelector('main').inert") is True
+    stops = js_visitor.page.evaluate(
+        'document.querySelectorAll(\'#consentgate-banner :is(a, button, [tabindex="0"],'
+        " input:not([type=hidden]))').length"
+    )
+    for key in ("Tab", "Shift+Tab"):
+        for _ in range(stops + 2):
+            js_visitor.page.keyboard.press(key)
+            assert focus_is_inside(js_visitor, "#consentgate-banner"), key
 
     # Escape closes it without a choice; focus returns to the link.
     js_visitor.page.keyboard.press("Escape")
