@@ -311,7 +311,7 @@ class _Visitor:
 
 
 # Where a response is on its way through the gate.
-_AWAITING_START, _PASSING, _REWRITING, _ENDED = range(4)
+_AWAITING_START, _PASSING, _HOLDING_START, _STREAMING, _ENDED = range(5)
 
 
 class _ResponseGate(LazyConsent):
@@ -341,7 +341,7 @@ class _ResponseGate(LazyConsent):
     insert: tuple[bytes, bytes]  # what goes before </head> and before </body>
     gzip: bool
     start: Message | None  # the held response start, until the first body message
-    injector: HtmlInjector | GzipInjector | None  # made once the body turns out to stream
+    injector: HtmlInjector | GzipInjector  # made once the body turns out to stream
 
     def __init__(self, mw: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.mw = mw
@@ -364,10 +364,12 @@ class _ResponseGate(LazyConsent):
         phase = self.phase
         if phase == _PASSING:
             return self.send_next(message)
+        if phase == _STREAMING and message["type"] == "http.response.body":
+            return self._on_chunk(message)
         if phase == _AWAITING_START and message["type"] == "http.response.start":
             return self._on_start(message)
-        if phase == _REWRITING and message["type"] == "http.response.body":
-            return self._on_body(message)
+        if phase == _HOLDING_START and message["type"] == "http.response.body":
+            return self._on_first_body(message)
         if phase == _ENDED:
             return _nothing()
         return self.send_next(message)
@@ -450,33 +452,38 @@ class _ResponseGate(LazyConsent):
         else:
             # Held until the first body message shows whether the body streams.
             self.insert, self.gzip, self.start = insert, encoding == b"gzip", message
-            self.injector, self.phase = None, _REWRITING
+            self.phase = _HOLDING_START
 
-    async def _on_body(self, message: Message) -> None:
+    async def _on_first_body(self, message: Message) -> None:
+        body: bytes = message.get("body", b"")
+        start = self.start
+        assert start is not None
+        self.start = None
+        if message.get("more_body", False):
+            # It streams: send the start without a length, then rewrite chunk by chunk.
+            self.injector = (GzipInjector if self.gzip else HtmlInjector)(*self.insert)
+            self.phase = _STREAMING
+            await self.send_next(start)
+            await self._on_chunk(message)
+            return
+        # The whole body in one message: rewrite it and say its new length.
+        try:
+            body = (
+                GzipInjector(*self.insert).whole(body)
+                if self.gzip
+                else inject_whole(body, *self.insert)
+            )
+        except RewriteError as exc:
+            logger.warning("consentgate left a response untouched: %s", exc)
+        self.phase = _PASSING
+        start["headers"].append((b"content-length", b"%d" % len(body)))
+        await self.send_next(start)
+        await self.send_next({"type": "http.response.body", "body": body})
+
+    def _on_chunk(self, message: Message) -> Awaitable[None]:
         body: bytes = message.get("body", b"")
         more_body: bool = message.get("more_body", False)
-        start = self.start
-        if start is not None:
-            self.start = None
-            if not more_body:
-                # The whole body in one message: rewrite it and say its new length.
-                try:
-                    body = (
-                        GzipInjector(*self.insert).whole(body)
-                        if self.gzip
-                        else inject_whole(body, *self.insert)
-                    )
-                except RewriteError as exc:
-                    logger.warning("consentgate left a response untouched: %s", exc)
-                self.phase = _PASSING
-                start["headers"].append((b"content-length", b"%d" % len(body)))
-                await self.send_next(start)
-                await self.send_next({"type": "http.response.body", "body": body})
-                return
-            await self.send_next(start)
         injector = self.injector
-        if injector is None:
-            injector = self.injector = (GzipInjector if self.gzip else HtmlInjector)(*self.insert)
         try:
             out = injector.feed(body)
             if not more_body:
@@ -487,7 +494,7 @@ class _ResponseGate(LazyConsent):
             logger.error("consentgate cut a streamed response short: %s", exc)
             self.phase = _ENDED
             out, more_body = b"", False
-        await self.send_next({"type": "http.response.body", "body": out, "more_body": more_body})
+        return self.send_next({"type": "http.response.body", "body": out, "more_body": more_body})
 
 
 async def _send_after_return(message: Message) -> None:

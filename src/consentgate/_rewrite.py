@@ -92,10 +92,6 @@ class HtmlInjector:
             if not self._body:
                 return chunk
             cut = len(chunk) - self._body_window
-            if not self._pending and cut >= 0 and not _may_end_body(chunk, cut):
-                # Nothing to hold back: the chunk passes as it is, uncopied.
-                self._offset += len(chunk)
-                return chunk
             if cut >= 0:
                 # The common streaming step: hold back the window, send the rest.
                 out = b"".join((self._pending, memoryview(chunk)[:cut]))
@@ -204,15 +200,6 @@ def inject_whole(
     body_at = _last_body_end(body, max(start, len(body) - max(body_window, _LONGEST_MARKER)))
     view = memoryview(body)
     return b"".join((view[:start], head, view[start:body_at], fragment, view[body_at:]))
-
-
-def _may_end_body(chunk: bytes, start: int) -> bool:
-    """Whether a ``</body>`` could start in ``chunk[start:]``, if only cut by the chunk's end."""
-    tail = chunk[start:].lower()
-    if b"</body" in tail:
-        return True
-    at = tail.rfind(b"<", len(tail) - 5)
-    return at >= 0 and b"</body".startswith(tail[at:])
 
 
 def _first_head_end(body: bytes, limit: int) -> int | None:
