@@ -10,6 +10,9 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
+from consentgate import Theme
+from consentgate._theme import theme_css
+
 from .conftest import CHROMIUM, VIEWPORT, Visitor, open_visitor
 
 if not CHROMIUM.exists():
@@ -111,3 +114,25 @@ def test_reduced_motion_turns_the_entrance_animation_off(visitor: Visitor) -> No
     assert style(box, "animationName") == "cg-in"
     visitor.page.emulate_media(reduced_motion="reduce")
     assert style(box, "animationName") == "none"
+
+
+def add_stylesheet(visitor: Visitor, css: str) -> None:
+    visitor.page.evaluate(
+        "css => document.head.append(Object.assign(document.createElement('style'),"
+        " {textContent: css}))",
+        css,
+    )
+
+
+@pytest.mark.browser
+def test_a_configured_theme_follows_the_page_hook_too(dark_visitor: Visitor) -> None:
+    # The theme's stylesheet comes after consentgate.css, as the middleware links it.
+    theme = Theme(background="#fdf6e3", text="#1b1b1f", dark={"background": "#002b36"})
+    box = banner(dark_visitor)
+    add_stylesheet(dark_visitor, theme_css(theme))
+    assert style(box, "backgroundColor") == "rgb(0, 43, 54)"
+    set_root(dark_visitor, "data-cg-theme", "light")
+    assert style(box, "backgroundColor") == "rgb(253, 246, 227)"
+    # ... and a site's own plain :root rule still wins over the theme.
+    add_stylesheet(dark_visitor, ":root { --cg-bg: #123456; }")
+    assert style(box, "backgroundColor") == "rgb(18, 52, 86)"
