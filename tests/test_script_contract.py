@@ -86,12 +86,14 @@ async def test_a_page_names_the_granted_categories_for_the_script() -> None:
     assert '<meta name="consentgate-granted" content="">' in rejected
 
 
-async def test_without_the_settings_link_the_page_is_left_alone() -> None:
+async def test_without_the_settings_link_the_page_api_stays() -> None:
     async with client_for(make_app(make_config(show_settings_link=False))) as client:
         await choose(client, "accept_all")
         html = (await client.get("/page")).text
-    assert "consentgate-granted" not in html
-    assert "consentgate.js" not in html and "/_consent/static/" not in html
+    head = html[: html.index("</head>")]
+    assert '<meta name="consentgate-granted" content="marketing statistics">' in head
+    assert re.search(r'<script src="/_consent/static/consentgate\.[0-9a-f]+\.js" defer>', head)
+    assert "consentgate-settings" not in html
 
 
 async def test_first_choice_starts_every_granted_provider() -> None:

@@ -262,10 +262,12 @@ class ConsentMiddleware:
         codec: str,
     ) -> _Insertion:
         head, body = self.renderer.snippets(granted, week, hostname(host))
+        # The stylesheet and script always, so the page API (consentgate.open(), the
+        # change event) is there whether or not the small link is shown.
+        head = self._stylesheet + head
         if self.config.show_settings_link:
             here = _here(path, query)
             values = {"next": here, "next_q": quote(here, safe=""), "host": host}
-            head = self._stylesheet + head
             body += self.renderer.settings_link[language].fill(values)
         return _Insertion.of(head, body, codec)
 

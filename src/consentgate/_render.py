@@ -234,14 +234,11 @@ class Renderer:
     def _snippets(self, granted: frozenset[str], iso_week: str, host: str) -> tuple[str, str]:
         """Head and body HTML of every provider ``granted`` allows.
 
-        Where consentgate's script will be on the page (with the settings link),
-        the head also names the granted categories for it.
+        The head also names the granted categories, for consentgate's script.
         """
         head, body = self._render_snippets(self._running(granted), (), granted, iso_week, host)
-        if self.config.show_settings_link:
-            names = escape(" ".join(sorted(granted)))
-            head = f'<meta name="consentgate-granted" content="{names}">{head}'
-        return head, body
+        names = escape(" ".join(sorted(granted)))
+        return f'<meta name="consentgate-granted" content="{names}">{head}', body
 
     def started(
         self, before: ConsentState, granted: frozenset[str], iso_week: str, host: str
