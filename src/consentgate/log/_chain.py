@@ -32,11 +32,13 @@ A change to any of this is a new ``"v"``, never an edit of version 1.
 Chain order
 -----------
 
-The chain runs in ``sequence`` order. That is safe for SQLite because a record
-gets its sequence and ``prev_hash`` inside the write transaction that stores
-it (``BEGIN IMMEDIATE`` holds the database's single write lock, across threads
-and processes), reading the head of the chain in that same transaction: no two
-records can claim the same predecessor, and none commits out of order.
+The chain runs in ``sequence`` order. A record gets its sequence and
+``prev_hash`` inside the write transaction that stores it, reading the head of
+the chain in that same transaction while holding a lock every writer must take:
+on SQLite ``BEGIN IMMEDIATE`` (the database's single write lock, across threads
+and processes), on PostgreSQL the one-row head table taken ``FOR UPDATE``. So no
+two records can claim the same predecessor, none commits out of order, and a
+reader sees a gapless prefix of the chain even while other processes write.
 
 Erasure and retention
 ---------------------
