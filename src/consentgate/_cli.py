@@ -162,14 +162,14 @@ async def _export(args: argparse.Namespace) -> int:
 
 
 async def _prune(args: argparse.Namespace) -> int:
-    before = args.before
-    if before is None:
-        days = _settings(args).get("retention_days")
-        if days is None:
-            raise _Failure("give --before DATE, or set retention_days in the --config file")
-        check_retention_days(days)
-        before = datetime.now(UTC) - timedelta(days=days)
     async with _OpenLog(args) as log:
+        before = args.before
+        if before is None:
+            days = _settings(args).get("retention_days")
+            if days is None:
+                raise _Failure("give --before DATE, or set retention_days in the --config file")
+            check_retention_days(days)
+            before = datetime.now(UTC) - timedelta(days=days)
         deleted = await log.prune(before)
     print(f"deleted {deleted} records older than {before.isoformat()}")
     return EXIT_OK
