@@ -271,3 +271,15 @@ def test_the_installed_script_verifies_and_reports_a_tampered_log(db: Path) -> N
     assert bad.returncode == 2
     assert bad.stderr.startswith("consentgate export: store:")
     assert "Traceback" not in bad.stderr
+
+
+def test_a_reader_that_goes_away_ends_the_export_quietly(db: Path) -> None:
+    script = Path(sys.executable).parent / "consentgate"
+    export = subprocess.Popen(
+        [script, "export", "--store", url(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert export.stdout is not None and export.stderr is not None
+    export.stdout.close()
+    assert export.wait(timeout=30) == 2  # closed long before the command writes
+    assert b"Traceback" not in export.stderr.read()
+    export.stderr.close()

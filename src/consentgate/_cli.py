@@ -51,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except BrokenPipeError:
         # The reader went away (``| head``): nothing more to say, and nowhere to say it.
-        sys.stdout = open(os.devnull, "w")
+        # As the Python docs advise, point stdout at /dev/null so the flush at exit is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"consentgate {args.command}: interrupted", file=sys.stderr)
@@ -132,8 +133,9 @@ async def _verify(args: argparse.Namespace) -> int:
         report = await log.verify()
     if report.ok:
         erased = f", {report.erased} of them erased" if report.erased else ""
+        # The head, to keep elsewhere: a later verify can then tell a cut-off tail.
         head = f"; head: record {report.last_sequence} {report.last_hash}"
-        print(f"ok: {report.reason}{erased}{head if report.last_sequence else ''}")
+        print(f"ok: {report.reason}{erased}{head if report.last_sequence is not None else ''}")
         return EXIT_OK
     print(f"BROKEN at record {report.first_broken_sequence}: {report.reason}")
     return EXIT_BROKEN
