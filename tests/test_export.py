@@ -6,7 +6,9 @@ import asyncio
 import csv
 import io
 import json
+import sqlite3
 from collections.abc import Sequence
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ from consentgate.log import ConsentLog, ConsentRecord, SQLiteConsentLog
 from consentgate.log._export import (
     CSV_HEADER,
     EXPORT_COLUMNS,
-    CsvSource,
+    LineSource,
     csv_lines,
     export_chunks,
     json_lines,
@@ -71,8 +73,8 @@ async def any_log(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
 
 def test_sqlite_writes_its_own_csv_and_the_list_log_does_not() -> None:
-    assert isinstance(SQLiteConsentLog(":memory:"), CsvSource)
-    assert not isinstance(RecordingLog(), CsvSource)
+    assert isinstance(SQLiteConsentLog(":memory:"), LineSource)
+    assert not isinstance(RecordingLog(), LineSource)
 
 
 # -- CSV ------------------------------------------------------------------------------
@@ -140,13 +142,13 @@ async def test_empty_log_exports_only_the_header_or_nothing(any_log: ConsentLog)
     ),
     categories=st.lists(st.text(min_size=1, alphabet='ab,"\n '), max_size=3, unique=True),
 )
-def test_sqlite_csv_lines_are_byte_for_byte_the_csv_module_s(
+def test_sqlite_lines_are_byte_for_byte_those_of_the_python_encoders(
     texts: list[str], categories: list[str]
 ) -> None:
-    """The fast path (SQLite's printf) and the csv module agree on any text but NUL."""
+    """SQLite's lines (printf, json_object) and the csv and json modules' agree on any text."""
     consent_id, policy, user_agent, ip = texts
 
-    async def run() -> tuple[str, list[ConsentRecord]]:
+    async def run() -> tuple[str, str, list[ConsentRecord]]:
         async with SQLiteConsentLog(":memory:") as log:
             stored = await store(
                 log,
@@ -161,10 +163,11 @@ def test_sqlite_csv_lines_are_byte_for_byte_the_csv_module_s(
                     )
                 ],
             )
-            return await export(log), stored
+            return await export(log), await export(log, "jsonl"), stored
 
-    text, stored = asyncio.run(run())
+    text, jsonl, stored = asyncio.run(run())
     assert text == CSV_HEADER + csv_lines(stored)
+    assert jsonl == json_lines(stored)
     [_, row] = parse_csv(text)
     assert row[2] == consent_id and row[10] == user_agent and row[11] == ip
     assert json.loads(row[4]) == sorted(categories)
@@ -237,7 +240,7 @@ async def test_an_abandoned_sqlite_export_leaves_the_log_usable(
     sqlite_log: SQLiteConsentLog,
 ) -> None:
     await store(sqlite_log, records(50))
-    chunks = sqlite_log.export_csv(batch_size=10)
+    chunks = sqlite_log.export_lines("csv", batch_size=10)
     await anext(chunks)
     await chunks.aclose()  # type: ignore[attr-defined]
     assert len(parse_csv(await export(sqlite_log))) == 51
@@ -271,3 +274,15 @@ def test_parse_when_refuses_anything_else_with_a_hint(text: str) -> None:
 def test_parse_when_keeps_the_instant_of_an_offset() -> None:
     cest = timezone(timedelta(hours=2))
     assert parse_when("2024-05-01T00:00:00+02:00") == datetime(2024, 5, 1, tzinfo=cest)
+
+
+async def test_a_damaged_row_is_exported_as_it_stands(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    async with SQLiteConsentLog(path) as log:
+        await store(log, records(2))
+        with closing(sqlite3.connect(path)) as conn, conn:
+            conn.execute("UPDATE consent_records SET granted = 'not, \"json' WHERE sequence = 1")
+        [first, second] = (await export(log, "jsonl")).splitlines()
+        assert json.loads(first)["granted"] == 'not, "json'
+        assert json.loads(second)["granted"] == ["analytics", "marketing"]
+        assert parse_csv(await export(log))[1][4] == 'not, "json'

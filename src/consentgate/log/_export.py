@@ -18,9 +18,9 @@ Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
 
 Erased records are left out: their tombstones keep nothing but hashes. The
 export streams page by page, so memory stays constant however large the log.
-A backend with an ``export_csv`` method (see :class:`CsvSource`) writes the
-CSV lines itself, byte for byte as :func:`csv_lines` would, which spares
-building a record object per row.
+A backend with an ``export_lines`` method (see :class:`LineSource`) writes the
+lines itself, byte for byte as :func:`csv_lines` and :func:`json_lines` would,
+which spares building a record object per row.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ __all__ = [
     "EXPORT_COLUMNS",
     "FORMATS",
     "MEDIA_TYPES",
-    "CsvSource",
     "ExportFormat",
+    "LineSource",
     "csv_lines",
     "export_chunks",
     "json_lines",
@@ -74,11 +74,12 @@ DEFAULT_PAGE = 10_000
 
 
 @runtime_checkable
-class CsvSource(Protocol):
-    """A log that writes its records' CSV lines itself (no header): ``(records, text)`` pages."""
+class LineSource(Protocol):
+    """A log that writes its records' lines itself (no header): ``(records, text)`` pages."""
 
-    def export_csv(
+    def export_lines(
         self,
+        format: ExportFormat,
         *,
         since: datetime | None = None,
         until: datetime | None = None,
@@ -117,6 +118,7 @@ def json_lines(records: Iterable[ConsentRecord]) -> str:
                 "hash": record.hash,
             },
             ensure_ascii=False,
+            separators=(",", ":"),
         )
         + "\n"
         for record in records
@@ -141,12 +143,12 @@ async def export_chunks(
     filters: dict[str, Any] = {"since": since, "until": until, "consent_id": consent_id}
     if format == "csv":
         yield CSV_HEADER
-        if isinstance(log, CsvSource):
-            async for count, lines in log.export_csv(**filters, batch_size=batch_size):
-                if on_page is not None:
-                    on_page(count)
-                yield lines
-            return
+    if isinstance(log, LineSource):
+        async for count, lines in log.export_lines(format, **filters, batch_size=batch_size):
+            if on_page is not None:
+                on_page(count)
+            yield lines
+        return
     encode = csv_lines if format == "csv" else json_lines
     page: list[ConsentRecord] = []
     async for record in log.iter_records(**filters, batch_size=batch_size):

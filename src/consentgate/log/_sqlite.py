@@ -46,7 +46,7 @@ from ._chain import (
     link_hash,
     record_hash,
 )
-from ._export import EXPORT_COLUMNS
+from ._export import EXPORT_COLUMNS, ExportFormat
 
 __all__ = ["SQLiteConsentLog"]
 
@@ -157,6 +157,19 @@ _CSV_LINE = (
         for column in EXPORT_COLUMNS
     )
     + ")"
+)
+#: A record as the line ``_export.json_lines`` writes. A category list that is no
+#: JSON (only a damaged row has one) is exported as the string it is.
+_JSON_LINE = (
+    "json_object("
+    + ", ".join(
+        f"'{column}', json(CASE WHEN json_valid({column}) THEN {column} "
+        f"ELSE json_quote({column}) END)"
+        if column in ("granted", "refused")
+        else f"'{column}', {column}"
+        for column in EXPORT_COLUMNS
+    )
+    + ") || char(10)"
 )
 _VALUES = ", ".join("?" * 14)
 _INSERT = f"INSERT INTO consent_records ({_RECORD_COLUMNS}) VALUES ({_VALUES})"
@@ -308,18 +321,19 @@ class SQLiteConsentLog(ConsentLog):
             if len(records) < batch_size:
                 return
 
-    async def export_csv(
+    async def export_lines(
         self,
+        format: ExportFormat,
         *,
         since: datetime | None = None,
         until: datetime | None = None,
         consent_id: str | None = None,
         batch_size: int = 10_000,
     ) -> AsyncIterator[tuple[int, str]]:
-        """The records ``iter_records`` gives as ``(count, CSV lines)`` pages (see ``_export``).
+        """The records ``iter_records`` gives as ``(count, lines)`` pages of CSV or JSON Lines.
 
-        SQLite formats the lines itself, which is several times faster than
-        building records. The next page is read while the caller writes this
+        SQLite formats the lines (see ``_export``) itself, which is several
+        times faster than building records. The next page is read while the caller writes this
         one (the worker thread leaves the GIL while SQLite works).
         """
         _check_batch_size(batch_size)
@@ -327,7 +341,12 @@ class SQLiteConsentLog(ConsentLog):
 
         def read(after: int) -> asyncio.Future[list[tuple[int, str]]]:
             page = functools.partial(
-                _csv_page, where=condition, params=params, after=after, limit=batch_size
+                _lines_page,
+                line=_CSV_LINE if format == "csv" else _JSON_LINE,
+                where=condition,
+                params=params,
+                after=after,
+                limit=batch_size,
             )
             return asyncio.ensure_future(self._run(page, "read"))
 
@@ -716,12 +735,12 @@ def _filter(
     return " AND ".join(where), params
 
 
-def _csv_page(
-    conn: sqlite3.Connection, where: str, params: list[str], after: int, limit: int
+def _lines_page(
+    conn: sqlite3.Connection, line: str, where: str, params: list[str], after: int, limit: int
 ) -> list[tuple[int, str]]:
-    """One page of ``(sequence, CSV line)`` after sequence ``after``."""
+    """One page of ``(sequence, export line)`` after sequence ``after``."""
     rows: list[tuple[int, str]] = conn.execute(
-        f"SELECT sequence, {_CSV_LINE} FROM consent_records WHERE {where} AND sequence > ? "
+        f"SELECT sequence, {line} FROM consent_records WHERE {where} AND sequence > ? "
         "ORDER BY sequence LIMIT ?",
         (*params, after, limit),
     ).fetchall()
