@@ -67,3 +67,17 @@ def test_the_settings_come_from_toml(tmp_path: Path) -> None:
     assert config.retention_days == 365
     assert config.admin_token == TOKEN
     assert (config.log_user_agent, config.log_ip) == ("truncate", "truncate")
+
+
+def test_the_admin_token_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "consentgate.toml"
+    path.write_text(f'secret_key = "{SECRET}"\n', encoding="utf-8")
+    monkeypatch.setenv("CONSENTGATE_ADMIN_TOKEN", TOKEN)
+    assert ConsentConfig.from_toml(path).admin_token == TOKEN
+    path.write_text(f'secret_key = "{SECRET}"\nadmin_token = "{"f" * 40}"\n', encoding="utf-8")
+    assert ConsentConfig.from_toml(path).admin_token == "f" * 40
+    monkeypatch.setenv("CONSENTGATE_ADMIN_TOKEN", "")
+    path.write_text(f'secret_key = "{SECRET}"\n', encoding="utf-8")
+    assert ConsentConfig.from_toml(path).admin_token is None

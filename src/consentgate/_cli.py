@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ._config import check_retention_days
-from ._exceptions import ConfigurationError, StorageError
+from ._exceptions import ConsentGateError
 from .log import ConsentLog, SQLiteConsentLog, open_log
 from .log._export import FORMATS, export_chunks, parse_when
 
@@ -46,13 +46,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Callable[[argparse.Namespace], Coroutine[Any, Any, int]] = args.run
     try:
         return asyncio.run(run(args))
-    except (_Failure, ConfigurationError, StorageError) as exc:
-        print(f"consentgate {args.command}: {exc}", file=sys.stderr)
-        return EXIT_ERROR
     except BrokenPipeError:
         # The reader went away (``| head``): nothing more to say, and nowhere to say it.
         # As the Python docs advise, point stdout at /dev/null so the flush at exit is quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except (_Failure, ConsentGateError, OSError) as exc:
+        print(f"consentgate {args.command}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print(f"consentgate {args.command}: interrupted", file=sys.stderr)

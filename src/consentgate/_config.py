@@ -28,6 +28,8 @@ SECRET_ENV = "CONSENTGATE_SECRET_KEY"
 MIN_SECRET_LENGTH = 32
 DEFAULT_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
 MIN_ADMIN_TOKEN_LENGTH = 32
+#: Where ``from_toml`` takes ``admin_token`` from when the file has none.
+ADMIN_TOKEN_ENV = "CONSENTGATE_ADMIN_TOKEN"
 #: A century: beyond that a cut-off date would fall before year 1.
 MAX_RETENTION = 36500
 IpMode = Literal["off", "truncate"]
@@ -203,6 +205,8 @@ class ConsentConfig:
             secret = os.environ.get(SECRET_ENV)
             if secret:
                 data["secret_key"] = secret
+        if "admin_token" not in data and os.environ.get(ADMIN_TOKEN_ENV):
+            data["admin_token"] = os.environ[ADMIN_TOKEN_ENV]
         data["providers"] = [
             _provider_from_toml(i, p) for i, p in enumerate(data.get("providers", []))
         ]
