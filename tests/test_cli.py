@@ -283,3 +283,14 @@ def test_a_reader_that_goes_away_ends_the_export_quietly(db: Path) -> None:
     assert export.wait(timeout=30) == 2  # closed long before the command writes
     assert b"Traceback" not in export.stderr.read()
     export.stderr.close()
+
+
+def test_python_m_consentgate_is_the_same_command(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    done = subprocess.run(
+        [sys.executable, "-m", "consentgate", "migrate", "--store", url(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert (done.returncode, done.stdout) == (0, "schema version 2\n")
+    assert path.is_file()

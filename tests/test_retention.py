@@ -124,7 +124,7 @@ async def test_the_middleware_prunes_old_records_and_the_chain_verifies(tmp_path
         app = make_app(make_config(store=log, retention_days=30))
         async with client_for(app) as client:
             await client.get("/_consent/preferences")
-            for _ in range(200):
+            for _ in range(1000):
                 if not await log.history("old"):
                     break
                 await asyncio.sleep(0.01)
