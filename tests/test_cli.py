@@ -6,6 +6,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -133,12 +134,26 @@ def test_export_shows_progress_only_on_a_terminal(
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(["export", "--store", url(db), "-o", str(tmp_path / "x.csv")]) == 0
-    assert "\rexporting:            4 records" in terminal.getvalue()
+    assert re.match(
+        r"\r\[#{30}\] 100% 4/4 records  [\d,]+/s \n4 records written", terminal.getvalue()
+    )
 
     piped = io.StringIO()
     monkeypatch.setattr(sys, "stderr", piped)
     assert main(["export", "--store", url(db), "-o", str(tmp_path / "y.csv")]) == 0
     assert "exporting" not in piped.getvalue()
+
+
+def test_progress_without_a_total_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from consentgate._cli import _Progress
+
+    stream = io.StringIO()
+    progress = _Progress(stream, None)
+    progress.done(1234)
+    assert re.fullmatch(r"\rexporting: 1,234 records  [\d,]+/s \n", stream.getvalue())
+    halfway = io.StringIO()
+    _Progress(halfway, 10).done(5)
+    assert halfway.getvalue().startswith("\r[" + "#" * 15 + "-" * 15 + "]  50% 5/10 records")
 
 
 def test_export_to_an_unwritable_place_fails_cleanly(

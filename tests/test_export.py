@@ -286,3 +286,14 @@ async def test_a_damaged_row_is_exported_as_it_stands(tmp_path: Path) -> None:
         assert json.loads(first)["granted"] == 'not, "json'
         assert json.loads(second)["granted"] == ["analytics", "marketing"]
         assert parse_csv(await export(log))[1][4] == 'not, "json'
+
+
+async def test_sqlite_counts_what_an_export_would_give(sqlite_log: SQLiteConsentLog) -> None:
+    await store(sqlite_log, records(14))
+    await sqlite_log.erase("visitor-1")
+    assert await sqlite_log.count_records() == 13  # 14 - 2 erased + the erase record
+    since, until = START + timedelta(minutes=3), START + timedelta(minutes=10)
+    assert await sqlite_log.count_records(since=since, until=until) == 6
+    assert await sqlite_log.count_records(consent_id="visitor-3") == 2
+    rows = parse_csv(await export(sqlite_log, since=since, until=until))[1:]
+    assert len(rows) == 6

@@ -23,13 +23,14 @@ from typing import IO, Any
 from ._config import check_retention_days
 from ._exceptions import ConsentGateError
 from .log import ConsentLog, SQLiteConsentLog, open_log
-from .log._export import FORMATS, export_chunks, parse_when
+from .log._export import FORMATS, Countable, export_chunks, parse_when
 
 __all__ = ["main"]
 
 EXIT_OK, EXIT_BROKEN, EXIT_ERROR = 0, 1, 2
 #: Seconds between progress updates on a terminal.
 _PROGRESS_INTERVAL = 0.2
+_BAR_WIDTH = 30
 
 
 class _Failure(Exception):
@@ -229,7 +230,14 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _write(args: argparse.Namespace, log: ConsentLog, out: IO[bytes]) -> int:
     """Write the export to ``out``; returns the records written. Shows progress on a terminal."""
-    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    progress = None
+    if sys.stderr.isatty():
+        total = None
+        if isinstance(log, Countable):
+            total = await log.count_records(
+                since=args.since, until=args.until, consent_id=args.consent_id
+            )
+        progress = _Progress(sys.stderr, total)
     count = 0
 
     def counted(records: int) -> None:
@@ -255,10 +263,11 @@ async def _write(args: argparse.Namespace, log: ConsentLog, out: IO[bytes]) -> i
 
 
 class _Progress:
-    """Records written so far and the rate, rewritten in place on the terminal."""
+    """A bar (when the log can count) or a count, and the rate, rewritten in place."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], total: int | None) -> None:
         self.stream = stream
+        self.total = total
         self.started = self.shown = time.monotonic()
 
     def update(self, count: int) -> None:
@@ -274,5 +283,13 @@ class _Progress:
 
     def _show(self, count: int, now: float) -> None:
         rate = count / max(now - self.started, 1e-9)
-        self.stream.write(f"\rexporting: {count:>12,} records  {rate:>10,.0f}/s")
+        if self.total:
+            # Records may arrive while the export runs: the bar stops at full.
+            share = min(count / self.total, 1.0)
+            filled = round(share * _BAR_WIDTH)
+            bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
+            line = f"[{bar}] {share:4.0%} {count:,}/{self.total:,} records"
+        else:
+            line = f"exporting: {count:,} records"
+        self.stream.write(f"\r{line}  {rate:,.0f}/s ")
         self.stream.flush()

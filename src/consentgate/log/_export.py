@@ -40,6 +40,7 @@ __all__ = [
     "EXPORT_COLUMNS",
     "FORMATS",
     "MEDIA_TYPES",
+    "Countable",
     "ExportFormat",
     "LineSource",
     "csv_lines",
@@ -86,6 +87,19 @@ class LineSource(Protocol):
         consent_id: str | None = None,
         batch_size: int = DEFAULT_PAGE,
     ) -> AsyncIterator[tuple[int, str]]: ...
+
+
+@runtime_checkable
+class Countable(Protocol):
+    """A log that can count the records an export would give, e.g. for a progress bar."""
+
+    async def count_records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        consent_id: str | None = None,
+    ) -> int: ...
 
 
 def csv_lines(records: Iterable[ConsentRecord]) -> str:

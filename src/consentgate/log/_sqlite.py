@@ -321,6 +321,19 @@ class SQLiteConsentLog(ConsentLog):
             if len(records) < batch_size:
                 return
 
+    async def count_records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        consent_id: str | None = None,
+    ) -> int:
+        """How many records ``iter_records`` would give (for a progress bar)."""
+        condition, params = _filter(since, until, consent_id)
+        return await self._run(
+            functools.partial(_count, where=condition, params=params), "read", bounded=False
+        )
+
     async def export_lines(
         self,
         format: ExportFormat,
@@ -733,6 +746,13 @@ def _filter(
         where.append("consent_id = ?")
         params.append(consent_id)
     return " AND ".join(where), params
+
+
+def _count(conn: sqlite3.Connection, where: str, params: list[str]) -> int:
+    count: int = conn.execute(
+        f"SELECT count(*) FROM consent_records WHERE {where}", params
+    ).fetchone()[0]
+    return count
 
 
 def _lines_page(
