@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +19,8 @@ from starlette.routing import Route
 from consentgate import ConsentConfig, ConsentMiddleware, get_consent
 from consentgate.log import ConsentLog, ConsentRecord
 from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, SiteKit
+from tests.pg_server import PostgresServer, find_binaries
+from tests.stores import PostgresStore, SQLiteStore, Store
 
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 OLD_SECRET = "older-secret-key-that-is-long-enough-9876543210"
@@ -192,3 +196,45 @@ def anyio_backend() -> str:
 @pytest.fixture
 def app_factory() -> Callable[..., Any]:
     return make_app
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session, started on first use.
+
+    Skipped where no server binary can be had; on CI (``CI`` set) that is a failure
+    instead, because .ci/run installs the server.
+    """
+    bin_dir = find_binaries()
+    if bin_dir is None:
+        reason = (
+            "no PostgreSQL server: initdb and pg_ctl are neither on PATH nor under "
+            "/usr/lib/postgresql/*/bin (apt-get install postgresql)"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server: PostgresServer) -> str:
+    """The URL of a database the tests may fill, on the session's server."""
+    import psycopg
+
+    with psycopg.connect(postgres_server.url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE consentgate_test")
+    return postgres_server.url.rsplit("/", 1)[0] + "/consentgate_test"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    """An empty consent log of each backend in turn: the one suite both must pass."""
+    if request.param == "sqlite":
+        return SQLiteStore(tmp_path)
+    return PostgresStore(request.getfixturevalue("postgres_database"))

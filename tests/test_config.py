@@ -435,3 +435,158 @@ def test_trusted_origins_are_bare_origins(origin: str) -> None:
 @pytest.mark.parametrize("store", ["mysql://db/consent", "consent.db", "sqlite://host/x.db", 42])
 def test_a_wrong_store_is_caught_when_the_config_is_built(store: object) -> None:
     assert field_of(**minimal(store=store)) == "store"
+
+
+# -- the look: controller details, theme, texts, template folders ----------------------------
+
+
+@pytest.mark.parametrize("email", ["privacy@example.dk", "first.last+gdpr@sub.example.co.uk"])
+def test_controller_email_is_accepted(email: str) -> None:
+    assert ConsentConfig(**minimal(controller_email=email)).controller_email == email
+
+
+@pytest.mark.parametrize(
+    "email", ["privacy", "a@b", "a b@example.dk", 'x"@example.dk', "a@example.dk>", "@example.dk"]
+)
+def test_a_malformed_controller_email_names_the_field(email: str) -> None:
+    assert field_of(**minimal(controller_email=email)) == "controller_email"
+
+
+@pytest.mark.parametrize("name", ["controller_name", "controller_address"])
+def test_blank_controller_details_are_refused(name: str) -> None:
+    assert field_of(**minimal(**{name: "  "})) == name
+
+
+def test_theme_errors_name_the_theme_field() -> None:
+    from consentgate import Theme
+
+    assert field_of(**minimal(theme=Theme(accent="red;x"))) == "theme.accent"
+
+
+def test_text_overrides_are_flattened_and_checked() -> None:
+    config = ConsentConfig(
+        **minimal(texts={"da": {"banner": {"title": "Cookies?"}, "banner.accept_all": "Ja tak"}})
+    )
+    assert dict(config.texts["da"]) == {"banner.title": "Cookies?", "banner.accept_all": "Ja tak"}
+
+
+def test_an_unknown_language_lists_the_available_ones() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        ConsentConfig(**minimal(texts={"dk": {"banner.title": "x"}}))
+    assert caught.value.field == "texts.dk"
+    assert "da, de, en" in str(caught.value)
+
+
+def test_an_unknown_key_suggests_the_near_one_and_lists_all() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        ConsentConfig(**minimal(texts={"en": {"banner.titel": "x"}}))
+    assert caught.value.field == "texts.en.banner.titel"
+    message = str(caught.value)
+    assert "did you mean 'banner.title'?" in message
+    assert "banner.accept_all" in message and "preferences.controller" in message
+
+
+def test_texts_of_a_site_category_point_to_the_category() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        ConsentConfig(**minimal(texts={"da": {"categories.social.title": "Socialt"}}))
+    assert "a site's own category brings its texts: Category(title=...)" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("key", "text"),
+    [
+        ("banner.title", ""),
+        ("banner.title", 42),
+        ("banner.title", "Cookies at {controller}"),
+        ("banner.intro", "{company} uses cookies"),
+        ("banner.intro", "{controller} uses { cookies"),
+        ("banner.intro", "{0} uses cookies"),
+        ("banner.intro", "{controller!r} uses cookies"),
+        ("banner.intro", "{controller.__class__} uses cookies"),
+        ("banner.intro", "{controller[0]} uses cookies"),
+        ("consent_cookie.expiry", "{days:>5} days"),
+    ],
+)
+def test_a_broken_text_names_its_key(key: str, text: object) -> None:
+    assert field_of(**minimal(texts={"en": {key: text}})) == f"texts.en.{key}"
+
+
+def test_texts_may_drop_or_keep_their_placeholders_and_use_literal_braces() -> None:
+    config = ConsentConfig(
+        **minimal(
+            texts={
+                "en": {
+                    "banner.intro": "We use cookies {{sparingly}}.",
+                    "consent_cookie.expiry": "{days} days",
+                    "banner.title": "Cookies {yes, braces}",
+                }
+            }
+        )
+    )
+    assert config.texts["en"]["banner.intro"] == "We use cookies {{sparingly}}."
+
+
+@pytest.mark.parametrize("texts", [["da"], {"da": "Cookies"}])
+def test_texts_must_be_tables(texts: object) -> None:
+    assert field_of(**minimal(texts=texts)).startswith("texts")
+
+
+def test_template_dirs_must_be_folders(tmp_path: Path) -> None:
+    assert field_of(**minimal(template_dirs=[tmp_path, tmp_path / "missing"])) == (
+        "template_dirs[1]"
+    )
+    assert field_of(**minimal(template_dirs=[42])) == "template_dirs[0]"
+
+
+LOOK_TOML = f"""
+secret_key = "{SECRET}"
+store = "sqlite:///:memory:"
+controller_name = "Testfirma ApS"
+controller_address = "Vestergade 1, 8000 Aarhus C"
+controller_email = "privacy@testfirma.dk"
+template_dirs = ["site-templates"]
+
+[theme]
+accent = "#c2410c"
+radius = 4
+position = "box"
+
+[theme.dark]
+accent = "#fdba74"
+
+[texts.da]
+"banner.title" = "Må vi bruge cookies?"
+
+[texts.en.banner]
+title = "May we use cookies?"
+"""
+
+
+def test_from_toml_reads_theme_texts_and_template_dirs_next_to_the_file(tmp_path: Path) -> None:
+    from consentgate import Theme
+
+    (tmp_path / "site-templates").mkdir()
+    config = ConsentConfig.from_toml(write(tmp_path, LOOK_TOML))
+    assert config.theme == Theme(
+        accent="#c2410c", radius=4, position="box", dark={"accent": "#fdba74"}
+    )
+    assert config.texts["da"]["banner.title"] == "Må vi bruge cookies?"
+    assert config.texts["en"]["banner.title"] == "May we use cookies?"
+    assert tuple(config.template_dirs) == (tmp_path / "site-templates",)
+    assert config.controller_email == "privacy@testfirma.dk"
+
+
+@pytest.mark.parametrize(
+    ("table", "field"),
+    [
+        ('[theme]\naccent = "red; x"', "theme.accent"),
+        ('[theme]\ncolour = "red"', "theme"),
+        ('theme = "dark"', "theme"),
+        ('[theme.dark]\naccent = "url(x)"', "theme.dark.accent"),
+        ('[texts.da]\n"banner.titel" = "x"', "texts.da.banner.titel"),
+        ('[texts.xx]\n"banner.title" = "x"', "texts.xx"),
+    ],
+)
+def test_from_toml_look_errors_name_the_field(tmp_path: Path, table: str, field: str) -> None:
+    text = f'secret_key = "{SECRET}"\nstore = "sqlite:///:memory:"\n{table}\n'
+    assert toml_field(write(tmp_path, text)) == field

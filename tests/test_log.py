@@ -3,6 +3,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
@@ -13,8 +15,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from consentgate._exceptions import ConfigurationError, StorageError
-from consentgate.log import ConsentLog, ConsentRecord, SQLiteConsentLog, open_log, record_hash
-from consentgate.log._base import Action, Source
+from consentgate.log import (
+    ConsentLog,
+    ConsentRecord,
+    PostgresConsentLog,
+    SQLiteConsentLog,
+    open_log,
+    record_hash,
+)
+from consentgate.log._base import Action, Source, check_store_url
+from tests.conftest import make_config
+from tests.stores import Store
 
 
 @pytest.fixture
@@ -85,9 +96,9 @@ def test_record_rejects_category_both_granted_and_refused() -> None:
 
 
 @pytest.mark.anyio
-async def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
+async def test_round_trip_keeps_every_field(store: Store) -> None:
     record = make_record(user_agent="Mozilla/5.0 (X11; Linux x86_64)", ip="192.0.2.0")
-    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+    async with store.open() as log:
         stored = await log.record(record)
         assert stored.sequence is not None
         assert stored == dataclasses.replace(
@@ -102,9 +113,9 @@ async def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_records_without_the_new_fields_still_work(tmp_path: Path) -> None:
+async def test_records_without_the_new_fields_still_work(store: Store) -> None:
     # What the middleware builds: no user agent, no address, no chain fields.
-    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+    async with store.open() as log:
         stored = await log.record(make_record())
         [loaded] = await log.history("visitor-1")
     assert loaded == stored
@@ -113,8 +124,8 @@ async def test_records_without_the_new_fields_still_work(tmp_path: Path) -> None
 
 
 @pytest.mark.anyio
-async def test_gpc_source_and_erase_action_round_trip(tmp_path: Path) -> None:
-    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+async def test_gpc_source_and_erase_action_round_trip(store: Store) -> None:
+    async with store.open() as log:
         gpc = await log.record(make_record(source="gpc", granted=(), action="reject"))
         erase = await log.record(make_record(consent_id="other", action="erase", granted=()))
         assert await log.history("visitor-1") == [gpc]
@@ -122,23 +133,23 @@ async def test_gpc_source_and_erase_action_round_trip(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_empty_categories_round_trip(tmp_path: Path) -> None:
+async def test_empty_categories_round_trip(store: Store) -> None:
     record = make_record(action="reject", granted=(), refused=("analytics",), source="api")
-    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+    async with store.open() as log:
         stored = await log.record(record)
         assert await log.history("visitor-1") == [stored]
 
 
 @pytest.mark.anyio
-async def test_sequence_increases(tmp_path: Path) -> None:
-    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+async def test_sequence_increases(store: Store) -> None:
+    async with store.open() as log:
         sequences = [sequence_of(await log.record(make_record())) for _ in range(5)]
     assert sequences == sorted(set(sequences))
     assert len(sequences) == 5
 
 
 @pytest.mark.anyio
-async def test_history_is_ordered_and_filtered_by_consent_id(tmp_path: Path) -> None:
+async def test_history_is_ordered_and_filtered_by_consent_id(store: Store) -> None:
     actions: list[tuple[str, Action]] = [
         ("a", "grant"),
         ("b", "reject"),
@@ -146,7 +157,7 @@ async def test_history_is_ordered_and_filtered_by_consent_id(tmp_path: Path) -> 
         ("b", "grant"),
         ("a", "withdraw"),
     ]
-    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+    async with store.open() as log:
         stored = [
             await log.record(make_record(consent_id=consent_id, action=action))
             for consent_id, action in actions
@@ -160,15 +171,12 @@ async def test_history_is_ordered_and_filtered_by_consent_id(tmp_path: Path) -> 
 
 
 @pytest.mark.anyio
-async def test_committed_before_record_returns_and_durable_across_reopen(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "log.db"
-    async with SQLiteConsentLog(path) as log:
+async def test_committed_before_record_returns_and_durable_across_reopen(store: Store) -> None:
+    async with store.open() as log:
         first = await log.record(make_record(consent_id="a"))
         # Another connection sees it while the log is still open: it is committed.
-        assert ids_in(path) == ["a"]
-    async with SQLiteConsentLog(path) as log:
+        assert store.ids() == ["a"]
+    async with store.open() as log:
         assert await log.history("a") == [first]
         second = await log.record(make_record(consent_id="a", action="withdraw"))
         assert await log.history("a") == [first, second]
@@ -209,20 +217,20 @@ async def test_schema_version_and_index(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_newer_schema_is_refused(tmp_path: Path) -> None:
-    path = tmp_path / "log.db"
-    with peek(path) as conn:
-        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        conn.execute("INSERT INTO schema_version VALUES (3)")
-        conn.commit()
-    async with SQLiteConsentLog(path) as log:
-        with pytest.raises(StorageError, match="schema version 3.*upgrade consentgate"):
+async def test_newer_schema_is_refused(store: Store) -> None:
+    newer = store.schema_version + 1
+    store.tamper("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    store.tamper(f"INSERT INTO schema_version VALUES ({newer})")
+    async with store.open() as log:
+        with pytest.raises(StorageError, match=f"schema version {newer}.*upgrade consentgate"):
             await log.record(make_record())
+        with pytest.raises(StorageError, match="upgrade consentgate"):
+            await log.migrate()
 
 
 @pytest.mark.anyio
-async def test_concurrent_records_all_stored_with_unique_sequences(tmp_path: Path) -> None:
-    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+async def test_concurrent_records_all_stored_with_unique_sequences(store: Store) -> None:
+    async with store.open() as log:
         stored = await asyncio.gather(
             *(log.record(make_record(consent_id=f"v{i % 20}")) for i in range(200))
         )
@@ -258,8 +266,13 @@ async def test_memory_log() -> None:
     user_agent=st.none() | st.text(),
     ip=st.none() | st.ip_addresses().map(str),
 )
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 def test_any_record_round_trips(
+    store: Store,
     consent_id: str,
     time: datetime,
     categories: set[str],
@@ -285,10 +298,18 @@ def test_any_record_round_trips(
         ip=ip,
     )
 
+    # A new log for each example; PostgreSQL text cannot hold NUL, so it refuses those.
+    fresh = store.fresh()
+
     async def round_trip() -> tuple[ConsentRecord, list[ConsentRecord]]:
-        async with SQLiteConsentLog(":memory:") as log:
+        async with fresh.open() as log:
             return await log.record(record), await log.history(consent_id)
 
+    texts_of_record = (consent_id, *texts, user_agent or "")
+    if store.kind == "postgresql" and any("\x00" in text for text in texts_of_record):
+        with pytest.raises(StorageError, match="NUL"):
+            asyncio.run(round_trip())
+        return
     stored, history = asyncio.run(round_trip())
     assert history == [stored]
     assert stored.time == time
@@ -299,8 +320,8 @@ def test_any_record_round_trips(
 
 
 @pytest.mark.anyio
-async def test_closed_log_raises_storage_error(tmp_path: Path) -> None:
-    log = SQLiteConsentLog(tmp_path / "log.db")
+async def test_closed_log_raises_storage_error(store: Store) -> None:
+    log = store.open()
     await log.record(make_record())
     await log.aclose()
     await log.aclose()  # idempotent
@@ -318,14 +339,13 @@ async def test_close_of_never_used_log(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_pending_records_finish_before_close(tmp_path: Path) -> None:
-    path = tmp_path / "log.db"
-    log = SQLiteConsentLog(path)
+async def test_pending_records_finish_before_close(store: Store) -> None:
+    log = store.open()
     writes = [asyncio.ensure_future(log.record(make_record())) for _ in range(20)]
-    await asyncio.sleep(0)  # let every write reach the worker queue
+    await asyncio.sleep(0)  # let every write reach the queue
     await log.aclose()
     await asyncio.gather(*writes)
-    assert len(ids_in(path)) == 20
+    assert len(store.ids()) == 20
 
 
 # -- failures and recovery ------------------------------------------------------------
@@ -393,8 +413,7 @@ async def test_file_deleted_under_open_log_is_recreated(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_locked_database_times_out_without_blocking_the_loop(tmp_path: Path) -> None:
-    path = tmp_path / "log.db"
+async def test_a_held_write_lock_times_out_without_blocking_the_loop(store: Store) -> None:
     ticks = 0
 
     async def ticker() -> None:
@@ -403,20 +422,23 @@ async def test_locked_database_times_out_without_blocking_the_loop(tmp_path: Pat
             ticks += 1
             await asyncio.sleep(0.01)
 
-    async with SQLiteConsentLog(path, timeout=0.3) as log:
-        await log.record(make_record())
-        with closing(sqlite3.connect(path, isolation_level=None)) as other_writer:
-            other_writer.execute("BEGIN IMMEDIATE")
+    async with store.open(timeout=0.5) as log:
+        await log.record(make_record(consent_id="before"))
+        async with store.write_locked():
             ticking = asyncio.ensure_future(ticker())
+            began = asyncio.get_running_loop().time()
             try:
                 with pytest.raises(StorageError, match="timed out|locked"):
-                    await log.record(make_record())
+                    await log.record(make_record(consent_id="late"))
             finally:
                 ticking.cancel()
-            other_writer.execute("ROLLBACK")
+            # Bounded by the timeout (the bound here leaves room for a busy CI machine).
+            assert asyncio.get_running_loop().time() - began < 3.0
         assert ticks >= 10
-        await log.record(make_record())
-        assert len(await log.history("visitor-1")) == 2
+        await log.record(make_record(consent_id="after"))
+        assert (await log.verify()).ok
+    # The late record gave up before its batch held the lock: nothing of it was committed.
+    assert store.ids() == ["before", "after"]
 
 
 class FaultyLog(SQLiteConsentLog):
@@ -534,12 +556,63 @@ def test_open_log_rejects_bad_urls(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["postgresql://user@host/db", "postgres://host/db", "postgresql+asyncpg://h/db"]
+    ("url", "target"),
+    [
+        ("postgresql://user@host/db", "postgresql://user@host/db"),
+        ("postgres://host/db", "postgres://host/db"),
+        (
+            "PostgreSQL://u:secret@h:5433/db?sslmode=require",
+            "postgresql://u:secret@h:5433/db?sslmode=require",
+        ),
+        ("postgresql:///db", "postgresql:///db"),
+    ],
 )
-def test_open_log_postgresql_not_available_yet(url: str) -> None:
-    with pytest.raises(ConfigurationError, match="PostgreSQL support is not available") as info:
+def test_open_log_postgresql_connects_to_nothing_yet(url: str, target: str) -> None:
+    assert check_store_url(url) == target
+    assert make_config(store=url).store == url  # a config names it without connecting
+    log = open_log(url, timeout=2.0)
+    assert isinstance(log, PostgresConsentLog)
+    assert "secret" not in repr(log) and "secret" not in log.name
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql+asyncpg://h/db", "name no driver"),
+        ("postgresql://u:secret@h:port/db", "no port number"),
+        ("postgresql://u:secret@h:70000/db", "no port number"),
+        ("postgresql://u:secret@h/db?bogus=1", "bogus"),
+        ("postgresql://u:secret@h/%zz", "percent"),
+    ],
+)
+def test_open_log_rejects_bad_postgresql_urls(url: str, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message) as info:
         open_log(url)
     assert info.value.field == "store"
+    assert "secret" not in str(info.value)
+
+
+def test_postgresql_without_the_extra_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg_pool", None)  # as if it were not installed
+    for make in (
+        lambda: open_log("postgresql://h/db"),
+        lambda: make_config(store="postgres://h/db"),
+    ):
+        with pytest.raises(
+            ConfigurationError, match=r"pip install consentgate\[postgres\]"
+        ) as info:
+            make()
+        assert info.value.field == "store"
+
+
+def test_consentgate_imports_without_the_extra() -> None:
+    code = (
+        "import sys; sys.modules['psycopg'] = sys.modules['psycopg_pool'] = None; "
+        "import consentgate, consentgate.log; "
+        "assert consentgate.log.PostgresConsentLog; print('ok')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.stdout.strip() == "ok", result.stderr
 
 
 @pytest.mark.parametrize("timeout", [0.0, -1.0, float("nan"), float("inf")])

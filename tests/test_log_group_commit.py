@@ -1,4 +1,5 @@
-"""Group commit in the SQLite log: batching, failure, abandonment, fairness, durability."""
+"""Group commit: batching and failure in both stores; abandonment, fairness and durability
+of the SQLite log's worker thread."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import pytest
 from consentgate._exceptions import StorageError
 from consentgate.log import ConsentRecord, SQLiteConsentLog
 from consentgate.log._base import Action
-from tests.test_log import ids_in, make_record, peek, sequence_of
-from tests.test_log_integrity import tamper
+from tests.stores import Store
+from tests.test_log import ids_in, make_record, sequence_of
 
 
 @asynccontextmanager
@@ -72,8 +73,8 @@ async def test_waiting_records_share_one_transaction(path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_a_burst_needs_far_fewer_transactions_than_records(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_a_burst_needs_far_fewer_transactions_than_records(store: Store) -> None:
+    async with store.open() as log:
         stored = await asyncio.gather(*(log.record(make_record()) for _ in range(300)))
         assert log._commits < 30
         assert (await log.verify()).checked == 300
@@ -81,39 +82,36 @@ async def test_a_burst_needs_far_fewer_transactions_than_records(path: Path) -> 
 
 
 @pytest.mark.anyio
-async def test_each_caller_is_answered_after_its_own_commit(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_each_caller_is_answered_after_its_own_commit(store: Store) -> None:
+    async with store.open() as log:
 
         async def write_then_look(i: int) -> None:
             record = await log.record(make_record(consent_id=f"v{i}"))
             # Another connection sees it the moment record() returns: it is committed.
-            with peek(path) as conn:
-                row = conn.execute(
-                    "SELECT consent_id FROM consent_records WHERE sequence = ?", (record.sequence,)
-                ).fetchone()
-            assert row == (f"v{i}",)
+            row = await asyncio.to_thread(
+                store.query,
+                "SELECT consent_id FROM consent_records WHERE sequence = ?",
+                record.sequence,
+            )
+            assert row == [(f"v{i}",)]
 
         await asyncio.gather(*(write_then_look(i) for i in range(50)))
 
 
 @pytest.mark.anyio
-async def test_a_failing_batch_fails_every_caller_in_it(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_a_failing_batch_fails_every_caller_in_it(store: Store) -> None:
+    async with store.open() as log:
         first = await log.record(make_record())
-        tamper(
-            path,
-            "CREATE TRIGGER refuse BEFORE INSERT ON consent_records "
-            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END",
+        store.refuse_inserts("disk on fire")
+        results = await asyncio.gather(
+            *(log.record(make_record(consent_id=f"v{i}")) for i in range(5)),
+            return_exceptions=True,
         )
-        async with worker_held(log):
-            writes = start([log.record(make_record(consent_id=f"v{i}")) for i in range(5)])
-            await queued(log, 5)
-        results = await asyncio.gather(*writes, return_exceptions=True)
         assert all(isinstance(r, StorageError) for r in results)
         assert all("disk on fire" in str(r) for r in results)
         assert len({id(r) for r in results}) == 5  # one exception object per caller
         assert log._commits == 1
-        tamper(path, "DROP TRIGGER refuse")
+        store.allow_inserts()
         after = await log.record(make_record())
         report = await log.verify()
     assert after.sequence == 2 and after.prev_hash == first.hash  # nothing of the batch is left

@@ -1,4 +1,4 @@
-"""The SQLite log's chain on real files: hashing, verify, tampering, migration, reading,
+"""The chain in both stores: hashing, verify, tampering, migration, reading,
 pruning and erasure."""
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from consentgate.log import (
 )
 from consentgate.log._chain import GENESIS_HASH, consent_id_digest, content_digest
 from tests.conftest import RecordingLog
+from tests.stores import Store
 from tests.test_log import make_record, peek
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -65,8 +66,8 @@ def path(tmp_path: Path) -> Path:
 
 
 @pytest.mark.anyio
-async def test_records_are_hashed_and_chained(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_records_are_hashed_and_chained(store: Store) -> None:
+    async with store.open() as log:
         stored = await fill(log, 5)
         read = await links_of(log)
     assert read == stored
@@ -79,8 +80,8 @@ async def test_records_are_hashed_and_chained(path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_untouched_log_verifies(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_untouched_log_verifies(store: Store) -> None:
+    async with store.open() as log:
         stored = await fill(log, 7)
         report = await log.verify()
     assert report == ChainReport(
@@ -103,19 +104,19 @@ async def test_empty_and_memory_logs_verify() -> None:
 
 
 @pytest.mark.anyio
-async def test_verify_walks_the_log_in_pages(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_verify_walks_the_log_in_pages(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("consentgate.log._base._VERIFY_PAGE", 4)
-    async with SQLiteConsentLog(path) as log:
+    async with store.open() as log:
         await fill(log, 10)
         assert (await log.verify()).checked == 10
-        tamper(path, "UPDATE consent_records SET language = 'xx' WHERE sequence = 6")
+        store.tamper("UPDATE consent_records SET language = 'xx' WHERE sequence = 6")
         assert (await log.verify()).first_broken_sequence == 6
 
 
 @pytest.mark.anyio
-async def test_two_logs_on_one_file_keep_one_chain(path: Path) -> None:
+async def test_two_logs_on_one_store_keep_one_chain(store: Store) -> None:
     # As two worker processes of one app would: the write lock orders their batches.
-    async with SQLiteConsentLog(path) as first, SQLiteConsentLog(path) as second:
+    async with store.open() as first, store.open() as second:
         await asyncio.gather(
             *(
                 (first if i % 2 else second).record(make_record(consent_id=f"v{i}"))
@@ -165,33 +166,31 @@ async def test_opening_waits_while_another_process_creates_the_file(path: Path) 
         ("UPDATE consent_records SET sequence = 0 WHERE sequence = 1", 0),
     ],
 )
-async def test_tampering_is_detected(path: Path, sql: str, broken: int) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_tampering_is_detected(store: Store, sql: str, broken: int) -> None:
+    async with store.open() as log:
         await fill(log, 6)
-        tamper(path, sql)
+        store.tamper(sql)
         report = await log.verify()
     assert not report.ok
     assert report.first_broken_sequence == broken, report.reason
 
 
 @pytest.mark.anyio
-async def test_swapped_rows_are_detected(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_swapped_rows_are_detected(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 6)
-        tamper(path, "UPDATE consent_records SET sequence = -1 WHERE sequence = 3")
-        tamper(path, "UPDATE consent_records SET sequence = 3 WHERE sequence = 4")
-        tamper(path, "UPDATE consent_records SET sequence = 4 WHERE sequence = -1")
+        store.tamper("UPDATE consent_records SET sequence = -1 WHERE sequence = 3")
+        store.tamper("UPDATE consent_records SET sequence = 3 WHERE sequence = 4")
+        store.tamper("UPDATE consent_records SET sequence = 4 WHERE sequence = -1")
         report = await log.verify()
     assert (report.ok, report.first_broken_sequence) == (False, 3)
 
 
 @pytest.mark.anyio
-async def test_a_row_beyond_the_schema_checks_is_reported_not_raised(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_a_row_beyond_the_schema_checks_is_reported_not_raised(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 4)
-        with closing(sqlite3.connect(path, isolation_level=None)) as conn:
-            conn.execute("PRAGMA ignore_check_constraints = ON")
-            conn.execute("UPDATE consent_records SET time = 'yesterday' WHERE sequence = 2")
+        store.tamper("UPDATE consent_records SET granted = 'not json' WHERE sequence = 2")
         [unreadable] = [link for link in await links_of(log) if link.sequence == 2]
         report = await log.verify()
         assert isinstance(unreadable, UnreadableRecord)
@@ -202,10 +201,10 @@ async def test_a_row_beyond_the_schema_checks_is_reported_not_raised(path: Path)
 
 
 @pytest.mark.anyio
-async def test_new_records_after_tampering_do_not_hide_it(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_new_records_after_tampering_do_not_hide_it(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 3)
-        tamper(path, "UPDATE consent_records SET language = 'xx' WHERE sequence = 2")
+        store.tamper("UPDATE consent_records SET language = 'xx' WHERE sequence = 2")
         await fill(log, 3)
         report = await log.verify()
     assert report.first_broken_sequence == 2
@@ -387,11 +386,12 @@ async def test_failed_migration_leaves_the_v1_log_untouched(path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_migrate_creates_a_new_log(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
-        assert await log.migrate() == 2
-        assert await log.migrate() == 2
-    assert path.is_file()
+async def test_migrate_creates_a_new_log(store: Store) -> None:
+    async with store.open() as log:
+        assert await log.migrate() == store.schema_version
+        assert await log.migrate() == store.schema_version
+    assert store.query("SELECT version FROM schema_version") == [(store.schema_version,)]
+    assert store.ids() == []
 
 
 # -- reading --------------------------------------------------------------------------
@@ -399,16 +399,16 @@ async def test_migrate_creates_a_new_log(path: Path) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("batch_size", [1, 4, 25, 1000])
-async def test_iter_records_pages_through_everything(path: Path, batch_size: int) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_iter_records_pages_through_everything(store: Store, batch_size: int) -> None:
+    async with store.open() as log:
         stored = await fill(log, 25)
         read = [r async for r in log.iter_records(batch_size=batch_size)]
     assert read == stored
 
 
 @pytest.mark.anyio
-async def test_iter_records_filters(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_iter_records_filters(store: Store) -> None:
+    async with store.open() as log:
         stored = await fill(log, 20, ids=4)
         since = [r async for r in log.iter_records(since=at(5), batch_size=3)]
         until = [r async for r in log.iter_records(until=at(5), batch_size=3)]
@@ -425,17 +425,17 @@ async def test_iter_records_filters(path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_iter_records_compares_times_in_utc(path: Path) -> None:
+async def test_iter_records_compares_times_in_utc(store: Store) -> None:
     cest = timezone(timedelta(hours=2))
-    async with SQLiteConsentLog(path) as log:
+    async with store.open() as log:
         stored = await fill(log, 3)
         read = [r async for r in log.iter_records(since=at(1).astimezone(cest))]
     assert read == stored[1:]
 
 
 @pytest.mark.anyio
-async def test_iter_records_rejects_bad_arguments(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_iter_records_rejects_bad_arguments(store: Store) -> None:
+    async with store.open() as log:
         with pytest.raises(ValueError, match="batch_size"):
             [r async for r in log.iter_records(batch_size=0)]
         with pytest.raises(ValueError, match="timezone"):
@@ -443,8 +443,8 @@ async def test_iter_records_rejects_bad_arguments(path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_iter_records_sees_records_written_during_the_walk(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_iter_records_sees_records_written_during_the_walk(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 4)
         seen = []
         async for record in log.iter_records(batch_size=2):
@@ -458,8 +458,8 @@ async def test_iter_records_sees_records_written_during_the_walk(path: Path) -> 
 
 
 @pytest.mark.anyio
-async def test_prune_deletes_old_records_and_leaves_a_checkpoint(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_prune_deletes_old_records_and_leaves_a_checkpoint(store: Store) -> None:
+    async with store.open() as log:
         stored = await fill(log, 10)
         assert await log.prune(at(4)) == 4
         remaining = [r async for r in log.iter_records()]
@@ -479,8 +479,8 @@ async def test_prune_deletes_old_records_and_leaves_a_checkpoint(path: Path) -> 
 
 
 @pytest.mark.anyio
-async def test_prune_of_everything_keeps_the_sequence_going(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_prune_of_everything_keeps_the_sequence_going(store: Store) -> None:
+    async with store.open() as log:
         stored = await fill(log, 5)
         assert await log.prune(at(100)) == 5
         report = await log.verify()
@@ -492,20 +492,19 @@ async def test_prune_of_everything_keeps_the_sequence_going(path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_prune_with_nothing_old_changes_nothing(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_prune_with_nothing_old_changes_nothing(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 3)
         assert await log.prune(at(0)) == 0
         assert await log.prune(at(0)) == 0
         links = await links_of(log)
     assert not any(isinstance(link, Checkpoint) for link in links)
-    with peek(path) as conn:
-        assert conn.execute("SELECT count(*) FROM checkpoints").fetchone() == (0,)
+    assert store.query("SELECT count(*) FROM checkpoints") == [(0,)]
 
 
 @pytest.mark.anyio
-async def test_prune_stops_at_the_first_record_that_is_not_old(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_prune_stops_at_the_first_record_that_is_not_old(store: Store) -> None:
+    async with store.open() as log:
         for day in (1, 2, 9, 3, 4):  # the fourth record was written with an older time
             await log.record(make_record(time=at(day)))
         assert await log.prune(at(5)) == 2
@@ -515,37 +514,35 @@ async def test_prune_stops_at_the_first_record_that_is_not_old(path: Path) -> No
 
 
 @pytest.mark.anyio
-async def test_repeated_prunes_and_chunks(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_sqlite, "_PRUNE_CHUNK", 3)
-    async with SQLiteConsentLog(path) as log:
+async def test_repeated_prunes_and_chunks(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store.module, "_PRUNE_CHUNK", 3)
+    async with store.open() as log:
         await fill(log, 20)
         assert await log.prune(at(8)) == 8
         assert await log.prune(at(15)) == 7
         assert (await log.verify()).ok
-    with peek(path) as conn:
-        rows = conn.execute("SELECT sequence, deleted FROM checkpoints ORDER BY id").fetchall()
+    rows = store.query("SELECT sequence, deleted FROM checkpoints ORDER BY id")
     assert rows == [(8, 8), (15, 7)]  # one checkpoint per prune, however many chunks
 
 
 @pytest.mark.anyio
-async def test_tampering_after_a_prune_is_still_detected(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_tampering_after_a_prune_is_still_detected(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 10)
         await log.prune(at(4))
-        tamper(path, "DELETE FROM consent_records WHERE sequence = 7")
+        store.tamper("DELETE FROM consent_records WHERE sequence = 7")
         assert (await log.verify()).first_broken_sequence == 8
-    async with SQLiteConsentLog(path) as log:
-        tamper(path, "UPDATE checkpoints SET hash = ?", "7" * 64)
+    async with store.open() as log:
+        store.tamper("UPDATE checkpoints SET hash = ?", "7" * 64)
         assert (await log.verify()).first_broken_sequence == 5
 
 
 @pytest.mark.anyio
-async def test_deleting_a_middle_range_behind_a_fake_checkpoint_is_detected(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_deleting_a_middle_range_behind_a_fake_checkpoint_is_detected(store: Store) -> None:
+    async with store.open() as log:
         stored = await fill(log, 8)
-        tamper(path, "DELETE FROM consent_records WHERE sequence IN (4, 5)")
-        tamper(
-            path,
+        store.tamper("DELETE FROM consent_records WHERE sequence IN (4, 5)")
+        store.tamper(
             "INSERT INTO checkpoints (sequence, hash, deleted, time, pruned_before) "
             "VALUES (5, ?, 2, '2024-01-01T00:00:00.000000Z', '2024-01-01T00:00:00.000000Z')",
             stored[4].hash,
@@ -556,8 +553,8 @@ async def test_deleting_a_middle_range_behind_a_fake_checkpoint_is_detected(path
 
 
 @pytest.mark.anyio
-async def test_a_prune_overtaking_a_walk_is_no_break(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_a_prune_overtaking_a_walk_is_no_break(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 10)
         walk = log.iter_chain(batch_size=2)
         first = [await anext(walk), await anext(walk)]
@@ -569,8 +566,8 @@ async def test_a_prune_overtaking_a_walk_is_no_break(path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_prune_rejects_a_naive_time(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_prune_rejects_a_naive_time(store: Store) -> None:
+    async with store.open() as log:
         with pytest.raises(ValueError, match="timezone"):
             await log.prune(datetime(2024, 1, 1))
 
@@ -579,8 +576,8 @@ async def test_prune_rejects_a_naive_time(path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_erase_leaves_tombstones_and_an_erase_record(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_erase_leaves_tombstones_and_an_erase_record(store: Store) -> None:
+    async with store.open() as log:
         stored = await fill(log, 9)  # v0, v1, v2, v0, ...
         assert await log.erase("v1") == 3
         history = await log.history("v1")
@@ -595,10 +592,7 @@ async def test_erase_leaves_tombstones_and_an_erase_record(path: Path) -> None:
     assert [t.sequence for t in tombstones] == [2, 5, 8]
     assert all(t.hash == stored[t.sequence - 1].hash for t in tombstones)
     assert report.ok and (report.checked, report.erased) == (10, 3), report.reason
-    with peek(path) as conn:
-        row = conn.execute("SELECT * FROM consent_records WHERE sequence = 2").fetchone()
-        columns = [c[1] for c in conn.execute("PRAGMA table_info(consent_records)")]
-    blanked = dict(zip(columns, row, strict=True))
+    blanked = store.row(2)
     assert blanked["erased"] == 1
     assert {k for k, v in blanked.items() if v is not None} == {
         "sequence",
@@ -611,21 +605,20 @@ async def test_erase_leaves_tombstones_and_an_erase_record(path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_erase_of_user_agent_and_ip(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_erase_of_user_agent_and_ip(store: Store) -> None:
+    async with store.open() as log:
         await log.record(make_record(user_agent="ua", ip="192.0.2.0"))
         await log.erase("visitor-1")
         assert (await log.verify()).ok
-    with peek(path) as conn:
-        assert conn.execute("SELECT user_agent, ip FROM consent_records").fetchall() == [
-            (None, None),
-            (None, None),
-        ]
+    assert store.query("SELECT user_agent, ip FROM consent_records") == [
+        (None, None),
+        (None, None),
+    ]
 
 
 @pytest.mark.anyio
-async def test_erase_twice_and_erase_of_nobody(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_erase_twice_and_erase_of_nobody(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 4)
         assert await log.erase("nobody") == 0
         assert await log.erase("v0") == 2
@@ -639,27 +632,26 @@ async def test_erase_twice_and_erase_of_nobody(path: Path) -> None:
 
 
 @pytest.mark.anyio
-async def test_tampering_after_an_erasure_is_still_detected(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_tampering_after_an_erasure_is_still_detected(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 6)
         await log.erase("v1")
-        tamper(path, "UPDATE consent_records SET language = 'xx' WHERE sequence = 3")
+        store.tamper("UPDATE consent_records SET language = 'xx' WHERE sequence = 3")
         assert (await log.verify()).first_broken_sequence == 3
-        tamper(path, "UPDATE consent_records SET language = 'de' WHERE sequence = 3")
+        store.tamper("UPDATE consent_records SET language = 'de' WHERE sequence = 3")
         assert (await log.verify()).ok
-        tamper(path, "UPDATE consent_records SET content_digest = ? WHERE sequence = 2", "1" * 64)
+        store.tamper("UPDATE consent_records SET content_digest = ? WHERE sequence = 2", "1" * 64)
         assert (await log.verify()).first_broken_sequence == 2
 
 
 @pytest.mark.anyio
-async def test_blanking_a_record_without_an_erase_request_is_detected(path: Path) -> None:
+async def test_blanking_a_record_without_an_erase_request_is_detected(store: Store) -> None:
     # E.g. to hide a withdrawal: the tombstone is right, but no erase record accounts for it.
-    async with SQLiteConsentLog(path) as log:
+    async with store.open() as log:
         stored = await fill(log, 6)
         target = stored[3]
-        tamper(
-            path,
-            _sqlite._ERASE,
+        store.tamper(
+            store.module._ERASE,
             consent_id_digest(target.consent_id),
             content_digest(target),
             target.sequence,
@@ -670,18 +662,18 @@ async def test_blanking_a_record_without_an_erase_request_is_detected(path: Path
 
 
 @pytest.mark.anyio
-async def test_erasing_an_edited_record_does_not_launder_the_edit(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_erasing_an_edited_record_does_not_launder_the_edit(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 4)
-        tamper(path, "UPDATE consent_records SET granted = '[]' WHERE sequence = 2")
+        store.tamper("UPDATE consent_records SET granted = '[]' WHERE sequence = 2")
         await log.erase("v1")
         report = await log.verify()
     assert (report.ok, report.first_broken_sequence) == (False, 2)
 
 
 @pytest.mark.anyio
-async def test_prune_after_erase(path: Path) -> None:
-    async with SQLiteConsentLog(path) as log:
+async def test_prune_after_erase(store: Store) -> None:
+    async with store.open() as log:
         await fill(log, 6)
         await log.erase("v1")  # tombstones 2 and 5, erase record 7 (written now)
         assert await log.prune(at(3)) == 3

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import logging
 import re
+import weakref
 from typing import Any
 
 import anyio
@@ -367,6 +369,50 @@ async def test_non_http_scopes_pass_through_untouched() -> None:
         assert SCOPE_KEY not in scope
 
 
+class _Server:
+    """Like uvicorn's request cycle: it holds the scope, and ``send`` is its method."""
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+        self.sent: list[Message] = []
+
+    async def send(self, message: Message) -> None:
+        self.sent.append(message)
+
+
+@pytest.mark.parametrize("path", ["/", "/api/data", "/stream"])
+async def test_a_finished_request_is_freed_without_the_garbage_collector(path: str) -> None:
+    # The scope holds the gate and the gate the server's send: if that cycle outlived
+    # the request, every request would wait for the collector, which costs a busy
+    # server several per cent of its time.
+    middleware = ConsentMiddleware(Starlette(routes=site_routes()), config=make_config())
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    scope: Scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.4"},
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(b"host", b"testserver")],
+        "scheme": "http",
+        "server": ("testserver", 80),
+    }
+    server = _Server(scope)
+    freed = weakref.ref(server)
+    gc.disable()
+    try:
+        await middleware(scope, receive, server.send)
+        assert server.sent[-1]["type"] == "http.response.body"
+        del server, scope
+        assert freed() is None
+    finally:
+        gc.enable()
+
+
 # -- the body: streaming, chunking, encodings ---------------------------------
 
 
@@ -520,7 +566,7 @@ async def test_latin1_pages_get_the_danish_banner_as_character_references() -> N
     text = response.content.decode("latin-1")
     assert "Blåbær" in text
     assert "Gem valg" in text
-    assert "„" not in text and "&#8222;" in text  # not representable in latin-1
+    assert "–" not in text and "&#8211;" in text  # the en dash is not in latin-1
 
 
 async def test_pages_in_ascii_incompatible_charsets_pass_untouched() -> None:

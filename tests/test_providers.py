@@ -38,6 +38,7 @@ def context(**overrides: Any) -> dict[str, Any]:
         "iso_week": "202648",
         "host": "www.example.com",
         "csp_nonce": None,
+        "csp_style_nonce": None,
     }
     values.update(overrides)
     return values
@@ -270,9 +271,11 @@ def test_buffer_without_share_button_injects_nothing_but_still_informs() -> None
 
 @pytest.mark.parametrize("provider", builtins(), ids=lambda p: p.key)
 def test_nonce_on_every_script_and_style_when_set(provider: Provider) -> None:
-    html = render_page(provider, csp_nonce="r4nd0m")
-    for attrs in tags(html, "script", "style"):
-        assert attrs.get("nonce") == "r4nd0m", html
+    html = render_page(provider, csp_nonce="scr1pt", csp_style_nonce="styl3")
+    for attrs in tags(html, "script"):
+        assert attrs.get("nonce") == "scr1pt", html
+    for attrs in tags(html, "style"):
+        assert attrs.get("nonce") == "styl3", html
 
 
 @pytest.mark.parametrize("provider", builtins(), ids=lambda p: p.key)

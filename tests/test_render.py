@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from hypothesis import given, strategies as st
 
-from consentgate import Category, ConsentState
+from consentgate import Category, ConfigurationError, ConsentState
 from consentgate._assets import Assets
 from consentgate._config import ConsentConfig
 from consentgate._locales import available_languages, builtin_texts
 from consentgate._render import Renderer
 from consentgate.providers import GoogleAnalytics
 
-from .conftest import make_config
+from .conftest import all_providers, make_config
 
 HOSTILE_HOST = "<script>alert(1)</script>"
 VALUES = {
@@ -346,3 +346,267 @@ def test_site_template_can_extend_the_builtin_template_of_the_same_name(tmp_path
 )
 def test_every_built_in_language_can_be_negotiated(header: str, expected: str) -> None:
     assert default_renderer().negotiate(header) == expected
+
+
+# -- text overrides -----------------------------------------------------------------------
+
+
+def test_text_overrides_replace_the_builtin_text_of_that_language_only() -> None:
+    renderer = build(
+        make_config(texts={"da": {"banner.title": "Må vi gemme cookies?", "banner.intro": "Hej"}})
+    )
+    da, en = banner_html(renderer, "da"), banner_html(renderer, "en")
+    assert '<h2 id="consentgate-title" class="cg-title">Må vi gemme cookies?</h2>' in da
+    assert '<p class="cg-intro">Hej</p>' in da
+    assert "Your choice about cookies" in en
+    assert renderer.texts["da"]["banner.reject_all"] == "Afvis alle"
+
+
+def test_overridden_texts_fill_placeholders_and_unescape_doubled_braces() -> None:
+    renderer = build(
+        make_config(texts={"en": {"banner.intro": "{controller} {{really}} uses cookies."}})
+    )
+    assert '<p class="cg-intro">Testfirma ApS {really} uses cookies.</p>' in banner_html(
+        renderer, "en"
+    )
+
+
+def test_overridden_texts_are_escaped_like_the_builtin_ones() -> None:
+    hostile = '<img src=x onerror="alert(1)">'
+    renderer = build(
+        make_config(texts={"en": {"banner.title": hostile, "preferences.controller": hostile}})
+    )
+    html = banner_html(renderer, "en")
+    assert "<img" not in html
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in html
+    assert "<img" not in preferences(renderer, "en")
+
+
+def test_overridden_consent_cookie_texts_reach_the_declaration() -> None:
+    renderer = build(make_config(texts={"da": {"consent_cookie.expiry": "{days} dage (1 år)"}}))
+    html = preferences(renderer, "da")
+    assert "365 dage (1 år)" in html
+
+
+def test_fingerprints_reflect_overridden_texts_of_that_language() -> None:
+    before = build(make_config()).fingerprints
+    after = build(make_config(texts={"da": {"banner.reject_all": "Nej tak"}})).fingerprints
+    changed = {key for key in before if before[key] != after[key]}
+    # the preference centre shows the same buttons
+    assert changed == {("banner", "da"), ("preferences", "da")}
+
+
+# -- controller details ---------------------------------------------------------------------
+
+
+def preferences(renderer: Renderer, lang: str, state: ConsentState | None = None) -> str:
+    return renderer.preferences_page(
+        lang,
+        state or ConsentState(),
+        next_path="/",
+        csrf_token="T",
+        host="www.example.com",
+        saved=False,
+    )
+
+
+CONTROLLER = {
+    "controller_name": "Testfirma ApS",
+    "controller_address": "Vestergade 1\n8000 Aarhus C\n",
+    "controller_email": "privatliv@testfirma.dk",
+}
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_banner_shows_the_controller_compactly_on_the_first_layer(lang: str) -> None:
+    renderer = build(make_config(**CONTROLLER))
+    html = banner_html(renderer, lang)
+    label = builtin_texts(lang)["preferences.controller"]
+    assert (
+        f'<p class="cg-controller"><span class="cg-controller-label">{label}:</span> '
+        "Testfirma ApS, Vestergade 1, 8000 Aarhus C, "
+        '<a href="mailto:privatliv@testfirma.dk">privatliv@testfirma.dk</a></p>'
+    ) in html
+
+
+def test_preference_centre_shows_the_controller_in_full() -> None:
+    html = preferences(build(make_config(**CONTROLLER)), "en")
+    section = html[html.index('<section class="cg-controller"') : html.index("</section>")]
+    assert "Testfirma ApS" in section
+    assert "<br>Vestergade 1\n<br>8000 Aarhus C" in section
+    assert '<a href="mailto:privatliv@testfirma.dk">privatliv@testfirma.dk</a>' in section
+    assert '<a href="/privatliv">Privacy policy</a>' in section
+
+
+def test_banner_controller_line_without_address_or_email_names_the_controller() -> None:
+    html = banner_html(default_renderer(), "en")
+    assert '<span class="cg-controller-label">Data controller:</span> Testfirma ApS</p>' in html
+    assert "mailto:" not in html
+
+
+def test_banner_names_the_services_of_each_category() -> None:
+    tags = Tags(banner_html(default_renderer(), "en"))
+    assert len(tags.find("span", **{"class": "cg-category-providers"})) == 2
+    html = banner_html(default_renderer(), "en")
+    assert "(Google Analytics, Google Analytics (Site Kit), Jetpack Stats)" in html
+    assert "(Buffer)" in html
+
+
+# -- blocks and broken overrides -----------------------------------------------------------------
+
+
+def test_site_banner_can_extend_the_builtin_and_replace_one_block(tmp_path: Path) -> None:
+    renderer = renderer_with_templates(
+        tmp_path,
+        {
+            "banner.html": '{% extends "@consentgate/banner.html" %}'
+            '{% block title %}<h2 id="consentgate-title" class="mine">{{ t["banner.title"] }}'
+            "</h2>{% endblock %}"
+            "{% block footer %}<p class=mine-footer>{{ controller }}</p>{% endblock %}"
+        },
+    )
+    html = banner_html(renderer, "da")
+    tags = Tags(html)
+    assert tags.find("h2", id="consentgate-title", **{"class": "mine"})
+    assert "<p class=mine-footer>Testfirma ApS</p>" in html
+    # everything else is the built-in banner
+    assert [b["value"] for b in tags.find("button")] == ["accept_all", "reject_all", "save"]
+    assert tags.find("input", name="csrf_token")[0]["value"] == "TOKEN-123"
+
+
+def test_a_scoped_category_block_sees_the_category(tmp_path: Path) -> None:
+    renderer = renderer_with_templates(
+        tmp_path,
+        {
+            "banner.html": '{% extends "@consentgate/banner.html" %}'
+            "{% block category %}<label class=mine><input type=checkbox name=categories "
+            'value="{{ category.name }}">{{ category.title }}</label>{% endblock %}'
+        },
+    )
+    boxes = Tags(banner_html(renderer, "en")).find("input", type="checkbox")
+    assert [b["value"] for b in boxes] == ["statistics", "marketing"]
+
+
+def test_site_page_can_add_its_own_stylesheet(tmp_path: Path) -> None:
+    renderer = renderer_with_templates(
+        tmp_path,
+        {
+            "page.html": '{% extends "@consentgate/page.html" %}'
+            '{% block head %}<link rel="stylesheet" href="/static/site.css">{% endblock %}'
+        },
+    )
+    links = [str(link["href"]) for link in Tags(preferences(renderer, "en")).find("link")]
+    assert links[-1] == "/static/site.css"
+    assert links[0].startswith("/_consent/static/consentgate.")
+
+
+@pytest.mark.parametrize(
+    ("name", "source", "expected"),
+    [
+        ("banner.html", "<p>{{ t['banner.title'] }</p>", "banner.html, line 1: unexpected '}'"),
+        (
+            "banner.html",
+            "<p>\n{{ contoller }}</p>",
+            "banner.html, line 2: 'contoller' is undefined",
+        ),
+        (
+            "preferences.html",
+            '{% extends "@consentgate/preferences.html" %}{% block intro %}\n\n'
+            "{{ state.nothing.more }}{% endblock %}",
+            "preferences.html, line 3:",
+        ),
+        ("error.html", "<p>{{ mesage }}</p>", "error.html, line 1: 'mesage' is undefined"),
+        ("settings_link.html", "{% if %}", "settings_link.html, line 1:"),
+        ("banner.html", '{% include "missing.html" %}', "missing.html"),
+    ],
+)
+def test_a_broken_override_stops_the_start_with_the_template_and_line(
+    tmp_path: Path, name: str, source: str, expected: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        renderer_with_templates(tmp_path, {name: source})
+    assert caught.value.field == "template_dirs"
+    assert expected in str(caught.value)
+
+
+def test_a_broken_override_fails_when_the_config_is_built(tmp_path: Path) -> None:
+    """Starlette builds its middleware on the first call; the config is built at import."""
+    (tmp_path / "banner.html").write_text("{{ contoller }}", encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        make_config(template_dirs=[tmp_path])
+    assert "banner.html, line 1: 'contoller' is undefined" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        ("<script>{{ site_id }}</script>", "'site_id' is undefined"),
+        ("<script>{{ provider.nothing.more }}</script>", "has no attribute 'nothing'"),
+    ],
+)
+def test_a_provider_snippet_with_an_undefined_variable_stops_the_start(
+    head: str, expected: str
+) -> None:
+    from consentgate.providers import Provider
+
+    broken = Provider(name="broken", title="Broken", category="statistics", head=head)
+    with pytest.raises(ConfigurationError) as caught:
+        build(make_config(providers=[broken]))
+    assert caught.value.field == "providers"
+    assert "<template>, line 1: " in str(caught.value)
+    assert expected in str(caught.value)
+
+
+def test_an_overridden_snippet_template_is_checked_at_the_start(tmp_path: Path) -> None:
+    (tmp_path / "snippets").mkdir()
+    (tmp_path / "snippets" / "google_analytics_head.html").write_text(
+        "<script>{{ measurment_id }}</script>", encoding="utf-8"
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        build(make_config(template_dirs=[tmp_path]))
+    assert "google_analytics_head.html, line 1: 'measurment_id' is undefined" in str(caught.value)
+
+
+def test_a_snippet_branch_for_fewer_categories_is_checked_too() -> None:
+    from consentgate.providers import Provider
+
+    broken = Provider(
+        name="broken",
+        title="Broken",
+        category="statistics",
+        head="{% if 'marketing' not in granted %}{{ no_ads_id }}{% endif %}",
+    )
+    with pytest.raises(ConfigurationError) as caught:
+        build(make_config(providers=[broken, *all_providers()]))
+    assert "'no_ads_id' is undefined" in str(caught.value)
+
+
+@pytest.mark.parametrize("position", ["bar", "box", "dialog"])
+def test_the_position_is_an_attribute_of_the_banner_root(position: str) -> None:
+    from consentgate import Theme
+
+    renderer = build(make_config(theme=Theme(position=position)))  # type: ignore[arg-type]
+    [root] = Tags(banner_html(renderer, "en")).find("div", id="consentgate-banner")
+    assert root["data-position"] == position
+
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "src" / "consentgate" / "templates"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in TEMPLATES.glob("*.html")))
+def test_no_built_in_page_template_has_inline_style_or_script(name: str) -> None:
+    """A strict Content-Security-Policy must work: styles and scripts come from files."""
+    source = (TEMPLATES / name).read_text(encoding="utf-8")
+    assert re.search(r"<style|\sstyle=|<script(?![^>]*\ssrc=)|\son[a-z]+=", source) is None
+
+
+def test_every_text_is_shown_somewhere_so_an_override_always_shows() -> None:
+    package = TEMPLATES.parent
+    sources = "".join(p.read_text(encoding="utf-8") for p in TEMPLATES.glob("*.html"))
+    sources += (package / "_render.py").read_text(encoding="utf-8")
+    unused = [
+        key
+        for key in builtin_texts("en")
+        if f'"{key}"' not in sources and not re.fullmatch(r"categories\.\w+\.\w+", key)
+    ]
+    assert unused == []

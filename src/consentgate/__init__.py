@@ -11,6 +11,7 @@ from ._config import BUILTIN_CATEGORIES, Category, ConsentConfig
 from ._exceptions import ConfigurationError, ConsentGateError, StorageError
 from ._middleware import ConsentMiddleware
 from ._state import SCOPE_KEY, ConsentState, get_consent
+from ._theme import Theme
 
 __version__ = "0.1.0"
 
@@ -24,5 +25,6 @@ __all__ = [
     "ConsentMiddleware",
     "ConsentState",
     "StorageError",
+    "Theme",
     "get_consent",
 ]

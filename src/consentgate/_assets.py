@@ -36,16 +36,21 @@ class Assets:
 
     def __init__(self, prefix: str, folder: Path | None = None) -> None:
         folder = folder or static_folder()
+        self._prefix = prefix
         self._by_path: dict[str, Asset] = {}
         self._urls: dict[str, str] = {}
         for path in sorted(folder.iterdir()):
-            if path.suffix not in _MEDIA_TYPES:
-                continue
-            content = path.read_bytes()
-            digest = hashlib.sha256(content).hexdigest()[:12]
-            hashed = f"{path.stem}.{digest}{path.suffix}"
-            self._by_path[hashed] = Asset(content, _MEDIA_TYPES[path.suffix])
-            self._urls[path.name] = f"{prefix}/static/{hashed}"
+            if path.suffix in _MEDIA_TYPES:
+                self.add(path.name, path.read_bytes())
+
+    def add(self, name: str, content: bytes) -> str:
+        """Serve ``content`` under a content-hashed name (the theme's stylesheet comes so)."""
+        suffix = Path(name).suffix
+        digest = hashlib.sha256(content).hexdigest()[:12]
+        hashed = f"{Path(name).stem}.{digest}{suffix}"
+        self._by_path[hashed] = Asset(content, _MEDIA_TYPES[suffix])
+        self._urls[name] = f"{self._prefix}/static/{hashed}"
+        return self._urls[name]
 
     def url(self, name: str) -> str:
         return self._urls[name]

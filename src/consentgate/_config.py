@@ -13,9 +13,10 @@ from urllib.parse import urlsplit
 
 from ._csrf import normalize_origin
 from ._exceptions import ConfigurationError
-from ._locales import available_languages
+from ._locales import available_languages, check_overrides
 from ._state import NECESSARY
 from ._text import LocalizedText
+from ._theme import Theme
 from .log import ConsentLog
 from .log._base import check_store_url
 from .log._privacy import UserAgentMode
@@ -35,6 +36,7 @@ MAX_RETENTION = 36500
 IpMode = Literal["off", "truncate"]
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
+_EMAIL = re.compile(r"[^@\s<>\"'()\[\],;:\\]+@[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+")
 _DOMAIN = re.compile(
     r"\.?([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 )
@@ -115,6 +117,11 @@ class ConsentConfig:
     csrf_max_age: int = 2 * 24 * 60 * 60
     #: Folders searched before the built-in templates, to override them.
     template_dirs: Sequence[str | os.PathLike[str]] = ()
+    #: Colours, font, corner radius and position of the banner; None keeps the built-in look.
+    theme: Theme | None = None
+    #: Texts to use instead of the built-in ones, per language:
+    #: ``{"da": {"banner.title": "..."}}``.
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     #: Days a consent record is kept; older ones are pruned once a day (and by
     #: ``consentgate prune``). ``None`` keeps every record.
@@ -158,6 +165,7 @@ class ConsentConfig:
                 f"trusted_origins[{i}]",
                 f"expected an origin like https://www.example.com, got {origin!r}",
             )
+        self._check_look()
         if self.privacy_policy_url is not None:
             _require(
                 _is_site_path(self.privacy_policy_url) or _is_web_url(self.privacy_policy_url),
@@ -190,7 +198,9 @@ class ConsentConfig:
 
         Providers are ``[[providers]]`` tables with a ``type`` (``google-analytics``,
         ``site-kit``, ``jetpack-stats``, ``buffer`` or ``custom``) and that
-        provider's arguments; categories are ``[[categories]]`` tables.
+        provider's arguments; categories are ``[[categories]]`` tables; the
+        look is a ``[theme]`` table (with ``[theme.dark]``) and ``[texts.da]``
+        tables. Relative ``template_dirs`` are taken from the file's folder.
         """
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -214,6 +224,14 @@ class ConsentConfig:
             _from_table(Category, f"categories[{i}]", c)
             for i, c in enumerate(data.get("categories", []))
         ]
+        if "theme" in data:
+            data["theme"] = _from_table(Theme, "theme", data["theme"])
+        if isinstance(data.get("template_dirs"), list):
+            here = Path(path).parent
+            data["template_dirs"] = [
+                here / folder if isinstance(folder, str) else folder
+                for folder in data["template_dirs"]
+            ]
         known = set(cls.__dataclass_fields__)
         for key in data:
             _require(key in known, key, "is not a consentgate setting")
@@ -297,6 +315,40 @@ class ConsentConfig:
                 "cookie_domain",
                 f"{self.cookie_domain!r} is not a domain like .example.com",
             )
+
+    def _check_look(self) -> None:
+        """Controller details, theme, texts and template folders: what the visitor sees."""
+        if self.controller_email is not None:
+            _require(
+                _EMAIL.fullmatch(self.controller_email) is not None,
+                "controller_email",
+                f"{self.controller_email!r} is not an e-mail address like privacy@example.com",
+            )
+        for name in ("controller_name", "controller_address"):
+            value = getattr(self, name)
+            _require(
+                value is None or isinstance(value, str) and bool(value.strip()),
+                name,
+                "must be a non-empty string",
+            )
+        if self.theme is not None:
+            _require(isinstance(self.theme, Theme), "theme", "must be a consentgate.Theme")
+            self.theme.validate("theme")
+        object.__setattr__(self, "texts", check_overrides(self.texts))
+        for i, folder in enumerate(self.template_dirs):
+            is_path = isinstance(folder, str | os.PathLike)
+            _require(
+                is_path and Path(folder).is_dir(),
+                f"template_dirs[{i}]",
+                f"{os.fspath(folder) if is_path else folder!r} is not a folder",
+            )
+        if self.template_dirs:
+            # Render the site's templates now: Starlette builds middleware on the first
+            # request, but a config is built when the app module is imported. (Imported
+            # here because the renderer imports this module.)
+            from ._render import check_templates
+
+            check_templates(self)
 
     def _check_paths(self) -> None:
         segments = self.prefix.split("/")[1:]

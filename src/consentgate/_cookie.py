@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -29,16 +30,14 @@ def new_consent_id() -> str:
     return str(uuid.uuid4())
 
 
-_NOTHING = CookieReading(NO_CONSENT)
+_NOTHING_EVER = (CookieReading(NO_CONSENT), math.inf)
 
 
 @dataclass(frozen=True, slots=True)
 class _Verified:
-    consent_id: str
-    granted: frozenset[str]
-    policy_version: str
-    decided_at: float
-    old_key: bool
+    reading: CookieReading
+    #: When the choice lapses (``cookie_max_age`` after it was made).
+    expires_at: float
 
 
 class ConsentCookie:
@@ -85,22 +84,16 @@ class ConsentCookie:
         return self._newest.dumps(payload)
 
     def read(self, value: str | None) -> CookieReading:
+        return self.read_until(value)[0]
+
+    def read_until(self, value: str | None) -> tuple[CookieReading, float]:
+        """What the cookie says now, and until when that holds (for callers that cache it)."""
         if not value:
-            return _NOTHING
+            return _NOTHING_EVER
         verified = self._verify(value)
-        if (
-            verified is None
-            or verified.policy_version != self._policy_version
-            or self._clock() - verified.decided_at > self.max_age
-        ):
-            return _NOTHING
-        state = ConsentState(
-            consent_id=verified.consent_id,
-            granted=verified.granted,
-            policy_version=verified.policy_version,
-            decided_at=datetime.fromtimestamp(verified.decided_at, UTC),
-        )
-        return CookieReading(state, reissue=verified.old_key)
+        if verified is None or self._clock() > verified.expires_at:
+            return _NOTHING_EVER
+        return verified.reading, verified.expires_at
 
     def secure_for(self, scheme: str) -> bool:
         """Whether the cookie gets ``Secure``: as configured, else exactly on https."""
@@ -128,10 +121,15 @@ class ConsentCookie:
             except BadData:
                 return None
             old_key = True
-        return _parse(payload, self._categories, old_key)
+        state = _parse(payload, self._categories)
+        if state is None or state.policy_version != self._policy_version:
+            return None
+        assert state.decided_at is not None
+        expires_at = state.decided_at.timestamp() + self.max_age
+        return _Verified(CookieReading(state, reissue=old_key), expires_at)
 
 
-def _parse(payload: Any, known: frozenset[str], old_key: bool) -> _Verified | None:
+def _parse(payload: Any, known: frozenset[str]) -> ConsentState | None:
     # A signature proves we wrote it, but maybe an older release did: check the shape.
     if not (isinstance(payload, list) and len(payload) == 5 and payload[0] == PAYLOAD_VERSION):
         return None
@@ -145,7 +143,12 @@ def _parse(payload: Any, known: frozenset[str], old_key: bool) -> _Verified | No
     ):
         return None
     # A category the site no longer has is not a grant for anything.
-    return _Verified(consent_id, frozenset(granted) & known, policy_version, decided_at, old_key)
+    return ConsentState(
+        consent_id=consent_id,
+        granted=frozenset(granted) & known,
+        policy_version=policy_version,
+        decided_at=datetime.fromtimestamp(decided_at, UTC),
+    )
 
 
 def expire_cookie_header(name: str, domain: str | None = None) -> str:

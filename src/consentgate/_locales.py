@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import difflib
+import re
+import string
 import tomllib
 from collections.abc import Mapping
 from functools import cache
 from importlib.resources import files
+from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Texts", "available_languages", "builtin_texts"]
+from ._exceptions import ConfigurationError
+
+__all__ = ["Texts", "available_languages", "builtin_texts", "check_overrides", "text_keys"]
 
 #: Flattened texts of one language: ``{"banner.title": "...", ...}``.
 Texts = Mapping[str, str]
@@ -29,11 +35,93 @@ def builtin_texts(language: str) -> Texts:
     return _flatten(tomllib.loads(source))
 
 
-def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    flat: dict[str, str] = {}
+def _flatten(
+    table: Mapping[str, Any], prefix: str = "", *, stringify: bool = True
+) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
     for key, value in table.items():
         if isinstance(value, Mapping):
-            flat.update(_flatten(value, f"{prefix}{key}."))
+            flat.update(_flatten(value, f"{prefix}{key}.", stringify=stringify))
         else:
-            flat[f"{prefix}{key}"] = str(value)
+            flat[f"{prefix}{key}"] = str(value) if stringify else value
     return flat
+
+
+def text_keys() -> tuple[str, ...]:
+    """Every text a site may override (the same in every language), sorted."""
+    return tuple(sorted(builtin_texts("en")))
+
+
+def check_overrides(overrides: object) -> Mapping[str, Texts]:
+    """A site's ``texts`` setting, checked and flattened: ``{"da": {"banner.title": ...}}``.
+
+    Nested tables (``[texts.da.banner]`` in TOML) and dotted keys both work. An
+    unknown language or key, or a text with a placeholder the built-in text does
+    not have, is an error: a typo must not silently leave the built-in text.
+    """
+    if not isinstance(overrides, Mapping):
+        raise ConfigurationError("texts", "must be a table of languages, e.g. {'da': {...}}")
+    languages = available_languages()
+    keys = set(text_keys())
+    checked: dict[str, Texts] = {}
+    for lang, table in overrides.items():
+        if lang not in languages:
+            raise ConfigurationError(
+                f"texts.{lang}",
+                f"{lang!r} is not a language consentgate has texts for; "
+                f"available: {', '.join(languages)}",
+            )
+        if not isinstance(table, Mapping):
+            raise ConfigurationError(f"texts.{lang}", "must be a table of texts by key")
+        flat = _flatten(table, stringify=False)
+        for key, text in flat.items():
+            where = f"texts.{lang}.{key}"
+            if key not in keys:
+                near = difflib.get_close_matches(key, keys, n=1)
+                hint = f"did you mean {near[0]!r}? " if near else ""
+                if key.startswith("categories."):
+                    hint += "(a site's own category brings its texts: Category(title=...)) "
+                raise ConfigurationError(
+                    where,
+                    f"is not a text consentgate shows; {hint}valid keys: {', '.join(sorted(keys))}",
+                )
+            _check_text(where, text, builtin_texts("en")[key])
+        checked[lang] = MappingProxyType(flat)
+    return MappingProxyType(checked)
+
+
+def _check_text(where: str, text: object, builtin: str) -> None:
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigurationError(where, "must be a non-empty string")
+    allowed = _placeholders(builtin)
+    if not allowed:
+        # Shown as written: a placeholder here would reach the visitor as "{controller}".
+        stray = re.search(r"\{\w+\}", text)
+        if stray:
+            raise ConfigurationError(
+                where, f"this text has no placeholders, so {stray[0]} would be shown as is"
+            )
+        return
+    try:
+        used = _placeholders(text)
+    except ValueError as exc:
+        raise ConfigurationError(where, f"{exc}; write a literal brace as {{{{ or }}}}") from exc
+    unknown = used - allowed
+    if unknown:
+        raise ConfigurationError(
+            where,
+            f"uses {', '.join(f'{{{name}}}' for name in sorted(unknown))}, which this text "
+            f"does not have (it has {', '.join(f'{{{name}}}' for name in sorted(allowed))})",
+        )
+
+
+def _placeholders(text: str) -> set[str]:
+    """The ``{name}`` fields of a ``str.format`` text; ValueError on a stray brace."""
+    names = set()
+    for _, name, spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if not name.isidentifier() or spec or conversion:
+            raise ValueError(f"{{{name}}} is not a placeholder")
+        names.add(name)
+    return names

@@ -3,23 +3,30 @@
     request ──> ConsentMiddleware.__call__
                   ├─ not http (lifespan, websocket) ──> app, untouched
                   ├─ path under the prefix ──> ConsentEndpoints (choose, preferences, me, static)
-                  └─ anything else ──> app, send wrapped by a per-request _ResponseGate:
+                  └─ anything else ──> app, with a per-request _ResponseGate as its send
+                        (and at scope["consentgate"], where the app reads consent):
                         start, not HTML, no Set-Cookie ──> passed on as is, body too
-                        otherwise ──> read the consent cookie (only now);
+                        otherwise ──> read the visitor's headers (only now; cached);
                                       drop tracker Set-Cookies; for HTML: expire refused
                                       trackers' cookies, add Vary: Cookie, and plan the
-                                      insertions (banner | snippets + settings link)
-                        body ──> streamed through the HTML injector (gzip kept),
-                                 never buffered whole
+                                      insertions (banner | snippets + settings link),
+                                      with the nonce of the page's CSP on them
+                        body ──> one message: rewritten in one copy, new Content-Length
+                                 several: streamed through the HTML injector (gzip
+                                 kept), never buffered whole
 
 Everything that does not depend on the request (templates, the banner per
 language, snippets per set of granted categories, cookie matchers) is prepared
-in ``__init__`` or cached.
+in ``__init__``; what depends only on repeating values (a visitor's headers, a
+page's path) is cached.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -29,13 +36,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ._assets import Assets
 from ._config import ConsentConfig
 from ._cookie import ConsentCookie
+from ._csp import nonces_in, with_nonces, without_nonces
 from ._csrf import CsrfTokens
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
-from ._http import header, hostname
+from ._http import hostname
 from ._render import Renderer, iso_week
-from ._rewrite import GzipInjector, HtmlInjector, RewriteError, ascii_compatible_codec
-from ._state import SCOPE_KEY, ConsentState, CookieReading, Headers, LazyConsent
+from ._rewrite import (
+    GzipInjector,
+    HtmlInjector,
+    RewriteError,
+    ascii_compatible_codec,
+    inject_whole,
+)
+from ._state import SCOPE_KEY, CookieReading, Headers, LazyConsent
 from .log import ConsentLog, open_log
 
 __all__ = ["ConsentMiddleware"]
@@ -47,7 +61,11 @@ _BYPASS_EXTENSIONS = frozenset({"http.response.pathsend", "http.response.zerocop
 _NO_BODY_STATUSES = frozenset({204, 304})
 # Response headers the gate reads; ASGI names are lowercase, others are lowered.
 _CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING = "content-type", "set-cookie", "content-encoding"
-_WATCHED = {name.encode(): name for name in (_CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING)}
+_CSP, _CSP_REPORT_ONLY = "content-security-policy", "content-security-policy-report-only"
+_WATCHED = {
+    name.encode(): name
+    for name in (_CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING, _CSP, _CSP_REPORT_ONLY)
+}
 
 
 class ConsentMiddleware:
@@ -106,6 +124,8 @@ class ConsentMiddleware:
         # Per-request values repeat (the same few pages, languages and visitors):
         # remember the last results rather than rebuilding them.
         self.parse_cookies = lru_cache(maxsize=1024)(cookie_parser)
+        self._clock = time.time
+        self._visitors = lru_cache(maxsize=1024)(self._visitor)
         self._banner_fragments = lru_cache(maxsize=512)(self._render_banner)
         self._consented_fragments = lru_cache(maxsize=512)(self._render_consented)
 
@@ -123,21 +143,67 @@ class ConsentMiddleware:
                 **scope,
                 "extensions": {k: v for k, v in extensions.items() if k not in _BYPASS_EXTENSIONS},
             }
-        consent = LazyConsent(self.read_consent, scope["headers"])
-        scope[SCOPE_KEY] = consent
-        await self.app(scope, receive, _ResponseGate(self, scope, consent, send).send)
+        gate = _ResponseGate(self, scope, send)
+        scope[SCOPE_KEY] = gate
+        try:
+            await self.app(scope, receive, gate.send)
+        finally:
+            # The scope holds the gate, and the gate holds the scope and the server's
+            # send (which holds the scope): undo that, or every request would wait
+            # for the garbage collector to be freed.
+            gate.scope, gate.send_next = None, _send_after_return
 
     # -- used by the per-request gate -------------------------------------
 
-    def read_consent(self, headers: Headers) -> CookieReading:
-        cookie_header = header(headers, b"cookie")
-        value = self.parse_cookies(cookie_header).get(self.cookie.name) if cookie_header else None
-        return self.cookie.read(value)
+    def visitor_of(self, headers: Headers) -> _Visitor:
+        """What the request's Cookie, Host and Accept-Language headers say; one pass."""
+        cookie = host = accept_language = None
+        for name, value in headers:
+            if name == b"cookie":
+                # HTTP/2 may split cookies over several headers (RFC 9113 8.2.3).
+                cookie = value if cookie is None else cookie + b"; " + value
+            elif name == b"host":
+                host = value
+            elif name == b"accept-language":
+                accept_language = value
+        visitor = self._visitors(cookie, host, accept_language)
+        if visitor.valid_until < self._clock():  # their choice lapsed since it was cached
+            visitor = self._visitor(cookie, host, accept_language)
+        return visitor
 
-    def injector(
-        self, scope: Scope, state: ConsentState, status: int, content_type: bytes, encoding: bytes
-    ) -> HtmlInjector | GzipInjector | None:
-        """The rewriter for this page, or None when its body is to pass untouched."""
+    def _visitor(
+        self, cookie: bytes | None, host: bytes | None, accept_language: bytes | None
+    ) -> _Visitor:
+        cookies = self.parse_cookies(cookie.decode("latin-1")) if cookie else {}
+        reading, valid_until = self.cookie.read_until(cookies.get(self.cookie.name))
+        host_header = host.decode("latin-1") if host else ""
+        name = hostname(host_header)
+        expired = (
+            tuple(
+                (b"set-cookie", value.encode("latin-1"))
+                for value in self.firewall.expire(cookies, reading.state, name)
+            )
+            if cookies and self.firewall
+            else ()
+        )
+        language = self.renderer.negotiate(
+            accept_language.decode("latin-1") if accept_language else None
+        )
+        return _Visitor(reading, valid_until, language, host_header, name, expired)
+
+    def insertions(
+        self,
+        scope: Scope,
+        visitor: _Visitor,
+        status: int,
+        content_type: bytes,
+        encoding: bytes,
+        csp: bytes | None,
+    ) -> tuple[bytes, bytes] | None:
+        """What this page gets before ``</head>`` and ``</body>``; None to pass it untouched.
+
+        ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
+        """
         path: str = scope["path"]
         if (
             scope["method"] == "HEAD"
@@ -155,39 +221,53 @@ class ConsentMiddleware:
         if codec is None:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
             return None
-        head, body = self.fragments(scope, state, codec)
-        if not (head or body):
-            return None
-        return GzipInjector(head, body) if encoding == b"gzip" else HtmlInjector(head, body)
+        insertion = self.fragments(scope, visitor, codec)
+        if csp is None or not insertion.nonced:
+            head, body = insertion.head, insertion.body
+        else:
+            nonces = nonces_in(csp)
+            head = with_nonces(insertion.nonced[0], nonces)
+            body = with_nonces(insertion.nonced[1], nonces)
+        return (head, body) if head or body else None
 
-    def fragments(self, scope: Scope, state: ConsentState, codec: str) -> tuple[bytes, bytes]:
+    def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> _Insertion:
         """What goes before ``</head>`` and before ``</body>`` for this visitor, encoded."""
-        headers = scope["headers"]
-        host = header(headers, b"host") or ""
-        language = self.renderer.negotiate(header(headers, b"accept-language"))
-        path = scope.get("raw_path") or scope["path"].encode()
-        query = scope.get("query_string", b"")
-        here = (path + b"?" + query if query else path).decode("latin-1")
+        path: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        state = visitor.reading.state
         if not state.has_choice and self.renderer.choosable:
-            return self._banner_fragments(language, here, host, self.csrf.issue(), codec)
-        return self._consented_fragments(state.granted, language, here, host, iso_week(), codec)
+            return self._banner_fragments(
+                visitor.language, path, query, visitor.host, self.csrf.issue(), codec
+            )
+        return self._consented_fragments(
+            state.granted, visitor.language, path, query, visitor.host, iso_week(), codec
+        )
 
     def _render_banner(
-        self, language: str, here: str, host: str, csrf: str, codec: str
-    ) -> tuple[bytes, bytes]:
+        self, language: str, path: bytes, query: bytes, host: str, csrf: str, codec: str
+    ) -> _Insertion:
+        here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "host": host, "csrf": csrf}
         banner = self.renderer.banner[language].fill(values)
-        return _encode(self._stylesheet, codec), _encode(banner, codec)
+        return _Insertion.of(self._stylesheet, banner, codec)
 
     def _render_consented(
-        self, granted: frozenset[str], language: str, here: str, host: str, week: str, codec: str
-    ) -> tuple[bytes, bytes]:
+        self,
+        granted: frozenset[str],
+        language: str,
+        path: bytes,
+        query: bytes,
+        host: str,
+        week: str,
+        codec: str,
+    ) -> _Insertion:
         head, body = self.renderer.snippets(granted, week, hostname(host))
         if self.config.show_settings_link:
+            here = _here(path, query)
             values = {"next": here, "next_q": quote(here, safe=""), "host": host}
             head = self._stylesheet + head
             body += self.renderer.settings_link[language].fill(values)
-        return _encode(head, codec), _encode(body, codec)
+        return _Insertion.of(head, body, codec)
 
     def _warn_once(self, key: bytes, what: str) -> None:
         if key not in self._warned_encodings:
@@ -199,42 +279,111 @@ class ConsentMiddleware:
             )
 
 
-class _ResponseGate:
-    """One response's way through the gate; per-request state lives here, not on the middleware."""
+@dataclass(frozen=True, slots=True)
+class _Insertion:
+    """A page's fragments, encoded: as a page without a CSP nonce gets them, and with
+    the nonce placeholders kept (None when they have no element a nonce would go on)."""
 
-    __slots__ = ("consent", "ended", "injector", "mw", "passthrough", "scope", "send_next", "start")
+    head: bytes
+    body: bytes
+    nonced: tuple[bytes, bytes] | None
 
-    def __init__(
-        self, mw: ConsentMiddleware, scope: Scope, consent: LazyConsent, send: Send
-    ) -> None:
+    @classmethod
+    def of(cls, head: str, body: str, codec: str) -> _Insertion:
+        plain = _encode(without_nonces(head), codec), _encode(without_nonces(body), codec)
+        marked = _encode(head, codec), _encode(body, codec)
+        return cls(*plain, marked if marked != plain else None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Visitor:
+    """What a visitor's request headers say, worked out once per distinct set of them."""
+
+    reading: CookieReading
+    #: When ``reading`` stops being true (their choice lapses).
+    valid_until: float
+    language: str
+    #: The Host header as sent, and the host name in it.
+    host: str
+    hostname: str
+    #: Set-Cookie headers expiring the refused trackers' cookies the browser sent.
+    expired: tuple[tuple[bytes, bytes], ...]
+
+
+# Where a response is on its way through the gate.
+_AWAITING_START, _PASSING, _HOLDING_START, _STREAMING, _ENDED = range(5)
+
+
+class _ResponseGate(LazyConsent):
+    """One response's way through the gate; per-request state lives here, not on the middleware.
+
+    It is also what the app finds at ``scope["consentgate"]``: one object per
+    request, and the consent cookie is read only if the app or an HTML page asks.
+
+    ``send`` is a plain function returning the awaitable to await: the common
+    case hands on the server's own ``send(message)``, with no coroutine of ours
+    in between.
+    """
+
+    __slots__ = (
+        "gzip",
+        "headers",
+        "injector",
+        "insert",
+        "mw",
+        "phase",
+        "scope",
+        "send_next",
+        "start",
+        "visitor",
+    )
+    # Set when the response is to be rewritten:
+    insert: tuple[bytes, bytes]  # what goes before </head> and before </body>
+    gzip: bool
+    start: Message | None  # the held response start, until the first body message
+    injector: HtmlInjector | GzipInjector  # made once the body turns out to stream
+
+    def __init__(self, mw: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.mw = mw
-        self.scope = scope
-        self.consent = consent
+        self.scope: Scope | None = scope
+        self.headers: Headers = scope["headers"]
         self.send_next = send
-        self.passthrough = False
-        self.start: Message | None = None
-        self.injector: HtmlInjector | GzipInjector | None = None
-        self.ended = False  # by the gate, on a body that could not be rewritten
+        self.phase = _AWAITING_START
+        self.visitor: _Visitor | None = None
 
-    async def send(self, message: Message) -> None:
-        if self.passthrough:
-            await self.send_next(message)
-        elif self.ended:
-            return
-        elif message["type"] == "http.response.start":
-            await self._on_start(message)
-        elif message["type"] == "http.response.body":
-            await self._on_body(message)
-        else:
-            await self.send_next(message)
+    @property
+    def reading(self) -> CookieReading:
+        return self._visitor().reading
 
-    async def _on_start(self, message: Message) -> None:
+    def _visitor(self) -> _Visitor:
+        if self.visitor is None:
+            self.visitor = self.mw.visitor_of(self.headers)
+        return self.visitor
+
+    def send(self, message: Message) -> Awaitable[None]:
+        phase = self.phase
+        if phase == _PASSING:
+            return self.send_next(message)
+        if phase == _STREAMING and message["type"] == "http.response.body":
+            return self._on_chunk(message)
+        if phase == _AWAITING_START and message["type"] == "http.response.start":
+            return self._on_start(message)
+        if phase == _HOLDING_START and message["type"] == "http.response.body":
+            return self._on_first_body(message)
+        if phase == _ENDED:
+            return _nothing()
+        return self.send_next(message)
+
+    def _on_start(self, message: Message) -> Awaitable[None]:
         raw_headers = message.get("headers", ())
         content_type = encoding = b""
         set_cookie = False
+        csp = csp_report_only = None
         for name, value in raw_headers:
             kind = _WATCHED.get(name)
-            if kind is None and not name.islower():
+            if kind is None:
+                if name.islower():
+                    continue
                 kind = _WATCHED.get(name.lower())
             if kind == _CONTENT_TYPE:
                 content_type = value.lower()
@@ -242,18 +391,34 @@ class _ResponseGate:
                 set_cookie = True
             elif kind == _CONTENT_ENCODING:
                 encoding = value.strip().lower()
+            elif kind == _CSP:
+                csp = value if csp is None else csp + b", " + value
+            elif kind == _CSP_REPORT_ONLY:
+                csp_report_only = value
         html = content_type.startswith(b"text/html")
-        if not html and not (set_cookie and self.mw.firewall):
-            self.passthrough = True
-            await self.send_next(message)
-            return
+        if html or set_cookie and self.mw.firewall:
+            policy = csp if csp is not None else csp_report_only
+            return self._gate_start(message, raw_headers, html, content_type, encoding, policy)
+        self.phase = _PASSING
+        return self.send_next(message)
 
+    async def _gate_start(
+        self,
+        message: Message,
+        raw_headers: Iterable[tuple[bytes, bytes]],
+        html: bool,
+        content_type: bytes,
+        encoding: bytes,
+        csp: bytes | None,
+    ) -> None:
         mw = self.mw
-        reading = self.consent.reading
-        state = reading.state
+        visitor = self._visitor()
+        state = visitor.reading.state
+        insert = None
         if html:
-            self.injector = mw.injector(
-                self.scope, state, message["status"], content_type, encoding
+            assert self.scope is not None
+            insert = mw.insertions(
+                self.scope, visitor, message["status"], content_type, encoding, csp
             )
         # One pass over the headers: drop tracker cookies the visitor refused, drop a
         # Content-Length the rewrite will change, and add Cookie to Vary, since what
@@ -266,7 +431,7 @@ class _ResponseGate:
                 if not mw.firewall.allows_set_cookie(value, state):
                     continue
             elif lowered == b"content-length":
-                if self.injector is not None:
+                if insert is not None:
                     continue
             elif lowered == b"vary":
                 value, vary = _vary_with_cookie(value), True
@@ -274,60 +439,75 @@ class _ResponseGate:
         if not vary:
             headers.append((b"vary", b"Cookie"))
         if html:
-            headers += self._consent_cookies(reading)
+            headers += visitor.expired
+            if visitor.reading.reissue:
+                assert self.scope is not None
+                secure = mw.cookie.secure_for(self.scope.get("scheme", "http"))
+                reissued = mw.cookie.set_cookie(state, secure=secure).encode("latin-1")
+                headers.append((b"set-cookie", reissued))
         message = {**message, "headers": headers}
-        if self.injector is None:
-            self.passthrough = True
+        if insert is None:
+            self.phase = _PASSING
             await self.send_next(message)
         else:
-            self.start = message  # held until the first body message shows whether it streams
+            # Held until the first body message shows whether the body streams.
+            self.insert, self.gzip, self.start = insert, encoding == b"gzip", message
+            self.phase = _HOLDING_START
 
-    def _consent_cookies(self, reading: CookieReading) -> list[tuple[bytes, bytes]]:
-        """Set-Cookies expiring refused trackers' cookies the browser sent; a rotated one."""
-        mw = self.mw
-        state = reading.state
-        cookies: list[tuple[bytes, bytes]] = []
-        cookie_header = header(self.scope["headers"], b"cookie")
-        if cookie_header and mw.firewall:
-            host = hostname(header(self.scope["headers"], b"host") or "")
-            for value in mw.firewall.expire(mw.parse_cookies(cookie_header), state, host):
-                cookies.append((b"set-cookie", value.encode("latin-1")))
-        if reading.reissue:
-            secure = mw.cookie.secure_for(self.scope.get("scheme", "http"))
-            cookies.append((b"set-cookie", mw.cookie.set_cookie(state, secure=secure).encode()))
-        return cookies
+    async def _on_first_body(self, message: Message) -> None:
+        body: bytes = message.get("body", b"")
+        start = self.start
+        assert start is not None
+        self.start = None
+        if message.get("more_body", False):
+            # It streams: send the start without a length, then rewrite chunk by chunk.
+            self.injector = (GzipInjector if self.gzip else HtmlInjector)(*self.insert)
+            self.phase = _STREAMING
+            await self.send_next(start)
+            await self._on_chunk(message)
+            return
+        # The whole body in one message: rewrite it and say its new length.
+        try:
+            body = (
+                GzipInjector(*self.insert).whole(body)
+                if self.gzip
+                else inject_whole(body, *self.insert)
+            )
+        except RewriteError as exc:
+            logger.warning("consentgate left a response untouched: %s", exc)
+        self.phase = _PASSING
+        start["headers"].append((b"content-length", b"%d" % len(body)))
+        await self.send_next(start)
+        await self.send_next({"type": "http.response.body", "body": body})
 
-    async def _on_body(self, message: Message) -> None:
-        injector = self.injector
-        assert injector is not None
+    def _on_chunk(self, message: Message) -> Awaitable[None]:
         body: bytes = message.get("body", b"")
         more_body: bool = message.get("more_body", False)
-        start = self.start
-        if start is not None:
-            self.start = None
-            if not more_body:
-                # The whole body in one message: rewrite it and say its new length.
-                try:
-                    body = injector.whole(body)
-                except RewriteError as exc:
-                    logger.warning("consentgate left a response untouched: %s", exc)
-                self.passthrough = True
-                start["headers"].append((b"content-length", b"%d" % len(body)))
-                await self.send_next(start)
-                await self.send_next({"type": "http.response.body", "body": body})
-                return
-            await self.send_next(start)
+        injector = self.injector
         try:
             out = injector.feed(body)
             if not more_body:
                 out += injector.finish()
-                self.passthrough = True
+                self.phase = _PASSING
         except RewriteError as exc:
             # Part of the page is gone already: end it here rather than with a traceback.
             logger.error("consentgate cut a streamed response short: %s", exc)
-            self.ended = True
+            self.phase = _ENDED
             out, more_body = b"", False
-        await self.send_next({"type": "http.response.body", "body": out, "more_body": more_body})
+        return self.send_next({"type": "http.response.body", "body": out, "more_body": more_body})
+
+
+async def _send_after_return(message: Message) -> None:
+    raise RuntimeError("the app sent a message after it returned")
+
+
+async def _nothing() -> None:
+    """What ``send`` returns for a message it swallows."""
+
+
+def _here(path: bytes, query: bytes) -> str:
+    """The page's own path and query, as ``next`` for the banner's form."""
+    return (path + b"?" + query if query else path).decode("latin-1")
 
 
 def _encode(html: str, codec: str) -> bytes:

@@ -3,6 +3,9 @@
 Work that does not depend on the request is done once: templates are compiled
 and the banner is rendered per language at start-up with holes for the few
 per-request values; snippets are rendered once per set of granted categories.
+Rendering every page at start-up also means a site's broken template override
+(a syntax error, a misspelt variable) stops the app from starting, with the
+template and line named, instead of failing a visitor's request.
 """
 
 from __future__ import annotations
@@ -10,10 +13,12 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -23,15 +28,21 @@ from jinja2 import (
     FileSystemLoader,
     PackageLoader,
     PrefixLoader,
+    StrictUndefined,
     Template,
+    TemplateError,
+    TemplateSyntaxError,
 )
 from markupsafe import escape
 
 from ._assets import Assets
 from ._config import ConsentConfig
+from ._csp import SCRIPT_NONCE, STYLE_NONCE
+from ._exceptions import ConfigurationError
 from ._locales import Texts, available_languages, builtin_texts
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
+from ._theme import theme_css
 from .providers import DeclaredCookie, Provider
 
 __all__ = ["CategoryView", "Fragment", "Renderer"]
@@ -44,6 +55,15 @@ _LANGUAGE_RANGE = re.compile(
 
 # Browsers of Norwegian readers may ask for "no" or Nynorsk; Bokmål serves them.
 _LANGUAGE_ALIASES = {"no": "nb", "nn": "nb"}
+
+# A visitor who has chosen: the preference centre is also rendered for one at
+# start-up, so a site's template breaks there rather than on a visitor's request.
+_SAMPLE_CHOICE = ConsentState(
+    consent_id="0" * 32,
+    granted=frozenset({"statistics"}),
+    policy_version="1",
+    decided_at=datetime(2026, 1, 1, tzinfo=UTC),
+)
 
 
 def hole(name: str) -> str:
@@ -77,6 +97,37 @@ class CategoryView:
     always_on: bool
 
 
+@contextmanager
+def _naming_template_errors(field: str = "template_dirs") -> Iterator[None]:
+    """Turn a template's error into a ConfigurationError that names the template and line.
+
+    Jinja2 names the template in a syntax error but not in a runtime error (an
+    undefined variable); its traceback has the template's frame, so the line is
+    taken from there.
+    """
+    try:
+        yield
+    except TemplateSyntaxError as exc:
+        where = f"{exc.filename or exc.name}, line {exc.lineno}"
+        raise ConfigurationError(field, f"{where}: {exc.message}") from exc
+    except TemplateError as exc:
+        where = _template_frame(exc.__traceback__) or "a template"
+        raise ConfigurationError(field, f"{where}: {exc}") from exc
+
+
+def _template_frame(tb: TracebackType | None) -> str | None:
+    """``path, line N`` of the innermost template frame in a traceback."""
+    found = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        # Jinja2 rewrites the traceback so a template's frames carry its file name
+        # ("<template>" for a provider's snippet given as a string).
+        if not filename.endswith(".py"):
+            found = f"{filename}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
 class Renderer:
     def __init__(self, config: ConsentConfig, assets: Assets) -> None:
         self.config = config
@@ -93,9 +144,25 @@ class Renderer:
             autoescape=True,
             trim_blocks=True,
             lstrip_blocks=True,
+            # A misspelt variable in a site's template is an error, not an empty string.
+            undefined=StrictUndefined,
         )
         self.env.filters["localized"] = localized
-        self.texts: dict[str, Texts] = {lang: builtin_texts(lang) for lang in self.languages}
+        self.texts: dict[str, Texts] = {
+            lang: {**builtin_texts(lang), **config.texts.get(lang, {})} for lang in self.languages
+        }
+        self.theme_url = (
+            assets.add("theme.css", theme_css(config.theme).encode())
+            if config.theme is not None
+            else None
+        )
+        #: What the templates get about the site's look and its controller.
+        self._look: dict[str, Any] = {
+            "theme_url": self.theme_url,
+            "position": config.theme.position if config.theme is not None else "bar",
+            "controller_address": (config.controller_address or "").strip().splitlines(),
+            "controller_email": config.controller_email,
+        }
         self.own_provider = self._own_provider()
         self.choosable = self._choosable_categories()
         self._snippet_templates = [
@@ -118,6 +185,21 @@ class Renderer:
                 ("preferences", self._preferences_html(lang, NO_CONSENT, hole_values())),
             )
         }
+        self._error_pages = {
+            (lang, key): Fragment(
+                self._render("error.html", lang, message=self.texts[lang][key], next=hole("next"))
+            )
+            for lang in self.languages
+            for key in ERROR_KEYS
+        }
+        for lang in self.languages:
+            self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True)
+        # Every provider's snippets, for all, none and each one category granted, so
+        # that a broken one stops the start rather than failing visitors' pages.
+        optional = config.optional_categories
+        with _naming_template_errors("providers"):
+            for granted in (optional, (), *((name,) for name in optional)):
+                self._snippets(frozenset(granted), "202601", "www.example.com")
         self.snippets = lru_cache(maxsize=512)(self._snippets)
         self.negotiate = lru_cache(maxsize=1024)(self._negotiate)
 
@@ -153,7 +235,8 @@ class Renderer:
             "granted": granted,
             "iso_week": iso_week,
             "host": host,
-            "csp_nonce": None,
+            "csp_nonce": SCRIPT_NONCE,
+            "csp_style_nonce": STYLE_NONCE,
         }
         preludes = dict.fromkeys(name for p, _, _ in allowed for name in p.preludes)
         heads = [self._preludes[name].render(context) for name in preludes]
@@ -167,7 +250,13 @@ class Renderer:
         return "".join(heads), "".join(bodies)
 
     def stylesheet(self) -> str:
-        return f'<link rel="stylesheet" href="{escape(self.assets.url("consentgate.css"))}">'
+        """The stylesheet links injected into pages (the nonce placeholder is filled per page)."""
+        urls = [self.assets.url("consentgate.css")]
+        if self.theme_url is not None:
+            urls.append(self.theme_url)
+        return "".join(
+            f'<link rel="stylesheet" href="{escape(url)}" nonce="{STYLE_NONCE}">' for url in urls
+        )
 
     def preferences_page(
         self,
@@ -183,10 +272,7 @@ class Renderer:
         return self._preferences_html(lang, state, values, saved=saved)
 
     def error_page(self, lang: str, message_key: str, *, next_path: str, host: str) -> str:
-        html = self._render(
-            "error.html", lang, message=self.texts[lang][message_key], next=hole("next")
-        )
-        return Fragment(html).fill({"host": host, **next_values(next_path)})
+        return self._error_pages[lang, message_key].fill({"host": host, **next_values(next_path)})
 
     # -- building blocks ------------------------------------------------
 
@@ -215,11 +301,13 @@ class Renderer:
             next_q=hole("next_q"),
         )
 
+    @_naming_template_errors()
     def _render(self, name: str, lang: str, **context: Any) -> str:
         texts = self.texts[lang]
         controller = self.config.controller_name or hole("host")
         return self.env.get_template(name).render(
             t=texts,
+            **self._look,
             lang=lang,
             prefix=self.config.prefix,
             controller=controller,
@@ -264,8 +352,8 @@ class Renderer:
         """consentgate's own cookie, declared under necessary like any other."""
         days = self.config.cookie_max_age // 86400
 
-        def per_language(key: str, **args: object) -> dict[str, str]:
-            return {lang: self.texts[lang][key].format(**args) for lang in self.languages}
+        def per_language(key: str, fill: Callable[[str], str] = str) -> dict[str, str]:
+            return {lang: fill(self.texts[lang][key]) for lang in self.languages}
 
         return Provider(
             name="consentgate",
@@ -275,7 +363,7 @@ class Renderer:
                 DeclaredCookie(
                     name=self.config.cookie_name,
                     purpose=per_language("consent_cookie.purpose"),
-                    expiry=per_language("consent_cookie.expiry", days=days),
+                    expiry=per_language("consent_cookie.expiry", lambda t: t.format(days=days)),
                     party="first",
                     processing_location=per_language("consent_cookie.location"),
                 ),
@@ -286,6 +374,15 @@ class Renderer:
         if name:
             return self.env.get_template(name)
         return self.env.from_string(source) if source else None
+
+
+def check_templates(config: ConsentConfig) -> None:
+    """Render every page once with ``config``; ConfigurationError names a broken template."""
+    Renderer(config, Assets(config.prefix))
+
+
+#: The texts an error page can carry (``errors.title`` and ``errors.back`` frame them).
+ERROR_KEYS = ("errors.forbidden", "errors.bad_request", "errors.unavailable")
 
 
 def next_values(next_path: str) -> dict[str, str]:

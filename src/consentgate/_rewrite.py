@@ -22,7 +22,13 @@ import functools
 import re
 import zlib
 
-__all__ = ["GzipInjector", "HtmlInjector", "RewriteError", "ascii_compatible_codec"]
+__all__ = [
+    "GzipInjector",
+    "HtmlInjector",
+    "RewriteError",
+    "ascii_compatible_codec",
+    "inject_whole",
+]
 
 HEAD_LIMIT = 64 * 1024
 BODY_WINDOW = 1024
@@ -99,27 +105,10 @@ class HtmlInjector:
         return b"".join(self._finish())
 
     def whole(self, body: bytes) -> bytes:
-        """``feed(body) + finish()`` on a new injector, for a body that came in one piece.
-
-        The same rules, without the streaming bookkeeping, since most pages come
-        whole; and copied once, since each copy of a large page costs fresh
-        memory pages.
-        """
+        """``feed(body) + finish()`` on a new injector, for a body that came in one piece."""
         head, fragment = self._head, self._body
-        if not (head or fragment):
-            return body
-        head_at = None
-        if head:
-            match = _HEAD_END.search(body, 0, self._head_limit)
-            if match is None:
-                head, fragment = b"", head + fragment
-            else:
-                head_at = match.start()
-        start = head_at or 0
-        body_at = _last_body_end(body, max(start, len(body) - self._body_window))
-        view = memoryview(body)
         self._head = self._body = b""
-        return b"".join((view[:start], head, view[start:body_at], fragment, view[body_at:]))
+        return inject_whole(body, head, fragment, self._head_limit, self._body_window)
 
     def _feed(self, chunk: bytes) -> list[bytes | memoryview]:
         if not (self._head or self._body):
@@ -186,12 +175,55 @@ class HtmlInjector:
         return None
 
 
+def inject_whole(
+    body: bytes,
+    head: bytes,
+    fragment: bytes,
+    head_limit: int = HEAD_LIMIT,
+    body_window: int = BODY_WINDOW,
+) -> bytes:
+    """``body`` with ``head`` and ``fragment`` inserted, by the rules of a stream.
+
+    Most pages come whole, so this is the same rules without the streaming
+    bookkeeping or an injector object; and the page is copied once, since each
+    copy of a large page costs fresh memory pages.
+    """
+    if not (head or fragment):
+        return body
+    start = 0
+    if head:
+        found = _first_head_end(body, head_limit)
+        if found is None:
+            head, fragment = b"", head + fragment
+        else:
+            start = found
+    body_at = _last_body_end(body, max(start, len(body) - max(body_window, _LONGEST_MARKER)))
+    view = memoryview(body)
+    return b"".join((view[:start], head, view[start:body_at], fragment, view[body_at:]))
+
+
+def _first_head_end(body: bytes, limit: int) -> int | None:
+    """Where the first ``</head>`` lying wholly in ``body[:limit]`` starts."""
+    # Nearly every page spells it "</head>": find that with a plain search, and take
+    # it if no "</h" in any case comes before it; anything else asks the pattern.
+    at = body.find(b"</head>", 0, limit)
+    if at >= 0 and body.find(b"</h", 0, at) < 0 and body.find(b"</H", 0, at) < 0:
+        return at
+    match = _HEAD_END.search(body, 0, limit)
+    return match.start() if match is not None else None
+
+
 def _last_body_end(buf: bytes, window: int) -> int:
     """Where the last ``</body>`` lying wholly in ``buf[window:]`` starts; else ``len(buf)``."""
-    # Nearly every page spells it in lower case, a few bytes before the end: find that
-    # quickly, then make sure no other spelling of it follows.
+    # Nearly every page spells it "</body>", a few bytes before the end: find that
+    # quickly, and take it if no "</b" in any case follows it.
     at = buf.rfind(b"</body", window)
-    if at >= 0 and _BODY_END.match(buf, at) and _BODY_END.search(buf, at + 6) is None:
+    if (
+        at >= 0
+        and (buf[at + 6 : at + 7] == b">" or _BODY_END.match(buf, at))
+        and buf.find(b"</b", at + 6) < 0
+        and buf.find(b"</B", at + 6) < 0
+    ):
         return at
     match = _BODY_END_REVERSED.search(buf[window:][::-1])
     return len(buf) - match.end() if match is not None else len(buf)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import abc
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,28 +65,20 @@ class ConsentState:
 NO_CONSENT = ConsentState()
 
 
-class LazyConsent:
-    """Reads the consent cookie on first use only.
+class LazyConsent(abc.ABC):
+    """What the middleware puts at ``scope["consentgate"]``: consent, read on first use.
 
-    The middleware puts one of these at ``scope["consentgate"]`` for every HTTP
-    request, so a JSON or asset response that never asks pays nothing for
-    signature checks. ``.state`` is the visitor's ConsentState.
+    Every HTTP request gets one, so a JSON or asset response that never asks
+    pays nothing for reading the consent cookie. ``.state`` is the visitor's
+    ConsentState.
     """
 
-    __slots__ = ("_headers", "_read", "_reading")
-
-    def __init__(self, read: Callable[[Headers], CookieReading], headers: Headers) -> None:
-        # Holding the headers, not the scope, keeps scope and this object out of a
-        # reference cycle that only the garbage collector could free.
-        self._read = read
-        self._headers = headers
-        self._reading: CookieReading | None = None
+    __slots__ = ()
 
     @property
+    @abc.abstractmethod
     def reading(self) -> CookieReading:
-        if self._reading is None:
-            self._reading = self._read(self._headers)
-        return self._reading
+        """What the consent cookie said."""
 
     @property
     def state(self) -> ConsentState:

@@ -11,6 +11,7 @@ from ._chain import (
     record_hash,
     verify_chain,
 )
+from ._postgres import PostgresConsentLog
 from ._privacy import minimise_user_agent, truncate_ip
 from ._sqlite import SQLiteConsentLog
 
@@ -20,6 +21,7 @@ __all__ = [
     "Checkpoint",
     "ConsentLog",
     "ConsentRecord",
+    "PostgresConsentLog",
     "SQLiteConsentLog",
     "Tombstone",
     "UnreadableRecord",

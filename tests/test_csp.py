@@ -1,0 +1,147 @@
+"""CSP nonces: what consentgate injects carries the nonce of the page's own policy."""
+
+from __future__ import annotations
+
+import itertools
+from html.parser import HTMLParser
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from consentgate._csp import (
+    SCRIPT_NONCE,
+    STYLE_NONCE,
+    Nonces,
+    nonces_in,
+    with_nonces,
+    without_nonces,
+)
+
+from .conftest import PAGE, choose, client_for, make_app
+
+pytestmark = pytest.mark.anyio
+
+# -- reading the policy -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "script", "style"),
+    [
+        (b"script-src 'nonce-abc'; style-src 'nonce-def'", b"abc", b"def"),
+        (b"default-src 'self' 'nonce-abc'", b"abc", b"abc"),
+        (b"default-src 'nonce-d'; script-src 'self' 'nonce-s'", b"s", b"d"),
+        (b"script-src 'nonce-s'; script-src-elem 'nonce-e'", b"e", None),
+        (b"script-src 'self'; default-src 'nonce-d'", None, b"d"),
+        (b"SCRIPT-SRC 'NONCE-AbC+/=='", b"AbC+/==", None),
+        (b"script-src\t'nonce-tab'", b"tab", None),
+        (b"script-src 'self', script-src 'nonce-second'", b"second", None),
+        (b"script-src 'nonce-first'; script-src 'nonce-ignored'", b"first", None),
+        (b"script-src 'nonce-'; style-src nonce-unquoted", None, None),
+        (b"script-src 'nonce-<x>'", None, None),
+        (b"", None, None),
+        (b";;,,  ;", None, None),
+    ],
+)
+def test_nonces_in_policy(policy: bytes, script: bytes | None, style: bytes | None) -> None:
+    assert nonces_in(policy) == Nonces(script, style)
+
+
+def test_placeholders_are_filled_or_their_attributes_dropped() -> None:
+    html = f'<script nonce="{SCRIPT_NONCE}"></script><style nonce="{STYLE_NONCE}"></style>'
+    assert with_nonces(html.encode(), Nonces(b"s", b"t")) == (
+        b'<script nonce="s"></script><style nonce="t"></style>'
+    )
+    assert with_nonces(html.encode(), Nonces(b"s", None)) == (
+        b'<script nonce="s"></script><style></style>'
+    )
+    assert without_nonces(html) == "<script></script><style></style>"
+
+
+# -- through the middleware --------------------------------------------------------
+
+
+class _Elements(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style") or (tag == "link" and ("rel", "stylesheet") in attrs):
+            self.found.append((tag, dict(attrs)))
+
+
+def elements(html: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Elements()
+    parser.feed(html)
+    parser.close()
+    return parser.found
+
+
+_counter = itertools.count()
+
+
+async def page_with_policy(request: Request) -> Response:
+    """A page whose policy has a fresh nonce each time, as a real site's does."""
+    n = next(_counter)
+    policy = request.query_params.get("policy", "script-src 'nonce-s{n}'; style-src 'nonce-t{n}'")
+    header = request.query_params.get("header", "content-security-policy")
+    return HTMLResponse(PAGE, headers={header: policy.format(n=n)})
+
+
+def csp_app() -> object:
+    return make_app(routes=[Route("/", page_with_policy), Route("/plain", page_with_policy)])
+
+
+async def test_every_injected_script_and_style_carries_the_page_nonce() -> None:
+    async with client_for(csp_app()) as client:
+        banner_page = (await client.get("/")).text
+        await choose(client, "accept_all", next_path="/")
+        first = (await client.get("/")).text
+        second = (await client.get("/")).text
+
+    [(tag, attrs)] = elements(banner_page)
+    assert tag == "link" and attrs["nonce"] and attrs["nonce"].startswith("t")
+
+    injected = elements(first)
+    assert {tag for tag, _ in injected} == {"link", "script", "style"}
+    numbers = set()
+    for tag, attrs in injected:
+        nonce = attrs.get("nonce")
+        assert nonce is not None, (tag, attrs)
+        assert nonce[0] == ("s" if tag == "script" else "t"), (tag, attrs)
+        numbers.add(nonce[1:])
+    # One response's nonce, and never the nonce of an earlier response.
+    assert len(numbers) == 1
+    assert numbers.isdisjoint(nonce[1:] for _, a in elements(second) if (nonce := a["nonce"]))
+
+
+async def test_without_a_policy_nothing_carries_a_nonce_attribute() -> None:
+    app = make_app()
+    async with client_for(app) as client:
+        assert "nonce" not in (await client.get("/")).text
+        await choose(client, "accept_all", next_path="/")
+        page = (await client.get("/")).text
+    assert elements(page) and "nonce" not in page
+
+
+async def test_report_only_policy_gives_the_nonce_when_nothing_is_enforced() -> None:
+    async with client_for(csp_app()) as client:
+        await choose(client, "accept_all", next_path="/")
+        page = await client.get(
+            "/",
+            params={
+                "header": "content-security-policy-report-only",
+                "policy": "script-src 'nonce-r{n}'",
+            },
+        )
+    scripts = [a for tag, a in elements(page.text) if tag == "script"]
+    assert scripts and all((a.get("nonce") or "").startswith("r") for a in scripts)
+
+
+async def test_policy_without_nonce_injects_without_nonce_attributes() -> None:
+    async with client_for(csp_app()) as client:
+        await choose(client, "accept_all", next_path="/")
+        page = await client.get("/", params={"policy": "script-src 'self' 'unsafe-inline'"})
+    assert elements(page.text) and "nonce" not in page.text
