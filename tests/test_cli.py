@@ -10,6 +10,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from consentgate._cli import main
 from consentgate.log import SQLiteConsentLog
 from consentgate.log._export import EXPORT_COLUMNS
 
+from .stores import Store
 from .test_log import make_record
 
 NOW = datetime.now(UTC)
@@ -309,3 +311,47 @@ def test_python_m_consentgate_is_the_same_command(tmp_path: Path) -> None:
     )
     assert (done.returncode, done.stdout) == (0, "schema version 2\n")
     assert path.is_file()
+
+
+def test_the_command_works_on_either_store(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def fill_store() -> None:
+        async with store.open() as log:
+            for i, days in enumerate((40, 35, 10)):
+                await log.record(make_record(consent_id=f"v{i}", time=NOW - timedelta(days=days)))
+
+    assert main(["migrate", "--store", store.url]) == 0
+    asyncio.run(fill_store())
+    assert (
+        main(["prune", "--store", store.url, "--before", (NOW - timedelta(days=30)).isoformat()])
+        == 0
+    )
+    assert main(["verify", "--store", store.url]) == 0
+    out = capsys.readouterr().out
+    assert "deleted 2 records" in out
+    assert "1 records verified from the checkpoint after record 2" in out
+    assert main(["export", "--store", store.url, "--format", "jsonl"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(line)["consent_id"] for line in lines] == ["v2"]
+    store.tamper("UPDATE consent_records SET language = 'xx' WHERE sequence = 3")
+    assert main(["verify", "--store", store.url]) == 1
+    assert capsys.readouterr().out.startswith("BROKEN at record 3: record 3 was altered")
+
+
+def test_an_unreachable_postgresql_server_is_exit_2_within_the_timeout(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg")
+    config = write_config(
+        tmp_path, 'store = "postgresql://consent:hunter2@127.0.0.1:9/site"\nstore_timeout = 2\n'
+    )
+    script = Path(sys.executable).parent / "consentgate"
+    started = time.monotonic()
+    done = subprocess.run(
+        [script, "verify", "--config", str(config)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert time.monotonic() - started < 20
+    assert "consentgate verify: " in done.stderr
+    assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
+    # The pool's retries are told once, not once a try.
+    assert done.stderr.count("Connection refused") <= 1

@@ -28,6 +28,7 @@ from consentgate.log._export import (
 )
 
 from .conftest import RecordingLog
+from .stores import PostgresStore
 from .test_log import make_record
 from .test_log_integrity import ListLog
 
@@ -62,12 +63,16 @@ async def sqlite_log(tmp_path: Path) -> Any:
     await log.aclose()
 
 
-@pytest.fixture(params=["sqlite", "records"])
+@pytest.fixture(params=["sqlite", "postgresql", "records"])
 async def any_log(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    """Both ways of exporting: SQLite's own CSV lines, and records encoded in Python."""
-    log: ConsentLog = (
-        SQLiteConsentLog(tmp_path / "log.db") if request.param == "sqlite" else ListLog()
-    )
+    """Both stores, and both ways of exporting: lines the store writes, records encoded here."""
+    log: ConsentLog
+    if request.param == "sqlite":
+        log = SQLiteConsentLog(tmp_path / "log.db")
+    elif request.param == "postgresql":
+        log = PostgresStore(request.getfixturevalue("postgres_database")).open()
+    else:
+        log = ListLog()
     yield log
     await log.aclose()
 

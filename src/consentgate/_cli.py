@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import time
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error argparse already explained
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     run: Callable[[argparse.Namespace], Coroutine[Any, Any, int]] = args.run
+    _quiet_logging()
     try:
         return asyncio.run(run(args))
     except BrokenPipeError:
@@ -58,6 +60,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"consentgate {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _quiet_logging() -> None:
+    """Errors once each: a connection pool retrying would repeat its error for every try.
+
+    Does nothing where logging is set up already (e.g. when main() runs in an app).
+    """
+    if logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("consentgate: %(message)s"))
+    seen: set[str] = set()
+
+    def first_time(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in seen:
+            return False
+        seen.add(message)
+        return True
+
+    handler.addFilter(first_time)
+    logging.basicConfig(level=logging.ERROR, handlers=[handler])
 
 
 def _parser() -> argparse.ArgumentParser:
