@@ -8,16 +8,16 @@ import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from consentgate import StorageError
-from consentgate.log import ConsentRecord, SQLiteConsentLog
+from consentgate.log import ConsentLog, ConsentRecord
 from consentgate.log._export import CSV_HEADER, EXPORT_COLUMNS
 
 from .conftest import RecordingLog, choose, client_for, make_app, make_config
+from .stores import Store
 from .test_log import make_record
 
 pytestmark = pytest.mark.anyio
@@ -32,8 +32,9 @@ def rows_of(text: str) -> list[list[str]]:
 
 
 @pytest.fixture
-async def sqlite_log(tmp_path: Path) -> AsyncIterator[SQLiteConsentLog]:
-    log = SQLiteConsentLog(tmp_path / "log.db")
+async def any_log(store: Store) -> AsyncIterator[ConsentLog]:
+    """A log of each store in turn."""
+    log = store.open()
     yield log
     await log.aclose()
 
@@ -84,8 +85,8 @@ async def test_bad_parameters_are_checked_only_after_the_token() -> None:
     assert response.status_code == 401
 
 
-async def test_choices_made_over_http_come_back_as_csv(sqlite_log: SQLiteConsentLog) -> None:
-    app = make_app(make_config(store=sqlite_log, admin_token=TOKEN))
+async def test_choices_made_over_http_come_back_as_csv(any_log: ConsentLog) -> None:
+    app = make_app(make_config(store=any_log, admin_token=TOKEN))
     async with client_for(app) as client:
         await choose(client, "accept_all")
         await choose(client, "reject_all")
@@ -106,11 +107,11 @@ async def test_choices_made_over_http_come_back_as_csv(sqlite_log: SQLiteConsent
     ]
 
 
-async def test_jsonl_with_filters(sqlite_log: SQLiteConsentLog) -> None:
+async def test_jsonl_with_filters(any_log: ConsentLog) -> None:
     start = datetime(2024, 5, 1, tzinfo=UTC)
     for i in range(6):
-        await sqlite_log.record(make_record(consent_id=f"v{i % 2}", time=start + timedelta(days=i)))
-    app = make_app(make_config(store=sqlite_log, admin_token=TOKEN))
+        await any_log.record(make_record(consent_id=f"v{i % 2}", time=start + timedelta(days=i)))
+    app = make_app(make_config(store=any_log, admin_token=TOKEN))
     params = {
         "format": "jsonl",
         "since": "2024-05-02",
@@ -244,8 +245,8 @@ async def test_the_export_streams_before_the_log_is_read_to_the_end() -> None:
     assert log.finished
 
 
-async def test_a_visitor_cookie_is_no_key_to_the_export(sqlite_log: SQLiteConsentLog) -> None:
-    app = make_app(make_config(store=sqlite_log, admin_token=TOKEN))
+async def test_a_visitor_cookie_is_no_key_to_the_export(any_log: ConsentLog) -> None:
+    app = make_app(make_config(store=any_log, admin_token=TOKEN))
     async with client_for(app) as client:
         await choose(client, "accept_all")
         response = await client.get(URL)

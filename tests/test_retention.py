@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from consentgate import StorageError
 from consentgate._retention import Retention
-from consentgate.log import SQLiteConsentLog
 
 from .conftest import RecordingLog, client_for, make_app, make_config
+from .stores import Store
 from .test_log import make_record
 
 pytestmark = pytest.mark.anyio
@@ -116,8 +115,8 @@ async def test_without_retention_days_nothing_is_pruned() -> None:
     assert log.prunes == []
 
 
-async def test_the_middleware_prunes_old_records_and_the_chain_verifies(tmp_path: Path) -> None:
-    async with SQLiteConsentLog(tmp_path / "log.db") as log:
+async def test_the_middleware_prunes_old_records_and_the_chain_verifies(store: Store) -> None:
+    async with store.open() as log:
         now = datetime.now(UTC)
         await log.record(make_record(consent_id="old", time=now - timedelta(days=40)))
         await log.record(make_record(consent_id="new", time=now - timedelta(days=2)))
