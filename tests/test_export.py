@@ -302,3 +302,15 @@ async def test_sqlite_counts_what_an_export_would_give(sqlite_log: SQLiteConsent
     assert await sqlite_log.count_records(consent_id="visitor-3") == 2
     rows = parse_csv(await export(sqlite_log, since=since, until=until))[1:]
     assert len(rows) == 6
+
+
+@given(
+    when=st.datetimes(
+        min_value=datetime(1970, 1, 2),
+        max_value=datetime(9999, 12, 30),
+        timezones=st.sampled_from([UTC, timezone(timedelta(hours=-7, minutes=-30))]),
+    )
+)
+def test_parse_when_reads_any_iso_time_back_as_the_same_instant(when: datetime) -> None:
+    assert parse_when(when.isoformat()) == when
+    assert parse_when(when.astimezone(UTC).isoformat().replace("+00:00", "Z")) == when
