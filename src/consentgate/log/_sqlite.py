@@ -346,8 +346,8 @@ class SQLiteConsentLog(ConsentLog):
         """The records ``iter_records`` gives as ``(count, lines)`` pages of CSV or JSON Lines.
 
         SQLite formats the lines (see ``_export``) itself, which is several
-        times faster than building records. The next page is read while the caller writes this
-        one (the worker thread leaves the GIL while SQLite works).
+        times faster than building records. The next page is read while the
+        caller writes this one (the worker thread leaves the GIL while SQLite works).
         """
         _check_batch_size(batch_size)
         condition, params = _filter(since, until, consent_id)
