@@ -25,12 +25,13 @@ from starlette.types import Receive, Scope, Send
 from ._admin import AdminExport
 from ._assets import IMMUTABLE, Assets
 from ._cookie import ConsentCookie, new_consent_id
+from ._csp import without_nonces
 from ._csrf import CsrfTokens, normalize_origin, same_site_request
 from ._exceptions import StorageError
 from ._firewall import CookieFirewall
 from ._http import hostname
 from ._redirect import safe_next
-from ._render import Renderer
+from ._render import Renderer, consent_mode, iso_week, next_values
 from ._retention import Retention
 from ._state import ConsentState
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
@@ -195,7 +196,9 @@ class ConsentEndpoints:
 
         response: Response
         if wants_json:
-            response = JSONResponse(state.as_json())
+            response = JSONResponse(
+                {**state.as_json(), **self._page_update(current, state, choice, lang, host)}
+            )
         else:
             response = Response(status_code=303, headers={"Location": choice.next_path})
         self._apply(response, request, state)
@@ -256,6 +259,31 @@ class ConsentEndpoints:
         if choice.action == "reject_all":
             return frozenset()
         return frozenset(choice.categories) & choosable
+
+    def _page_update(
+        self, before: ConsentState, state: ConsentState, choice: Choice, lang: str, host: str
+    ) -> dict[str, Any]:
+        """What consentgate.js needs to bring the page the visitor is on up to date.
+
+        ``snippets``: head and body HTML of the providers this choice starts;
+        ``reload``: a withdrawn provider can only be stopped by reloading;
+        ``consent_mode``: the Google Consent Mode update, where Google tags are set up;
+        ``settings_link``: the link that takes the banner's place.
+        """
+        renderer = self.renderer
+        head, body = renderer.started(before, state.granted, iso_week(), hostname(host))
+        # No nonce placeholders: the script gives what it starts its own nonce.
+        head, body = without_nonces(head), without_nonces(body)
+        link = None
+        if renderer.config.show_settings_link:
+            values = {"host": host, **next_values(choice.next_path)}
+            link = renderer.settings_link[lang].fill(values)
+        return {
+            "snippets": {"head": head, "body": body},
+            "reload": renderer.needs_reload(before, state.granted),
+            "consent_mode": consent_mode(state.granted) if renderer.uses_consent_mode else None,
+            "settings_link": link,
+        }
 
     def _apply(self, response: Response, request: Request, state: ConsentState) -> None:
         """Set the consent cookie and expire the cookies of every refused category."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +44,7 @@ from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
 from ._theme import theme_css
 from .providers import DeclaredCookie, Provider
+from .providers._google import CONSENT_MODE_PRELUDE
 
 __all__ = ["CategoryView", "Fragment", "Renderer"]
 
@@ -86,6 +87,10 @@ class Fragment:
             out.append(str(escape(values[name])))
             out.append(literal)
         return "".join(out)
+
+
+#: A provider with its compiled head and body templates.
+_SnippetTemplates = tuple[Provider, Template | None, Template | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +170,12 @@ class Renderer:
         }
         self.own_provider = self._own_provider()
         self.choosable = self._choosable_categories()
-        self._snippet_templates = [
+        self._snippet_templates: list[_SnippetTemplates] = [
             (p, self._compile(p.head_template, p.head), self._compile(p.body_template, p.body))
             for p in config.providers
         ]
+        #: Whether any provider runs behind Google Consent Mode, which the script updates.
+        self.uses_consent_mode = any(CONSENT_MODE_PRELUDE in p.preludes for p in config.providers)
         self._preludes = {
             name: self.env.get_template(name) for p in config.providers for name in p.preludes
         }
@@ -225,12 +232,64 @@ class Renderer:
     # -- what pages get -------------------------------------------------
 
     def _snippets(self, granted: frozenset[str], iso_week: str, host: str) -> tuple[str, str]:
-        """Head and body HTML of every provider ``granted`` allows."""
-        allowed = [
-            (p, head, body)
-            for p, head, body in self._snippet_templates
-            if p.category == NECESSARY or p.category in granted
+        """Head and body HTML of every provider ``granted`` allows.
+
+        Where consentgate's script will be on the page (with the settings link),
+        the head also names the granted categories for it.
+        """
+        head, body = self._render_snippets(self._running(granted), (), granted, iso_week, host)
+        if self.config.show_settings_link:
+            names = escape(" ".join(sorted(granted)))
+            head = f'<meta name="consentgate-granted" content="{names}">{head}'
+        return head, body
+
+    def started(
+        self, before: ConsentState, granted: frozenset[str], iso_week: str, host: str
+    ) -> tuple[str, str]:
+        """Head and body HTML of the providers ``granted`` allows that ``before`` did not.
+
+        The page a visitor decided on ran what ``before`` allowed (nothing at all
+        while the banner was up); the script starts the rest without a reload.
+        """
+        running = self._running(before.granted) if self._had_snippets(before) else []
+        new = [entry for entry in self._running(granted) if entry not in running]
+        present = {name for p, _, _ in running for name in p.preludes}
+        return self._render_snippets(new, present, granted, iso_week, host)
+
+    def needs_reload(self, before: ConsentState, granted: frozenset[str]) -> bool:
+        """Whether a withdrawal leaves a provider running that only a reload stops.
+
+        Google tags stop storing and sending identifiers on a Consent Mode update
+        to denied, which the script sends; any other provider cannot be stopped
+        once its script has run.
+        """
+        if not self._had_snippets(before):
+            return False
+        return any(
+            CONSENT_MODE_PRELUDE not in p.preludes
+            for p, _, _ in self._running(before.granted)
+            if p.category not in granted and p.category != NECESSARY
+        )
+
+    def _had_snippets(self, state: ConsentState) -> bool:
+        """Whether a page for ``state`` carried snippets (the banner page carries none)."""
+        return state.has_choice or not self.choosable
+
+    def _running(self, granted: frozenset[str]) -> list[_SnippetTemplates]:
+        return [
+            entry
+            for entry in self._snippet_templates
+            if entry[0].category == NECESSARY or entry[0].category in granted
         ]
+
+    def _render_snippets(
+        self,
+        allowed: list[_SnippetTemplates],
+        present: Iterable[str],
+        granted: frozenset[str],
+        iso_week: str,
+        host: str,
+    ) -> tuple[str, str]:
         context: dict[str, Any] = {
             "granted": granted,
             "iso_week": iso_week,
@@ -238,7 +297,10 @@ class Renderer:
             "csp_nonce": SCRIPT_NONCE,
             "csp_style_nonce": STYLE_NONCE,
         }
-        preludes = dict.fromkeys(name for p, _, _ in allowed for name in p.preludes)
+        skip = set(present)
+        preludes = dict.fromkeys(
+            name for p, _, _ in allowed for name in p.preludes if name not in skip
+        )
         heads = [self._preludes[name].render(context) for name in preludes]
         bodies = []
         for provider, head, body in allowed:
@@ -250,13 +312,19 @@ class Renderer:
         return "".join(heads), "".join(bodies)
 
     def stylesheet(self) -> str:
-        """The stylesheet links injected into pages (the nonce placeholder is filled per page)."""
+        """What every page with consentgate's UI gets in its head: stylesheets and script.
+
+        The script only enhances what works without it, so it is deferred. All carry
+        the page's CSP nonce where it has one (placeholders, filled per response).
+        """
         urls = [self.assets.url("consentgate.css")]
         if self.theme_url is not None:
             urls.append(self.theme_url)
-        return "".join(
+        links = "".join(
             f'<link rel="stylesheet" href="{escape(url)}" nonce="{STYLE_NONCE}">' for url in urls
         )
+        js = escape(self.assets.url("consentgate.js"))
+        return f'{links}<script src="{js}" defer nonce="{SCRIPT_NONCE}"></script>'
 
     def preferences_page(
         self,
@@ -316,6 +384,7 @@ class Renderer:
             config=self.config,
             privacy_policy_url=self.config.privacy_policy_url,
             stylesheet_url=self.assets.url("consentgate.css"),
+            script_url=self.assets.url("consentgate.js"),
             **context,
         )
 
@@ -374,6 +443,26 @@ class Renderer:
         if name:
             return self.env.get_template(name)
         return self.env.from_string(source) if source else None
+
+
+def consent_mode(granted: frozenset[str]) -> dict[str, str]:
+    """Google Consent Mode v2 types for ``granted``, as snippets/google_consent_mode.html sets them.
+
+    The script sends these in a ``gtag("consent", "update", ...)`` on every change.
+    """
+
+    def state(category: str) -> str:
+        return "granted" if category in granted else "denied"
+
+    return {
+        "ad_storage": state("marketing"),
+        "ad_user_data": state("marketing"),
+        "ad_personalization": state("marketing"),
+        "analytics_storage": state("statistics"),
+        "functionality_storage": state("preferences"),
+        "personalization_storage": state("preferences"),
+        "security_storage": "granted",
+    }
 
 
 def check_templates(config: ConsentConfig) -> None:

@@ -186,16 +186,27 @@ def theme_css(theme: Theme) -> str:
     if not theme.dark_mode:
         # Light colours for everyone, so form controls are drawn for a light scheme too.
         light["--cg-scheme"] = "light"
-    out = ["/* consentgate theme, generated from the site's configuration */\n", _rule(light)]
+    # The same zero-specificity selectors as consentgate.css: linked after it, the theme
+    # wins over its defaults, a site's own :root rules win over both, and a page's
+    # data-cg-theme="light|dark" still picks the scheme.
+    out = [
+        "/* consentgate theme, generated from the site's configuration */\n",
+        _rule(":where(:root)", light),
+    ]
     if theme.dark_mode:
         dark = {COLOR_PROPERTIES[role]: value for role, value in theme.dark_colors().items()}
-        out.append("@media (prefers-color-scheme: dark) {\n" + _rule(dark) + "}\n")
+        out.append(
+            "@media (prefers-color-scheme: dark) {\n"
+            + _rule(":where(:root:not([data-cg-theme=light]))", dark)
+            + "}\n"
+        )
+        out.append(_rule(":where(:root[data-cg-theme=dark])", dark))
     return "".join(out)
 
 
-def _rule(properties: Mapping[str, str]) -> str:
+def _rule(selector: str, properties: Mapping[str, str]) -> str:
     body = "".join(f"  {name}: {value};\n" for name, value in properties.items())
-    return ":root {\n" + body + "}\n"
+    return selector + " {\n" + body + "}\n"
 
 
 def _radius(value: str | int) -> str:

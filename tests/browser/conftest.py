@@ -1,4 +1,4 @@
-"""The demo site under a real uvicorn server, and Chromium visitors with JavaScript off.
+"""The demo site under a real uvicorn server, and Chromium visitors with JavaScript off or on.
 
 Nothing leaves the machine: the server listens on 127.0.0.1 only, and every
 browser context routes all requests, letting through those to 127.0.0.1 and
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,11 +17,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import (
+    Browser,
     BrowserContext,
     Cookie,
     Locator,
@@ -73,24 +75,12 @@ def answers(port: int) -> bool:
         conn.close()
 
 
-@pytest.fixture(scope="session")
-def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``uvicorn examples.starlette_site.app:app`` on a free loopback port, with its own log."""
-    tmp = tmp_path_factory.mktemp("demo-site")
+def serve(app: str, tmp: Path) -> Iterator[str]:
+    """``uvicorn <app>`` on a free loopback port, with its own consent log in ``tmp``."""
     port = free_port()
     env = {**os.environ, "CONSENTGATE_STORE": f"sqlite:///{tmp / 'log.db'}"}
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "examples.starlette_site.app:app",
-        "--host",
-        LOOPBACK,
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-    ]
+    command = [sys.executable, "-m", "uvicorn", app, "--host", LOOPBACK, "--port", str(port)]
+    command += ["--log-level", "warning"]
     log_path = tmp / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -99,7 +89,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             while not answers(port):
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(
-                        f"the demo server did not start (exit code {process.poll()}):\n"
+                        f"the server did not start (exit code {process.poll()}):\n"
                         + log_path.read_text(errors="replace")
                     )
                 time.sleep(0.05)
@@ -114,26 +104,46 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     # An exception the server logged is a bug even when the page still looked right.
     server_log = log_path.read_text(errors="replace")
     if "Traceback" in server_log:
-        pytest.fail(f"the demo server logged an exception:\n{server_log}")
+        pytest.fail(f"the server logged an exception:\n{server_log}")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The demo site (``examples.starlette_site.app:app``)."""
+    yield from serve("examples.starlette_site.app:app", tmp_path_factory.mktemp("demo-site"))
+
+
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
-    """Per test: the sync API runs an asyncio loop in this thread while it is started, and a
+    """Per module: the sync API runs an asyncio loop in this thread while it is started, and a
     loop left running would break the async tests of every module collected after this one."""
     with sync_playwright() as pw:
         yield pw
 
 
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """One Chromium per module; each test gets a fresh context (its own cookies and storage)."""
+    browser = playwright.chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+    )
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
 @dataclass
 class Visitor:
-    """One browser with a fresh profile: JavaScript off, Danish, 1280x800."""
+    """One browser with a fresh profile, in Danish, 1280x800 unless told otherwise."""
 
     base_url: str
     context: BrowserContext
     page: Page
     requested: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
+    #: Uncaught script errors on any page.
+    errors: list[str] = field(default_factory=list)
     #: The last page's document as the server sent it (after any redirect).
     response: Response | None = None
 
@@ -204,24 +214,66 @@ class Visitor:
         return data
 
 
-@pytest.fixture
-def visitor(playwright: Playwright, demo_url: str, tmp_path: Path) -> Iterator[Visitor]:
-    context = playwright.chromium.launch_persistent_context(
-        user_data_dir=tmp_path / "chromium-profile",
-        executable_path=CHROMIUM,
-        args=CHROMIUM_ARGS,
-        headless=True,
-        java_script_enabled=False,
+def open_visitor(
+    browser: Browser,
+    base_url: str,
+    *,
+    javascript: bool,
+    viewport: dict[str, int] | None = None,
+    color_scheme: Literal["light", "dark"] = "light",
+) -> Visitor:
+    """A fresh browser context whose every request passes the loopback guard."""
+    size = viewport or VIEWPORT
+    context = browser.new_context(
+        java_script_enabled=javascript,
         locale=LOCALE,
-        viewport={"width": VIEWPORT["width"], "height": VIEWPORT["height"]},
+        viewport={"width": size["width"], "height": size["height"]},
+        color_scheme=color_scheme,
         service_workers="block",
     )
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
+    page = context.new_page()
+    visitor = Visitor(base_url=base_url, context=context, page=page)
+    context.route("**/*", visitor.route)
+    page.on("pageerror", lambda error: visitor.errors.append(str(error)))
+    return visitor
+
+
+@pytest.fixture
+def visitor(browser: Browser, demo_url: str) -> Iterator[Visitor]:
+    """JavaScript off: the base every visitor gets."""
+    visitor = open_visitor(browser, demo_url, javascript=False)
     try:
-        context.set_default_timeout(ACTION_TIMEOUT_MS)
-        context.set_default_navigation_timeout(ACTION_TIMEOUT_MS)
-        page = context.pages[0] if context.pages else context.new_page()
-        visitor = Visitor(base_url=demo_url, context=context, page=page)
-        context.route("**/*", visitor.route)
         yield visitor
     finally:
-        context.close()
+        visitor.context.close()
+
+
+@pytest.fixture
+def js_visitor(browser: Browser, demo_url: str) -> Iterator[Visitor]:
+    """JavaScript on; a script error on any page fails the test."""
+    visitor = open_visitor(browser, demo_url, javascript=True)
+    try:
+        yield visitor
+    finally:
+        visitor.context.close()
+    assert visitor.errors == [], visitor.errors
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core from npm (package-lock.json pins it), installed with ``npm ci`` on first use."""
+    script = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm not installed: apt-get install npm (axe-core comes from npm)")
+        subprocess.run(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return script

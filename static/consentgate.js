@@ -1,0 +1,172 @@
+// consentgate: the banner without reloads. Everything works without this file.
+(() => {
+  const d = document;
+  const me = d.currentScript;
+  if (window.consentgate || !me) return;
+  const nonce = me.nonce; // what a strict CSP let in may start more
+  const prefix = new URL("..", me.src).pathname.slice(0, -1);
+  const meta = d.querySelector("meta[name=consentgate-granted]");
+  let shown; // the banner or settings dialog on screen
+  let back; // where focus was before
+  let inert = [];
+
+  const api = (window.consentgate = {
+    categories: meta
+      ? meta.content.split(" ").filter(String)
+      : [...d.querySelectorAll(".cg-preferences-form :checked")].map((box) => box.value),
+    open: () => show(),
+  });
+
+  // Parsed scripts never run: swap in fresh ones (in order, with our nonce).
+  const run = (html, where) => {
+    const t = d.createElement("template");
+    t.innerHTML = html || "";
+    for (const node of [...t.content.childNodes]) {
+      const inner = node.querySelectorAll ? [node, ...node.querySelectorAll("script,style")] : [];
+      for (const el of inner) if (el.localName == "style") el.nonce = nonce;
+      where.append(node);
+      for (const old of inner) {
+        if (old.localName != "script") continue;
+        const s = d.createElement("script");
+        for (const a of old.attributes) s.setAttribute(a.name, a.value);
+        s.text = old.text;
+        s.nonce = nonce;
+        s.async = old.hasAttribute("async");
+        old.replaceWith(s);
+      }
+    }
+  };
+
+  const raise = (el, modal) => {
+    back = d.activeElement;
+    shown = el;
+    el.tabIndex = -1;
+    if (modal) {
+      el.setAttribute("role", "dialog");
+      el.setAttribute("aria-modal", "true");
+      inert = [...d.body.children].filter((x) => x != el && !x.inert);
+      for (const x of inert) x.inert = true;
+    }
+    el.focus({ preventScroll: true });
+  };
+
+  const close = () => {
+    for (const x of inert) x.inert = false;
+    inert = [];
+    shown.remove();
+    shown = null;
+    if (back && back != d.body && back.isConnected) back.focus();
+    else d.activeElement.blur();
+  };
+
+  const settle = (form, state, action) => {
+    api.categories = state.granted;
+    const status = d.querySelector("[data-saved]");
+    if (!form.closest(".cg-banner")) {
+      if (status) status.textContent = status.dataset.saved; // the preference centre's page
+    } else {
+      close();
+      if (state.consent_mode && window.gtag) gtag("consent", "update", state.consent_mode);
+      if (state.reload) location.reload(); // withdrawn, and only a reload stops it
+      else {
+        run(state.snippets.head, d.head);
+        run(state.snippets.body, d.body);
+        if (state.settings_link && !d.getElementById("consentgate-settings")) {
+          run(state.settings_link, d.body);
+          link();
+        }
+      }
+    }
+    d.dispatchEvent(
+      new CustomEvent("consentgate:change", { detail: { categories: state.granted, action } })
+    );
+  };
+
+  const enhance = (form) =>
+    form.addEventListener("submit", async (event) => {
+      const button = event.submitter;
+      if (!button || form.busy) return;
+      event.preventDefault();
+      form.busy = 1;
+      const body = new URLSearchParams(new FormData(form));
+      body.set("action", button.value);
+      try {
+        // (form.action is the buttons named "action", not the attribute)
+        const response = await fetch(form.getAttribute("action"), {
+          method: "POST",
+          body,
+          headers: { Accept: "application/json" },
+        });
+        if (!response.ok) throw 0;
+        settle(form, await response.json(), button.value);
+      } catch (_) {
+        // Post it the plain way: the server answers as without JavaScript.
+        const field = d.createElement("input");
+        field.type = "hidden";
+        field.name = "action";
+        field.value = button.value;
+        form.append(field);
+        form.submit();
+      }
+      form.busy = 0;
+    });
+
+  // The banner while there is no choice; later, the preference centre in a dialog.
+  const show = async () => {
+    if (shown) return shown.focus();
+    if (show.busy) return; // already on its way
+    show.busy = 1;
+    const url = `${prefix}/preferences?next=${encodeURIComponent(location.pathname + location.search)}`;
+    try {
+      const response = await fetch(url);
+      if (!response.ok) throw 0;
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const box = d.createElement("div");
+      box.id = "consentgate-banner";
+      box.className = "cg-banner cg-settings";
+      box.lang = page.documentElement.lang;
+      box.dataset.position = "dialog";
+      box.setAttribute("aria-labelledby", "cg-settings-title");
+      page.querySelector("h1").id = "cg-settings-title";
+      box.append(...page.querySelector(".cg-main").childNodes);
+      const form = box.querySelector("form");
+      form.after(...box.querySelectorAll(".cg-controller,.cg-current")); // the choice first
+      d.body.append(box);
+      enhance(form);
+      const leave = box.querySelector(".cg-back a");
+      if (leave) leave.onclick = (e) => (e.preventDefault(), close());
+      raise(box, 1);
+    } catch (_) {
+      location.assign(url);
+    }
+    show.busy = 0;
+  };
+
+  const link = () => {
+    const a = d.getElementById("consentgate-settings");
+    if (a) a.onclick = (e) => (e.preventDefault(), show());
+  };
+
+  // Escape never answers the banner; it only closes a reopened settings dialog, unchanged.
+  d.addEventListener("keydown", (event) => {
+    if (!shown) return;
+    const modal = shown.hasAttribute("aria-modal");
+    if (event.key == "Escape" && shown.classList.contains("cg-settings")) close();
+    if (event.key != "Tab" || !modal) return;
+    const all = [...shown.querySelectorAll("a[href],button,input,[tabindex='0']")].filter((x) => x.offsetParent);
+    const at = d.activeElement;
+    const [first, last] = [all[0], all[all.length - 1]];
+    if (event.shiftKey ? at == first || at == shown : at == last) {
+      event.preventDefault();
+      (event.shiftKey ? last : first).focus();
+    }
+  });
+
+  const banner = d.getElementById("consentgate-banner");
+  if (banner) {
+    enhance(banner.querySelector("form"));
+    raise(banner, banner.dataset.position == "dialog");
+  }
+  for (const form of d.querySelectorAll(".cg-preferences-form")) enhance(form);
+  link();
+})();

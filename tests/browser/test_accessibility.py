@@ -1,0 +1,86 @@
+"""axe-core finds nothing wrong with the banner, the settings dialog and the preference centre.
+
+axe-core comes from npm (package.json pins it; the ``axe_script`` fixture runs ``npm ci``)
+and is injected from the local file: the browser fetches nothing from elsewhere. Each view
+is checked with Chromium in light and in dark mode, against WCAG 2.0-2.2 A and AA.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+from playwright.sync_api import Browser, expect
+
+from .conftest import CHROMIUM, Visitor, open_visitor
+
+if not CHROMIUM.exists():
+    pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
+
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+PAGE = "/services"
+
+Scheme = Literal["light", "dark"]
+
+
+@pytest.fixture(params=["light", "dark"])
+def scheme_visitor(
+    request: pytest.FixtureRequest, browser: Browser, demo_url: str
+) -> Iterator[Visitor]:
+    scheme: Scheme = request.param
+    visitor = open_visitor(browser, demo_url, javascript=True, color_scheme=scheme)
+    try:
+        yield visitor
+    finally:
+        visitor.context.close()
+    assert visitor.errors == []
+
+
+def axe(visitor: Visitor, script: Path, context: str | None = None) -> list[dict[str, Any]]:
+    """The violations axe-core finds in ``context`` (a selector), or in the whole page."""
+    page = visitor.page
+    page.add_script_tag(path=script)
+    violations: list[dict[str, Any]] = page.evaluate(
+        """([context, tags]) => axe.run(context ? document.querySelector(context) : document,
+            {runOnly: {type: "tag", values: tags}}).then(r => r.violations.map(v => ({
+              id: v.id, impact: v.impact, help: v.help,
+              nodes: v.nodes.map(n => n.target.join(" ") + ": " + n.failureSummary)})))""",
+        [context, TAGS],
+    )
+    return violations
+
+
+def settled(visitor: Visitor) -> None:
+    """Wait until the banner's entrance animation is over (axe reads colours as shown)."""
+    visitor.page.wait_for_function(
+        "() => document.getAnimations().every(a => a.playState === 'finished')"
+    )
+
+
+@pytest.mark.browser
+def test_banner_has_no_violations(scheme_visitor: Visitor, axe_script: Path) -> None:
+    scheme_visitor.goto(PAGE)
+    expect(scheme_visitor.page.locator("#consentgate-banner")).to_be_visible()
+    settled(scheme_visitor)
+    assert axe(scheme_visitor, axe_script, "#consentgate-banner") == []
+
+
+@pytest.mark.browser
+def test_settings_dialog_has_no_violations(scheme_visitor: Visitor, axe_script: Path) -> None:
+    scheme_visitor.goto(PAGE)
+    banner = scheme_visitor.page.locator("#consentgate-banner")
+    banner.locator('button[value="reject_all"]').click()
+    expect(banner).to_have_count(0)
+    scheme_visitor.page.locator("#consentgate-settings").click()
+    expect(banner).to_have_attribute("role", "dialog")
+    settled(scheme_visitor)
+    assert axe(scheme_visitor, axe_script, "#consentgate-banner") == []
+    assert axe(scheme_visitor, axe_script, "#consentgate-settings") == []
+
+
+@pytest.mark.browser
+def test_preferences_page_has_no_violations(scheme_visitor: Visitor, axe_script: Path) -> None:
+    scheme_visitor.goto("/_consent/preferences?next=/services")
+    assert axe(scheme_visitor, axe_script) == []
