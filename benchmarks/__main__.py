@@ -1,5 +1,7 @@
 """``python -m benchmarks``: consentgate's cost next to the bare app and a naive middleware.
 
+(``python -m benchmarks log`` runs the consent log's suites instead: ``benchmarks/log.py``.)
+
 Starts one uvicorn server per variant (``benchmarks/apps.py``) on 127.0.0.1,
 loads each with wrk, interleaving the variants over several rounds, and prints
 the median of the paired per-round throughput ratios variant/bare, plus the
@@ -565,7 +567,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["log"]:
+        from benchmarks import log
+
+        return log.main(argv[1:])
+    args = parse_args(argv)
     wrk = shutil.which("wrk")
     if wrk is None:
         print("wrk not found: apt-get install wrk", file=sys.stderr)

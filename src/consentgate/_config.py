@@ -8,7 +8,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from ._csrf import normalize_origin
@@ -19,6 +19,7 @@ from ._text import LocalizedText
 from ._theme import Theme
 from .log import ConsentLog
 from .log._base import check_store_url
+from .log._privacy import UserAgentMode
 from .providers import Buffer, DeclaredCookie, GoogleAnalytics, JetpackStats, Provider, SiteKit
 
 __all__ = ["BUILTIN_CATEGORIES", "Category", "ConsentConfig"]
@@ -27,6 +28,12 @@ __all__ = ["BUILTIN_CATEGORIES", "Category", "ConsentConfig"]
 SECRET_ENV = "CONSENTGATE_SECRET_KEY"
 MIN_SECRET_LENGTH = 32
 DEFAULT_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
+MIN_ADMIN_TOKEN_LENGTH = 32
+#: Where ``from_toml`` takes ``admin_token`` from when the file has none.
+ADMIN_TOKEN_ENV = "CONSENTGATE_ADMIN_TOKEN"
+#: A century: beyond that a cut-off date would fall before year 1.
+MAX_RETENTION = 36500
+IpMode = Literal["off", "truncate"]
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 _EMAIL = re.compile(r"[^@\s<>\"'()\[\],;:\\]+@[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+")
@@ -116,6 +123,17 @@ class ConsentConfig:
     #: ``{"da": {"banner.title": "..."}}``.
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
+    #: Days a consent record is kept; older ones are pruned once a day (and by
+    #: ``consentgate prune``). ``None`` keeps every record.
+    retention_days: int | None = None
+    #: Bearer token for ``GET <prefix>/admin/export``; ``None`` turns the route off.
+    admin_token: str | None = field(default=None, repr=False)
+    #: What the log keeps of the User-Agent: nothing, its first 64 characters, or a keyed hash.
+    log_user_agent: UserAgentMode = "off"
+    #: What the log keeps of the client address (from the server, not X-Forwarded-For):
+    #: nothing, or its /24 (IPv4) or /48 (IPv6) network.
+    log_ip: IpMode = "off"
+
     def __post_init__(self) -> None:
         # Lists given by a caller or read from TOML become tuples: a config stays frozen.
         for name in _SEQUENCE_FIELDS:
@@ -154,6 +172,7 @@ class ConsentConfig:
                 "privacy_policy_url",
                 "must be an absolute http(s) URL or a path on this site like /privacy",
             )
+        self._check_log_options()
 
     # -- derived values -------------------------------------------------
 
@@ -196,6 +215,8 @@ class ConsentConfig:
             secret = os.environ.get(SECRET_ENV)
             if secret:
                 data["secret_key"] = secret
+        if "admin_token" not in data and os.environ.get(ADMIN_TOKEN_ENV):
+            data["admin_token"] = os.environ[ADMIN_TOKEN_ENV]
         data["providers"] = [
             _provider_from_toml(i, p) for i, p in enumerate(data.get("providers", []))
         ]
@@ -339,6 +360,39 @@ class ConsentConfig:
         )
         for i, path in enumerate(self.exclude_paths):
             _require(path.startswith("/"), f"exclude_paths[{i}]", f"{path!r} must start with /")
+
+    def _check_log_options(self) -> None:
+        check_retention_days(self.retention_days)
+        if self.admin_token is not None:
+            _require(
+                isinstance(self.admin_token, str)
+                and len(self.admin_token) >= MIN_ADMIN_TOKEN_LENGTH
+                and re.fullmatch(r"[!-~]+", self.admin_token) is not None,
+                "admin_token",
+                f"must be at least {MIN_ADMIN_TOKEN_LENGTH} printable ASCII characters without "
+                "spaces; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`",
+            )
+        _require(
+            self.log_user_agent in get_args(UserAgentMode),
+            "log_user_agent",
+            f"expected 'off', 'truncate' or 'hash', got {self.log_user_agent!r}",
+        )
+        _require(
+            self.log_ip in get_args(IpMode),
+            "log_ip",
+            f"expected 'off' or 'truncate', got {self.log_ip!r}",
+        )
+
+
+def check_retention_days(days: object) -> None:
+    """Raise ConfigurationError unless ``days`` is None or a whole number of days in range."""
+    _require(
+        days is None
+        or (isinstance(days, int) and not isinstance(days, bool) and 0 < days <= MAX_RETENTION),
+        "retention_days",
+        f"must be a whole number of days from 1 to {MAX_RETENTION}, got {days!r}",
+    )
 
 
 _SEQUENCE_FIELDS = (

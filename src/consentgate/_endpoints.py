@@ -4,10 +4,12 @@
 - ``GET <prefix>/preferences``: the preference centre and cookie declaration.
 - ``GET <prefix>/me``: the visitor's current consent as JSON.
 - ``GET <prefix>/static/<name>``: the banner's assets, content-hashed, cached for a year.
+- ``GET <prefix>/admin/export``: the consent log for the site owner (``_admin``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping, Sequence
@@ -20,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from ._admin import AdminExport
 from ._assets import IMMUTABLE, Assets
 from ._cookie import ConsentCookie, new_consent_id
 from ._csp import without_nonces
@@ -29,8 +32,9 @@ from ._firewall import CookieFirewall
 from ._http import hostname
 from ._redirect import safe_next
 from ._render import Renderer, consent_mode, iso_week, next_values
+from ._retention import Retention
 from ._state import ConsentState
-from .log import ConsentLog, ConsentRecord
+from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
 from .log._base import Action
 
 __all__ = ["ConsentEndpoints"]
@@ -81,8 +85,22 @@ class ConsentEndpoints:
         self.assets = assets
         self.trusted_origins = frozenset(filter(None, map(normalize_origin, trusted_origins)))
         self.policy_version = renderer.config.policy_version
+        config = renderer.config
+        self.admin = AdminExport(log, config.admin_token)
+        self.retention = (
+            Retention(log, config.retention_days) if config.retention_days is not None else None
+        )
+        self.log_user_agent = config.log_user_agent
+        self.log_ip = config.log_ip
+        # Keyed with the newest secret, so hashed user agents cannot be looked up
+        # in a table of common ones; rotating the secret starts new hashes.
+        self.user_agent_salt = hashlib.sha256(
+            b"consentgate.user-agent\0" + config.signing_keys[0].encode()
+        ).digest()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.retention is not None:
+            self.retention.poke()
         request = Request(scope, receive)
         path = scope["path"][len(self.prefix) :]
         method = request.method
@@ -100,6 +118,9 @@ class ConsentEndpoints:
         elif path.startswith("/static/"):
             allowed = ("GET", "HEAD")
             response = self.static(path[len("/static/") :]) if method in allowed else None
+        elif path == "/admin/export":
+            allowed = ("GET",)
+            response = await self.admin(request)
         else:
             allowed = ()
             response = PlainTextResponse("Not Found", status_code=404)
@@ -151,6 +172,8 @@ class ConsentEndpoints:
             language=lang,
             source=choice.source,  # type: ignore[arg-type]
             text_fingerprint=self.renderer.fingerprints[(_shown(choice.source), lang)],
+            user_agent=self._user_agent(request),
+            ip=self._ip(request),
         )
         try:
             await self.log.record(record)
@@ -205,6 +228,26 @@ class ConsentEndpoints:
         )
 
     # -- helpers --------------------------------------------------------
+
+    def _user_agent(self, request: Request) -> str | None:
+        """What the log keeps of the User-Agent: by default nothing."""
+        user_agent = request.headers.get("user-agent")
+        if self.log_user_agent == "off" or user_agent is None:
+            return None
+        return minimise_user_agent(user_agent, self.log_user_agent, salt=self.user_agent_salt)
+
+    def _ip(self, request: Request) -> str | None:
+        """The client's network (/24 or /48), from the server's view of the connection.
+
+        X-Forwarded-For is not read: anyone can send it. Behind a reverse proxy,
+        let the server put the real client in the scope (uvicorn --proxy-headers).
+        """
+        if self.log_ip == "off" or request.client is None:
+            return None
+        try:
+            return truncate_ip(request.client.host)
+        except ValueError:
+            return None  # e.g. a Unix socket: no address to keep
 
     def _current(self, request: Request) -> ConsentState:
         return self.cookie.read(request.cookies.get(self.cookie.name)).state

@@ -1,0 +1,319 @@
+"""The ``consentgate`` command: migrate, verify, export and prune a consent log.
+
+Every subcommand takes the store from ``--store URL`` or from the ``store``
+setting of ``--config consentgate.toml`` (the site's own config file). The
+command needs nothing else from that file, so it does not ask for the signing
+secret either. Exit status: 0 done, 1 ``verify`` found a broken link, 2 a
+usage, configuration or storage error, told in one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from ._config import check_retention_days
+from ._exceptions import ConsentGateError
+from .log import ConsentLog, SQLiteConsentLog, open_log
+from .log._export import FORMATS, Countable, export_chunks, parse_when
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_BROKEN, EXIT_ERROR = 0, 1, 2
+#: Seconds between progress updates on a terminal.
+_PROGRESS_INTERVAL = 0.2
+_BAR_WIDTH = 30
+
+
+class _Failure(Exception):
+    """A usage, configuration or storage problem: one line on stderr, exit status 2."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse already explained
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
+    run: Callable[[argparse.Namespace], Coroutine[Any, Any, int]] = args.run
+    _quiet_logging()
+    try:
+        return asyncio.run(run(args))
+    except BrokenPipeError:
+        # The reader went away (``| head``): nothing more to say, and nowhere to say it.
+        # As the Python docs advise, point stdout at /dev/null so the flush at exit is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
+    except (_Failure, ConsentGateError, OSError) as exc:
+        print(f"consentgate {args.command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"consentgate {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _quiet_logging() -> None:
+    """Errors once each: a connection pool retrying would repeat its error for every try.
+
+    Does nothing where logging is set up already (e.g. when main() runs in an app).
+    """
+    if logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("consentgate: %(message)s"))
+    seen: set[str] = set()
+
+    def first_time(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if message in seen:
+            return False
+        seen.add(message)
+        return True
+
+    handler.addFilter(first_time)
+    logging.basicConfig(level=logging.ERROR, handlers=[handler])
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the site's consentgate TOML file, for its store (and retention_days)",
+    )
+    common.add_argument("--store", metavar="URL", help="the consent log URL; overrides --config")
+    parser = argparse.ArgumentParser(
+        prog="consentgate", description="Look after a consentgate consent log."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    migrate = commands.add_parser(
+        "migrate", parents=[common], help="create or upgrade the log's schema"
+    )
+    migrate.set_defaults(run=_migrate)
+
+    verify = commands.add_parser(
+        "verify", parents=[common], help="check the hash chain; exit 1 at the first broken link"
+    )
+    verify.set_defaults(run=_verify)
+
+    export = commands.add_parser(
+        "export", parents=[common], help="write the records as CSV or JSON Lines"
+    )
+    export.add_argument("--format", choices=FORMATS, default="csv", help="default: csv")
+    export.add_argument(
+        "--since", type=_when, metavar="WHEN", help="records at or after this ISO date/time (UTC)"
+    )
+    export.add_argument(
+        "--until", type=_when, metavar="WHEN", help="records before this ISO date/time (UTC)"
+    )
+    export.add_argument("--consent-id", metavar="ID", help="only this visitor's records")
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout"
+    )
+    export.set_defaults(run=_export)
+
+    prune = commands.add_parser(
+        "prune",
+        parents=[common],
+        help="delete records older than --before or the config's retention_days",
+    )
+    prune.add_argument(
+        "--before", type=_when, metavar="WHEN", help="delete records older than this date/time"
+    )
+    prune.set_defaults(run=_prune)
+    return parser
+
+
+def _when(text: str) -> datetime:
+    try:
+        return parse_when(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+# -- the subcommands ----------------------------------------------------------
+
+
+async def _migrate(args: argparse.Namespace) -> int:
+    async with _OpenLog(args, create=True) as log:
+        version = await log.migrate()
+    print(f"schema version {version}")
+    return EXIT_OK
+
+
+async def _verify(args: argparse.Namespace) -> int:
+    async with _OpenLog(args) as log:
+        report = await log.verify()
+    if report.ok:
+        erased = f", {report.erased} of them erased" if report.erased else ""
+        # The head, to keep elsewhere: a later verify can then tell a cut-off tail.
+        head = f"; head: record {report.last_sequence} {report.last_hash}"
+        print(f"ok: {report.reason}{erased}{head if report.last_sequence is not None else ''}")
+        return EXIT_OK
+    print(f"BROKEN at record {report.first_broken_sequence}: {report.reason}")
+    return EXIT_BROKEN
+
+
+async def _export(args: argparse.Namespace) -> int:
+    if args.since and args.until and args.since >= args.until:
+        raise _Failure("--since must be before --until")
+    async with _OpenLog(args) as log:
+        if args.output is None:
+            await _write(args, log, sys.stdout.buffer)
+            return EXIT_OK
+        # Written aside and renamed at the end, so a failed export leaves no
+        # file that looks complete.
+        partial = args.output.with_name(args.output.name + ".partial")
+        try:
+            with partial.open("wb") as out:
+                count = await _write(args, log, out)
+            partial.replace(args.output)
+        except OSError as exc:
+            raise _Failure(f"cannot write {os.fspath(args.output)!r}: {exc}") from exc
+        finally:
+            partial.unlink(missing_ok=True)
+    print(f"{count:,} records written to {os.fspath(args.output)}", file=sys.stderr)
+    return EXIT_OK
+
+
+async def _prune(args: argparse.Namespace) -> int:
+    async with _OpenLog(args) as log:
+        before = args.before
+        if before is None:
+            days = _settings(args).get("retention_days")
+            if days is None:
+                raise _Failure("give --before DATE, or set retention_days in the --config file")
+            check_retention_days(days)
+            before = datetime.now(UTC) - timedelta(days=days)
+        deleted = await log.prune(before)
+    print(f"deleted {deleted} records older than {before.isoformat()}")
+    return EXIT_OK
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+class _OpenLog:
+    """The log the arguments name, opened for the command and closed after it.
+
+    Only ``migrate`` may create a SQLite file: a typo in a path must not give
+    a fresh, empty log that verifies.
+    """
+
+    def __init__(self, args: argparse.Namespace, *, create: bool = False) -> None:
+        settings = _settings(args)
+        url = args.store or settings.get("store")
+        if not url:
+            raise _Failure("no store: give --store URL or --config FILE with a store setting")
+        if not isinstance(url, str):
+            raise _Failure("store must be a consent log URL like sqlite:///consentgate.db")
+        timeout = settings.get("store_timeout", 5.0)
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+            raise _Failure(f"store_timeout must be a positive number of seconds, not {timeout!r}")
+        self.log = open_log(url, timeout=float(timeout))
+        if (
+            not create
+            and isinstance(self.log, SQLiteConsentLog)
+            and self.log.path != ":memory:"
+            and not Path(self.log.path).is_file()
+        ):
+            raise _Failure(f"no consent log at {self.log.path} (`consentgate migrate` creates one)")
+
+    async def __aenter__(self) -> ConsentLog:
+        return self.log
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.log.aclose()
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings of the ``--config`` file (its ``[consentgate]`` table if it has one)."""
+    if args.config is None:
+        return {}
+    try:
+        data = tomllib.loads(args.config.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise _Failure(f"cannot read {os.fspath(args.config)!r}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise _Failure(f"{os.fspath(args.config)!r} is not valid TOML: {exc}") from exc
+    table = data.get("consentgate", data)
+    return table if isinstance(table, dict) else {}
+
+
+async def _write(args: argparse.Namespace, log: ConsentLog, out: IO[bytes]) -> int:
+    """Write the export to ``out``; returns the records written. Shows progress on a terminal."""
+    progress = None
+    if sys.stderr.isatty():
+        total = None
+        if isinstance(log, Countable):
+            total = await log.count_records(
+                since=args.since, until=args.until, consent_id=args.consent_id
+            )
+        progress = _Progress(sys.stderr, total)
+    count = 0
+
+    def counted(records: int) -> None:
+        nonlocal count
+        count += records
+        if progress is not None:
+            progress.update(count)
+
+    chunks = export_chunks(
+        log,
+        args.format,
+        since=args.since,
+        until=args.until,
+        consent_id=args.consent_id,
+        on_page=counted,
+    )
+    async for chunk in chunks:
+        out.write(chunk.encode("utf-8"))
+    out.flush()
+    if progress is not None:
+        progress.done(count)
+    return count
+
+
+class _Progress:
+    """A bar (when the log can count) or a count, and the rate, rewritten in place."""
+
+    def __init__(self, stream: IO[str], total: int | None) -> None:
+        self.stream = stream
+        self.total = total
+        self.started = self.shown = time.monotonic()
+
+    def update(self, count: int) -> None:
+        now = time.monotonic()
+        if now - self.shown >= _PROGRESS_INTERVAL:
+            self.shown = now
+            self._show(count, now)
+
+    def done(self, count: int) -> None:
+        self._show(count, time.monotonic())
+        self.stream.write("\n")
+        self.stream.flush()
+
+    def _show(self, count: int, now: float) -> None:
+        rate = count / max(now - self.started, 1e-9)
+        if self.total:
+            # Records may arrive while the export runs: the bar stops at full.
+            share = min(count / self.total, 1.0)
+            filled = round(share * _BAR_WIDTH)
+            bar = "#" * filled + "-" * (_BAR_WIDTH - filled)
+            line = f"[{bar}] {share:4.0%} {count:,}/{self.total:,} records"
+        else:
+            line = f"exporting: {count:,} records"
+        self.stream.write(f"\r{line}  {rate:,.0f}/s ")
+        self.stream.flush()

@@ -1,0 +1,83 @@
+"""The consent log's settings in ConsentConfig: retention, admin token, user agent and IP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from consentgate import ConfigurationError, ConsentConfig
+
+from .conftest import SECRET, make_config
+
+TOKEN = "admin-token-that-is-long-enough-0123456789"
+
+
+def test_defaults_keep_everything_off() -> None:
+    config = make_config()
+    assert config.retention_days is None
+    assert config.admin_token is None
+    assert (config.log_user_agent, config.log_ip) == ("off", "off")
+
+
+def test_valid_values_are_kept() -> None:
+    config = make_config(
+        retention_days=730, admin_token=TOKEN, log_user_agent="hash", log_ip="truncate"
+    )
+    assert (config.retention_days, config.admin_token) == (730, TOKEN)
+    assert TOKEN not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("retention_days", 0),
+        ("retention_days", -5),
+        ("retention_days", 1.5),
+        ("retention_days", "30"),
+        ("retention_days", True),
+        ("retention_days", 10**6),
+        ("admin_token", "short"),
+        ("admin_token", " " * 40),
+        ("admin_token", "a" * 31),
+        ("admin_token", "token with spaces that is long enough to pass"),
+        ("admin_token", "ünïcødé-token-that-is-long-enough-to-pass"),
+        ("admin_token", 12345678901234567890123456789012345),
+        ("log_user_agent", "truncated"),
+        ("log_user_agent", "on"),
+        ("log_ip", "hash"),
+        ("log_ip", True),
+    ],
+)
+def test_invalid_values_name_the_field(field: str, value: Any) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        make_config(**{field: value})
+    assert caught.value.field == field
+
+
+def test_the_settings_come_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "consentgate.toml"
+    path.write_text(
+        f'secret_key = "{SECRET}"\nretention_days = 365\nadmin_token = "{TOKEN}"\n'
+        'log_user_agent = "truncate"\nlog_ip = "truncate"\n',
+        encoding="utf-8",
+    )
+    config = ConsentConfig.from_toml(path)
+    assert config.retention_days == 365
+    assert config.admin_token == TOKEN
+    assert (config.log_user_agent, config.log_ip) == ("truncate", "truncate")
+
+
+def test_the_admin_token_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "consentgate.toml"
+    path.write_text(f'secret_key = "{SECRET}"\n', encoding="utf-8")
+    monkeypatch.setenv("CONSENTGATE_ADMIN_TOKEN", TOKEN)
+    assert ConsentConfig.from_toml(path).admin_token == TOKEN
+    path.write_text(f'secret_key = "{SECRET}"\nadmin_token = "{"f" * 40}"\n', encoding="utf-8")
+    assert ConsentConfig.from_toml(path).admin_token == "f" * 40
+    monkeypatch.setenv("CONSENTGATE_ADMIN_TOKEN", "")
+    path.write_text(f'secret_key = "{SECRET}"\n', encoding="utf-8")
+    assert ConsentConfig.from_toml(path).admin_token is None
