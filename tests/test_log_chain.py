@@ -6,8 +6,10 @@ import dataclasses
 import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from consentgate.log import (
     ChainLink,
@@ -18,7 +20,14 @@ from consentgate.log import (
     record_hash,
     verify_chain,
 )
-from consentgate.log._chain import GENESIS_HASH, consent_id_digest, content_digest, link_hash
+from consentgate.log._chain import (
+    GENESIS_HASH,
+    canonical_json,
+    consent_id_digest,
+    content_digest,
+    format_time,
+    link_hash,
+)
 from tests.test_log import make_record
 
 CONTENT = (
@@ -350,3 +359,78 @@ def test_link_hash_matches_record_hash() -> None:
         consent_id_digest=consent_id_digest(record.consent_id),
         content_digest=content_digest(record),
     )
+
+
+# -- the written-out encoding equals the general one --------------------------------------
+
+_text = st.text(max_size=12).filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t))
+
+
+@settings(max_examples=300)
+@given(
+    fields=st.fixed_dictionaries(
+        {
+            "consent_id": _text,
+            "granted": st.lists(_text, max_size=3, unique=True),
+            "refused": st.lists(_text, max_size=3, unique=True),
+            "policy_version": _text,
+            "language": _text,
+            "text_fingerprint": _text,
+            "user_agent": st.none() | _text,
+            "ip": st.none() | _text,
+        }
+    ),
+    microseconds=st.integers(0, 10**12),
+    sequence=st.integers(0, 2**62),
+    prev_hash=_text,
+)
+def test_written_out_encoding_equals_canonical_json(
+    fields: dict[str, Any], microseconds: int, sequence: int, prev_hash: str
+) -> None:
+    granted = tuple(fields.pop("granted"))
+    refused = tuple(c for c in fields.pop("refused") if c not in granted)
+    record = make_record(
+        **fields,
+        granted=granted,
+        refused=refused,
+        time=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(microseconds=microseconds),
+    )
+    general = {
+        "action": record.action,
+        "consent_id": record.consent_id,
+        "granted": list(record.granted),
+        "ip": record.ip,
+        "language": record.language,
+        "policy_version": record.policy_version,
+        "refused": list(record.refused),
+        "source": record.source,
+        "text_fingerprint": record.text_fingerprint,
+        "time": format_time(record.time),
+        "user_agent": record.user_agent,
+    }
+    digest = hashlib.sha256(canonical_json(general)).hexdigest()
+    assert content_digest(record) == digest
+    link = {
+        "consent_id_digest": consent_id_digest(record.consent_id),
+        "content_digest": digest,
+        "prev_hash": prev_hash,
+        "sequence": sequence,
+        "v": 1,
+    }
+    assert (
+        link_hash(
+            sequence=sequence,
+            prev_hash=prev_hash,
+            consent_id_digest=consent_id_digest(record.consent_id),
+            content_digest=digest,
+        )
+        == hashlib.sha256(canonical_json(link)).hexdigest()
+    )
+
+
+@pytest.mark.parametrize("sequence", [True, 1.0, "1"])
+def test_a_tampered_sequence_type_hashes_like_json_writes_it(sequence: Any) -> None:
+    link = {"consent_id_digest": "c", "content_digest": "d", "prev_hash": "p", "sequence": sequence}
+    expected = hashlib.sha256(canonical_json({**link, "v": 1})).hexdigest()
+    assert link_hash(**link) == expected
+    assert link_hash(**{**link, "sequence": 1}) != expected

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +68,25 @@ class ConsentRecord:
         both = set(self.granted) & set(self.refused)
         if both:
             raise ValueError(f"categories both granted and refused: {sorted(both)}")
+
+
+def placed(record: ConsentRecord, *, sequence: int, prev_hash: str, hash: str) -> ConsentRecord:
+    """``record`` with its place in the chain, as a log stores it.
+
+    Like ``dataclasses.replace``, without normalising and checking the record
+    again: a log's writer does this for every record, under the write lock.
+    """
+    stored = object.__new__(ConsentRecord)
+    for name in _RECORD_FIELDS:
+        object.__setattr__(stored, name, getattr(record, name))
+    object.__setattr__(stored, "sequence", sequence)
+    object.__setattr__(stored, "prev_hash", prev_hash)
+    object.__setattr__(stored, "hash", hash)
+    return stored
+
+
+_PLACE = ("sequence", "prev_hash", "hash")
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(ConsentRecord) if f.name not in _PLACE)
 
 
 #: What a walk along the chain meets: a checkpoint first if the log was pruned, then

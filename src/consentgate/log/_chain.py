@@ -63,6 +63,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring as _string  # what json.dumps uses
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -144,21 +145,68 @@ def format_time(time: datetime) -> str:
 
     Fixed width, so text order is time order and auditors can read it as is.
     """
+    if time.tzinfo is UTC:  # every ConsentRecord's time: the quick way
+        return time.isoformat(timespec="microseconds")[:-6] + "Z"
     if time.utcoffset() is None:
         raise ValueError("the time must be timezone-aware")
     return time.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
+# One encoder for every call: json.dumps with options builds a new one each time,
+# which is a good part of what a record costs the log's writer.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(value: Any) -> bytes:
     """RFC 8785 canonical JSON for the value types records use (see the module docstring)."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _CANONICAL.encode(value).encode("utf-8")
 
 
 def content_digest(record: ConsentRecord) -> str:
-    """SHA-256 over the record's content: everything but its place in the chain."""
-    content = {
+    """SHA-256 over the record's content: everything but its place in the chain.
+
+    Written out field by field, in canonical key order, rather than through
+    ``canonical_json`` of a dict: the same bytes (a test holds them equal for any
+    record), at half the cost, and a log's writer computes one per record. A
+    value of another type (a tampered row read back) takes the general way.
+    """
+    try:
+        text = "".join(
+            (
+                '{"action":',
+                _string(record.action),
+                ',"consent_id":',
+                _string(record.consent_id),
+                ',"granted":',
+                _strings(record.granted),
+                ',"ip":',
+                _optional(record.ip),
+                ',"language":',
+                _string(record.language),
+                ',"policy_version":',
+                _string(record.policy_version),
+                ',"refused":',
+                _strings(record.refused),
+                ',"source":',
+                _string(record.source),
+                ',"text_fingerprint":',
+                _string(record.text_fingerprint),
+                ',"time":',
+                _string(format_time(record.time)),
+                ',"user_agent":',
+                _optional(record.user_agent),
+                "}",
+            )
+        )
+    except TypeError:
+        return hashlib.sha256(canonical_json(_content(record))).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _content(record: ConsentRecord) -> dict[str, Any]:
+    return {
         "action": record.action,
         "consent_id": record.consent_id,
         "granted": list(record.granted),
@@ -171,7 +219,14 @@ def content_digest(record: ConsentRecord) -> str:
         "time": format_time(record.time),
         "user_agent": record.user_agent,
     }
-    return hashlib.sha256(canonical_json(content)).hexdigest()
+
+
+def _optional(value: str | None) -> str:
+    return "null" if value is None else _string(value)
+
+
+def _strings(values: Iterable[str]) -> str:
+    return "[" + ",".join(map(_string, values)) + "]"
 
 
 def consent_id_digest(consent_id: str) -> str:
@@ -181,14 +236,24 @@ def consent_id_digest(consent_id: str) -> str:
 
 def link_hash(*, sequence: int, prev_hash: str, consent_id_digest: str, content_digest: str) -> str:
     """The hash of one link of the chain."""
-    link = {
-        "consent_id_digest": consent_id_digest,
-        "content_digest": content_digest,
-        "prev_hash": prev_hash,
-        "sequence": sequence,
-        "v": ENCODING_VERSION,
-    }
-    return hashlib.sha256(canonical_json(link)).hexdigest()
+    try:
+        if type(sequence) is not int:  # a bool, float or text is json's to write
+            raise TypeError
+        text = (
+            f'{{"consent_id_digest":{_string(consent_id_digest)},'
+            f'"content_digest":{_string(content_digest)},"prev_hash":{_string(prev_hash)},'
+            f'"sequence":{sequence},"v":{ENCODING_VERSION}}}'
+        )
+    except TypeError:  # a value of another type (a tampered row read back)
+        link = {
+            "consent_id_digest": consent_id_digest,
+            "content_digest": content_digest,
+            "prev_hash": prev_hash,
+            "sequence": sequence,
+            "v": ENCODING_VERSION,
+        }
+        return hashlib.sha256(canonical_json(link)).hexdigest()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def record_hash(record: ConsentRecord) -> str:

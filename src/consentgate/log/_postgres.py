@@ -55,7 +55,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .._exceptions import ConfigurationError, StorageError
-from ._base import ChainLink, ConsentLog, ConsentRecord
+from ._base import ChainLink, ConsentLog, ConsentRecord, placed
 from ._chain import (
     GENESIS_HASH,
     Checkpoint,
@@ -714,9 +714,7 @@ async def _append(
             consent_id_digest=consent_id_digest(record.consent_id),
             content_digest=digest,
         )
-        stored.append(
-            dataclasses.replace(record, sequence=sequence, prev_hash=prev_hash, hash=link)
-        )
+        stored.append(placed(record, sequence=sequence, prev_hash=prev_hash, hash=link))
         prev_hash = link
     async with conn.cursor() as cursor:
         await cursor.executemany(_INSERT, [_row(record) for record in stored])

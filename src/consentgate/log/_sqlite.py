@@ -34,7 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args
 
 from .._exceptions import ConfigurationError, StorageError
-from ._base import Action, ChainLink, ConsentLog, ConsentRecord, Source
+from ._base import Action, ChainLink, ConsentLog, ConsentRecord, Source, placed
 from ._chain import (
     GENESIS_HASH,
     Checkpoint,
@@ -221,9 +221,16 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 
 @dataclasses.dataclass(slots=True)
 class _Pending:
-    """A record waiting for its batch, and the caller waiting for it."""
+    """A record waiting for its batch, and the caller waiting for it.
+
+    ``future`` is the worker's side (taken, stored or failed; a caller that gives
+    up cancels it, which drops the record unless its batch already took it);
+    ``waiter`` is the caller's, on its event loop, settled once per batch.
+    """
 
     record: ConsentRecord
+    loop: asyncio.AbstractEventLoop
+    waiter: asyncio.Future[ConsentRecord]
     future: Future[ConsentRecord] = dataclasses.field(default_factory=Future)
 
 
@@ -273,7 +280,8 @@ class SQLiteConsentLog(ConsentLog):
 
     async def record(self, record: ConsentRecord) -> ConsentRecord:
         """Store ``record`` in the next group commit; returns it with its place in the chain."""
-        pending = _Pending(record)
+        loop = asyncio.get_running_loop()
+        pending = _Pending(record, loop, loop.create_future())
         with self._lock:
             if self._closed:
                 raise self._closed_error("write")
@@ -282,13 +290,16 @@ class SQLiteConsentLog(ConsentLog):
                 self._draining = True
                 self._executor.submit(self._drain)
         try:
-            # On timeout or cancellation this cancels the future, which drops
-            # the record from its batch unless the batch already took it.
-            return await asyncio.wait_for(asyncio.wrap_future(pending.future), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                return await pending.waiter
         except TimeoutError as exc:
             raise StorageError(
                 f"consent log write timed out after {self._timeout:g}s ({self._path})"
             ) from exc
+        finally:
+            if not pending.waiter.done() or pending.waiter.cancelled():
+                # Gave up (timeout or cancellation): out of its batch, unless taken.
+                pending.future.cancel()
 
     async def history(self, consent_id: str) -> list[ConsentRecord]:
         return await self._run(functools.partial(_select, consent_id=consent_id), "read")
@@ -483,9 +494,11 @@ class SQLiteConsentLog(ConsentLog):
 
     def _drain(self) -> None:
         """Write one batch, then give the worker back to reads queued meanwhile."""
+        batch = self._take()
         try:
-            self._write(self._take())
+            self._write(batch)
         finally:
+            _answer(batch)
             with self._lock:
                 if self._queue:
                     self._executor.submit(self._drain)
@@ -602,11 +615,41 @@ class SQLiteConsentLog(ConsentLog):
     def _shutdown(self) -> None:
         # Records still queued are written first: their callers are waiting.
         while batch := self._take():
-            self._write(batch)
+            try:
+                self._write(batch)
+            finally:
+                _answer(batch)
         try:
             self._disconnect()
         except sqlite3.Error as exc:
             raise StorageError(f"could not close the consent log ({self._path}): {exc}") from exc
+
+
+def _answer(batch: list[_Pending]) -> None:
+    """Hand a written batch's outcomes to their callers: one wake-up per event loop.
+
+    Waking a loop costs a system call, so a batch's callers are settled together
+    rather than each by its own thread-safe callback.
+    """
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
+    for pending in batch:
+        by_loop.setdefault(pending.loop, []).append(pending)
+    for loop, waiting in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # that loop is closed: no one waits
+            loop.call_soon_threadsafe(_settle, waiting)
+
+
+def _settle(waiting: list[_Pending]) -> None:
+    """On the callers' loop: each waiter gets what the worker made of its record."""
+    for pending in waiting:
+        waiter, future = pending.waiter, pending.future
+        if waiter.done() or not future.done() or future.cancelled():
+            continue  # the caller gave up, or a failure left it to its timeout
+        error = future.exception()
+        if error is not None:
+            waiter.set_exception(error)
+        else:
+            waiter.set_result(future.result())
 
 
 def _fail(future: Future[ConsentRecord], error: StorageError, cause: BaseException) -> None:
@@ -703,9 +746,7 @@ def _append(
             consent_id_digest=consent_id_digest(record.consent_id),
             content_digest=digest,
         )
-        stored.append(
-            dataclasses.replace(record, sequence=sequence, prev_hash=prev_hash, hash=link)
-        )
+        stored.append(placed(record, sequence=sequence, prev_hash=prev_hash, hash=link))
         prev_hash = link
     conn.executemany(_INSERT, [_row(record) for record in stored])
     return stored
@@ -949,5 +990,8 @@ def _row(record: ConsentRecord) -> tuple[Any, ...]:
     )
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def _format_categories(categories: tuple[str, ...]) -> str:
-    return json.dumps(categories, separators=(",", ":"))
+    return _COMPACT.encode(categories)
