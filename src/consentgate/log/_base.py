@@ -10,11 +10,11 @@ from __future__ import annotations
 import abc
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Literal, Self, TypeAlias
+from typing import Any, Literal, Self, TypeAlias
 
 from .._exceptions import ConfigurationError
 from ._chain import ChainReport, ChainVerifier, Checkpoint, Tombstone, UnreadableRecord
@@ -92,6 +92,31 @@ _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(ConsentRecord) if f.na
 #: What a walk along the chain meets: a checkpoint first if the log was pruned, then
 #: records and tombstones in sequence order, and rows too damaged to read.
 ChainLink: TypeAlias = ConsentRecord | Tombstone | Checkpoint | UnreadableRecord
+
+
+def link_from_row(
+    row: Sequence[Any], to_record: Callable[[Sequence[Any]], ConsentRecord]
+) -> ChainLink:
+    """A stored row as the verifier sees it; a damaged row becomes an UnreadableRecord.
+
+    Rows are the 14 record columns (``to_record`` reads those), then ``erased``
+    and the two digests a tombstone keeps.
+    """
+    sequence, erased, id_digest, digest = row[0], row[-3], row[-2], row[-1]
+    if erased:
+        if id_digest is None or digest is None:
+            return UnreadableRecord(sequence=sequence, reason="erased without its digests")
+        return Tombstone(
+            sequence=sequence,
+            prev_hash=row[12],
+            hash=row[13],
+            consent_id_digest=id_digest,
+            content_digest=digest,
+        )
+    try:
+        return to_record(row[:14])
+    except (TypeError, ValueError) as exc:
+        return UnreadableRecord(sequence=sequence, reason=str(exc))
 
 
 class ConsentLog(abc.ABC):

@@ -34,12 +34,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar, get_args
 
 from .._exceptions import ConfigurationError, StorageError
-from ._base import Action, ChainLink, ConsentLog, ConsentRecord, Source, placed
+from ._base import Action, ChainLink, ConsentLog, ConsentRecord, Source, link_from_row, placed
 from ._chain import (
     GENESIS_HASH,
     Checkpoint,
-    Tombstone,
-    UnreadableRecord,
     consent_id_digest,
     content_digest,
     format_time,
@@ -906,22 +904,7 @@ def _to_records(rows: list[Any]) -> list[ConsentRecord]:
 
 
 def _to_link(row: Sequence[Any]) -> ChainLink:
-    """A row as the verifier sees it; a damaged row becomes an UnreadableRecord, not an error."""
-    sequence, erased, id_digest, digest = row[0], row[-3], row[-2], row[-1]
-    if erased:
-        if id_digest is None or digest is None:
-            return UnreadableRecord(sequence=sequence, reason="erased without its digests")
-        return Tombstone(
-            sequence=sequence,
-            prev_hash=row[12],
-            hash=row[13],
-            consent_id_digest=id_digest,
-            content_digest=digest,
-        )
-    try:
-        return _to_record(row[:14])
-    except (TypeError, ValueError) as exc:
-        return UnreadableRecord(sequence=sequence, reason=str(exc))
+    return link_from_row(row, _to_record)
 
 
 def _to_record(row: Sequence[Any]) -> ConsentRecord:
