@@ -355,3 +355,41 @@ def test_an_unreachable_postgresql_server_is_exit_2_within_the_timeout(tmp_path:
     assert "Traceback" not in done.stderr and "hunter2" not in done.stderr
     # The pool's retries are told once, not once a try.
     assert done.stderr.count("Connection refused") <= 1
+
+
+# -- reading commands never create a log ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["verify"], ["export", "--format", "csv"], ["prune", "--before", "2020-01-01"]],
+)
+def test_a_sqlite_file_without_a_log_is_refused_and_left_alone(
+    command: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Say, the app's own database named by mistake: no consent tables appear in it.
+    other = tmp_path / "app.db"
+    with closing(sqlite3.connect(other)) as conn, conn:
+        conn.execute("CREATE TABLE users (name TEXT)")
+    assert main([*command, "--store", url(other)]) == 2
+    assert "no consent log at" in capsys.readouterr().err
+    with closing(sqlite3.connect(other)) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert tables == {"users"}
+
+
+def test_a_database_without_a_log_is_refused_and_left_alone(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The store fixture is an empty database (or schema) of each backend.
+    assert main(["verify", "--store", store.url]) == 2
+    assert "no consent log at" in capsys.readouterr().err
+
+    async def has_log() -> bool:
+        async with store.open() as log:
+            return await log.has_log()
+
+    assert asyncio.run(has_log()) is False  # still nothing there
+    assert main(["migrate", "--store", store.url]) == 0
+    assert asyncio.run(has_log()) is True
+    assert main(["verify", "--store", store.url]) == 0

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from ._config import check_retention_days
 from ._exceptions import ConsentGateError
-from .log import ConsentLog, SQLiteConsentLog, open_log
+from .log import ConsentLog, PostgresConsentLog, SQLiteConsentLog, open_log
 from .log._export import FORMATS, Countable, export_chunks, parse_when
 
 __all__ = ["main"]
@@ -223,19 +223,28 @@ class _OpenLog:
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise _Failure(f"store_timeout must be a positive number of seconds, not {timeout!r}")
         self.log = open_log(url, timeout=float(timeout))
-        if (
-            not create
-            and isinstance(self.log, SQLiteConsentLog)
-            and self.log.path != ":memory:"
-            and not Path(self.log.path).is_file()
-        ):
-            raise _Failure(f"no consent log at {self.log.path} (`consentgate migrate` creates one)")
+        self.create = create
 
     async def __aenter__(self) -> ConsentLog:
-        return self.log
+        log = self.log
+        if not self.create and not await _holds_log(log):
+            await log.aclose()
+            where = log.path if isinstance(log, SQLiteConsentLog) else repr(log)
+            raise _Failure(f"no consent log at {where} (`consentgate migrate` creates one)")
+        return log
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.log.aclose()
+
+
+async def _holds_log(log: ConsentLog) -> bool:
+    """Whether the store already has a consent log: reading commands must not create one,
+    or a mistyped path or database would verify as an empty log (and get tables)."""
+    if isinstance(log, SQLiteConsentLog) and log.path == ":memory:":
+        return True  # new each time: nothing to mistype
+    if isinstance(log, SQLiteConsentLog | PostgresConsentLog):
+        return await log.has_log()
+    return True
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

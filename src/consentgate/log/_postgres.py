@@ -300,6 +300,10 @@ class PostgresConsentLog(ConsentLog):
         """
         return await self._run(_migrate, "migrate", bounded=False)
 
+    async def has_log(self) -> bool:
+        """Whether the database holds a consent log already; creates nothing."""
+        return await self._run(_has_log, "read", migrate=False)
+
     async def iter_records(
         self,
         *,
@@ -456,15 +460,15 @@ class PostgresConsentLog(ConsentLog):
 
     # -- connections ----------------------------------------------------------------------
 
-    async def _ready(self) -> _Pool:
+    async def _ready(self, *, migrate: bool = True) -> _Pool:
         """The pool, opened on first use, and the schema, migrated on first use."""
-        if self._pool is not None and self._migrated:
+        if self._pool is not None and (self._migrated or not migrate):
             return self._pool
         # One caller opens and migrates; the others wait for it rather than race it.
         async with self._starting:
             if self._pool is None:
                 self._pool = await self._open_pool()
-            if not self._migrated:
+            if migrate and not self._migrated:
                 async with self._pool.connection() as conn:
                     await _migrate(conn)
                 self._migrated = True
@@ -497,7 +501,12 @@ class PostgresConsentLog(ConsentLog):
         return pool
 
     async def _run(
-        self, job: Callable[[_Conn], Awaitable[_T]], verb: str, *, bounded: bool = True
+        self,
+        job: Callable[[_Conn], Awaitable[_T]],
+        verb: str,
+        *,
+        bounded: bool = True,
+        migrate: bool = True,
     ) -> _T:
         """Run ``job`` on a pooled connection, within the timeout, as a StorageError on failure."""
         import psycopg
@@ -506,7 +515,7 @@ class PostgresConsentLog(ConsentLog):
             raise self._closed_error(verb)
         try:
             async with asyncio.timeout(self._timeout if bounded else None):
-                pool = await self._ready()
+                pool = await self._ready(migrate=migrate)
                 async with pool.connection() as conn:
                     return await job(conn)
         except TimeoutError as exc:
@@ -639,6 +648,12 @@ def _fail(future: asyncio.Future[ConsentRecord], error: StorageError, cause: Bas
 def _aware(time: datetime) -> datetime:
     format_time(time)  # raises ValueError for a naive time, as the SQLite log does
     return time
+
+
+async def _has_log(conn: _Conn) -> bool:
+    cursor = await conn.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+    row = await cursor.fetchone()
+    return bool(row and row[0])
 
 
 async def _migrate(conn: _Conn) -> int:

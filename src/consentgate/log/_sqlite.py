@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar, get_args
 
 from .._exceptions import ConfigurationError, StorageError
@@ -308,6 +309,12 @@ class SQLiteConsentLog(ConsentLog):
         Not bound by the timeout: upgrading a big log rehashes every record.
         """
         return await self._run(_migrate, "migrate", bounded=False)
+
+    async def has_log(self) -> bool:
+        """Whether the file holds a consent log already; creates nothing."""
+        if self._path == _MEMORY:
+            return False
+        return await asyncio.to_thread(_has_log, self._path)
 
     async def iter_records(
         self,
@@ -621,6 +628,22 @@ class SQLiteConsentLog(ConsentLog):
             self._disconnect()
         except sqlite3.Error as exc:
             raise StorageError(f"could not close the consent log ({self._path}): {exc}") from exc
+
+
+def _has_log(path: str) -> bool:
+    try:
+        conn = sqlite3.connect(f"{Path(path).as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False  # no such file, or not one SQLite can open
+    try:
+        row = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        ).fetchone()
+        return row is not None
+    except sqlite3.DatabaseError:  # not a database at all
+        return False
+    finally:
+        conn.close()
 
 
 def _answer(batch: list[_Pending]) -> None:
