@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader
 
 import consentgate.providers
 from consentgate._exceptions import ConfigurationError
+from consentgate._render import consent_mode
 from consentgate._text import localized
 from consentgate.providers import (
     Buffer,
@@ -41,6 +42,8 @@ def context(**overrides: Any) -> dict[str, Any]:
         "csp_style_nonce": None,
     }
     values.update(overrides)
+    # As the renderer gives it: the Consent Mode types of what is granted.
+    values.setdefault("consent_mode", consent_mode(values["granted"]))
     return values
 
 

@@ -289,6 +289,7 @@ class Renderer:
     ) -> tuple[str, str]:
         context: dict[str, Any] = {
             "granted": granted,
+            "consent_mode": consent_mode(granted),
             "iso_week": iso_week,
             "host": host,
             "csp_nonce": SCRIPT_NONCE,
@@ -443,9 +444,10 @@ class Renderer:
 
 
 def consent_mode(granted: frozenset[str]) -> dict[str, str]:
-    """Google Consent Mode v2 types for ``granted``, as snippets/google_consent_mode.html sets them.
+    """Google Consent Mode v2 types for ``granted``: the one mapping of categories to them.
 
-    The script sends these in a ``gtag("consent", "update", ...)`` on every change.
+    snippets/google_consent_mode.html sends it on page load and consentgate.js on
+    every change, both in a ``gtag("consent", "update", ...)``.
     """
 
     def state(category: str) -> str:
