@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -92,6 +92,55 @@ _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(ConsentRecord) if f.na
 #: What a walk along the chain meets: a checkpoint first if the log was pruned, then
 #: records and tombstones in sequence order, and rows too damaged to read.
 ChainLink: TypeAlias = ConsentRecord | Tombstone | Checkpoint | UnreadableRecord
+
+
+#: A sequence before every stored one: where a walk along the log starts.
+BEFORE_ALL = -(2**63)
+
+#: One page of a walk along the chain: the newest checkpoint, the links after a
+#: sequence, and the last sequence on the page.
+ChainPage: TypeAlias = tuple[Checkpoint | None, list[ChainLink], int]
+
+
+async def walk_chain(
+    read_page: Callable[[int], Awaitable[ChainPage]], batch_size: int
+) -> AsyncIterator[ChainLink]:
+    """Every link of the chain, a page at a time: what ``iter_chain`` yields.
+
+    ``read_page(after)`` reads a page together with the newest checkpoint from one
+    snapshot, so a prune that overtakes the walk shows up as a checkpoint ahead
+    of it, not as a gap.
+    """
+    after, anchor = BEFORE_ALL, None
+    while True:
+        checkpoint, links, last = await read_page(after)
+        if checkpoint is not None and checkpoint.sequence > after and checkpoint != anchor:
+            anchor = checkpoint
+            yield checkpoint
+        for link in links:
+            yield link
+        if len(links) < batch_size:
+            return
+        after = last
+
+
+def erase_request(consent_id: str) -> ConsentRecord:
+    """The ``"erase"`` record a log appends when it erases ``consent_id``.
+
+    It keeps the consent id and the time, as proof the request was honoured; it
+    carries no choice, texts, user agent or address.
+    """
+    return ConsentRecord(
+        consent_id=consent_id,
+        time=datetime.now(UTC),
+        action="erase",
+        granted=(),
+        refused=(),
+        policy_version="",
+        language="",
+        source="api",
+        text_fingerprint="",
+    )
 
 
 def link_from_row(

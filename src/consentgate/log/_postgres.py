@@ -55,7 +55,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .._exceptions import ConfigurationError, StorageError
-from ._base import ChainLink, ConsentLog, ConsentRecord, link_from_row, placed
+from ._base import (
+    BEFORE_ALL,
+    ChainLink,
+    ChainPage,
+    ConsentLog,
+    ConsentRecord,
+    erase_request,
+    link_from_row,
+    placed,
+    walk_chain,
+)
 from ._chain import (
     GENESIS_HASH,
     Checkpoint,
@@ -82,7 +92,6 @@ _MAX_BATCH = 256
 #: Most rows one prune transaction deletes, so that writers get their turn in between.
 _PRUNE_CHUNK = 5000
 #: Below every sequence, even one a tamperer made up, so that walks miss no row.
-_BEFORE_ALL = -(2**63)
 #: Connections each log may hold: one writes, the rest read.
 _POOL_SIZE = 4
 #: ``pg_advisory_xact_lock`` key that serialises schema migrations ("consentg").
@@ -328,7 +337,7 @@ class PostgresConsentLog(ConsentLog):
             f"SELECT {_RECORD_COLUMNS} FROM consent_records WHERE {' AND '.join(where)} "
             "AND sequence > %s ORDER BY sequence LIMIT %s"
         )
-        after = _BEFORE_ALL
+        after = BEFORE_ALL
 
         async def page(conn: _Conn) -> list[tuple[Any, ...]]:
             cursor = await conn.execute(query, (*params, after, batch_size))
@@ -343,37 +352,27 @@ class PostgresConsentLog(ConsentLog):
             after = rows[-1][0]
 
     async def iter_chain(self, *, batch_size: int = 1000) -> AsyncIterator[ChainLink]:
-        """The newest checkpoint (if pruned), then every row in sequence order.
-
-        Each page is read together with the newest checkpoint from one
-        snapshot, so a prune that overtakes the walk shows up as a checkpoint
-        ahead of it, not as a gap.
-        """
+        """The newest checkpoint (if pruned), then every row in sequence order."""
         _check_batch_size(batch_size)
-        after, anchor = _BEFORE_ALL, None
 
-        async def page(conn: _Conn) -> tuple[Checkpoint | None, list[ChainLink], int]:
-            async with conn.transaction():
-                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                row = await (await conn.execute(_CHECKPOINT)).fetchone()
-                cursor = await conn.execute(
-                    f"SELECT {_RECORD_COLUMNS}, erased, consent_id_digest, content_digest "
-                    "FROM consent_records WHERE sequence > %s ORDER BY sequence LIMIT %s",
-                    (after, batch_size),
-                )
-                rows = await cursor.fetchall()
-            return _to_checkpoint(row), [_to_link(r) for r in rows], rows[-1][0] if rows else after
+        async def read(after: int) -> ChainPage:
+            async def page(conn: _Conn) -> ChainPage:
+                async with conn.transaction():
+                    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    row = await (await conn.execute(_CHECKPOINT)).fetchone()
+                    cursor = await conn.execute(
+                        f"SELECT {_RECORD_COLUMNS}, erased, consent_id_digest, content_digest "
+                        "FROM consent_records WHERE sequence > %s ORDER BY sequence LIMIT %s",
+                        (after, batch_size),
+                    )
+                    rows = await cursor.fetchall()
+                links = [_to_link(r) for r in rows]
+                return _to_checkpoint(row), links, rows[-1][0] if rows else after
 
-        while True:
-            checkpoint, links, last = await self._run(page, "read")
-            if checkpoint is not None and checkpoint.sequence > after and checkpoint != anchor:
-                anchor = checkpoint
-                yield checkpoint
-            for link in links:
-                yield link
-            if len(links) < batch_size:
-                return
-            after = last
+            return await self._run(page, "read")
+
+        async for link in walk_chain(read, batch_size):
+            yield link
 
     async def prune(self, before: datetime) -> int:
         """Delete the records older than ``before`` and leave a checkpoint where they were.
@@ -411,17 +410,7 @@ class PostgresConsentLog(ConsentLog):
         record keeps the consent id and the time, as proof the request was
         honoured. Erasing an id with nothing left to erase changes nothing.
         """
-        request = ConsentRecord(
-            consent_id=consent_id,
-            time=datetime.now(UTC),
-            action="erase",
-            granted=(),
-            refused=(),
-            policy_version="",
-            language="",
-            source="api",
-            text_fingerprint="",
-        )
+        request = erase_request(consent_id)
         digest = _check(request)
 
         async def erase(conn: _Conn) -> int:

@@ -35,7 +35,19 @@ from pathlib import Path
 from typing import Any, TypeVar, get_args
 
 from .._exceptions import ConfigurationError, StorageError
-from ._base import Action, ChainLink, ConsentLog, ConsentRecord, Source, link_from_row, placed
+from ._base import (
+    BEFORE_ALL,
+    Action,
+    ChainLink,
+    ChainPage,
+    ConsentLog,
+    ConsentRecord,
+    Source,
+    erase_request,
+    link_from_row,
+    placed,
+    walk_chain,
+)
 from ._chain import (
     GENESIS_HASH,
     Checkpoint,
@@ -58,7 +70,6 @@ _MAX_BATCH = 256
 #: Most rows one prune transaction deletes, so that writers get their turn in between.
 _PRUNE_CHUNK = 5000
 #: Below every sequence, even one a tamperer made up, so that walks miss no row.
-_BEFORE_ALL = -(2**63)
 
 _ACTIONS: frozenset[str] = frozenset(get_args(Action))
 _SOURCES: frozenset[str] = frozenset(get_args(Source))
@@ -326,7 +337,7 @@ class SQLiteConsentLog(ConsentLog):
     ) -> AsyncIterator[ConsentRecord]:
         _check_batch_size(batch_size)
         condition, params = _filter(since, until, consent_id)
-        after = _BEFORE_ALL
+        after = BEFORE_ALL
         while True:
             page = functools.partial(
                 _select_page, where=condition, params=params, after=after, limit=batch_size
@@ -379,7 +390,7 @@ class SQLiteConsentLog(ConsentLog):
             )
             return asyncio.ensure_future(self._run(page, "read"))
 
-        pending = read(_BEFORE_ALL)
+        pending = read(BEFORE_ALL)
         try:
             while True:
                 rows = await pending
@@ -393,24 +404,15 @@ class SQLiteConsentLog(ConsentLog):
             pending.cancel()
 
     async def iter_chain(self, *, batch_size: int = 1000) -> AsyncIterator[ChainLink]:
-        """The newest checkpoint (if pruned), then every row in sequence order.
-
-        Each page is read together with the newest checkpoint, so a prune that
-        overtakes the walk shows up as a checkpoint ahead of it, not as a gap.
-        """
+        """The newest checkpoint (if pruned), then every row in sequence order."""
         _check_batch_size(batch_size)
-        after, anchor = _BEFORE_ALL, None
-        while True:
+
+        async def read(after: int) -> ChainPage:
             page = functools.partial(_chain_page, after=after, limit=batch_size)
-            checkpoint, links, last = await self._run(page, "read")
-            if checkpoint is not None and checkpoint.sequence > after and checkpoint != anchor:
-                anchor = checkpoint
-                yield checkpoint
-            for link in links:
-                yield link
-            if len(links) < batch_size:
-                return
-            after = last
+            return await self._run(page, "read")
+
+        async for link in walk_chain(read, batch_size):
+            yield link
 
     async def prune(self, before: datetime) -> int:
         """Delete the records older than ``before`` and leave a checkpoint where they were.
@@ -444,17 +446,7 @@ class SQLiteConsentLog(ConsentLog):
         honoured; it carries no choice, texts, user agent or address. Erasing
         an id with nothing left to erase changes nothing and returns 0.
         """
-        request = ConsentRecord(
-            consent_id=consent_id,
-            time=datetime.now(UTC),
-            action="erase",
-            granted=(),
-            refused=(),
-            policy_version="",
-            language="",
-            source="api",
-            text_fingerprint="",
-        )
+        request = erase_request(consent_id)
         digest = _check(request)
         return await self._run(functools.partial(_erase, request=request, digest=digest), "erase")
 
