@@ -128,6 +128,20 @@ async def test_accepted_visitor_gets_snippets_and_a_settings_link_not_the_banner
     assert html.index("stats.wp.com/e-") < html.index("</body>")
 
 
+async def test_a_choice_lapses_even_while_the_visitor_is_remembered() -> None:
+    # What a visitor's headers imply is cached; a cookie past cookie_max_age must
+    # still read as no choice, even from a browser that keeps sending it.
+    app = make_app(make_config(cookie_max_age=2))
+    async with client_for(app) as client:
+        chosen = await choose(client, "accept_all")
+        value = chosen.cookies["consentgate"]
+    headers = {"cookie": f"consentgate={value}"}
+    async with client_for(app) as client:
+        assert "consentgate-banner" not in (await client.get("/page", headers=headers)).text
+        await anyio.sleep(2.1)
+        assert "consentgate-banner" in (await client.get("/page", headers=headers)).text
+
+
 async def test_settings_link_can_be_turned_off() -> None:
     async with client_for(make_app(make_config(show_settings_link=False))) as client:
         await choose(client, "reject_all")
