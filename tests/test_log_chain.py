@@ -428,6 +428,16 @@ def test_written_out_encoding_equals_canonical_json(
     )
 
 
+@given(
+    moment=st.datetimes(timezones=st.timezones()),
+)
+def test_format_time_is_iso_8601_utc_with_six_fractional_digits(moment: datetime) -> None:
+    utc = moment.astimezone(UTC)
+    expected = utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
+    assert format_time(moment) == expected
+    assert format_time(utc) == expected  # the quick way, for times already in UTC
+
+
 @pytest.mark.parametrize("sequence", [True, 1.0, "1"])
 def test_a_tampered_sequence_type_hashes_like_json_writes_it(sequence: Any) -> None:
     link = {"consent_id_digest": "c", "content_digest": "d", "prev_hash": "p", "sequence": sequence}

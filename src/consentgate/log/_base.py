@@ -59,15 +59,17 @@ class ConsentRecord:
     hash: str | None = None
 
     def __post_init__(self) -> None:
-        if self.time.utcoffset() is None:
-            raise ValueError("ConsentRecord.time must be timezone-aware")
-        if self.time.tzinfo is not UTC:
-            object.__setattr__(self, "time", self.time.astimezone(UTC))
-        object.__setattr__(self, "granted", tuple(sorted(self.granted)))
-        object.__setattr__(self, "refused", tuple(sorted(self.refused)))
-        both = set(self.granted) & set(self.refused)
-        if both:
-            raise ValueError(f"categories both granted and refused: {sorted(both)}")
+        time = self.time
+        if time.tzinfo is not UTC:
+            if time.utcoffset() is None:
+                raise ValueError("ConsentRecord.time must be timezone-aware")
+            object.__setattr__(self, "time", time.astimezone(UTC))
+        granted, refused = tuple(sorted(self.granted)), tuple(sorted(self.refused))
+        object.__setattr__(self, "granted", granted)
+        object.__setattr__(self, "refused", refused)
+        if granted and refused and not set(granted).isdisjoint(refused):
+            both = sorted(set(granted) & set(refused))
+            raise ValueError(f"categories both granted and refused: {both}")
 
 
 def placed(record: ConsentRecord, *, sequence: int, prev_hash: str, hash: str) -> ConsentRecord:

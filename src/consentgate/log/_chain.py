@@ -63,6 +63,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from json.encoder import encode_basestring as _string  # what json.dumps uses
 from typing import TYPE_CHECKING, Any
 
@@ -140,13 +141,24 @@ class ChainReport:
     last_hash: str | None = None
 
 
+_UTC_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+
+
 def format_time(time: datetime) -> str:
     """ISO 8601 in UTC with all six fractional digits, e.g. ``2024-05-01T12:00:00.000000Z``.
 
     Fixed width, so text order is time order and auditors can read it as is.
     """
-    if time.tzinfo is UTC:  # every ConsentRecord's time: the quick way
-        return time.isoformat(timespec="microseconds")[:-6] + "Z"
+    if time.tzinfo is UTC:  # every ConsentRecord's time: the quick way (twice isoformat's speed)
+        return _UTC_FORMAT % (
+            time.year,
+            time.month,
+            time.day,
+            time.hour,
+            time.minute,
+            time.second,
+            time.microsecond,
+        )
     if time.utcoffset() is None:
         raise ValueError("the time must be timezone-aware")
     return time.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
@@ -225,7 +237,9 @@ def _optional(value: str | None) -> str:
     return "null" if value is None else _string(value)
 
 
-def _strings(values: Iterable[str]) -> str:
+@lru_cache(maxsize=256)
+def _strings(values: tuple[str, ...]) -> str:
+    """A list of strings; cached, as records repeat a few combinations of categories."""
     return "[" + ",".join(map(_string, values)) + "]"
 
 
