@@ -29,7 +29,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar, get_args
@@ -57,6 +57,7 @@ from ._chain import (
     link_hash,
     record_hash,
 )
+from ._expiry import Expiry
 from ._export import EXPORT_COLUMNS, ExportFormat
 
 __all__ = ["SQLiteConsentLog"]
@@ -233,15 +234,18 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 class _Pending:
     """A record waiting for its batch, and the caller waiting for it.
 
-    ``future`` is the worker's side (taken, stored or failed; a caller that gives
-    up cancels it, which drops the record unless its batch already took it);
-    ``waiter`` is the caller's, on its event loop, settled once per batch.
+    ``waiter`` is the caller's side, on its event loop, settled once per batch
+    from ``outcome``, which the worker sets: the stored record or the caller's
+    error. ``taken`` and ``given_up`` are guarded by the log's lock: a caller
+    that gives up before a batch takes its record drops the record.
     """
 
     record: ConsentRecord
     loop: asyncio.AbstractEventLoop
     waiter: asyncio.Future[ConsentRecord]
-    future: Future[ConsentRecord] = dataclasses.field(default_factory=Future)
+    taken: bool = False
+    given_up: bool = False
+    outcome: ConsentRecord | StorageError | None = None
 
 
 class SQLiteConsentLog(ConsentLog):
@@ -269,6 +273,9 @@ class SQLiteConsentLog(ConsentLog):
         self._path = path if path == _MEMORY else os.path.abspath(path)
         self._timeout = timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consentgate-log")
+        # Times out the callers waiting on one event loop (usually the only one; a
+        # replaced one still times out those it watches).
+        self._expiry: Expiry | None = None
         self._lock = threading.Lock()
         # Guarded by _lock.
         self._closed = False
@@ -299,17 +306,21 @@ class SQLiteConsentLog(ConsentLog):
             if not self._draining:
                 self._draining = True
                 self._executor.submit(self._drain)
+        expiry = self._expiry
+        if expiry is None or expiry.loop is not loop:
+            expiry = self._expiry = Expiry(loop, self._timeout)
+        expiry.watch(pending.waiter)
         try:
-            async with asyncio.timeout(self._timeout):
-                return await pending.waiter
-        except TimeoutError as exc:
-            raise StorageError(
-                f"consent log write timed out after {self._timeout:g}s ({self._path})"
-            ) from exc
-        finally:
-            if not pending.waiter.done() or pending.waiter.cancelled():
-                # Gave up (timeout or cancellation): out of its batch, unless taken.
-                pending.future.cancel()
+            return await pending.waiter
+        except BaseException as exc:
+            # Gave up (timeout or cancellation): out of its batch, unless taken.
+            with self._lock:
+                pending.given_up = not pending.taken
+            if isinstance(exc, TimeoutError):
+                raise StorageError(
+                    f"consent log write timed out after {self._timeout:g}s ({self._path})"
+                ) from exc
+            raise
 
     async def history(self, consent_id: str) -> list[ConsentRecord]:
         return await self._run(functools.partial(_select, consent_id=consent_id), "read")
@@ -517,7 +528,7 @@ class SQLiteConsentLog(ConsentLog):
             except (TypeError, ValueError) as exc:
                 # Refused before the transaction, so it fails no one else.
                 message = f"consent log write failed ({self._path}): invalid record: {exc}"
-                _fail(pending.future, StorageError(message), exc)
+                _fail(pending, StorageError(message), exc)
         if not ready:
             return
         try:
@@ -525,18 +536,26 @@ class SQLiteConsentLog(ConsentLog):
             with _transaction(conn):
                 # Taken only now that the batch holds the write lock: a caller
                 # that gave up while the lock was busy is left out.
-                live = [(p, d) for p, d in ready if p.future.set_running_or_notify_cancel()]
+                live = self._take_live(ready)
                 stored = _append(conn, [(p.record, d) for p, d in live])
         except Exception as exc:
             self._drop()
             for pending, _ in ready:
                 message = f"consent log write failed ({self._path}): {exc}"
-                _fail(pending.future, StorageError(message), exc)
+                _fail(pending, StorageError(message), exc)
             return
         if live:
             self._commits += 1
         for (pending, _), record in zip(live, stored, strict=True):
-            pending.future.set_result(record)
+            pending.outcome = record
+
+    def _take_live(self, ready: list[tuple[_Pending, str]]) -> list[tuple[_Pending, str]]:
+        """The batch's records whose callers still wait; from now on they count as taken."""
+        with self._lock:
+            live = [(p, d) for p, d in ready if not p.given_up]
+            for pending, _ in live:
+                pending.taken = True
+        return live
 
     # -- the connection (worker thread) ---------------------------------------------------
 
@@ -655,21 +674,19 @@ def _answer(batch: list[_Pending]) -> None:
 def _settle(waiting: list[_Pending]) -> None:
     """On the callers' loop: each waiter gets what the worker made of its record."""
     for pending in waiting:
-        waiter, future = pending.waiter, pending.future
-        if waiter.done() or not future.done() or future.cancelled():
-            continue  # the caller gave up, or a failure left it to its timeout
-        error = future.exception()
-        if error is not None:
-            waiter.set_exception(error)
+        waiter, outcome = pending.waiter, pending.outcome
+        if waiter.done() or outcome is None:
+            continue  # the caller gave up
+        if isinstance(outcome, StorageError):
+            waiter.set_exception(outcome)
         else:
-            waiter.set_result(future.result())
+            waiter.set_result(outcome)
 
 
-def _fail(future: Future[ConsentRecord], error: StorageError, cause: BaseException) -> None:
-    """Fail one caller, unless it already gave up; each gets its own exception object."""
+def _fail(pending: _Pending, error: StorageError, cause: BaseException) -> None:
+    """Fail one caller; each gets its own exception object."""
     error.__cause__ = cause
-    if future.running() or future.set_running_or_notify_cancel():
-        future.set_exception(error)
+    pending.outcome = error
 
 
 def _check_batch_size(batch_size: int) -> None:
@@ -991,5 +1008,7 @@ def _row(record: ConsentRecord) -> tuple[Any, ...]:
 _COMPACT = json.JSONEncoder(separators=(",", ":"))
 
 
+@functools.lru_cache(maxsize=256)
 def _format_categories(categories: tuple[str, ...]) -> str:
+    """A JSON list; cached, since a site's records repeat a few combinations of categories."""
     return _COMPACT.encode(categories)
