@@ -15,6 +15,7 @@ from consentgate._rewrite import (
     HtmlInjector,
     RewriteError,
     ascii_compatible_codec,
+    inject_whole,
 )
 
 HEAD = b"[H]"
@@ -186,6 +187,19 @@ def test_marker_split_at_every_byte() -> None:
 @given(html=html_bodies, head=fragments, body=fragments, limits=limits)
 def test_matches_reference(html: bytes, head: bytes, body: bytes, limits: dict[str, int]) -> None:
     assert inject(html, head, body, **limits) == reference(html, head, body, **limits)
+
+
+@settings(max_examples=500)
+@given(html=html_bodies, head=fragments, body=fragments, limits=limits)
+def test_a_whole_body_is_rewritten_by_the_same_rules(
+    html: bytes, head: bytes, body: bytes, limits: dict[str, int]
+) -> None:
+    assert inject_whole(html, head, body, **limits) == reference(html, head, body, **limits)
+
+
+def test_a_whole_page_with_other_closing_tags_after_its_body_end() -> None:
+    page = b"<head></head><body>x</body><!-- </b> --></BODY >\n</html>"
+    assert inject_whole(page, HEAD, BODY) == reference(page, HEAD, BODY)
 
 
 @settings(max_examples=300)  # splits land inside markers only now and then

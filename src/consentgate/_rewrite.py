@@ -37,6 +37,7 @@ _MAX_SPACE = 16
 _SPACE = rb"[\t\n\f\r ]{0,%d}" % _MAX_SPACE
 _HEAD_END = re.compile(rb"</head" + _SPACE + rb">", re.IGNORECASE)
 _BODY_END = re.compile(rb"</body" + _SPACE + rb">", re.IGNORECASE)
+_CLOSING_B = re.compile(rb"</b", re.IGNORECASE)
 # </body> spelt backwards: searching the reversed window finds the last one first.
 _BODY_END_REVERSED = re.compile(rb">" + _SPACE + rb"ydob/<", re.IGNORECASE)
 #: A marker starting this many bytes before the end of what was searched may be incomplete.
@@ -204,11 +205,8 @@ def inject_whole(
 
 def _first_head_end(body: bytes, limit: int) -> int | None:
     """Where the first ``</head>`` lying wholly in ``body[:limit]`` starts."""
-    # Nearly every page spells it "</head>": find that with a plain search, and take
-    # it if no "</h" in any case comes before it; anything else asks the pattern.
-    at = body.find(b"</head>", 0, limit)
-    if at >= 0 and body.find(b"</h", 0, at) < 0 and body.find(b"</H", 0, at) < 0:
-        return at
+    # One pattern search: a third of the time of a plain find of "</head>" plus the
+    # two finds that would make sure no other spelling of it comes first.
     match = _HEAD_END.search(body, 0, limit)
     return match.start() if match is not None else None
 
@@ -217,13 +215,8 @@ def _last_body_end(buf: bytes, window: int) -> int:
     """Where the last ``</body>`` lying wholly in ``buf[window:]`` starts; else ``len(buf)``."""
     # Nearly every page spells it "</body>", a few bytes before the end: find that
     # quickly, and take it if no "</b" in any case follows it.
-    at = buf.rfind(b"</body", window)
-    if (
-        at >= 0
-        and (buf[at + 6 : at + 7] == b">" or _BODY_END.match(buf, at))
-        and buf.find(b"</b", at + 6) < 0
-        and buf.find(b"</B", at + 6) < 0
-    ):
+    at = buf.rfind(b"</body>", window)
+    if at >= 0 and _CLOSING_B.search(buf, at + 7) is None:
         return at
     match = _BODY_END_REVERSED.search(buf[window:][::-1])
     return len(buf) - match.end() if match is not None else len(buf)
