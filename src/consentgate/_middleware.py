@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Generator, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
@@ -373,7 +373,7 @@ class _ResponseGate(LazyConsent):
         if phase == _HOLDING_START and message["type"] == "http.response.body":
             return self._on_first_body(message)
         if phase == _ENDED:
-            return _nothing()
+            return _DONE
         return self.send_next(message)
 
     def _on_start(self, message: Message) -> Awaitable[None]:
@@ -404,7 +404,7 @@ class _ResponseGate(LazyConsent):
         self.phase = _PASSING
         return self.send_next(message)
 
-    async def _gate_start(
+    def _gate_start(
         self,
         message: Message,
         raw_headers: Iterable[tuple[bytes, bytes]],
@@ -412,7 +412,7 @@ class _ResponseGate(LazyConsent):
         content_type: bytes,
         encoding: bytes,
         csp: bytes | None,
-    ) -> None:
+    ) -> Awaitable[None]:
         mw = self.mw
         visitor = self._visitor()
         state = visitor.reading.state
@@ -450,11 +450,11 @@ class _ResponseGate(LazyConsent):
         message = {**message, "headers": headers}
         if insert is None:
             self.phase = _PASSING
-            await self.send_next(message)
-        else:
-            # Held until the first body message shows whether the body streams.
-            self.insert, self.gzip, self.start = insert, encoding == b"gzip", message
-            self.phase = _HOLDING_START
+            return self.send_next(message)
+        # Held until the first body message shows whether the body streams.
+        self.insert, self.gzip, self.start = insert, encoding == b"gzip", message
+        self.phase = _HOLDING_START
+        return _DONE
 
     async def _on_first_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
@@ -503,8 +503,16 @@ async def _send_after_return(message: Message) -> None:
     raise RuntimeError("the app sent a message after it returned")
 
 
-async def _nothing() -> None:
-    """What ``send`` returns for a message it swallows."""
+class _Done:
+    """An awaitable that is done at once: what ``send`` returns for a message it keeps."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[None, None, None]:
+        yield from ()
+
+
+_DONE = _Done()
 
 
 def _here(path: bytes, query: bytes) -> str:
