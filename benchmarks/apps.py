@@ -1,7 +1,7 @@
 """The app the benchmarks serve, in three variants, as uvicorn factories.
 
-``uvicorn --factory benchmarks.apps:bare`` (or ``consentgate``, ``naive``). Every
-variant serves the same routes from the same pre-built bodies:
+``uvicorn --factory benchmarks.apps:bare`` (or ``consentgate``, ``naive``,
+``floor``). Every variant serves the same routes from the same pre-built bodies:
 
 - ``/json``: a small JSON document;
 - ``/css``: a ~5 KB stylesheet (text/css);
@@ -11,7 +11,10 @@ variant serves the same routes from the same pre-built bodies:
 
 ``naive`` is only the comparison baseline: what one gets with a
 BaseHTTPMiddleware that buffers every HTML body and pastes a banner before
-``</body>``. It lives here and nowhere else.
+``</body>``. ``floor`` is the other bound: the least any pure-ASGI injector
+must do (hold the response start, copy a one-message body once with a fixed
+banner pasted in, correct Content-Length), with no consent logic at all; it
+passes streamed bodies through untouched. Both live here and nowhere else.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoin
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentgate import ConsentConfig, ConsentMiddleware
 from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, SiteKit
@@ -38,6 +42,7 @@ __all__ = [
     "STREAM_CHUNKS",
     "bare",
     "consentgate",
+    "floor",
     "naive",
 ]
 
@@ -155,6 +160,46 @@ class NaiveBannerMiddleware(BaseHTTPMiddleware):
         return Response(body, status_code=response.status_code, headers=headers)
 
 
+class FloorBannerMiddleware:
+    """The floor: what pasting a banner into a whole HTML body costs, and nothing else."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None
+
+        async def paste(message: Message) -> None:
+            nonlocal held
+            if message["type"] == "http.response.start":
+                if any(
+                    k == b"content-type" and v.startswith(b"text/html")
+                    for k, v in message["headers"]
+                ):
+                    held = message
+                    return
+            elif held is not None:
+                start, held = held, None
+                if not message.get("more_body", False):
+                    body = message.get("body", b"")
+                    at = body.rfind(b"</body>")
+                    at = len(body) if at < 0 else at
+                    view = memoryview(body)
+                    body = b"".join((view[:at], NAIVE_BANNER, view[at:]))
+                    headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+                    headers += [(b"content-length", b"%d" % len(body)), (b"vary", b"Cookie")]
+                    await send({**start, "headers": headers})
+                    await send({**message, "body": body})
+                    return
+                await send(start)
+            await send(message)
+
+        await self.app(scope, receive, paste)
+
+
 def consent_config() -> ConsentConfig:
     return ConsentConfig(
         secret_key=SECRET_KEY,
@@ -180,6 +225,10 @@ def consentgate() -> Starlette:
     return Starlette(
         routes=routes(), middleware=[Middleware(ConsentMiddleware, config=consent_config())]
     )
+
+
+def floor() -> Starlette:
+    return Starlette(routes=routes(), middleware=[Middleware(FloorBannerMiddleware)])
 
 
 def naive() -> Starlette:
