@@ -74,6 +74,7 @@ from ._chain import (
     format_time,
     link_hash,
 )
+from ._expiry import Expiry
 from ._sqlite import _check as _check_fields, _check_batch_size, _format_categories
 
 if TYPE_CHECKING:
@@ -258,6 +259,8 @@ class PostgresConsentLog(ConsentLog):
         self._closed = False
         self._queue: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
+        # Times out callers with one timer per event loop (see _expiry).
+        self._expiry: Expiry | None = None
         #: Group-commit transactions committed so far (tests count them).
         self._commits = 0
 
@@ -278,14 +281,19 @@ class PostgresConsentLog(ConsentLog):
         """Store ``record`` in the next group commit; returns it with its place in the chain."""
         if self._closed:
             raise self._closed_error("write")
-        pending = _Pending(record, asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        pending = _Pending(record, loop.create_future())
         self._queue.append(pending)
         if self._writer is None:
             self._writer = asyncio.create_task(self._drain())
+        expiry = self._expiry
+        if expiry is None or expiry.loop is not loop:
+            expiry = self._expiry = Expiry(loop, self._timeout)
+        # On timeout (or cancellation) the future is done, which drops the record
+        # from its batch unless the batch already holds the head lock.
+        expiry.watch(pending.future)
         try:
-            # On timeout this cancels the future, which drops the record from
-            # its batch unless the batch already holds the head lock.
-            return await asyncio.wait_for(pending.future, self._timeout)
+            return await pending.future
         except TimeoutError as exc:
             raise StorageError(
                 f"consent log write timed out after {self._timeout:g}s ({self._name})"
