@@ -313,7 +313,8 @@ class SQLiteConsentLog(ConsentLog):
         try:
             return await pending.waiter
         except BaseException as exc:
-            # Gave up (timeout or cancellation): out of its batch, unless taken.
+            # Failed, or gave up (timeout, cancellation): a record no batch has
+            # taken yet stays out of every batch.
             with self._lock:
                 pending.given_up = not pending.taken
             if isinstance(exc, TimeoutError):
