@@ -330,19 +330,9 @@ class PostgresConsentLog(ConsentLog):
         batch_size: int = 1000,
     ) -> AsyncIterator[ConsentRecord]:
         _check_batch_size(batch_size)
-        where: list[str] = ["NOT erased"]
-        params: list[Any] = []
-        if since is not None:
-            where.append("time >= %s")
-            params.append(_aware(since))
-        if until is not None:
-            where.append("time < %s")
-            params.append(_aware(until))
-        if consent_id is not None:
-            where.append("consent_id = %s")
-            params.append(consent_id)
+        condition, params = _filter(since, until, consent_id)
         query = (
-            f"SELECT {_RECORD_COLUMNS} FROM consent_records WHERE {' AND '.join(where)} "
+            f"SELECT {_RECORD_COLUMNS} FROM consent_records WHERE {condition} "
             "AND sequence > %s ORDER BY sequence LIMIT %s"
         )
         after = BEFORE_ALL
@@ -645,6 +635,24 @@ def _fail(future: asyncio.Future[ConsentRecord], error: StorageError, cause: Bas
 def _aware(time: datetime) -> datetime:
     format_time(time)  # raises ValueError for a naive time, as the SQLite log does
     return time
+
+
+def _filter(
+    since: datetime | None, until: datetime | None, consent_id: str | None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause and its parameters for the records an export or a reader asks for."""
+    where: list[str] = ["NOT erased"]
+    params: list[Any] = []
+    if since is not None:
+        where.append("time >= %s")
+        params.append(_aware(since))
+    if until is not None:
+        where.append("time < %s")
+        params.append(_aware(until))
+    if consent_id is not None:
+        where.append("consent_id = %s")
+        params.append(consent_id)
+    return " AND ".join(where), params
 
 
 async def _has_log(conn: _Conn) -> bool:
