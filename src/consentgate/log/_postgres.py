@@ -75,6 +75,7 @@ from ._chain import (
     link_hash,
 )
 from ._expiry import Expiry
+from ._export import EXPORT_COLUMNS, ExportFormat
 from ._sqlite import _check as _check_fields, _check_batch_size, _format_categories
 
 if TYPE_CHECKING:
@@ -175,6 +176,65 @@ _ERASE = (
 _CHECKPOINT = (
     "SELECT sequence, hash, deleted, time, pruned_before FROM checkpoints "
     "ORDER BY sequence DESC LIMIT 1"
+)
+
+#: ``time`` as ``_chain.format_time`` writes it, whatever the session's time zone.
+_UTC_TIME = "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#: A record as the CSV line ``_export.csv_lines`` writes: the sequence bare, every other
+#: column in double quotes with ``"`` doubled, absent values empty, CRLF. The category
+#: lists are the JSON text stored, which is what ``csv_lines`` writes.
+_CSV_LINE = (
+    "sequence::text || ',\"' || "
+    + " || '\",\"' || ".join(
+        _UTC_TIME
+        if column == "time"
+        else f"replace(coalesce({column}, ''), '\"', '\"\"')"
+        if column in ("user_agent", "ip")
+        else f"replace({column}, '\"', '\"\"')"
+        for column in EXPORT_COLUMNS[1:]
+    )
+    + " || E'\"\\r\\n'"
+)
+
+
+def _json_categories(column: str) -> str:
+    """A stored category list as ``json.dumps(..., ensure_ascii=False)`` writes it.
+
+    The log stores the list as ``json.dumps`` writes it with ``ensure_ascii=True``,
+    which differs only where a name goes beyond ASCII (a ``\\u`` escape): only such a
+    list is decoded and written again. The cast refuses a list that is no JSON at all
+    (only a damaged row has one) rather than write a line that is none either.
+    """
+    rewritten = (
+        "coalesce((SELECT '[' || string_agg(to_json(name)::text, ',' ORDER BY place) || ']' "
+        f"FROM json_array_elements_text({column}::json) WITH ORDINALITY AS category(name, place)"
+        "), '[]')"
+    )
+    return (
+        f"CASE WHEN strpos({column}, E'\\\\u') = 0 THEN {column}::json::text ELSE {rewritten} END"
+    )
+
+
+def _json_value(column: str) -> str:
+    """One value of a JSON Lines object, escaped as ``json.dumps`` does (so does ``to_json``)."""
+    if column == "sequence":
+        return "sequence::text"
+    if column == "time":
+        return f"'\"' || {_UTC_TIME} || '\"'"
+    if column in ("granted", "refused"):
+        return _json_categories(column)
+    if column in ("user_agent", "ip"):
+        return f"coalesce(to_json({column})::text, 'null')"
+    return f"to_json({column})::text"
+
+
+#: A record as the line ``_export.json_lines`` writes: its keys in order, no spaces.
+_JSON_LINE = (
+    " || ".join(
+        f"'{',' if place else '{'}\"{column}\":' || {_json_value(column)}"
+        for place, column in enumerate(EXPORT_COLUMNS)
+    )
+    + " || E'}\\n'"
 )
 
 
@@ -348,6 +408,56 @@ class PostgresConsentLog(ConsentLog):
             if len(rows) < batch_size:
                 return
             after = rows[-1][0]
+
+    async def export_lines(
+        self,
+        format: ExportFormat,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        consent_id: str | None = None,
+        batch_size: int = 10_000,
+    ) -> AsyncIterator[tuple[int, str]]:
+        """The records ``iter_records`` gives as ``(count, lines)`` pages of CSV or JSON Lines.
+
+        The server formats the lines (see ``_export``), several times faster than
+        building records here. Each page is one query, bound by the timeout like
+        any read. The next page is asked for before this one is handed over, so
+        the server works on it while a caller that awaits its writes (an HTTP
+        response) sends this one.
+        """
+        _check_batch_size(batch_size)
+        condition, params = _filter(since, until, consent_id)
+        query = (
+            f"SELECT sequence, {_CSV_LINE if format == 'csv' else _JSON_LINE} "
+            f"FROM consent_records WHERE {condition} AND sequence > %s ORDER BY sequence LIMIT %s"
+        )
+
+        def read(after: int) -> asyncio.Future[tuple[int, int, str]]:
+            async def page(conn: _Conn) -> tuple[int, int, str]:
+                cursor = await conn.execute(query, (*params, after, batch_size))
+                rows = await cursor.fetchall()
+                try:
+                    lines = "".join([line for _, line in rows])
+                except TypeError:  # a NULL line: no record can be read from its row
+                    broken = next(sequence for sequence, line in rows if line is None)
+                    raise _BrokenLog(f"malformed consent record {broken}") from None
+                return len(rows), rows[-1][0] if rows else after, lines
+
+            return asyncio.ensure_future(self._run(page, "read"))
+
+        pending = read(BEFORE_ALL)
+        try:
+            while True:
+                count, last, lines = await pending
+                if count == batch_size:
+                    pending = read(last)
+                if count:
+                    yield count, lines
+                if count < batch_size:
+                    return
+        finally:
+            pending.cancel()
 
     async def iter_chain(self, *, batch_size: int = 1000) -> AsyncIterator[ChainLink]:
         """The newest checkpoint (if pruned), then every row in sequence order."""
