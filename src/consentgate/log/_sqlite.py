@@ -169,13 +169,17 @@ _CSV_LINE = (
     )
     + ")"
 )
-#: A record as the line ``_export.json_lines`` writes. A category list that is no
-#: JSON (only a damaged row has one) is exported as the string it is.
+#: A record as the line ``_export.json_lines`` writes. A category list is stored as
+#: ``json.dumps`` writes it with ``ensure_ascii=True``, which ``json()`` keeps; one with
+#: a ``\u`` escape (a name beyond ASCII) is written again, with the characters
+#: themselves. A category list that is no JSON (only a damaged row has one) is
+#: exported as the string it is.
 _JSON_LINE = (
     "json_object("
     + ", ".join(
-        f"'{column}', json(CASE WHEN json_valid({column}) THEN {column} "
-        f"ELSE json_quote({column}) END)"
+        f"'{column}', json(CASE WHEN NOT json_valid({column}) THEN json_quote({column}) "
+        f"WHEN instr({column}, '\\u') = 0 THEN {column} "
+        f"ELSE (SELECT json_group_array(value) FROM json_each({column})) END)"
         if column in ("granted", "refused")
         else f"'{column}', {column}"
         for column in EXPORT_COLUMNS
