@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, example, given, settings, strategies as st
 
-from consentgate.log import ConsentLog, ConsentRecord, SQLiteConsentLog
+from consentgate import StorageError
+from consentgate.log import ConsentLog, ConsentRecord, PostgresConsentLog, SQLiteConsentLog
 from consentgate.log._export import (
     CSV_HEADER,
     EXPORT_COLUMNS,
@@ -28,13 +29,14 @@ from consentgate.log._export import (
 )
 
 from .conftest import RecordingLog
-from .stores import PostgresStore
-from .test_log import make_record
+from .stores import PostgresStore, Store
+from .test_log import make_record, sequence_of
 from .test_log_integrity import ListLog
 
 pytestmark = pytest.mark.anyio
 
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
 
 
 def records(n: int, **overrides: Any) -> list[ConsentRecord]:
@@ -44,7 +46,7 @@ def records(n: int, **overrides: Any) -> list[ConsentRecord]:
     ]
 
 
-async def store(log: ConsentLog, items: Sequence[ConsentRecord]) -> list[ConsentRecord]:
+async def record_all(log: ConsentLog, items: Sequence[ConsentRecord]) -> list[ConsentRecord]:
     return list(await asyncio.gather(*(log.record(r) for r in items)))
 
 
@@ -77,8 +79,9 @@ async def any_log(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     await log.aclose()
 
 
-def test_sqlite_writes_its_own_csv_and_the_list_log_does_not() -> None:
+def test_both_stores_write_their_own_lines_and_the_list_log_does_not() -> None:
     assert isinstance(SQLiteConsentLog(":memory:"), LineSource)
+    assert isinstance(PostgresConsentLog("postgresql://localhost/consents"), LineSource)
     assert not isinstance(RecordingLog(), LineSource)
 
 
@@ -86,7 +89,7 @@ def test_sqlite_writes_its_own_csv_and_the_list_log_does_not() -> None:
 
 
 async def test_csv_has_a_header_and_parses_back_to_the_records(any_log: ConsentLog) -> None:
-    stored = await store(any_log, records(5, user_agent="Mozilla/5.0 (X11; Linux)"))
+    stored = await record_all(any_log, records(5, user_agent="Mozilla/5.0 (X11; Linux)"))
     text = await export(any_log)
     assert text.startswith(CSV_HEADER)
     header, *rows = parse_csv(text)
@@ -113,7 +116,7 @@ async def test_csv_has_a_header_and_parses_back_to_the_records(any_log: ConsentL
 
 
 async def test_csv_lines_end_in_crlf_and_quote_every_text_field(any_log: ConsentLog) -> None:
-    await store(any_log, records(2))
+    await record_all(any_log, records(2))
     text = await export(any_log)
     lines = text.split("\r\n")
     assert lines[-1] == ""
@@ -123,7 +126,7 @@ async def test_csv_lines_end_in_crlf_and_quote_every_text_field(any_log: Consent
 
 async def test_special_characters_survive_csv_and_jsonl(any_log: ConsentLog) -> None:
     nasty = 'a "quoted", multi\r\nline, ünïcødé 🍪 =cmd|x; \\ \t end'
-    await store(
+    await record_all(
         any_log, [make_record(consent_id=nasty, policy_version=nasty, user_agent=nasty, ip="::")]
     )
     [_, row] = parse_csv(await export(any_log))
@@ -138,44 +141,130 @@ async def test_empty_log_exports_only_the_header_or_nothing(any_log: ConsentLog)
     assert await export(any_log, "jsonl") == ""
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+#: Records the property test below adds to a random one: what CSV must quote, what
+#: JSON must escape, text beyond ASCII, no categories, a user agent and an IP or neither.
+FIXED = (
+    make_record(
+        consent_id='kunde "æøå", nr. 1',
+        time=START + timedelta(minutes=1),
+        granted=("statistik", "æøå"),
+        refused=(),
+        policy_version="2024-05\r\nny",
+        language="da",
+        user_agent='Mozilla/5.0 (X11; "Linux"), æøå\\',
+        ip="192.0.2.0",
+    ),
+    make_record(
+        consent_id="visitor-2",
+        time=START + timedelta(minutes=2, microseconds=7),
+        action="reject",
+        granted=(),
+        refused=(),
+        source="gpc",
+    ),
+    make_record(consent_id="erased", time=START + timedelta(minutes=3), user_agent="gone"),
+    make_record(consent_id="visitor-2", time=START + timedelta(minutes=4), action="withdraw"),
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(
     texts=st.lists(
         st.text(st.characters(codec="utf-8", exclude_characters="\x00")),
         min_size=4,
         max_size=4,
     ),
-    categories=st.lists(st.text(min_size=1, alphabet='ab,"\n '), max_size=3, unique=True),
+    when=st.datetimes(
+        min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)
+    ),
+    granted=st.lists(st.text(min_size=1, alphabet='ab,"\n æøå\\\x01'), max_size=3, unique=True),
+    refused=st.lists(st.text(min_size=1, alphabet="abæ"), max_size=2, unique=True),
+    since=st.sampled_from([None, START, START + timedelta(minutes=2)]),
+    until=st.sampled_from([None, START + timedelta(minutes=2, microseconds=7), START + DAY]),
+    visitor=st.sampled_from([None, "random", "visitor-2", "erased"]),
+    batch_size=st.integers(min_value=1, max_value=3),
 )
-def test_sqlite_lines_are_byte_for_byte_those_of_the_python_encoders(
-    texts: list[str], categories: list[str]
+# Always: ``until`` just at a record's time, which leaves that record out.
+@example(
+    texts=["", "", "", ""],
+    when=START,
+    granted=[],
+    refused=[],
+    since=None,
+    until=FIXED[1].time,
+    visitor=None,
+    batch_size=1,
+)
+def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
+    store: Store,
+    texts: list[str],
+    when: datetime,
+    granted: list[str],
+    refused: list[str],
+    since: datetime | None,
+    until: datetime | None,
+    visitor: str | None,
+    batch_size: int,
 ) -> None:
-    """SQLite's lines (printf, json_object) and the csv and json modules' agree on any text."""
+    """The lines a store writes itself and the csv and json modules' agree on any text.
+
+    Erased records are left out, the filters pick the same records, and pages
+    of ``batch_size`` records join up.
+    """
     consent_id, policy, user_agent, ip = texts
+    assume(consent_id not in ("visitor-2", "erased"))
+    random = make_record(
+        consent_id=consent_id,
+        time=when,
+        policy_version=policy,
+        user_agent=user_agent,
+        ip=ip or None,
+        granted=tuple(granted),
+        refused=tuple(name for name in refused if name not in granted),
+    )
+    filters: dict[str, Any] = {
+        "since": since,
+        "until": until,
+        "consent_id": consent_id if visitor == "random" else visitor,
+    }
+    fresh = store.fresh()  # a new log for each example
 
-    async def run() -> tuple[str, str, list[ConsentRecord]]:
-        async with SQLiteConsentLog(":memory:") as log:
-            stored = await store(
-                log,
-                [
-                    make_record(
-                        consent_id=consent_id,
-                        policy_version=policy,
-                        user_agent=user_agent,
-                        ip=ip or None,
-                        granted=tuple(categories),
-                        refused=(),
-                    )
-                ],
-            )
-            return await export(log), await export(log, "jsonl"), stored
+    async def run() -> tuple[str, str, list[ConsentRecord], ConsentRecord]:
+        async with fresh.open() as log:
+            assert isinstance(log, LineSource)
+            stored = await record_all(log, [random, *FIXED])
+            assert await log.erase("erased") == 1
+            kept = [r for r in stored if r.consent_id != "erased"] + await log.history("erased")
+            chosen = sorted((r for r in kept if _matches(r, **filters)), key=sequence_of)
+            text = await export(log, **filters, batch_size=batch_size)
+            jsonl = await export(log, "jsonl", **filters, batch_size=batch_size)
+            return text, jsonl, chosen, stored[0]
 
-    text, jsonl, stored = asyncio.run(run())
-    assert text == CSV_HEADER + csv_lines(stored)
-    assert jsonl == json_lines(stored)
-    [_, row] = parse_csv(text)
-    assert row[2] == consent_id and row[10] == user_agent and row[11] == ip
-    assert json.loads(row[4]) == sorted(categories)
+    text, jsonl, chosen, placed = asyncio.run(run())
+    assert text == CSV_HEADER + csv_lines(chosen)
+    assert jsonl == json_lines(chosen)
+    if placed in chosen:
+        row = parse_csv(text)[1 + chosen.index(placed)]
+        assert row[2] == consent_id and row[10] == user_agent and row[11] == ip
+        assert json.loads(row[4]) == sorted(granted)
+
+
+def _matches(
+    record: ConsentRecord,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    consent_id: str | None,
+) -> bool:
+    return (
+        (since is None or record.time >= since)
+        and (until is None or record.time < until)
+        and (consent_id is None or record.consent_id == consent_id)
+    )
 
 
 # -- JSON Lines ---------------------------------------------------------------------
@@ -184,7 +273,7 @@ def test_sqlite_lines_are_byte_for_byte_those_of_the_python_encoders(
 async def test_jsonl_has_one_object_per_record_with_real_arrays_and_nulls(
     any_log: ConsentLog,
 ) -> None:
-    stored = await store(any_log, records(3))
+    stored = await record_all(any_log, records(3))
     lines = (await export(any_log, "jsonl")).split("\n")
     assert lines[-1] == ""
     objects = [json.loads(line) for line in lines[:-1]]
@@ -204,7 +293,7 @@ def test_json_lines_and_csv_lines_of_no_records_are_empty() -> None:
 
 
 async def test_since_until_and_consent_id_filter_both_formats(any_log: ConsentLog) -> None:
-    await store(any_log, records(20))
+    await record_all(any_log, records(20))
     since, until = START + timedelta(minutes=5), START + timedelta(minutes=15)
     rows = parse_csv(await export(any_log, since=since, until=until))[1:]
     times = [row[1] for row in rows]
@@ -215,20 +304,21 @@ async def test_since_until_and_consent_id_filter_both_formats(any_log: ConsentLo
     assert [json.loads(line)["consent_id"] for line in one] == ["visitor-3"] * 3
 
 
-async def test_erased_records_are_not_exported(sqlite_log: SQLiteConsentLog) -> None:
-    await store(sqlite_log, records(14))
-    assert await sqlite_log.erase("visitor-2") == 2
-    ids = [row[2] for row in parse_csv(await export(sqlite_log))[1:]]
-    assert "visitor-2" in ids  # only the erase record, which names no choice
-    rows = [row for row in parse_csv(await export(sqlite_log))[1:] if row[2] == "visitor-2"]
-    assert [row[3] for row in rows] == ["erase"]
+async def test_erased_records_are_not_exported(store: Store) -> None:
+    async with store.open() as log:
+        await record_all(log, records(14))
+        assert await log.erase("visitor-2") == 2
+        ids = [row[2] for row in parse_csv(await export(log))[1:]]
+        assert "visitor-2" in ids  # only the erase record, which names no choice
+        rows = [row for row in parse_csv(await export(log))[1:] if row[2] == "visitor-2"]
+        assert [row[3] for row in rows] == ["erase"]
 
 
 # -- streaming ----------------------------------------------------------------------
 
 
 async def test_a_large_log_streams_page_by_page(any_log: ConsentLog) -> None:
-    await store(any_log, records(2500))
+    await record_all(any_log, records(2500))
     pages: list[int] = []
     chunks = [
         chunk
@@ -241,14 +331,13 @@ async def test_a_large_log_streams_page_by_page(any_log: ConsentLog) -> None:
     assert [chunk.count("\n") for chunk in jsonl] == [1000, 1000, 500]
 
 
-async def test_an_abandoned_sqlite_export_leaves_the_log_usable(
-    sqlite_log: SQLiteConsentLog,
-) -> None:
-    await store(sqlite_log, records(50))
-    chunks = sqlite_log.export_lines("csv", batch_size=10)
-    await anext(chunks)
-    await chunks.aclose()  # type: ignore[attr-defined]
-    assert len(parse_csv(await export(sqlite_log))) == 51
+async def test_an_abandoned_export_leaves_the_log_usable(store: Store) -> None:
+    async with store.open() as log:
+        await record_all(log, records(50))
+        chunks = log.export_lines("csv", batch_size=10)
+        await anext(chunks)
+        await chunks.aclose()  # type: ignore[attr-defined]
+        assert len(parse_csv(await export(log))) == 51
 
 
 # -- --since / --until values -------------------------------------------------------
@@ -284,7 +373,7 @@ def test_parse_when_keeps_the_instant_of_an_offset() -> None:
 async def test_a_damaged_row_is_exported_as_it_stands(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
     async with SQLiteConsentLog(path) as log:
-        await store(log, records(2))
+        await record_all(log, records(2))
         with closing(sqlite3.connect(path)) as conn, conn:
             conn.execute("UPDATE consent_records SET granted = 'not, \"json' WHERE sequence = 1")
         [first, second] = (await export(log, "jsonl")).splitlines()
@@ -293,8 +382,26 @@ async def test_a_damaged_row_is_exported_as_it_stands(tmp_path: Path) -> None:
         assert parse_csv(await export(log))[1][4] == 'not, "json'
 
 
+async def test_a_damaged_postgresql_row_is_exported_as_it_stands_or_refused(
+    postgres_database: str,
+) -> None:
+    """CSV writes a category list as stored; JSON Lines refuses one that is no JSON rather
+    than write a line that is none either, and a time no record can hold fails both."""
+    store = PostgresStore(postgres_database)
+    async with store.open() as log:
+        await record_all(log, records(2))
+        store.tamper("UPDATE consent_records SET granted = 'not, \"json' WHERE sequence = 1")
+        assert parse_csv(await export(log))[1][4] == 'not, "json'
+        with pytest.raises(StorageError, match=r"consent log read failed .*json"):
+            await export(log, "jsonl")
+        store.tamper("UPDATE consent_records SET time = 'infinity' WHERE sequence = 2")
+        for format in ("csv", "jsonl"):
+            with pytest.raises(StorageError, match="malformed consent record 2"):
+                await export(log, format, consent_id="visitor-1")
+
+
 async def test_sqlite_counts_what_an_export_would_give(sqlite_log: SQLiteConsentLog) -> None:
-    await store(sqlite_log, records(14))
+    await record_all(sqlite_log, records(14))
     await sqlite_log.erase("visitor-1")
     assert await sqlite_log.count_records() == 13  # 14 - 2 erased + the erase record
     since, until = START + timedelta(minutes=3), START + timedelta(minutes=10)
