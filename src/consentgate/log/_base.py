@@ -72,6 +72,33 @@ class ConsentRecord:
             raise ValueError(f"categories both granted and refused: {both}")
 
 
+def records_filter(
+    since: datetime | None,
+    until: datetime | None,
+    consent_id: str | None,
+    *,
+    not_erased: str,
+    placeholder: str,
+    time_param: Callable[[datetime], Any],
+) -> tuple[str, list[Any]]:
+    """The WHERE clause and parameters for the records a reader or an export asks for.
+
+    One statement of which records those are, for every store; ``not_erased``,
+    ``placeholder`` and ``time_param`` say it in the store's SQL.
+    """
+    where, params = [not_erased], []
+    if since is not None:
+        where.append(f"time >= {placeholder}")
+        params.append(time_param(since))
+    if until is not None:
+        where.append(f"time < {placeholder}")
+        params.append(time_param(until))
+    if consent_id is not None:
+        where.append(f"consent_id = {placeholder}")
+        params.append(consent_id)
+    return " AND ".join(where), params
+
+
 def placed(record: ConsentRecord, *, sequence: int, prev_hash: str, hash: str) -> ConsentRecord:
     """``record`` with its place in the chain, as a log stores it.
 

@@ -64,6 +64,7 @@ from ._base import (
     erase_request,
     link_from_row,
     placed,
+    records_filter,
     walk_chain,
 )
 from ._chain import (
@@ -750,19 +751,9 @@ def _aware(time: datetime) -> datetime:
 def _filter(
     since: datetime | None, until: datetime | None, consent_id: str | None
 ) -> tuple[str, list[Any]]:
-    """The WHERE clause and its parameters for the records an export or a reader asks for."""
-    where: list[str] = ["NOT erased"]
-    params: list[Any] = []
-    if since is not None:
-        where.append("time >= %s")
-        params.append(_aware(since))
-    if until is not None:
-        where.append("time < %s")
-        params.append(_aware(until))
-    if consent_id is not None:
-        where.append("consent_id = %s")
-        params.append(consent_id)
-    return " AND ".join(where), params
+    return records_filter(
+        since, until, consent_id, not_erased="NOT erased", placeholder="%s", time_param=_aware
+    )
 
 
 async def _has_log(conn: _Conn) -> bool:

@@ -46,6 +46,7 @@ from ._base import (
     erase_request,
     link_from_row,
     placed,
+    records_filter,
     walk_chain,
 )
 from ._chain import (
@@ -809,19 +810,10 @@ def _select_page(
 
 def _filter(
     since: datetime | None, until: datetime | None, consent_id: str | None
-) -> tuple[str, list[str]]:
-    """The WHERE clause and its parameters for the records an export or a reader asks for."""
-    where, params = ["erased = 0"], []
-    if since is not None:
-        where.append("time >= ?")
-        params.append(format_time(since))
-    if until is not None:
-        where.append("time < ?")
-        params.append(format_time(until))
-    if consent_id is not None:
-        where.append("consent_id = ?")
-        params.append(consent_id)
-    return " AND ".join(where), params
+) -> tuple[str, list[Any]]:
+    return records_filter(
+        since, until, consent_id, not_erased="erased = 0", placeholder="?", time_param=format_time
+    )
 
 
 def _count(conn: sqlite3.Connection, where: str, params: list[str]) -> int:
