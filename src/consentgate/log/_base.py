@@ -10,6 +10,8 @@ from __future__ import annotations
 import abc
 import asyncio
 import dataclasses
+import functools
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,6 +171,77 @@ def erase_request(consent_id: str) -> ConsentRecord:
         language="",
         source="api",
         text_fingerprint="",
+    )
+
+
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=256)
+def format_categories(categories: tuple[str, ...]) -> str:
+    """A category list as the logs store it (compact JSON, ASCII) and CSV exports it.
+
+    Cached: a site's records repeat a few combinations of categories.
+    """
+    return _COMPACT_JSON.encode(categories)
+
+
+def record_row(record: ConsentRecord, time: Any) -> tuple[Any, ...]:
+    """A stored record as the values of the 14 record columns; ``time`` as the store keeps it."""
+    return (
+        record.sequence,
+        record.consent_id,
+        time,
+        record.action,
+        format_categories(record.granted),
+        format_categories(record.refused),
+        record.policy_version,
+        record.language,
+        record.source,
+        record.text_fingerprint,
+        record.user_agent,
+        record.ip,
+        record.prev_hash,
+        record.hash,
+    )
+
+
+def record_from_row(row: Sequence[Any], time: datetime) -> ConsentRecord:
+    """A stored record from the values of the 14 record columns; ``time`` already read.
+
+    Raises TypeError or ValueError for a row that holds no record.
+    """
+    (
+        sequence,
+        consent_id,
+        _,
+        action,
+        granted,
+        refused,
+        policy,
+        language,
+        source,
+        text,
+        user_agent,
+        ip,
+        prev_hash,
+        hash_,
+    ) = row
+    return ConsentRecord(
+        consent_id=consent_id,
+        time=time,
+        action=action,
+        granted=tuple(json.loads(granted)),
+        refused=tuple(json.loads(refused)),
+        policy_version=policy,
+        language=language,
+        source=source,
+        text_fingerprint=text,
+        sequence=sequence,
+        user_agent=user_agent,
+        ip=ip,
+        prev_hash=prev_hash,
+        hash=hash_,
     )
 
 

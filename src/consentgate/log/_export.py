@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
-from ._base import ConsentLog, ConsentRecord
+from ._base import ConsentLog, ConsentRecord, format_categories
 from ._chain import format_time
 
 __all__ = [
@@ -202,8 +202,8 @@ def _csv_row(record: ConsentRecord) -> tuple[Any, ...]:
         format_time(record.time),
         record.consent_id,
         record.action,
-        _categories(record.granted),
-        _categories(record.refused),
+        format_categories(record.granted),
+        format_categories(record.refused),
         record.policy_version,
         record.language,
         record.source,
@@ -213,11 +213,6 @@ def _csv_row(record: ConsentRecord) -> tuple[Any, ...]:
         record.prev_hash,
         record.hash,
     )
-
-
-def _categories(categories: tuple[str, ...]) -> str:
-    # The text the SQLite log stores, so both ways of exporting write the same bytes.
-    return json.dumps(list(categories), separators=(",", ":"))
 
 
 CSV_HEADER = ",".join(f'"{column}"' for column in EXPORT_COLUMNS) + "\r\n"

@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -64,6 +63,8 @@ from ._base import (
     erase_request,
     link_from_row,
     placed,
+    record_from_row,
+    record_row,
     records_filter,
     walk_chain,
 )
@@ -77,7 +78,7 @@ from ._chain import (
 )
 from ._expiry import Expiry
 from ._export import EXPORT_COLUMNS, ExportFormat
-from ._sqlite import _check as _check_fields, _check_batch_size, _format_categories
+from ._sqlite import _check as _check_fields, _check_batch_size
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -855,40 +856,10 @@ def _to_link(row: Sequence[Any]) -> ChainLink:
 
 
 def _to_record(row: Sequence[Any]) -> ConsentRecord:
-    (
-        sequence,
-        consent_id,
-        time,
-        action,
-        granted,
-        refused,
-        policy,
-        language,
-        source,
-        text,
-        user_agent,
-        ip,
-        prev_hash,
-        hash_,
-    ) = row
+    time = row[2]
     if not isinstance(time, datetime):
         raise TypeError(f"time is {time!r}, not a timestamp")
-    return ConsentRecord(
-        consent_id=consent_id,
-        time=time,
-        action=action,
-        granted=tuple(json.loads(granted)),
-        refused=tuple(json.loads(refused)),
-        policy_version=policy,
-        language=language,
-        source=source,
-        text_fingerprint=text,
-        sequence=sequence,
-        user_agent=user_agent,
-        ip=ip,
-        prev_hash=prev_hash,
-        hash=hash_,
-    )
+    return record_from_row(row, time)
 
 
 def _to_checkpoint(row: Sequence[Any] | None) -> Checkpoint | None:
@@ -900,19 +871,4 @@ def _to_checkpoint(row: Sequence[Any] | None) -> Checkpoint | None:
 
 def _row(record: ConsentRecord) -> tuple[Any, ...]:
     """A stored record as the values of ``_RECORD_COLUMNS``."""
-    return (
-        record.sequence,
-        record.consent_id,
-        record.time,
-        record.action,
-        _format_categories(record.granted),
-        _format_categories(record.refused),
-        record.policy_version,
-        record.language,
-        record.source,
-        record.text_fingerprint,
-        record.user_agent,
-        record.ip,
-        record.prev_hash,
-        record.hash,
-    )
+    return record_row(record, record.time)

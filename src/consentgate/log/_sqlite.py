@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import dataclasses
 import functools
-import json
 import math
 import os
 import sqlite3
@@ -46,6 +45,8 @@ from ._base import (
     erase_request,
     link_from_row,
     placed,
+    record_from_row,
+    record_row,
     records_filter,
     walk_chain,
 )
@@ -937,38 +938,7 @@ def _to_link(row: Sequence[Any]) -> ChainLink:
 
 
 def _to_record(row: Sequence[Any]) -> ConsentRecord:
-    (
-        sequence,
-        consent_id,
-        time,
-        action,
-        granted,
-        refused,
-        policy,
-        language,
-        source,
-        text,
-        user_agent,
-        ip,
-        prev_hash,
-        hash_,
-    ) = row
-    return ConsentRecord(
-        consent_id=consent_id,
-        time=datetime.fromisoformat(time),
-        action=action,
-        granted=tuple(json.loads(granted)),
-        refused=tuple(json.loads(refused)),
-        policy_version=policy,
-        language=language,
-        source=source,
-        text_fingerprint=text,
-        sequence=sequence,
-        user_agent=user_agent,
-        ip=ip,
-        prev_hash=prev_hash,
-        hash=hash_,
-    )
+    return record_from_row(row, datetime.fromisoformat(row[2]))
 
 
 def _to_checkpoint(row: Sequence[Any]) -> Checkpoint:
@@ -984,28 +954,4 @@ def _to_checkpoint(row: Sequence[Any]) -> Checkpoint:
 
 def _row(record: ConsentRecord) -> tuple[Any, ...]:
     """A stored record as the values of ``_RECORD_COLUMNS``."""
-    return (
-        record.sequence,
-        record.consent_id,
-        format_time(record.time),
-        record.action,
-        _format_categories(record.granted),
-        _format_categories(record.refused),
-        record.policy_version,
-        record.language,
-        record.source,
-        record.text_fingerprint,
-        record.user_agent,
-        record.ip,
-        record.prev_hash,
-        record.hash,
-    )
-
-
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
-
-
-@functools.lru_cache(maxsize=256)
-def _format_categories(categories: tuple[str, ...]) -> str:
-    """A JSON list; cached, since a site's records repeat a few combinations of categories."""
-    return _COMPACT.encode(categories)
+    return record_row(record, format_time(record.time))
