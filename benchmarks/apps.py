@@ -1,7 +1,8 @@
-"""The app the benchmarks serve, in three variants, as uvicorn factories.
+"""The app the benchmarks serve, in five variants, as uvicorn factories.
 
-``uvicorn --factory benchmarks.apps:bare`` (or ``consentgate``, ``naive``,
-``floor``). Every variant serves the same routes from the same pre-built bodies:
+``uvicorn --factory benchmarks.apps:bare`` (or ``consentgate``, ``floor``,
+``passthrough``, ``naive``). Every variant serves the same routes from the same
+pre-built bodies:
 
 - ``/json``: a small JSON document;
 - ``/css``: a ~5 KB stylesheet (text/css);
@@ -13,8 +14,11 @@
 BaseHTTPMiddleware that buffers every HTML body and pastes a banner before
 ``</body>``. ``floor`` is the other bound: the least any pure-ASGI injector
 must do (hold the response start, copy a one-message body once with a fixed
-banner pasted in, correct Content-Length), with no consent logic at all; it
-passes streamed bodies through untouched. Both live here and nowhere else.
+banner pasted in, correct Content-Length; copy each streamed chunk once to hold
+back the stream's last 1 KiB, and paste the banner into that), with no consent
+logic at all. ``passthrough`` wraps ``send`` and
+does nothing else: the cost of merely being a middleware that sees responses.
+These three live here and nowhere else.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ __all__ = [
     "consentgate",
     "floor",
     "naive",
+    "passthrough",
 ]
 
 #: Environment variable with the consent log URL of the consentgate variant.
@@ -160,8 +165,8 @@ class NaiveBannerMiddleware(BaseHTTPMiddleware):
         return Response(body, status_code=response.status_code, headers=headers)
 
 
-class FloorBannerMiddleware:
-    """The floor: what pasting a banner into a whole HTML body costs, and nothing else."""
+class PassthroughMiddleware:
+    """Wraps ``send`` and does nothing else: what any middleware that watches responses costs."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -170,10 +175,45 @@ class FloorBannerMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        held: Message | None = None
+
+        async def watch(message: Message) -> None:
+            await send(message)
+
+        await self.app(scope, receive, watch)
+
+
+#: What the floor holds back of a stream: where ``</body>`` may be.
+FLOOR_WINDOW = 1024
+
+
+def paste_banner(body: bytes) -> bytes:
+    """``body`` with NAIVE_BANNER before its last ``</body>`` (at the end without one), one copy."""
+    at = body.rfind(b"</body>")
+    at = len(body) if at < 0 else at
+    view = memoryview(body)
+    return b"".join((view[:at], NAIVE_BANNER, view[at:]))
+
+
+class FloorBannerMiddleware:
+    """The floor: what pasting a banner into an HTML body costs, and nothing else.
+
+    A body in one message is copied once with the banner in it. A streamed body is
+    sent on as it comes, but for its last 1 KiB, where ``</body>`` may be: each
+    chunk is copied once, to hold its end back, and the banner goes into the end.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: Message | None = None  # an HTML response's start, until its first body
+        tail: bytes | None = None  # the held end of a streamed HTML body
 
         async def paste(message: Message) -> None:
-            nonlocal held
+            nonlocal held, tail
             if message["type"] == "http.response.start":
                 if any(
                     k == b"content-type" and v.startswith(b"text/html")
@@ -181,21 +221,36 @@ class FloorBannerMiddleware:
                 ):
                     held = message
                     return
-            elif held is not None:
+                await send(message)
+                return
+            body: bytes = message.get("body", b"")
+            more_body: bool = message.get("more_body", False)
+            if held is not None:
                 start, held = held, None
-                if not message.get("more_body", False):
-                    body = message.get("body", b"")
-                    at = body.rfind(b"</body>")
-                    at = len(body) if at < 0 else at
-                    view = memoryview(body)
-                    body = b"".join((view[:at], NAIVE_BANNER, view[at:]))
-                    headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
-                    headers += [(b"content-length", b"%d" % len(body)), (b"vary", b"Cookie")]
+                headers = [(k, v) for k, v in start["headers"] if k != b"content-length"]
+                headers.append((b"vary", b"Cookie"))
+                if not more_body:
+                    body = paste_banner(body)
+                    headers.append((b"content-length", b"%d" % len(body)))
                     await send({**start, "headers": headers})
                     await send({**message, "body": body})
                     return
-                await send(start)
-            await send(message)
+                await send({**start, "headers": headers})
+                tail = b""
+            if tail is None:
+                await send(message)
+                return
+            if not more_body:
+                body, tail = paste_banner(tail + body), None
+                await send({"type": "http.response.body", "body": body})
+                return
+            cut = len(body) - FLOOR_WINDOW
+            if cut >= 0:
+                out, tail = b"".join((tail, memoryview(body)[:cut])), body[cut:]
+            else:
+                joined = tail + body
+                out, tail = joined[:-FLOOR_WINDOW], joined[-FLOOR_WINDOW:]
+            await send({"type": "http.response.body", "body": out, "more_body": True})
 
         await self.app(scope, receive, paste)
 
@@ -229,6 +284,10 @@ def consentgate() -> Starlette:
 
 def floor() -> Starlette:
     return Starlette(routes=routes(), middleware=[Middleware(FloorBannerMiddleware)])
+
+
+def passthrough() -> Starlette:
+    return Starlette(routes=routes(), middleware=[Middleware(PassthroughMiddleware)])
 
 
 def naive() -> Starlette:
