@@ -433,6 +433,13 @@ def median_ratio(results: Results, scenario: str, variant: str) -> float:
     return statistics.median(v / b for v, b in zip(variant_rps, bare_rps, strict=True))
 
 
+def added_time(results: Results, scenario: str, variant: str) -> float:
+    """Median over the rounds of the server's extra time per request, µs (serial runs)."""
+    variant_rps = results.rps[(scenario, variant)]
+    bare_rps = results.rps[(scenario, "bare")]
+    return statistics.median(1e6 / v - 1e6 / b for v, b in zip(variant_rps, bare_rps, strict=True))
+
+
 def render(
     results: Results, args: argparse.Namespace, variants: Sequence[str], pinned: bool
 ) -> str:
@@ -492,6 +499,28 @@ def render(
             ratio = median_ratio(results, scenario.name, "consentgate")
             row += [f"≥ {scenario.target:.2f}x", "pass" if ratio >= scenario.target else "FAIL"]
         lines.append("| " + " | ".join(row) + " |")
+
+    if not args.side_by_side:
+        lines += [
+            "",
+            "## Server time added per request",
+            "",
+            "The server is saturated on one CPU, so 1/rate is its time per request; this is "
+            "the median over the rounds of 1/variant rate − 1/bare rate, in µs: what a "
+            "request costs the server on top of the bare app (negative: less).",
+            "",
+            "| Scenario | bare µs/request | " + " | ".join(f"{v} +µs" for v in others) + " |",
+            "|" + "|".join(["---"] + ["---:"] * (len(others) + 1)) + "|",
+        ]
+        for scenario in SCENARIOS:
+            if scenario.name not in args.scenarios:
+                continue
+            row = [
+                scenario.label,
+                f"{1e6 / statistics.median(results.rps[(scenario.name, 'bare')]):.1f}",
+            ]
+            row += [f"{added_time(results, scenario.name, v):+.1f}" for v in others]
+            lines.append("| " + " | ".join(row) + " |")
 
     memory_scenarios = [s for s in SCENARIOS if s.memory and s.name in args.scenarios]
     if memory_scenarios:
