@@ -21,6 +21,7 @@ from consentgate.log import ConsentLog, ConsentRecord, PostgresConsentLog, SQLit
 from consentgate.log._export import (
     CSV_HEADER,
     EXPORT_COLUMNS,
+    Countable,
     LineSource,
     csv_lines,
     export_chunks,
@@ -400,14 +401,29 @@ async def test_a_damaged_postgresql_row_is_exported_as_it_stands_or_refused(
                 await export(log, format, consent_id="visitor-1")
 
 
-async def test_sqlite_counts_what_an_export_would_give(sqlite_log: SQLiteConsentLog) -> None:
-    await record_all(sqlite_log, records(14))
-    await sqlite_log.erase("visitor-1")
-    assert await sqlite_log.count_records() == 13  # 14 - 2 erased + the erase record
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_log(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """Both stores."""
+    log: ConsentLog
+    if request.param == "sqlite":
+        log = SQLiteConsentLog(tmp_path / "log.db")
+    else:
+        log = PostgresStore(request.getfixturevalue("postgres_database")).open()
+    yield log
+    await log.aclose()
+
+
+async def test_a_store_counts_what_an_export_would_give(store_log: ConsentLog) -> None:
+    assert isinstance(store_log, Countable)
+    assert await store_log.count_records() == 0
+    await record_all(store_log, records(14))
+    await store_log.erase("visitor-1")
+    assert await store_log.count_records() == 13  # 14 - 2 erased + the erase record
     since, until = START + timedelta(minutes=3), START + timedelta(minutes=10)
-    assert await sqlite_log.count_records(since=since, until=until) == 6
-    assert await sqlite_log.count_records(consent_id="visitor-3") == 2
-    rows = parse_csv(await export(sqlite_log, since=since, until=until))[1:]
+    assert await store_log.count_records(since=since, until=until) == 6
+    assert await store_log.count_records(consent_id="visitor-3") == 2
+    assert await store_log.count_records(consent_id="visitor-1") == 1  # the erase record
+    rows = parse_csv(await export(store_log, since=since, until=until))[1:]
     assert len(rows) == 6
 
 

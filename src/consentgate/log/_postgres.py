@@ -411,6 +411,26 @@ class PostgresConsentLog(ConsentLog):
                 return
             after = rows[-1][0]
 
+    async def count_records(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        consent_id: str | None = None,
+    ) -> int:
+        """How many records ``iter_records`` would give (for a progress bar)."""
+        condition, params = _filter(since, until, consent_id)
+        query = f"SELECT count(*) FROM consent_records WHERE {condition}"
+
+        async def count(conn: _Conn) -> int:
+            cursor = await conn.execute(query, params)
+            row = await cursor.fetchone()
+            assert row is not None  # count(*) always answers one row
+            total: int = row[0]
+            return total
+
+        return await self._run(count, "read", bounded=False)
+
     async def export_lines(
         self,
         format: ExportFormat,
