@@ -3,9 +3,11 @@
 (``python -m benchmarks log`` runs the consent log's suites instead: ``benchmarks/log.py``.)
 
 Starts one uvicorn server per variant (``benchmarks/apps.py``) on 127.0.0.1,
-loads each with wrk, interleaving the variants over several rounds, and prints
-the median of the paired per-round throughput ratios variant/bare, plus the
-servers' peak resident memory during the 1 MB scenarios. The table is also
+loads each with wrk, interleaving the variants over several rounds (or, with
+``--side-by-side``, loading all at once on one server CPU), and prints the
+median of the paired per-round throughput ratios variant/bare, the server time
+each variant adds per request, and the servers' peak resident memory during the
+1 MB scenarios. The table is also
 written to ``benchmarks/results/latest.md``. See ``benchmarks/README.md``.
 """
 

@@ -16,9 +16,9 @@ BaseHTTPMiddleware that buffers every HTML body and pastes a banner before
 must do (hold the response start, copy a one-message body once with a fixed
 banner pasted in, correct Content-Length; copy each streamed chunk once to hold
 back the stream's last 1 KiB, and paste the banner into that), with no consent
-logic at all. ``passthrough`` wraps ``send`` and
-does nothing else: the cost of merely being a middleware that sees responses.
-These three live here and nowhere else.
+logic at all. ``passthrough`` wraps ``send`` and does nothing else: the cost of
+merely being a middleware that sees responses. These three live here and nowhere
+else.
 """
 
 from __future__ import annotations
@@ -223,6 +223,9 @@ class FloorBannerMiddleware:
                     return
                 await send(message)
                 return
+            if held is None and tail is None:  # not an HTML body
+                await send(message)
+                return
             body: bytes = message.get("body", b"")
             more_body: bool = message.get("more_body", False)
             if held is not None:
@@ -237,9 +240,7 @@ class FloorBannerMiddleware:
                     return
                 await send({**start, "headers": headers})
                 tail = b""
-            if tail is None:
-                await send(message)
-                return
+            assert tail is not None
             if not more_body:
                 body, tail = paste_banner(tail + body), None
                 await send({"type": "http.response.body", "body": body})
