@@ -32,7 +32,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, date, datetime, time
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 
-from ._base import ConsentLog, ConsentRecord, format_categories
+from ._base import ConsentLog, ConsentRecord, record_row
 from ._chain import format_time
 
 __all__ = [
@@ -197,22 +197,9 @@ def parse_when(text: str) -> datetime:
 
 
 def _csv_row(record: ConsentRecord) -> tuple[Any, ...]:
-    return (
-        record.sequence,
-        format_time(record.time),
-        record.consent_id,
-        record.action,
-        format_categories(record.granted),
-        format_categories(record.refused),
-        record.policy_version,
-        record.language,
-        record.source,
-        record.text_fingerprint,
-        record.user_agent,
-        record.ip,
-        record.prev_hash,
-        record.hash,
-    )
+    """The stored columns in the export's order, which puts ``time`` before ``consent_id``."""
+    sequence, consent_id, when, *rest = record_row(record, format_time(record.time))
+    return (sequence, when, consent_id, *rest)
 
 
 CSV_HEADER = ",".join(f'"{column}"' for column in EXPORT_COLUMNS) + "\r\n"
