@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -214,6 +215,7 @@ class Visitor:
         return data
 
 
+@contextmanager
 def open_visitor(
     browser: Browser,
     base_url: str,
@@ -221,8 +223,8 @@ def open_visitor(
     javascript: bool,
     viewport: dict[str, int] | None = None,
     color_scheme: Literal["light", "dark"] = "light",
-) -> Visitor:
-    """A fresh browser context whose every request passes the loopback guard."""
+) -> Iterator[Visitor]:
+    """A fresh browser context whose every request passes the loopback guard; closed after."""
     size = viewport or VIEWPORT
     context = browser.new_context(
         java_script_enabled=javascript,
@@ -237,27 +239,24 @@ def open_visitor(
     visitor = Visitor(base_url=base_url, context=context, page=page)
     context.route("**/*", visitor.route)
     page.on("pageerror", lambda error: visitor.errors.append(str(error)))
-    return visitor
+    try:
+        yield visitor
+    finally:
+        context.close()
 
 
 @pytest.fixture
 def visitor(browser: Browser, demo_url: str) -> Iterator[Visitor]:
     """JavaScript off: the base every visitor gets."""
-    visitor = open_visitor(browser, demo_url, javascript=False)
-    try:
+    with open_visitor(browser, demo_url, javascript=False) as visitor:
         yield visitor
-    finally:
-        visitor.context.close()
 
 
 @pytest.fixture
 def js_visitor(browser: Browser, demo_url: str) -> Iterator[Visitor]:
     """JavaScript on; a script error on any page fails the test."""
-    visitor = open_visitor(browser, demo_url, javascript=True)
-    try:
+    with open_visitor(browser, demo_url, javascript=True) as visitor:
         yield visitor
-    finally:
-        visitor.context.close()
     assert visitor.errors == [], visitor.errors
 
 

@@ -30,11 +30,8 @@ def scheme_visitor(
     request: pytest.FixtureRequest, browser: Browser, demo_url: str
 ) -> Iterator[Visitor]:
     scheme: Scheme = request.param
-    visitor = open_visitor(browser, demo_url, javascript=True, color_scheme=scheme)
-    try:
+    with open_visitor(browser, demo_url, javascript=True, color_scheme=scheme) as visitor:
         yield visitor
-    finally:
-        visitor.context.close()
     assert visitor.errors == []
 
 

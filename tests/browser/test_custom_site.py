@@ -22,22 +22,16 @@ def custom_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from serve("examples.custom_theme.app:app", tmp_path_factory.mktemp("custom-site"))
 
 
-def visit(browser: Browser, url: str, *, javascript: bool) -> Iterator[Visitor]:
-    visitor = open_visitor(browser, url, javascript=javascript)
-    try:
-        yield visitor
-    finally:
-        visitor.context.close()
-
-
 @pytest.fixture
 def plain_visitor(browser: Browser, custom_url: str) -> Iterator[Visitor]:
-    yield from visit(browser, custom_url, javascript=False)
+    with open_visitor(browser, custom_url, javascript=False) as visitor:
+        yield visitor
 
 
 @pytest.fixture
 def js_visitor(browser: Browser, custom_url: str) -> Iterator[Visitor]:
-    yield from visit(browser, custom_url, javascript=True)
+    with open_visitor(browser, custom_url, javascript=True) as visitor:
+        yield visitor
 
 
 def banner(visitor: Visitor) -> Locator:

@@ -371,11 +371,8 @@ def test_dialog_banner_is_modal_and_traps_focus(js_visitor: Visitor) -> None:
 
 @pytest.fixture
 def mobile_visitor(browser: Browser, demo_url: str) -> Iterator[Visitor]:
-    visitor = open_visitor(browser, demo_url, javascript=True, viewport=MOBILE)
-    try:
+    with open_visitor(browser, demo_url, javascript=True, viewport=MOBILE) as visitor:
         yield visitor
-    finally:
-        visitor.context.close()
     assert visitor.errors == []
 
 
@@ -467,8 +464,7 @@ def strict_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.mark.browser
 def test_providers_start_under_a_strict_csp(browser: Browser, strict_url: str) -> None:
-    visitor = open_visitor(browser, strict_url, javascript=True)
-    try:
+    with open_visitor(browser, strict_url, javascript=True) as visitor:
         visitor.page.add_init_script(RECORD_CSP_VIOLATIONS)
         response = visitor.goto(PAGE)
         assert "'nonce-" in response.headers["content-security-policy"]
@@ -484,8 +480,6 @@ def test_providers_start_under_a_strict_csp(browser: Browser, strict_url: str) -
         wait_for_requests(visitor, *STATISTICS_HOSTS, "static.bufferapp.com")
         expect(visitor.page.locator("head style")).to_have_count(1)
         assert visitor.page.evaluate("window.__violations") == []
-    finally:
-        visitor.context.close()
     assert visitor.errors == []
 
 
@@ -498,8 +492,7 @@ def google_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_withdrawing_google_tags_updates_consent_mode_without_a_reload(
     browser: Browser, google_url: str
 ) -> None:
-    visitor = open_visitor(browser, google_url, javascript=True)
-    try:
+    with open_visitor(browser, google_url, javascript=True) as visitor:
         load(visitor)
         choose(visitor, ACCEPT_ALL)
         assert_google_started(visitor)
@@ -517,8 +510,6 @@ def test_withdrawing_google_tags_updates_consent_mode_without_a_reload(
         assert categories(visitor) == []
         assert changes(visitor)[-1] == {"categories": [], "action": "reject_all"}
         assert visitor.me()["granted"] == []
-    finally:
-        visitor.context.close()
     assert visitor.errors == []
 
 

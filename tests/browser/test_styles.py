@@ -25,11 +25,8 @@ DARK_BG = "rgb(30, 31, 36)"
 
 @pytest.fixture
 def dark_visitor(browser: Browser, demo_url: str) -> Iterator[Visitor]:
-    visitor = open_visitor(browser, demo_url, javascript=False, color_scheme="dark")
-    try:
+    with open_visitor(browser, demo_url, javascript=False, color_scheme="dark") as visitor:
         yield visitor
-    finally:
-        visitor.context.close()
 
 
 def banner(visitor: Visitor) -> Locator:
