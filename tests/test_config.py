@@ -140,6 +140,15 @@ def test_non_positive_cookie_max_age_is_rejected(max_age: int) -> None:
     assert field_of(**minimal(cookie_max_age=max_age)) == "cookie_max_age"
 
 
+def test_a_choice_lasts_six_months_by_default() -> None:
+    assert ConsentConfig(**minimal()).cookie_max_age == 182 * 86400
+
+
+def test_cookie_max_age_is_capped_at_thirteen_months() -> None:
+    assert ConsentConfig(**minimal(cookie_max_age=395 * 86400)).cookie_max_age == 395 * 86400
+    assert field_of(**minimal(cookie_max_age=395 * 86400 + 1)) == "cookie_max_age"
+
+
 @pytest.mark.parametrize(
     "domain",
     ["example", ".com", "http://example.com", "example.com/", "-bad.example.com", "ex ample.com"],

@@ -21,6 +21,16 @@ def test_defaults_keep_everything_off() -> None:
     assert (config.log_user_agent, config.log_ip) == ("off", "off")
 
 
+def test_records_must_outlive_the_consent_they_prove() -> None:
+    with pytest.raises(ConfigurationError, match="retention_days: 181 days is shorter"):
+        make_config(retention_days=181)  # the default consent lasts 182 days
+    assert make_config(retention_days=182).retention_days == 182
+    # A partial day of lifetime needs a whole day of records.
+    with pytest.raises(ConfigurationError, match="retention_days"):
+        make_config(retention_days=30, cookie_max_age=30 * 86400 + 1)
+    assert make_config(retention_days=31, cookie_max_age=30 * 86400 + 1).retention_days == 31
+
+
 def test_valid_values_are_kept() -> None:
     config = make_config(
         retention_days=730, admin_token=TOKEN, log_user_agent="hash", log_ip="truncate"

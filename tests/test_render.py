@@ -383,9 +383,9 @@ def test_overridden_texts_are_escaped_like_the_builtin_ones() -> None:
 
 
 def test_overridden_consent_cookie_texts_reach_the_declaration() -> None:
-    renderer = build(make_config(texts={"da": {"consent_cookie.expiry": "{days} dage (1 år)"}}))
-    html = preferences(renderer, "da")
-    assert "365 dage (1 år)" in html
+    texts = {"da": {"consent_cookie.expiry": "{days} dage (et halvt år)"}}
+    html = preferences(build(make_config(texts=texts)), "da")
+    assert "182 dage (et halvt år)" in html
 
 
 def test_fingerprints_reflect_overridden_texts_of_that_language() -> None:

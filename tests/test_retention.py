@@ -98,7 +98,7 @@ async def test_a_failed_prune_is_logged_and_retried_sooner(
 async def test_a_request_does_not_wait_for_the_prune() -> None:
     log = PruneLog()
     log.release.clear()
-    app = make_app(make_config(store=log, retention_days=30))
+    app = make_app(make_config(store=log, retention_days=30, cookie_max_age=30 * 86400))
     async with client_for(app) as client:
         response = await asyncio.wait_for(client.get("/_consent/preferences"), timeout=5)
         assert response.status_code == 200
@@ -120,7 +120,7 @@ async def test_the_middleware_prunes_old_records_and_the_chain_verifies(store: S
         now = datetime.now(UTC)
         await log.record(make_record(consent_id="old", time=now - timedelta(days=40)))
         await log.record(make_record(consent_id="new", time=now - timedelta(days=2)))
-        app = make_app(make_config(store=log, retention_days=30))
+        app = make_app(make_config(store=log, retention_days=30, cookie_max_age=30 * 86400))
         async with client_for(app) as client:
             await client.get("/_consent/preferences")
             for _ in range(1000):

@@ -106,6 +106,8 @@ config = ConsentConfig(
         Buffer(),
     ],
     store=os.environ.get("CONSENTGATE_STORE", "sqlite:///consentgate-demo.db"),
+    # Proof of a choice is kept a year: longer than the six months a choice lasts.
+    retention_days=365,
     exclude_paths=["/api"],
 )
 

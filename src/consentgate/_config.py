@@ -27,7 +27,11 @@ __all__ = ["BUILTIN_CATEGORIES", "Category", "ConsentConfig"]
 #: The environment variable ``from_toml`` reads the secret from when the file has none.
 SECRET_ENV = "CONSENTGATE_SECRET_KEY"
 MIN_SECRET_LENGTH = 32
-DEFAULT_COOKIE_MAX_AGE = 365 * 24 * 60 * 60
+_DAY = 24 * 60 * 60
+#: Six months: how long CNIL recommends a choice be kept before the visitor is asked again.
+DEFAULT_COOKIE_MAX_AGE = 182 * _DAY
+#: Thirteen months: the longest a consent may last before it is asked for again (CNIL, EDPB).
+MAX_COOKIE_MAX_AGE = 395 * _DAY
 MIN_ADMIN_TOKEN_LENGTH = 32
 #: Where ``from_toml`` takes ``admin_token`` from when the file has none.
 ADMIN_TOKEN_ENV = "CONSENTGATE_ADMIN_TOKEN"
@@ -309,6 +313,12 @@ class ConsentConfig:
             f"{self.cookie_name!r} is not a valid cookie name",
         )
         _require(self.cookie_max_age > 0, "cookie_max_age", "must be a positive number of seconds")
+        _require(
+            self.cookie_max_age <= MAX_COOKIE_MAX_AGE,
+            "cookie_max_age",
+            f"{self.cookie_max_age} seconds is longer than 13 months ({MAX_COOKIE_MAX_AGE}); "
+            "a consent must be asked for again by then",
+        )
         if self.cookie_domain is not None:
             _require(
                 _DOMAIN.fullmatch(self.cookie_domain) is not None and "." in self.cookie_domain[1:],
@@ -363,6 +373,16 @@ class ConsentConfig:
 
     def _check_log_options(self) -> None:
         check_retention_days(self.retention_days)
+        if self.retention_days is not None:
+            # Proof must outlive the consent it proves: a record pruned while its cookie
+            # still grants would leave a consent that nothing in the log shows was given.
+            lifetime_days = -(-self.cookie_max_age // _DAY)
+            _require(
+                self.retention_days >= lifetime_days,
+                "retention_days",
+                f"{self.retention_days} days is shorter than a consent lasts (cookie_max_age: "
+                f"{lifetime_days} days); records must be kept at least that long",
+            )
         if self.admin_token is not None:
             _require(
                 isinstance(self.admin_token, str)
