@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -191,6 +192,18 @@ def test_banner_without_privacy_policy_links_only_to_the_preferences() -> None:
     renderer = build(make_config(privacy_policy_url=None))
     links = [a["href"] for a in Tags(banner_html(renderer, "en")).find("a")]
     assert links == ["/_consent/preferences?next=%2Fpage%3Fx%3D1"]
+
+
+@pytest.mark.parametrize("lang", available_languages())
+def test_banner_promises_the_settings_link_only_where_pages_get_one(lang: str) -> None:
+    texts = builtin_texts(lang)
+    promise = texts["banner.intro"].split(". ")[-1]
+    instead = texts["banner.intro_without_link"].split(". ")[-1]
+    assert promise != instead
+    with_link = unescape(banner_html(default_renderer(), lang))
+    without = unescape(banner_html(build(make_config(show_settings_link=False)), lang))
+    assert promise in with_link and instead not in with_link
+    assert instead in without and promise not in without
 
 
 @pytest.mark.parametrize("lang", available_languages())

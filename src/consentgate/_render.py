@@ -48,6 +48,8 @@ from .providers._google import CONSENT_MODE_PRELUDE
 
 __all__ = ["CategoryView", "Fragment", "Renderer"]
 
+_BANNER_INTRO = {True: "banner.intro", False: "banner.intro_without_link"}
+
 _HOLE = re.compile("\x00([a-z_]+)\x00")
 _LANGUAGE_RANGE = re.compile(
     r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]{1,5}))?\s*"
@@ -377,7 +379,10 @@ class Renderer:
             lang=lang,
             prefix=self.config.prefix,
             controller=controller,
-            intro=texts["banner.intro"].format(controller=controller),
+            # The banner promises a settings link on every page only where there is one.
+            intro=texts[_BANNER_INTRO[self.config.show_settings_link]].format(
+                controller=controller
+            ),
             preferences_intro=texts["preferences.intro"].format(controller=controller),
             config=self.config,
             privacy_policy_url=self.config.privacy_policy_url,
