@@ -39,6 +39,7 @@ from ._assets import Assets
 from ._config import ConsentConfig
 from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._exceptions import ConfigurationError
+from ._fair_choice import unfair_choice
 from ._locales import Texts, available_languages, builtin_texts
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
@@ -186,13 +187,20 @@ class Renderer:
             lang: Fragment(self._render("settings_link.html", lang, next_q=hole("next_q")))
             for lang in self.languages
         }
-        self.fingerprints = {
-            (source, lang): hashlib.sha256(html.encode()).hexdigest()
+        pages = {
+            (source, lang): html
             for lang in self.languages
             for source, html in (
                 ("banner", self.banner[lang].html),
                 ("preferences", self._preferences_html(lang, NO_CONSENT, hole_values())),
             )
+        }
+        for (source, lang), html in pages.items():
+            unfair = unfair_choice(html, config.prefix)
+            if unfair is not None:
+                raise ConfigurationError("template_dirs", f"{source}.html ({lang}): {unfair}")
+        self.fingerprints = {
+            key: hashlib.sha256(html.encode()).hexdigest() for key, html in pages.items()
         }
         self._error_pages = {
             (lang, key): Fragment(
