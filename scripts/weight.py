@@ -1,9 +1,10 @@
 """How much a visitor downloads to see and use the banner: ours against four other consent tools.
 
-    python3 scripts/weight.py      (or: npm run weight)
+    .venv/bin/python scripts/weight.py      (or: npm run weight)
 
 Sizes are gzip -9 (``gzip -9 < file | wc -c``), file by file, as a browser fetches them,
-of the JS and CSS a visitor must load for the banner. Ours come from static/; the others
+of the JS and CSS a visitor must load for the banner. Ours come from static/, minified as
+the middleware serves them (rjsmin, rcssmin); the others
 are fetched from the npm registry with ``npm pack`` (the published packages, exact
 versions) into a temporary folder, and their dist files measured in the same run. Prints a
 Markdown table and exits non-zero if ours is over the budget.
@@ -19,6 +20,8 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from consentgate._assets import minified
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The issue's target for consentgate's JS + CSS, gzip -9 (1 KB = 1000 bytes, as for the others).
@@ -78,9 +81,10 @@ def weigh(content: bytes) -> Weight:
 
 
 def ours() -> Weight:
+    """What a visitor downloads: the files as the middleware serves them, minified."""
     total = Weight(0, 0)
     for name in OURS:
-        total += weigh((ROOT / name).read_bytes())
+        total += weigh(minified(name, (ROOT / name).read_bytes()))
     return total
 
 

@@ -1,22 +1,37 @@
-"""The banner's CSS and JS, served from ``<prefix>/static/`` under content-hashed names."""
+"""The banner's CSS and JS, served from ``<prefix>/static/`` under content-hashed names.
+
+The files in ``static/`` are readable source with comments; visitors get them minified
+(once, at start-up), which takes a quarter off what they download gzipped.
+"""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["Asset", "Assets"]
+from rcssmin import cssmin
+from rjsmin import jsmin
+
+__all__ = ["Asset", "Assets", "minified"]
 
 _MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 IMMUTABLE = "public, max-age=31536000, immutable"
+_MINIFIERS: dict[str, Callable[[str], str]] = {".css": cssmin, ".js": jsmin}
 
 
 @dataclass(frozen=True, slots=True)
 class Asset:
     content: bytes
     media_type: str
+
+
+def minified(name: str, content: bytes) -> bytes:
+    """``content`` of the CSS or JS file ``name`` without comments and needless whitespace."""
+    minify = _MINIFIERS[Path(name).suffix]
+    return minify(content.decode("utf-8")).encode("utf-8")
 
 
 def static_folder() -> Path:
@@ -44,7 +59,8 @@ class Assets:
                 self.add(path.name, path.read_bytes())
 
     def add(self, name: str, content: bytes) -> str:
-        """Serve ``content`` under a content-hashed name (the theme's stylesheet comes so)."""
+        """Serve ``content``, minified, under a content-hashed name (the theme's stylesheet too)."""
+        content = minified(name, content)
         suffix = Path(name).suffix
         digest = hashlib.sha256(content).hexdigest()[:12]
         hashed = f"{Path(name).stem}.{digest}{suffix}"
