@@ -65,7 +65,21 @@
     if (!form.closest(".cg-banner")) {
       if (status) status.textContent = status.dataset.saved; // the preference centre's page
     } else {
+      // Said once the banner is gone, in its language: what was saved.
+      const said = shown.dataset;
+      const titles = state.granted.map((c) => shown.querySelector(`[value="${c}"]~.cg-category-title`)?.textContent || c);
+      const text = said.savedNone
+        ? titles.length ? said.savedWith.replace("{categories}", titles.join(", ")) : said.savedNone
+        : status?.dataset.saved;
       close();
+      let live = d.querySelector(".cg-status");
+      if (!live) {
+        live = d.body.appendChild(d.createElement("p"));
+        live.className = "cg-status";
+        live.setAttribute("role", "status");
+      }
+      // Filled a moment after it is added, so screen readers announce it.
+      setTimeout(() => (live.textContent = text), 99);
       if (state.consent_mode && window.gtag) gtag("consent", "update", state.consent_mode);
       if (state.reload) location.reload(); // withdrawn, and only a reload stops it
       else {
@@ -75,6 +89,9 @@
           run(state.settings_link, d.body);
           link();
         }
+        // Focus where the choice can be changed again, rather than lost on <body>.
+        const again = d.getElementById("consentgate-settings");
+        if (again && d.activeElement == d.body) again.focus();
       }
     }
     d.dispatchEvent(
