@@ -359,6 +359,17 @@ async def test_assets_are_served_with_a_content_hash_and_cached_for_good() -> No
     assert missing.status_code == 404
 
 
+async def test_assets_are_served_minified() -> None:
+    source = (Path(__file__).resolve().parents[1] / "static" / "consentgate.js").read_text()
+    async with client_for(make_app()) as client:
+        page = (await client.get("/page")).text
+        start = page.index('src="/_consent/static/consentgate.') + len('src="')
+        served = (await client.get(page[start : page.index('"', start)])).text
+    assert "// " in source and "// " not in served
+    assert len(served) < 0.8 * len(source)
+    assert "window.consentgate" in served
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [

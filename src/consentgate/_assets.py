@@ -56,11 +56,10 @@ class Assets:
         self._urls: dict[str, str] = {}
         for path in sorted(folder.iterdir()):
             if path.suffix in _MEDIA_TYPES:
-                self.add(path.name, path.read_bytes())
+                self.add(path.name, minified(path.name, path.read_bytes()))
 
     def add(self, name: str, content: bytes) -> str:
-        """Serve ``content``, minified, under a content-hashed name (the theme's stylesheet too)."""
-        content = minified(name, content)
+        """Serve ``content`` under a content-hashed name (the theme's stylesheet comes so)."""
         suffix = Path(name).suffix
         digest = hashlib.sha256(content).hexdigest()[:12]
         hashed = f"{Path(name).stem}.{digest}{suffix}"
