@@ -94,6 +94,11 @@ class ConsentConfig:
     #: The consent log: a URL (``sqlite:///consentgate.db``) or a ConsentLog instance.
     store: str | ConsentLog = "sqlite:///consentgate.db"
     store_timeout: float = 5.0
+    #: Where a refusal or withdrawal is kept while the log is down, until it is
+    #: replayed into the log: a file on a local disk. ``None``: beside a SQLite
+    #: store (``consentgate.db-outbox``); in memory only for PostgreSQL (set it!),
+    #: a log object of your own, or ``sqlite:///:memory:``.
+    outbox: str | os.PathLike[str] | None = None
 
     #: Who is responsible for the processing (shown in the banner); the host when not set.
     controller_name: str | None = None
@@ -119,6 +124,8 @@ class ConsentConfig:
     trusted_origins: Sequence[str] = ()
     #: How long a banner form stays valid, in seconds.
     csrf_max_age: int = 2 * 24 * 60 * 60
+    #: Seconds a client has to send a choice's body; a slower one is answered 408.
+    body_timeout: float = 10.0
     #: Folders searched before the built-in templates, to override them.
     template_dirs: Sequence[str | os.PathLike[str]] = ()
     #: Colours, font, corner radius and position of the banner; None keeps the built-in look.
@@ -162,6 +169,19 @@ class ConsentConfig:
         else:
             _require(isinstance(self.store, ConsentLog), "store", "must be a URL or a ConsentLog")
         _require(self.csrf_max_age > 0, "csrf_max_age", "must be a positive number of seconds")
+        _require(
+            isinstance(self.body_timeout, int | float)
+            and not isinstance(self.body_timeout, bool)
+            and 0 < self.body_timeout < float("inf"),
+            "body_timeout",
+            "must be a positive number of seconds",
+        )
+        if self.outbox is not None:
+            _require(
+                isinstance(self.outbox, str | os.PathLike) and Path(self.outbox).parent.is_dir(),
+                "outbox",
+                f"{self.outbox!r} must be a file path in an existing folder",
+            )
         for i, origin in enumerate(self.trusted_origins):
             _require(
                 re.fullmatch(r"https?://[^/\s?#@]+", origin) is not None
@@ -184,6 +204,17 @@ class ConsentConfig:
     def signing_keys(self) -> tuple[str, ...]:
         """The secrets, newest first."""
         return (self.secret_key,) if self.secret_key else tuple(self.secret_keys)
+
+    @property
+    def outbox_path(self) -> Path | None:
+        """The outbox file, explicit or beside a SQLite store; None keeps it in memory."""
+        if self.outbox is not None:
+            return Path(self.outbox)
+        if isinstance(self.store, str) and self.store.partition("://")[0].lower() == "sqlite":
+            database = check_store_url(self.store)
+            if database != ":memory:":
+                return Path(database + "-outbox")
+        return None
 
     @property
     def all_categories(self) -> tuple[Category, ...]:

@@ -30,6 +30,7 @@ from ._csrf import CsrfTokens, normalize_origin, same_site_request
 from ._exceptions import StorageError
 from ._firewall import CookieFirewall
 from ._http import hostname
+from ._outbox import Outbox
 from ._redirect import safe_next
 from ._render import Renderer, consent_mode, iso_week, next_values
 from ._retention import Retention
@@ -90,6 +91,14 @@ class ConsentEndpoints:
         self.retention = (
             Retention(log, config.retention_days) if config.retention_days is not None else None
         )
+        self.outbox = Outbox(log, config.outbox_path)
+        if config.outbox_path is None and isinstance(config.store, str):
+            if not config.store.lower().startswith("sqlite:"):
+                logger.warning(
+                    "consentgate: no outbox set: a refusal made while the consent log is down "
+                    "is kept in memory only until the log is back; set outbox to a file on a "
+                    "local disk so it survives a restart"
+                )
         self.log_user_agent = config.log_user_agent
         self.log_ip = config.log_ip
         # Keyed with the newest secret, so hashed user agents cannot be looked up
@@ -101,6 +110,7 @@ class ConsentEndpoints:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.retention is not None:
             self.retention.poke()
+        self.outbox.poke()
         request = Request(scope, receive)
         path = scope["path"][len(self.prefix) :]
         method = request.method
@@ -176,23 +186,29 @@ class ConsentEndpoints:
             ip=self._ip(request),
         )
         try:
+            if self.outbox.pending():
+                await self.outbox.replay()  # earlier choices first: the log keeps their order
             await self.log.record(record)
         except StorageError as exc:
-            logger.error("consent log write failed, choice not acknowledged: %s", exc)
             before = current.granted if current.has_choice else frozenset()
             if not granted <= before:
                 # A grant needs its proof; what the visitor refused is still honoured.
-                fallback = (
-                    replace(state, granted=before & granted)
-                    if current.has_choice and before - granted
-                    else None
-                )
+                logger.error("consent log write failed, choice not acknowledged: %s", exc)
                 refused = self._error(
                     503, "errors.unavailable", lang, choice.next_path, host, wants_json
                 )
-                if fallback is not None:
-                    self._apply(refused, request, fallback)
+                if current.has_choice and before - granted:
+                    kept = before & granted
+                    await self._keep_for_later(self._withdrawal(record, kept), exc)
+                    self._apply(refused, request, replace(state, granted=kept))
                 return refused
+            if not await self._keep_for_later(record, exc):
+                # Nowhere to keep the proof: still honoured, but not acknowledged.
+                unsaved = self._error(
+                    503, "errors.unavailable", lang, choice.next_path, host, wants_json
+                )
+                self._apply(unsaved, request, state)
+                return unsaved
 
         response: Response
         if wants_json:
@@ -203,6 +219,40 @@ class ConsentEndpoints:
             response = Response(status_code=303, headers={"Location": choice.next_path})
         self._apply(response, request, state)
         return response
+
+    async def _keep_for_later(self, record: ConsentRecord, error: StorageError) -> bool:
+        """Put a refusal the log could not take into the outbox; False if that failed too."""
+        try:
+            await self.outbox.add(record)
+        except OSError as exc:
+            logger.error(
+                "consentgate: consent log unavailable and the outbox (%s) unwritable: the %s "
+                "of consent id %s is applied, NOT recorded: %s; %s",
+                self.outbox.where,
+                record.action,
+                record.consent_id,
+                error,
+                exc,
+            )
+            return False
+        logger.warning(
+            "consentgate: consent log unavailable: the %s of consent id %s is applied, "
+            "not yet recorded; kept in the outbox (%s) until the log answers: %s",
+            record.action,
+            record.consent_id,
+            self.outbox.where,
+            error,
+        )
+        return True
+
+    def _withdrawal(self, record: ConsentRecord, granted: frozenset[str]) -> ConsentRecord:
+        """``record`` cut down to what it withdrew: what is applied when its grant is refused."""
+        return replace(
+            record,
+            action="withdraw",
+            granted=tuple(sorted(granted)),
+            refused=tuple(c for c in sorted(self.renderer.choosable) if c not in granted),
+        )
 
     def preferences(self, request: Request) -> Response:
         lang = self.renderer.negotiate(request.headers.get("accept-language"))

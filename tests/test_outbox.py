@@ -1,0 +1,300 @@
+"""The outbox: a refusal made while the log is down is answered at once and recorded later."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from consentgate import ConfigurationError
+from consentgate._outbox import Outbox, decode, encode
+from consentgate.log import ConsentRecord
+from tests.conftest import RecordingLog, choose, client_for, make_app, make_config
+from tests.stores import SQLiteStore
+
+pytestmark = pytest.mark.anyio
+
+
+def a_record(consent_id: str = "c-1", action: str = "withdraw", **changes: object) -> ConsentRecord:
+    fields: dict[str, object] = {
+        "consent_id": consent_id,
+        "time": datetime(2026, 11, 3, 12, 0, 0, 123456, tzinfo=UTC),
+        "action": action,
+        "granted": ("preferences",),
+        "refused": ("marketing", "statistics"),
+        "policy_version": "2026-11",
+        "language": "da",
+        "source": "banner",
+        "text_fingerprint": "ab" * 32,
+        "user_agent": "Mozilla/5.0",
+        "ip": "192.0.2.0/24",
+    }
+    fields.update(changes)
+    return ConsentRecord(**fields)  # type: ignore[arg-type]
+
+
+async def settled(outbox: Outbox) -> None:
+    """Wait for the outbox's background replay, if one runs."""
+    for _ in range(500):
+        if outbox.task is None or outbox.task.done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the outbox's background replay did not finish")
+
+
+# -- the record as a line ------------------------------------------------------
+
+
+def test_a_record_survives_the_line_with_every_field() -> None:
+    record = a_record()
+    line = encode(record)
+    assert "\n" not in line
+    assert decode(line) == record
+    assert set(dataclasses.asdict(decode(line))) == {f.name for f in dataclasses.fields(record)}
+
+
+@pytest.mark.parametrize("line", ["", "{", "[]", '{"record": 1}', '{"record": {"x": 1}}'])
+def test_a_line_that_holds_no_record_is_refused(line: str) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        decode(line)
+
+
+# -- the file ----------------------------------------------------------------------
+
+
+async def test_replay_writes_in_order_and_empties_the_file(tmp_path: Path) -> None:
+    log, path = RecordingLog(), tmp_path / "outbox"
+    outbox = Outbox(log, path)
+    first, second = a_record("c-1"), a_record("c-2", action="reject", granted=())
+    log.failing = True
+    await outbox.add(first)
+    await outbox.add(second)
+    assert path.stat().st_mode & 0o777 == 0o600  # consent ids and addresses: the owner's only
+    with pytest.raises(Exception, match="failing on purpose"):
+        await outbox.replay()
+    assert outbox.pending() and log.records == []
+    log.failing = False
+    assert await outbox.replay() == 2
+    assert log.records == [first, second]
+    assert path.read_bytes() == b"" and not outbox.pending()
+    await settled(outbox)
+
+
+async def test_a_killed_process_leaves_its_records_for_the_next(tmp_path: Path) -> None:
+    path = tmp_path / "outbox"
+    await Outbox(RecordingLog(), path).add(a_record())
+    log = RecordingLog()  # a new process: nothing in memory, only the file
+    assert await Outbox(log, path).replay() == 1
+    assert log.records == [a_record()]
+
+
+async def test_a_replay_that_died_before_emptying_the_file_writes_nothing_twice(
+    tmp_path: Path,
+) -> None:
+    log, path = RecordingLog(), tmp_path / "outbox"
+    outbox = Outbox(log, path)
+    await outbox.add(a_record("c-1"))
+    await outbox.add(a_record("c-2"))
+    log.records.append(a_record("c-1"))  # written to the log, then the process died
+    assert await outbox.replay() == 1
+    assert log.records == [a_record("c-1"), a_record("c-2")]
+
+
+async def test_a_record_differing_from_the_logged_one_is_still_written(tmp_path: Path) -> None:
+    log = RecordingLog()
+    outbox = Outbox(log, tmp_path / "outbox")
+    await outbox.add(a_record(action="reject", granted=()))
+    log.records.append(a_record())  # the same visitor, the same moment, another choice
+    assert await outbox.replay() == 1
+    assert len(log.records) == 2
+
+
+async def test_a_line_torn_by_a_crash_costs_no_later_record(tmp_path: Path) -> None:
+    log, path = RecordingLog(), tmp_path / "outbox"
+    outbox = Outbox(log, path)
+    await outbox.add(a_record("c-1"))
+    with path.open("ab") as file:
+        file.write(encode(a_record("torn")).encode()[:40])  # killed mid-append
+    await outbox.add(a_record("c-2"))
+    assert await outbox.replay() == 2
+    assert [r.consent_id for r in log.records] == ["c-1", "c-2"]
+    unreadable = path.with_name("outbox.unreadable")
+    assert unreadable.read_bytes().startswith(b'{"record":')  # set aside, never silently dropped
+
+
+async def test_two_processes_sharing_one_file_replay_each_record_once(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path)
+    path = tmp_path / "outbox"
+    records = [a_record(f"c-{i}") for i in range(20)]
+    writer = Outbox(RecordingLog(), path)
+    for record in records:
+        await writer.add(record)
+    async with store.open() as one, store.open() as two:
+        outboxes = [Outbox(one, path), Outbox(two, path)]
+        written = await asyncio.gather(*(o.replay() for o in outboxes))
+        assert sum(written) == 20
+        assert [r.consent_id async for r in one.iter_records()] == [r.consent_id for r in records]
+        assert (await one.verify()).ok
+
+
+async def test_in_memory_it_replays_once_the_log_is_back() -> None:
+    log = RecordingLog()
+    outbox = Outbox(log, None, retry_first=0.01)
+    log.failing = True
+    await outbox.add(a_record())
+    await asyncio.sleep(0.05)
+    assert outbox.pending()
+    log.failing = False
+    await settled(outbox)
+    assert log.records == [a_record()] and not outbox.pending()
+
+
+# -- through the endpoint --------------------------------------------------------
+
+
+async def test_a_withdrawal_during_an_outage_is_recorded_when_the_log_is_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = RecordingLog()
+    app = make_app(make_config(store=log, outbox=tmp_path / "outbox"))
+    async with client_for(app) as client:
+        await choose(client, "accept_all")
+        consent_id = (await client.get("/_consent/me")).json()["consent_id"]
+        log.failing = True
+        with caplog.at_level(logging.WARNING, logger="consentgate"):
+            withdrawn = await choose(client, "reject_all")
+        assert withdrawn.status_code == 303
+        assert (await client.get("/_consent/me")).json()["granted"] == []
+        assert [r.action for r in log.records] == ["grant"]
+        warning = next(r.getMessage() for r in caplog.records if "outbox" in r.getMessage())
+        assert consent_id in warning and "applied, not yet recorded" in warning
+        log.failing = False
+        again = await choose(client, "save", ["statistics"])  # replays the outbox first
+    assert again.status_code == 303
+    assert [r.action for r in log.records] == ["grant", "withdraw", "update"]
+    assert {r.consent_id for r in log.records} == {consent_id}
+
+
+async def test_a_grant_during_an_outage_stays_refused_and_queues_nothing(tmp_path: Path) -> None:
+    log = RecordingLog()
+    path = tmp_path / "outbox"
+    async with client_for(make_app(make_config(store=log, outbox=path))) as client:
+        log.failing = True
+        response = await choose(client, "accept_all")
+    assert response.status_code == 503
+    assert "set-cookie" not in response.headers
+    assert not path.exists() or path.read_bytes() == b""
+
+
+async def test_a_grant_waits_behind_the_outbox_while_it_cannot_be_replayed(
+    tmp_path: Path,
+) -> None:
+    log = RecordingLog()
+    path = tmp_path / "outbox"
+    async with client_for(make_app(make_config(store=log, outbox=path))) as client:
+        await choose(client, "save", ["statistics"])
+        log.failing = True
+        assert (await choose(client, "reject_all")).status_code == 303
+        await Outbox(log, path).add(a_record("other"))  # another process's refusal
+        log.failing = False
+        log.record = _failing_after(log, 1)  # type: ignore[method-assign,assignment]
+        response = await choose(client, "accept_all")
+    # The log took the first refusal, then failed: the grant may not overtake the second.
+    assert response.status_code == 503
+    assert [r.action for r in log.records] == ["grant", "withdraw"]
+
+
+def _failing_after(
+    log: RecordingLog, allowed: int
+) -> Callable[[ConsentRecord], Awaitable[ConsentRecord]]:
+    """``log.record`` that takes ``allowed`` more records, then fails as an outage would."""
+    original = log.record
+
+    async def record(record: ConsentRecord) -> ConsentRecord:
+        nonlocal allowed
+        if allowed <= 0:
+            from consentgate import StorageError
+
+            raise StorageError("down again")
+        allowed -= 1
+        return await original(record)
+
+    return record
+
+
+async def test_the_withdrawn_part_of_a_refused_grant_is_queued_too(tmp_path: Path) -> None:
+    log = RecordingLog()
+    path = tmp_path / "outbox"
+    async with client_for(make_app(make_config(store=log, outbox=path))) as client:
+        await choose(client, "save", ["statistics"])
+        log.failing = True
+        response = await choose(client, "save", ["marketing"])
+        assert response.status_code == 503
+        log.failing = False
+        assert await Outbox(log, path).replay() == 1
+    withdrawal = log.records[-1]
+    assert (withdrawal.action, withdrawal.granted) == ("withdraw", ())
+
+
+async def test_an_unwritable_outbox_still_honours_the_refusal_but_does_not_confirm_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = RecordingLog()
+    path = tmp_path / "outbox"
+    async with client_for(make_app(make_config(store=log, outbox=path))) as client:
+        await choose(client, "accept_all")
+        log.failing = True
+        path.mkdir()  # the outbox cannot be opened as a file
+        with caplog.at_level(logging.ERROR, logger="consentgate"):
+            response = await choose(client, "reject_all")
+        state = (await client.get("/_consent/me")).json()
+    assert response.status_code == 503
+    assert state["granted"] == []
+    assert "NOT recorded" in caplog.text
+
+
+async def test_the_first_request_after_a_restart_replays_what_was_left(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path)
+    async with store.open() as log:
+        await log.migrate()
+    config = make_config(store=store.url)
+    assert config.outbox_path == tmp_path / "log.db-outbox"
+    await Outbox(RecordingLog(), config.outbox_path).add(a_record())  # a killed process's
+    async with client_for(make_app(config)) as client:
+        await client.get("/_consent/me")  # any request to consentgate's routes
+        for _ in range(500):
+            if store.ids():
+                break
+            await asyncio.sleep(0.01)
+    assert store.ids() == ["c-1"]
+
+
+# -- configuration ---------------------------------------------------------------
+
+
+def test_the_outbox_lives_beside_a_sqlite_store_by_default(tmp_path: Path) -> None:
+    assert make_config(store=f"sqlite:///{tmp_path}/c.db").outbox_path == tmp_path / "c.db-outbox"
+    assert make_config(store="sqlite:///:memory:").outbox_path is None
+    assert make_config(store=RecordingLog()).outbox_path is None
+    explicit = make_config(store=RecordingLog(), outbox=str(tmp_path / "o"))
+    assert explicit.outbox_path == tmp_path / "o"
+
+
+def test_postgresql_without_an_outbox_warns_it_is_kept_in_memory(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = make_config(store="postgresql://app@127.0.0.1/consent")
+    assert config.outbox_path is None
+    with caplog.at_level(logging.WARNING, logger="consentgate"):
+        make_app(config).build_middleware_stack()
+    assert "no outbox set" in caplog.text
+
+
+def test_an_outbox_in_a_missing_folder_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="outbox"):
+        make_config(outbox=tmp_path / "missing" / "outbox")
