@@ -12,7 +12,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,9 +23,9 @@ from starlette.applications import Starlette
 
 from consentgate import ConsentMiddleware
 from tests.conftest import csrf_token
-from tests.pg_server import free_port
+from tests.pg_server import PostgresServer, find_binaries, free_port
 from tests.process_app import make_config
-from tests.stores import PostgresStore, Store
+from tests.stores import PostgresStore, SQLiteStore, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 #: Reads the consent id out of a Set-Cookie, with the same secret as the served app.
@@ -32,9 +33,15 @@ COOKIE = ConsentMiddleware(Starlette(), config=make_config("sqlite:///:memory:")
 
 
 @contextmanager
-def served(store_url: str, log_file: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def served(
+    store_url: str, log_file: Path, outbox: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """The process app under uvicorn on a free port of 127.0.0.1; killed at the end if alive."""
     port = free_port()
+    env = {**os.environ, "CONSENTGATE_TEST_STORE": store_url}
+    if outbox is not None:
+        # A shorter timeout, so that choices made while the store is down fail fast.
+        env |= {"CONSENTGATE_TEST_OUTBOX": str(outbox), "CONSENTGATE_TEST_STORE_TIMEOUT": "1"}
     with log_file.open("ab") as log:
         process = subprocess.Popen(
             [
@@ -51,7 +58,7 @@ def served(store_url: str, log_file: Path) -> Iterator[tuple[str, subprocess.Pop
                 "--no-access-log",
             ],
             cwd=ROOT,
-            env={**os.environ, "CONSENTGATE_TEST_STORE": store_url},
+            env=env,
             stdout=log,
             stderr=log,
         )
@@ -153,3 +160,125 @@ async def test_two_app_processes_share_one_postgresql_log(
     assert set(first) | set(second) == ids  # and in the log, nothing else
     assert len(ids) == 400
     assert ok, reason
+
+
+# -- a log outage: refusals are answered at once and recorded once the store is back ----
+
+
+@contextmanager
+def outage_store(
+    kind: str, tmp_path: Path
+) -> Iterator[tuple[Store, Callable[[], None], Callable[[], None]]]:
+    """A store of ``kind`` with ways to take it down and bring it back.
+
+    PostgreSQL runs in a cluster of its own, which is stopped and started; SQLite's
+    inserts are refused by a trigger, as a broken disk would.
+    """
+    if kind == "sqlite":
+        sqlite = SQLiteStore(tmp_path)
+        yield sqlite, lambda: sqlite.refuse_inserts("disk gone"), sqlite.allow_inserts
+        return
+    bin_dir = find_binaries()
+    if bin_dir is None:
+        pytest.skip("no PostgreSQL server binaries")
+    server = PostgresServer(bin_dir)
+    try:
+        server.start()
+        yield PostgresStore(server.url), server.stop, server.start
+    finally:
+        server.remove()
+
+
+async def chooser(base: str, acknowledged: list[tuple[str, str]], *, stop: asyncio.Event) -> None:
+    """Visitors accepting all, and later withdrawing, as the banner's form posts it.
+
+    Every 303 is noted with the action the log must show for it. A grant may be
+    refused (503) while the log is down, a refusal never: then the visitors who
+    granted before withdraw, and new ones refuse.
+    """
+    granted: list[str] = []  # the cookies of visitors who have not withdrawn yet
+    async with httpx.AsyncClient(base_url=base, timeout=20) as client:
+        try:
+            token = csrf_token((await client.get("/_consent/preferences")).text)
+
+            async def post(action: str, cookie: str | None) -> httpx.Response:
+                client.cookies.clear()
+                if cookie is not None:
+                    client.cookies.set("consentgate", cookie)
+                return await client.post(
+                    "/_consent",
+                    data={"action": action, "csrf_token": token, "next": "/"},
+                    headers={"origin": base},
+                )
+
+            def note(response: httpx.Response, action: str) -> str:
+                value = response.cookies["consentgate"]
+                consent_id = COOKIE.read(value).state.consent_id
+                assert consent_id is not None
+                acknowledged.append((consent_id, action))
+                return value
+
+            while not stop.is_set():
+                accepted = await post("accept_all", None)
+                if accepted.status_code == 303:
+                    granted.append(note(accepted, "grant"))
+                else:
+                    assert accepted.status_code == 503, accepted.text
+                withdraw = bool(granted) and (len(granted) > 3 or accepted.status_code == 503)
+                cookie = granted.pop(0) if withdraw else None
+                refused = await post("reject_all", cookie)
+                assert refused.status_code == 303, refused.text
+                note(refused, "withdraw" if withdraw else "reject")
+        except httpx.TransportError:
+            return  # the server is gone
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+async def test_refusals_answered_during_an_outage_and_a_sigkill_reach_the_log(
+    kind: str, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox"
+    with outage_store(kind, tmp_path) as (store, down, back):
+        acknowledged: list[tuple[str, str]] = []
+        stop = asyncio.Event()
+        with served(store.url, tmp_path / "first.log", outbox) as (base, process):
+            visitors = [
+                asyncio.ensure_future(chooser(base, acknowledged, stop=stop)) for _ in range(6)
+            ]
+            async with asyncio.timeout(60):
+                while len(acknowledged) < 30:
+                    await asyncio.sleep(0.01)
+            await asyncio.to_thread(down)
+            during = len(acknowledged)
+            async with asyncio.timeout(60):
+                while len(acknowledged) < during + 20:
+                    await asyncio.sleep(0.01)
+            process.send_signal(signal.SIGKILL)  # still down: the outbox holds what was refused
+            await asyncio.to_thread(process.wait)
+            stop.set()
+            await asyncio.gather(*visitors)
+        left = waiting(outbox)
+        await asyncio.to_thread(back)
+        with served(store.url, tmp_path / "second.log", outbox) as (base, _):
+            async with httpx.AsyncClient(base_url=base) as client:
+                await client.get("/_consent/me")  # a restarted process's first request replays
+            async with asyncio.timeout(30):
+                while waiting(outbox):
+                    await asyncio.sleep(0.05)
+        async with store.open() as log:
+            logged = Counter[tuple[str, str]](
+                [(r.consent_id, r.action) async for r in log.iter_records()]
+            )
+            report = await log.verify()
+    withdrawals = [choice for choice in acknowledged[during:] if choice[1] == "withdraw"]
+    missing = [(choice, logged[choice]) for choice in acknowledged if logged[choice] != 1]
+    assert not missing, f"{len(missing)} answered choices not in the log exactly once"
+    assert report.ok, report.reason
+    assert len(withdrawals) >= 6  # visitors who granted before the outage withdrew during it
+    assert left  # and the killed process left refusals in the outbox
+
+
+def waiting(outbox: Path) -> int:
+    """How many bytes wait in the outbox file."""
+    return outbox.stat().st_size if outbox.exists() else 0
