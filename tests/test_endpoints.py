@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from starlette.types import Message
 
+from consentgate import ConfigurationError
 from consentgate.log import open_log
 
 from .conftest import (
@@ -221,6 +225,8 @@ async def test_next_never_leaves_the_site(next_value: str) -> None:
         (b'{"action": "save", "categories": "statistics"}', "application/json", 400),
         (b'{"action": "save", "categories": [1]}', "application/json", 400),
         (b'{"action": "save", "next": ["/"]}', "application/json", 400),
+        (b"[" * 5000, "application/json", 400),
+        (b'{"action": "save", "categories": ' + b"[" * 5000, "application/json", 400),
         (b"<xml/>", "application/xml", 415),
         (b"a=" + b"x" * 20_000, "application/x-www-form-urlencoded", 413),
     ],
@@ -236,6 +242,65 @@ async def test_malformed_posts_get_a_clear_4xx(
     assert response.status_code == status
     assert "set-cookie" not in response.headers
     assert log.records == []
+
+
+async def post_trickled(app: Any, chunks: int, interval: float) -> tuple[int, dict[str, str]]:
+    """POST a choice straight through ASGI, its body arriving one byte every ``interval`` s."""
+    body = b"action=reject_all&csrf_token=x"
+    pieces = iter([body[i : i + 1] for i in range(min(chunks, len(body)))])
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        await asyncio.sleep(interval)
+        piece = next(pieces, None)
+        return {"type": "http.request", "body": piece or b"", "more_body": piece is not None}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/_consent",
+        "raw_path": b"/_consent",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"testserver"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+        ],
+        "client": ("127.0.0.1", 5000),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)
+    start = sent[0]
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    return start["status"], headers
+
+
+async def test_a_body_trickled_past_body_timeout_is_answered_408() -> None:
+    log = RecordingLog()
+    app = make_app(make_config(store=log, body_timeout=0.3))
+    started = time.monotonic()
+    status, headers = await post_trickled(app, chunks=1000, interval=0.05)
+    assert status == 408
+    assert time.monotonic() - started < 2
+    assert headers["connection"] == "close"
+    assert log.records == []
+
+
+async def test_a_body_that_arrives_in_time_in_pieces_is_read() -> None:
+    status, _ = await post_trickled(make_app(make_config(body_timeout=5)), chunks=1000, interval=0)
+    assert status == 403  # read whole and judged: the token is no token
+
+
+@pytest.mark.parametrize("value", [0, -1, float("inf"), float("nan"), True, "10"])
+def test_body_timeout_must_be_a_positive_number(value: object) -> None:
+    with pytest.raises(ConfigurationError, match="body_timeout"):
+        make_config(body_timeout=value)
 
 
 # -- when the log cannot be written ---------------------------------------------

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
@@ -91,6 +92,7 @@ class ConsentEndpoints:
         self.retention = (
             Retention(log, config.retention_days) if config.retention_days is not None else None
         )
+        self.body_timeout = config.body_timeout
         self.outbox = Outbox(log, config.outbox_path)
         if config.outbox_path is None and isinstance(config.store, str):
             if not config.store.lower().startswith("sqlite:"):
@@ -155,9 +157,13 @@ class ConsentEndpoints:
         ):
             return self._error(403, "errors.forbidden", lang, "/", host, wants_json)
         try:
-            choice = _parse_choice(await _read_body(request), request.headers.get("content-type"))
+            body = await _read_body(request, self.body_timeout)
+            choice = _parse_choice(body, request.headers.get("content-type"))
         except BadRequest as exc:
-            return self._error(exc.status, "errors.bad_request", lang, "/", host, wants_json)
+            bad = self._error(exc.status, "errors.bad_request", lang, "/", host, wants_json)
+            if exc.status == 408:
+                bad.headers["Connection"] = "close"  # the rest of the body is not waited for
+            return bad
         if not self.csrf.valid(choice.csrf_token):
             return self._error(403, "errors.forbidden", lang, choice.next_path, host, wants_json)
         if choice.language in self.renderer.languages:
@@ -357,12 +363,23 @@ class ConsentEndpoints:
 _PRIVATE = {"Cache-Control": "no-store", "Vary": "Cookie"}
 
 
-async def _read_body(request: Request) -> bytes:
+async def _read_body(request: Request, timeout: float) -> bytes:
+    """The whole body, if it is small (else 413) and arrives within ``timeout`` seconds (else 408).
+
+    The deadline is for the whole body, so a client trickling a byte at a time
+    cannot hold a worker.
+    """
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise BadRequest(413)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BODY:
+                    raise BadRequest(413)
+    except TimeoutError as exc:
+        raise BadRequest(408) from exc
+    except ClientDisconnect as exc:
+        raise BadRequest() from exc  # nobody left to answer, but no traceback either
     return bytes(body)
 
 
@@ -384,7 +401,8 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
             source = fields.get("source", "banner")
         else:
             raise BadRequest(415)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: JSON nested deeper than the parser goes, e.g. "[" * 5000.
         raise BadRequest() from exc
     action = fields.get("action")
     if action not in ACTIONS or not isinstance(categories, list):
