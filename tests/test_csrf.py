@@ -45,6 +45,17 @@ def test_token_past_max_age_is_invalid() -> None:
     assert tokens_at(MAX_AGE + 5).valid(token) is False
 
 
+def test_only_a_genuine_token_past_max_age_is_expired() -> None:
+    token = CsrfTokens((SECRET,), MAX_AGE).issue()
+    assert tokens_at(MAX_AGE + 5).expired(token) is True
+    assert tokens_at(MAX_AGE - 5).expired(token) is False
+    assert tokens_at(-3600).expired(token) is False
+    forged = TimestampSigner(SECRET, salt=SALT).sign(b"something-else").decode()
+    assert tokens_at(MAX_AGE + 5).expired(forged) is False
+    assert tokens_at(MAX_AGE + 5, keys=(OLD_SECRET,)).expired(token) is False
+    assert tokens_at(MAX_AGE + 5).expired("garbage") is False
+
+
 def test_token_from_the_far_future_is_invalid() -> None:
     token = CsrfTokens((SECRET,), MAX_AGE).issue()
     assert tokens_at(-3600).valid(token) is False

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
 from starlette.types import Message
 
 from consentgate import ConfigurationError
+from consentgate._csrf import CsrfTokens
 from consentgate.log import open_log
 
 from .conftest import (
     BASE_URL,
+    SECRET,
     RecordingLog,
     choose,
     client_for,
@@ -242,6 +247,111 @@ async def test_malformed_posts_get_a_clear_4xx(
     assert response.status_code == status
     assert "set-cookie" not in response.headers
     assert log.records == []
+
+
+# -- a form that expired in its tab ---------------------------------------------------
+
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]*)" value="([^"]*)">')
+BUTTON = re.compile(r'<button type="submit" class="cg-button" name="action" value="([^"]*)">')
+
+
+def stale_token() -> str:
+    """A genuine token, issued three days ago: past the default two days."""
+    return CsrfTokens((SECRET,), 2 * 24 * 60 * 60, clock=lambda: time.time() - 3 * 86400).issue()
+
+
+async def post_pairs(client: httpx.AsyncClient, pairs: list[tuple[str, str]]) -> httpx.Response:
+    """POST a form whose fields repeat, in the order given."""
+    return await client.post(
+        "/_consent",
+        content=urlencode(pairs),
+        headers={"origin": BASE_URL, "content-type": "application/x-www-form-urlencoded"},
+    )
+
+
+def resent_form(html: str) -> list[tuple[str, str]]:
+    """The fields the confirm page posts when its one button is clicked."""
+    assert 'class="cg-confirm-form"' in html
+    fields = [(k, unescape(v)) for k, v in HIDDEN.findall(html)]
+    [action] = BUTTON.findall(html)
+    return [*fields, ("action", unescape(action))]
+
+
+async def test_a_form_expired_in_its_tab_is_offered_again_with_one_click() -> None:
+    log = RecordingLog()
+    stale = [
+        ("csrf_token", stale_token()),
+        ("action", "save"),
+        ("categories", "statistics"),
+        ("categories", "marketing"),
+        ("next", "/page?a=1&b=<2>"),
+        ("source", "preferences"),
+        ("lang", "da"),
+    ]
+    async with client_for(make_app(make_config(store=log))) as client:
+        refused = await post_pairs(client, stale)
+        assert refused.status_code == 403
+        assert refused.headers["cache-control"] == "no-store"
+        assert 'lang="da"' in refused.text and "Bekræft det med ét klik" in refused.text
+        again = resent_form(refused.text)
+        assert log.records == []
+        response = await post_pairs(client, again)
+        state = (await client.get("/_consent/me")).json()
+    assert response.status_code == 303
+    assert response.headers["location"] == "/page?a=1&b=%3C2%3E"  # as safe_next keeps it
+    assert state["granted"] == ["marketing", "statistics"]
+    [record] = log.records
+    assert (record.source, record.language) == ("preferences", "da")
+
+
+@pytest.mark.parametrize("action", ["accept_all", "reject_all"])
+async def test_the_confirm_button_is_the_action_the_visitor_chose(action: str) -> None:
+    async with client_for(make_app()) as client:
+        refused = await client.post(
+            "/_consent",
+            data={"csrf_token": stale_token(), "action": action},
+            headers={"origin": BASE_URL},
+        )
+    assert ("action", action) in resent_form(refused.text)
+    label = "Reject all" if action == "reject_all" else "Accept all"
+    assert f">{label}</button>" in refused.text
+
+
+@pytest.mark.parametrize(
+    ("token", "headers"),
+    [
+        ("forged", {"origin": BASE_URL}),  # no token of ours
+        ("tampered", {"origin": BASE_URL}),
+        ("stale", {"origin": "https://evil.example"}),  # ours and old, but posted cross-site
+        ("stale", {"origin": BASE_URL, "accept": "application/json"}),  # the script: JSON 403
+    ],
+)
+async def test_a_forged_or_cross_site_post_gets_the_plain_403(
+    token: str, headers: dict[str, str]
+) -> None:
+    value = stale_token()
+    if token == "forged":
+        value = CsrfTokens(("another-secret-that-is-long-enough-000000",), 10).issue()
+    elif token == "tampered":
+        value = value[:-2] + ("AA" if not value.endswith("AA") else "BB")
+    async with client_for(make_app()) as client:
+        response = await client.post(
+            "/_consent", data={"csrf_token": value, "action": "accept_all"}, headers=headers
+        )
+    assert response.status_code == 403
+    assert "cg-confirm-form" not in response.text
+    assert "set-cookie" not in response.headers
+
+
+async def test_posted_values_cannot_open_holes_in_the_confirm_page() -> None:
+    async with client_for(make_app()) as client:
+        response = await client.post(
+            "/_consent",
+            data={"csrf_token": stale_token(), "action": "save", "source": "\x00csrf\x00\x00x\x00"},
+            headers={"origin": BASE_URL},
+        )
+    assert response.status_code == 403
+    assert ("source", "csrfx") in resent_form(response.text)
 
 
 async def post_trickled(app: Any, chunks: int, interval: float) -> tuple[int, dict[str, str]]:

@@ -47,14 +47,23 @@ class CsrfTokens:
         return self._cached[1]
 
     def valid(self, token: str) -> bool:
+        age = self._age(token)
+        return age is not None and -TOKEN_REUSE_SECONDS <= age <= self._max_age
+
+    def expired(self, token: str) -> bool:
+        """Whether ``token`` is one of ours, only too old: a form left open in a tab."""
+        age = self._age(token)
+        return age is not None and age > self._max_age
+
+    def _age(self, token: str) -> float | None:
+        """Seconds since a genuine token was issued; None for anything we did not sign."""
         if not token or len(token) > 200:
-            return False
+            return None
         try:
             value, signed_at = self._signer.unsign(token, return_timestamp=True)
         except BadData:
-            return False
-        age = self._clock() - signed_at.timestamp()
-        return value == b"consent" and -TOKEN_REUSE_SECONDS <= age <= self._max_age
+            return None
+        return self._clock() - signed_at.timestamp() if value == b"consent" else None
 
 
 def same_site_request(

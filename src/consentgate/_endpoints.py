@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, parse_qsl
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -165,6 +165,8 @@ class ConsentEndpoints:
                 bad.headers["Connection"] = "close"  # the rest of the body is not waited for
             return bad
         if not self.csrf.valid(choice.csrf_token):
+            if self.csrf.expired(choice.csrf_token) and not wants_json and choice.source != "api":
+                return self._confirm_again(request, body, choice, host)
             return self._error(403, "errors.forbidden", lang, choice.next_path, host, wants_json)
         if choice.language in self.renderer.languages:
             lang = choice.language
@@ -225,6 +227,26 @@ class ConsentEndpoints:
             response = Response(status_code=303, headers={"Location": choice.next_path})
         self._apply(response, request, state)
         return response
+
+    def _confirm_again(self, request: Request, body: bytes, choice: Choice, host: str) -> Response:
+        """403 for a form that expired in its tab, offering the same choice with a fresh token.
+
+        Only a genuine token (signed by us, just old) from this site gets here; the
+        visitor's click on the page is what makes the choice, as on the banner.
+        """
+        lang = self.renderer.negotiate(request.headers.get("accept-language"))
+        if choice.language in self.renderer.languages:
+            lang = choice.language
+        posted = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+        html = self.renderer.confirm_page(
+            lang,
+            action=choice.action,
+            fields=[(k, v) for k, v in posted if k not in ("csrf_token", "next", "action")],
+            csrf_token=self.csrf.issue(),
+            next_path=choice.next_path,
+            host=host,
+        )
+        return HTMLResponse(html, status_code=403, headers=_PRIVATE)
 
     async def _keep_for_later(self, record: ConsentRecord, error: StorageError) -> bool:
         """Put a refusal the log could not take into the outbox; False if that failed too."""

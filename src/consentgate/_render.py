@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -211,6 +211,14 @@ class Renderer:
         }
         for lang in self.languages:
             self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True)
+            self.confirm_page(
+                lang,
+                action="save",
+                fields=[("categories", "statistics"), ("source", "banner")],
+                csrf_token="token",
+                next_path="/",
+                host="www.example.com",
+            )
         # Every provider's snippets, for all, none and each one category granted, so
         # that a broken one stops the start rather than failing visitors' pages.
         optional = config.optional_categories
@@ -350,6 +358,33 @@ class Renderer:
     def error_page(self, lang: str, message_key: str, *, next_path: str, host: str) -> str:
         return self._error_pages[lang, message_key].fill({"host": host, **next_values(next_path)})
 
+    def confirm_page(
+        self,
+        lang: str,
+        *,
+        action: str,
+        fields: Sequence[tuple[str, str]],
+        csrf_token: str,
+        next_path: str,
+        host: str,
+    ) -> str:
+        """The page that offers a choice whose form expired again, with a fresh token.
+
+        ``fields`` are the other posted fields (categories, source, lang, ...), sent back
+        as they came. Rendered per request: it is only for the rare expired form.
+        """
+        html = self._render(
+            "confirm.html",
+            lang,
+            action=action,
+            button=_ACTION_BUTTONS.get(action, "banner.save"),
+            # NUL marks a hole; a posted value must not open one.
+            fields=[(k.replace("\0", ""), v.replace("\0", "")) for k, v in fields],
+            csrf_token=hole("csrf"),
+            next=hole("next"),
+        )
+        return Fragment(html).fill({"host": host, "csrf": csrf_token, **next_values(next_path)})
+
     # -- building blocks ------------------------------------------------
 
     def _preferences_html(
@@ -481,6 +516,13 @@ def check_templates(config: ConsentConfig) -> None:
     """Render every page once with ``config``; ConfigurationError names a broken template."""
     Renderer(config, Assets(config.prefix))
 
+
+#: The label of the button that sends each action again, on the confirm page.
+_ACTION_BUTTONS = {
+    "accept_all": "banner.accept_all",
+    "reject_all": "banner.reject_all",
+    "save": "banner.save",
+}
 
 #: The texts an error page can carry (``errors.title`` and ``errors.back`` frame them).
 ERROR_KEYS = ("errors.forbidden", "errors.bad_request", "errors.unavailable")
