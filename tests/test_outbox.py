@@ -295,6 +295,9 @@ def test_postgresql_without_an_outbox_warns_it_is_kept_in_memory(
     assert "no outbox set" in caplog.text
 
 
-def test_an_outbox_in_a_missing_folder_is_a_configuration_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["missing/outbox", ".", ""])
+def test_an_outbox_that_cannot_be_a_file_is_a_configuration_error(
+    tmp_path: Path, where: str
+) -> None:
     with pytest.raises(ConfigurationError, match="outbox"):
-        make_config(outbox=tmp_path / "missing" / "outbox")
+        make_config(outbox=str(tmp_path / where) if where else "")

@@ -178,7 +178,10 @@ class ConsentConfig:
         )
         if self.outbox is not None:
             _require(
-                isinstance(self.outbox, str | os.PathLike) and Path(self.outbox).parent.is_dir(),
+                isinstance(self.outbox, str | os.PathLike)
+                and bool(os.fspath(self.outbox))
+                and not Path(self.outbox).is_dir()
+                and Path(self.outbox).parent.is_dir(),
                 "outbox",
                 f"{self.outbox!r} must be a file path in an existing folder",
             )
