@@ -15,7 +15,7 @@ from consentgate import ConfigurationError
 from consentgate._outbox import Outbox, decode, encode
 from consentgate.log import ConsentRecord
 from tests.conftest import RecordingLog, choose, client_for, make_app, make_config
-from tests.stores import SQLiteStore
+from tests.stores import SQLiteStore, Store
 
 pytestmark = pytest.mark.anyio
 
@@ -103,6 +103,22 @@ async def test_a_replay_that_died_before_emptying_the_file_writes_nothing_twice(
     log.records.append(a_record("c-1"))  # written to the log, then the process died
     assert await outbox.replay() == 1
     assert log.records == [a_record("c-1"), a_record("c-2")]
+
+
+async def test_a_record_the_store_already_holds_is_recognised_on_both_stores(
+    store: Store, tmp_path: Path
+) -> None:
+    """The store gives back every field as it was written, so the identity check holds."""
+    path = tmp_path / "outbox"
+    async with store.open() as log:
+        await log.record(a_record("c-1"))  # taken, then the process died before emptying
+        outbox = Outbox(log, path)
+        await outbox.add(a_record("c-1"))
+        await outbox.add(a_record("c-2"))
+        assert await outbox.replay() == 1
+        assert [r.consent_id async for r in log.iter_records()] == ["c-1", "c-2"]
+        assert (await log.verify()).ok
+    await settled(outbox)
 
 
 async def test_a_record_differing_from_the_logged_one_is_still_written(tmp_path: Path) -> None:
