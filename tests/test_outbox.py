@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -156,6 +156,71 @@ async def test_two_processes_sharing_one_file_replay_each_record_once(tmp_path: 
         assert sum(written) == 20
         assert [r.consent_id async for r in one.iter_records()] == [r.consent_id for r in records]
         assert (await one.verify()).ok
+
+
+class SlowLog(RecordingLog):
+    """A log whose writes take a turn of the event loop, failing for ``refused`` consent ids."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = self.most_in_flight = 0
+        self.refused: set[str] = set()
+
+    async def record(self, record: ConsentRecord) -> ConsentRecord:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)
+            if record.consent_id in self.refused:
+                from consentgate import StorageError
+
+                raise StorageError("refused on purpose")
+            return await super().record(record)
+        finally:
+            self.in_flight -= 1
+
+
+def interleaved(count: int, visitors: int) -> list[ConsentRecord]:
+    """``count`` records of ``visitors`` visitors in turn, each a microsecond after the last."""
+    start = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
+    return [
+        a_record(f"c-{i % visitors}", time=start + timedelta(microseconds=i)) for i in range(count)
+    ]
+
+
+async def test_a_long_outbox_goes_to_the_log_in_waves_keeping_each_visitors_order(
+    tmp_path: Path,
+) -> None:
+    log = SlowLog()
+    outbox = Outbox(log, tmp_path / "outbox")
+    records = interleaved(300, visitors=100)
+    for record in records:
+        await outbox.add(record)
+    assert await outbox.replay() == 300
+    assert log.most_in_flight > 1  # handed over together, for the log's group commit
+    assert sorted(log.records, key=lambda r: r.time) == records
+    for visitor in {r.consent_id for r in records}:
+        mine = [r for r in log.records if r.consent_id == visitor]
+        assert mine == sorted(mine, key=lambda r: r.time)
+    await settled(outbox)
+
+
+async def test_a_wave_that_fails_in_part_writes_the_rest_once_on_the_next_replay(
+    tmp_path: Path,
+) -> None:
+    log = SlowLog()
+    outbox = Outbox(log, tmp_path / "outbox")
+    records = interleaved(20, visitors=20)
+    for record in records:
+        await outbox.add(record)
+    log.refused = {"c-7"}
+    with pytest.raises(Exception, match="refused on purpose"):
+        await outbox.replay()
+    assert len(log.records) == 19 and log.in_flight == 0  # nothing left under way
+    log.refused = set()
+    assert await outbox.replay() == 1
+    assert sorted(log.records, key=lambda r: r.time) == records
+    await settled(outbox)
 
 
 async def test_in_memory_it_replays_once_the_log_is_back() -> None:
