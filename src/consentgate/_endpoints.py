@@ -164,12 +164,12 @@ class ConsentEndpoints:
             if exc.status == 408:
                 bad.headers["Connection"] = "close"  # the rest of the body is not waited for
             return bad
-        if not self.csrf.valid(choice.csrf_token):
-            if self.csrf.expired(choice.csrf_token) and not wants_json and choice.source != "api":
-                return self._confirm_again(request, body, choice, host)
-            return self._error(403, "errors.forbidden", lang, choice.next_path, host, wants_json)
         if choice.language in self.renderer.languages:
             lang = choice.language
+        if not self.csrf.valid(choice.csrf_token):
+            if self.csrf.expired(choice.csrf_token) and not wants_json and choice.source != "api":
+                return self._confirm_again(body, choice, lang, host)
+            return self._error(403, "errors.forbidden", lang, choice.next_path, host, wants_json)
 
         current = self._current(request)
         granted = self._granted(choice)
@@ -228,15 +228,12 @@ class ConsentEndpoints:
         self._apply(response, request, state)
         return response
 
-    def _confirm_again(self, request: Request, body: bytes, choice: Choice, host: str) -> Response:
+    def _confirm_again(self, body: bytes, choice: Choice, lang: str, host: str) -> Response:
         """403 for a form that expired in its tab, offering the same choice with a fresh token.
 
         Only a genuine token (signed by us, just old) from this site gets here; the
         visitor's click on the page is what makes the choice, as on the banner.
         """
-        lang = self.renderer.negotiate(request.headers.get("accept-language"))
-        if choice.language in self.renderer.languages:
-            lang = choice.language
         posted = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
         html = self.renderer.confirm_page(
             lang,
