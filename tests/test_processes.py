@@ -271,10 +271,17 @@ async def test_refusals_answered_during_an_outage_and_a_sigkill_reach_the_log(
                 [(r.consent_id, r.action) async for r in log.iter_records()]
             )
             report = await log.verify()
+        cli = subprocess.run(
+            [sys.executable, "-m", "consentgate", "verify", "--store", store.url],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     withdrawals = [choice for choice in acknowledged[during:] if choice[1] == "withdraw"]
     missing = [(choice, logged[choice]) for choice in acknowledged if logged[choice] != 1]
     assert not missing, f"{len(missing)} answered choices not in the log exactly once"
     assert report.ok, report.reason
+    assert cli.returncode == 0, cli.stdout + cli.stderr  # `consentgate verify` agrees
     assert len(withdrawals) >= 6  # visitors who granted before the outage withdrew during it
     assert left  # and the killed process left refusals in the outbox
 
