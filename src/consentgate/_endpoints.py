@@ -249,7 +249,7 @@ class ConsentEndpoints:
         """Put a refusal the log could not take into the outbox; False if that failed too."""
         try:
             await self.outbox.add(record)
-        except OSError as exc:
+        except (OSError, TypeError, ValueError) as exc:  # TypeError: a field JSON cannot hold
             logger.error(
                 "consentgate: consent log unavailable and the outbox (%s) unwritable: the %s "
                 "of consent id %s is applied, NOT recorded: %s; %s",
