@@ -289,3 +289,44 @@ async def test_refusals_answered_during_an_outage_and_a_sigkill_reach_the_log(
 def waiting(outbox: Path) -> int:
     """How many bytes wait in the outbox file."""
     return outbox.stat().st_size if outbox.exists() else 0
+
+
+@pytest.mark.anyio
+async def test_two_processes_sharing_one_outbox_replay_it_exactly_once(tmp_path: Path) -> None:
+    """Both put refusals in one outbox while the store is down, and replay it once it is back."""
+    outbox = tmp_path / "outbox"
+    with outage_store("sqlite", tmp_path) as (store, down, back):
+        acknowledged: list[tuple[str, str]] = []
+        stop = asyncio.Event()
+        with (
+            served(store.url, tmp_path / "first.log", outbox) as (one, _),
+            served(store.url, tmp_path / "second.log", outbox) as (two, _),
+        ):
+            visitors = [
+                asyncio.ensure_future(chooser(base, acknowledged, stop=stop))
+                for base in (one, two, one, two)
+            ]
+            async with asyncio.timeout(60):
+                while len(acknowledged) < 20:
+                    await asyncio.sleep(0.01)
+            await asyncio.to_thread(down)
+            during = len(acknowledged)
+            async with asyncio.timeout(60):
+                while len(acknowledged) < during + 30:
+                    await asyncio.sleep(0.01)
+            left = waiting(outbox)
+            await asyncio.to_thread(back)  # both processes' background replays race for it
+            async with asyncio.timeout(30):
+                while waiting(outbox):
+                    await asyncio.sleep(0.05)
+            stop.set()
+            await asyncio.gather(*visitors)
+        async with store.open() as log:
+            logged = Counter[tuple[str, str]](
+                [(r.consent_id, r.action) async for r in log.iter_records()]
+            )
+            report = await log.verify()
+    missing = [(choice, logged[choice]) for choice in acknowledged if logged[choice] != 1]
+    assert not missing, f"{len(missing)} answered choices not in the log exactly once"
+    assert report.ok, report.reason
+    assert left
