@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from consentgate import ConfigurationError
-from consentgate._outbox import Outbox, decode, encode
-from consentgate.log import ConsentRecord
+from consentgate._outbox import Outbox, _read, decode, encode
+from consentgate.log import ConsentLog, ConsentRecord
 from tests.conftest import RecordingLog, choose, client_for, make_app, make_config
 from tests.stores import SQLiteStore, Store
 
@@ -38,6 +40,17 @@ def a_record(consent_id: str = "c-1", action: str = "withdraw", **changes: objec
     return ConsentRecord(**fields)  # type: ignore[arg-type]
 
 
+class QuietOutbox(Outbox):
+    """An outbox that never replays in the background: only when a test calls ``replay``."""
+
+    def _retry_in_background(self, delay: float | None = None) -> None:
+        pass
+
+
+def quiet(log: ConsentLog, path: Path | None) -> Outbox:
+    return QuietOutbox(log, path)
+
+
 async def settled(outbox: Outbox) -> None:
     """Wait for the outbox's background replay, if one runs."""
     for _ in range(500):
@@ -58,6 +71,52 @@ def test_a_record_survives_the_line_with_every_field() -> None:
     assert set(dataclasses.asdict(decode(line))) == {f.name for f in dataclasses.fields(record)}
 
 
+names = st.text(st.characters(codec="utf-8"), max_size=12)
+records = st.builds(
+    a_record,
+    consent_id=names,
+    action=st.sampled_from(["grant", "update", "reject", "withdraw"]),
+    time=st.datetimes(timezones=st.timezones()),
+    granted=st.lists(st.sampled_from(["preferences", "statistics"]), unique=True).map(tuple),
+    refused=st.lists(st.sampled_from(["marketing", "x-own"]), unique=True).map(tuple),
+    language=names,
+    user_agent=st.none() | names,
+    ip=st.none() | names,
+)
+
+
+@settings(max_examples=200, derandomize=True, database=None)
+@given(record=records)
+def test_any_record_survives_the_line(record: ConsentRecord) -> None:
+    line = encode(record)
+    assert line.isascii() and "\n" not in line
+    assert decode(line) == record
+
+
+@settings(max_examples=100, derandomize=True, database=None, deadline=None)
+@given(
+    # Junk: what a crash or another program might leave; never a whole JSON object.
+    entries=st.lists(
+        records | st.binary(max_size=40).filter(lambda b: b"\n" not in b and b"}" not in b)
+    ),
+    torn=st.binary(max_size=40).filter(lambda b: b"\n" not in b),
+)
+def test_reading_the_file_keeps_every_record_and_sets_the_rest_aside(
+    tmp_path_factory: pytest.TempPathFactory, entries: list[ConsentRecord | bytes], torn: bytes
+) -> None:
+    path = tmp_path_factory.mktemp("outbox") / "outbox"
+    lines = [encode(e).encode() if isinstance(e, ConsentRecord) else e for e in entries]
+    path.write_bytes(b"".join(line + b"\n" for line in lines) + torn)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        read, unreadable = _read(fd)
+    finally:
+        os.close(fd)
+    junk = [e for e in entries if isinstance(e, bytes) and e]  # an empty line is no line
+    assert read == [e for e in entries if isinstance(e, ConsentRecord)]
+    assert unreadable == junk
+
+
 @pytest.mark.parametrize("line", ["", "{", "[]", '{"record": 1}', '{"record": {"x": 1}}'])
 def test_a_line_that_holds_no_record_is_refused(line: str) -> None:
     with pytest.raises((ValueError, TypeError)):
@@ -69,7 +128,7 @@ def test_a_line_that_holds_no_record_is_refused(line: str) -> None:
 
 async def test_replay_writes_in_order_and_empties_the_file(tmp_path: Path) -> None:
     log, path = RecordingLog(), tmp_path / "outbox"
-    outbox = Outbox(log, path)
+    outbox = quiet(log, path)
     first, second = a_record("c-1"), a_record("c-2", action="reject", granted=())
     log.failing = True
     await outbox.add(first)
@@ -82,12 +141,11 @@ async def test_replay_writes_in_order_and_empties_the_file(tmp_path: Path) -> No
     assert await outbox.replay() == 2
     assert log.records == [first, second]
     assert path.read_bytes() == b"" and not outbox.pending()
-    await settled(outbox)
 
 
 async def test_a_killed_process_leaves_its_records_for_the_next(tmp_path: Path) -> None:
     path = tmp_path / "outbox"
-    await Outbox(RecordingLog(), path).add(a_record())
+    await quiet(RecordingLog(), path).add(a_record())
     log = RecordingLog()  # a new process: nothing in memory, only the file
     assert await Outbox(log, path).replay() == 1
     assert log.records == [a_record()]
@@ -97,7 +155,7 @@ async def test_a_replay_that_died_before_emptying_the_file_writes_nothing_twice(
     tmp_path: Path,
 ) -> None:
     log, path = RecordingLog(), tmp_path / "outbox"
-    outbox = Outbox(log, path)
+    outbox = quiet(log, path)
     await outbox.add(a_record("c-1"))
     await outbox.add(a_record("c-2"))
     log.records.append(a_record("c-1"))  # written to the log, then the process died
@@ -112,18 +170,17 @@ async def test_a_record_the_store_already_holds_is_recognised_on_both_stores(
     path = tmp_path / "outbox"
     async with store.open() as log:
         await log.record(a_record("c-1"))  # taken, then the process died before emptying
-        outbox = Outbox(log, path)
+        outbox = quiet(log, path)
         await outbox.add(a_record("c-1"))
         await outbox.add(a_record("c-2"))
         assert await outbox.replay() == 1
         assert [r.consent_id async for r in log.iter_records()] == ["c-1", "c-2"]
         assert (await log.verify()).ok
-    await settled(outbox)
 
 
 async def test_a_record_differing_from_the_logged_one_is_still_written(tmp_path: Path) -> None:
     log = RecordingLog()
-    outbox = Outbox(log, tmp_path / "outbox")
+    outbox = quiet(log, tmp_path / "outbox")
     await outbox.add(a_record(action="reject", granted=()))
     log.records.append(a_record())  # the same visitor, the same moment, another choice
     assert await outbox.replay() == 1
@@ -132,7 +189,7 @@ async def test_a_record_differing_from_the_logged_one_is_still_written(tmp_path:
 
 async def test_a_line_torn_by_a_crash_costs_no_later_record(tmp_path: Path) -> None:
     log, path = RecordingLog(), tmp_path / "outbox"
-    outbox = Outbox(log, path)
+    outbox = quiet(log, path)
     await outbox.add(a_record("c-1"))
     with path.open("ab") as file:
         file.write(encode(a_record("torn")).encode()[:40])  # killed mid-append
@@ -147,7 +204,7 @@ async def test_two_processes_sharing_one_file_replay_each_record_once(tmp_path: 
     store = SQLiteStore(tmp_path)
     path = tmp_path / "outbox"
     records = [a_record(f"c-{i}") for i in range(20)]
-    writer = Outbox(RecordingLog(), path)
+    writer = quiet(RecordingLog(), path)
     for record in records:
         await writer.add(record)
     async with store.open() as one, store.open() as two:
@@ -192,7 +249,7 @@ async def test_a_long_outbox_goes_to_the_log_in_waves_keeping_each_visitors_orde
     tmp_path: Path,
 ) -> None:
     log = SlowLog()
-    outbox = Outbox(log, tmp_path / "outbox")
+    outbox = quiet(log, tmp_path / "outbox")
     records = interleaved(300, visitors=100)
     for record in records:
         await outbox.add(record)
@@ -202,14 +259,13 @@ async def test_a_long_outbox_goes_to_the_log_in_waves_keeping_each_visitors_orde
     for visitor in {r.consent_id for r in records}:
         mine = [r for r in log.records if r.consent_id == visitor]
         assert mine == sorted(mine, key=lambda r: r.time)
-    await settled(outbox)
 
 
 async def test_a_wave_that_fails_in_part_writes_the_rest_once_on_the_next_replay(
     tmp_path: Path,
 ) -> None:
     log = SlowLog()
-    outbox = Outbox(log, tmp_path / "outbox")
+    outbox = quiet(log, tmp_path / "outbox")
     records = interleaved(20, visitors=20)
     for record in records:
         await outbox.add(record)
@@ -220,7 +276,20 @@ async def test_a_wave_that_fails_in_part_writes_the_rest_once_on_the_next_replay
     log.refused = set()
     assert await outbox.replay() == 1
     assert sorted(log.records, key=lambda r: r.time) == records
-    await settled(outbox)
+
+
+async def test_aclose_stops_the_background_retry_and_keeps_what_is_pending(
+    tmp_path: Path,
+) -> None:
+    log = RecordingLog()
+    log.failing = True
+    outbox = Outbox(log, tmp_path / "outbox", retry_first=0.01)
+    await outbox.add(a_record())
+    await asyncio.sleep(0.05)
+    task = outbox.task
+    await outbox.aclose()
+    assert task is not None and task.cancelled()
+    assert outbox.pending()
 
 
 async def test_in_memory_it_replays_once_the_log_is_back() -> None:
@@ -281,7 +350,7 @@ async def test_a_grant_waits_behind_the_outbox_while_it_cannot_be_replayed(
         await choose(client, "save", ["statistics"])
         log.failing = True
         assert (await choose(client, "reject_all")).status_code == 303
-        await Outbox(log, path).add(a_record("other"))  # another process's refusal
+        await quiet(log, path).add(a_record("other"))  # another process's refusal
         log.failing = False
         log.record = _failing_after(log, 1)  # type: ignore[method-assign,assignment]
         response = await choose(client, "accept_all")
@@ -345,7 +414,7 @@ async def test_the_first_request_after_a_restart_replays_what_was_left(tmp_path:
         await log.migrate()
     config = make_config(store=store.url)
     assert config.outbox_path == tmp_path / "log.db-outbox"
-    await Outbox(RecordingLog(), config.outbox_path).add(a_record())  # a killed process's
+    await quiet(RecordingLog(), config.outbox_path).add(a_record())  # a killed process's
     async with client_for(make_app(config)) as client:
         await client.get("/_consent/me")  # any request to consentgate's routes
         for _ in range(500):

@@ -22,6 +22,7 @@ first.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -142,6 +143,14 @@ class Outbox:
         self._checked_at_start = True
         if self.pending():
             self._retry_in_background(delay=0.0)
+
+    async def aclose(self) -> None:
+        """Stop the background retry (at shutdown); what is pending stays in the file."""
+        task, self.task = self.task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _replay_locked(self) -> int:
         if self.path is None:
