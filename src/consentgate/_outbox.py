@@ -24,10 +24,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import fcntl
 import json
 import logging
 import os
+import sys
 from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from pathlib import Path
@@ -35,6 +35,9 @@ from typing import Any, TypeVar, cast
 
 from ._exceptions import StorageError
 from .log import ConsentLog, ConsentRecord
+
+if sys.platform != "win32":
+    import fcntl
 
 __all__ = ["Outbox"]
 
@@ -63,6 +66,12 @@ class Outbox:
         retry_first: float = RETRY_FIRST,
         retry_max: float = RETRY_MAX,
     ) -> None:
+        if path is not None and sys.platform == "win32":
+            logger.warning(
+                "consentgate: the outbox file needs POSIX file locks; on Windows a refusal "
+                "made while the log is down is kept in memory only"
+            )
+            path = None
         self.log = log
         self.path = path
         self.retry_first = retry_first
