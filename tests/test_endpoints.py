@@ -293,6 +293,7 @@ async def test_a_form_expired_in_its_tab_is_offered_again_with_one_click() -> No
         assert refused.status_code == 403
         assert refused.headers["cache-control"] == "no-store"
         assert 'lang="da"' in refused.text and "Bekræft det med ét klik" in refused.text
+        assert "<li>Statistik</li>" in refused.text and "<li>Markedsføring</li>" in refused.text
         again = resent_form(refused.text)
         assert log.records == []
         response = await post_pairs(client, again)

@@ -371,13 +371,19 @@ class Renderer:
         """The page that offers a choice whose form expired again, with a fresh token.
 
         ``fields`` are the other posted fields (categories, source, lang, ...), sent back
-        as they came. Rendered per request: it is only for the rare expired form.
+        as they came; a "save" lists the categories it switches on. Rendered per
+        request: it is only for the rare expired form.
         """
+        chosen = {value for name, value in fields if name == "categories"}
         html = self._render(
             "confirm.html",
             lang,
             action=action,
             button=_ACTION_BUTTONS.get(action, "banner.save"),
+            # What "save" would switch on, so the visitor sees what they confirm.
+            chosen=[c.title for c in self.declaration(lang) if c.name in chosen and not c.always_on]
+            if action == "save"
+            else [],
             # NUL marks a hole; a posted value must not open one.
             fields=[(k.replace("\0", ""), v.replace("\0", "")) for k, v in fields],
             csrf_token=hole("csrf"),
