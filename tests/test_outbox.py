@@ -406,6 +406,7 @@ async def test_an_unwritable_outbox_still_honours_the_refusal_but_does_not_confi
     assert response.status_code == 503
     assert state["granted"] == []
     assert "NOT recorded" in caplog.text
+    assert not Outbox(log, path).pending()  # a folder in its place holds nothing to replay
 
 
 async def test_the_first_request_after_a_restart_replays_what_was_left(tmp_path: Path) -> None:

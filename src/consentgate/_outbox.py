@@ -27,6 +27,7 @@ import dataclasses
 import json
 import logging
 import os
+import stat
 import sys
 from collections.abc import Awaitable, Iterable
 from datetime import datetime
@@ -112,9 +113,10 @@ class Outbox:
         if self.path is None:
             return bool(self._memory)
         try:
-            return self.path.stat().st_size > 0
+            status = self.path.stat()
         except OSError:
             return False  # no file (or none that could be): nothing waits
+        return stat.S_ISREG(status.st_mode) and status.st_size > 0
 
     async def replay(self) -> int:
         """Write every pending record into the log, oldest first; returns how many were written.
@@ -216,9 +218,9 @@ class Outbox:
         while True:
             await asyncio.sleep(delay)
             try:
-                await self.replay()
+                written = await self.replay()
             except StorageError as exc:
-                delay = min(max(delay * 2, self.retry_first), self.retry_max)
+                delay = self._longer(delay)
                 logger.warning(
                     "consentgate: the outbox (%s) could not be replayed yet, retrying in %gs: %s",
                     self.where,
@@ -232,7 +234,11 @@ class Outbox:
                 return
             if not self.pending():
                 return
-            delay = self.retry_first
+            # More came meanwhile: soon again. Nothing went (an unreadable file): later.
+            delay = self.retry_first if written else self._longer(delay)
+
+    def _longer(self, delay: float) -> float:
+        return min(max(delay * 2, self.retry_first), self.retry_max)
 
 
 def _wave(records: list[ConsentRecord], start: int) -> list[ConsentRecord]:
