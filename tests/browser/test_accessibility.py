@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from .conftest import CHROMIUM, Visitor, open_visitor
+from .test_expired_form import serve_with_a_stale_token
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
@@ -80,4 +81,17 @@ def test_settings_dialog_has_no_violations(scheme_visitor: Visitor, axe_script: 
 @pytest.mark.browser
 def test_preferences_page_has_no_violations(scheme_visitor: Visitor, axe_script: Path) -> None:
     scheme_visitor.goto("/_consent/preferences?next=/services")
+    assert axe(scheme_visitor, axe_script) == []
+
+
+@pytest.mark.browser
+def test_confirm_page_for_an_expired_form_has_no_violations(
+    scheme_visitor: Visitor, axe_script: Path
+) -> None:
+    serve_with_a_stale_token(scheme_visitor)
+    scheme_visitor.goto(PAGE)
+    banner = scheme_visitor.page.locator("#consentgate-banner")
+    banner.locator('input[name="categories"][value="statistics"]').check()
+    banner.locator('button[value="save"]').click()
+    expect(scheme_visitor.page.locator("form.cg-confirm-form")).to_be_visible()
     assert axe(scheme_visitor, axe_script) == []
