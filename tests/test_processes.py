@@ -1,4 +1,5 @@
-"""Real uvicorn processes writing the consent log: killed mid-load, and two sharing PostgreSQL.
+"""Real uvicorn processes writing the consent log: killed mid-load, two sharing PostgreSQL,
+and refusals taken into the outbox while the store is down.
 
 Every choice a visitor was answered 303 for must be in the log (found by the
 consent id in its signed cookie), and the chain must verify.
