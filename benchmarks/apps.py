@@ -1,14 +1,21 @@
 """The app the benchmarks serve, in five variants, as uvicorn factories.
 
 ``uvicorn --factory benchmarks.apps:bare`` (or ``consentgate``, ``floor``,
-``passthrough``, ``naive``). Every variant serves the same routes from the same
-pre-built bodies:
+``passthrough``, ``naive``). Every variant serves the same routes:
 
 - ``/json``: a small JSON document;
 - ``/css``: a ~5 KB stylesheet (text/css);
 - ``/page``: a 30 KB HTML page;
+- ``/page-csp``: the same page with a fresh CSP nonce per request, in its
+  ``Content-Security-Policy`` header and on its own inline script;
 - ``/big``: a 1 MB HTML page in one body;
-- ``/stream``: the same 1 MB page in 100 chunks through StreamingResponse.
+- ``/stream``: the same 1 MB page in 100 chunks through StreamingResponse;
+- ``/rendered``: a shop's product list rendered by Jinja2 on every request;
+- ``/api/stats``: a FastAPI route returning a pydantic model.
+
+``/json`` to ``/stream`` serve bodies built at start-up, so the middleware's
+cost is as visible as it can be; ``/rendered`` and ``/api/stats`` do the work a
+real app does, which the middleware's cost is weighed against.
 
 ``naive`` is only the comparison baseline: what one gets with a
 BaseHTTPMiddleware that buffers every HTML body and pastes a banner before
@@ -24,14 +31,18 @@ else.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import AsyncIterator
 
+import jinja2
+from fastapi import FastAPI
+from pydantic import BaseModel
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentgate import ConsentConfig, ConsentMiddleware
@@ -40,15 +51,20 @@ from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, SiteKit
 __all__ = [
     "BIG_PAGE",
     "CSS",
+    "JSON_DOCUMENT",
     "PAGE",
+    "STATS",
     "SECRET_KEY",
     "STORE_ENV",
     "STREAM_CHUNKS",
     "bare",
     "consentgate",
+    "csp_header",
+    "csp_page",
     "floor",
     "naive",
     "passthrough",
+    "render_shop",
 ]
 
 #: Environment variable with the consent log URL of the consentgate variant.
@@ -62,13 +78,13 @@ BIG_SIZE = 1024 * KIB
 CHUNK_COUNT = 100
 
 
-def html_page(size: int, title: str) -> bytes:
+def html_page(size: int, title: str, head_extra: str = "") -> bytes:
     """A plausible HTML page of exactly ``size`` bytes: head, paragraphs, ``</body>``."""
     head = (
         '<!doctype html>\n<html lang="da">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{title}</title>\n"
-        '<link rel="stylesheet" href="/css">\n</head>\n<body>\n'
+        f'<link rel="stylesheet" href="/css">\n{head_extra}</head>\n<body>\n'
         f'<header><nav><a href="/">Forside</a> <a href="/page">Side</a></nav></header>\n'
         f"<main>\n<h1>{title}</h1>\n"
     ).encode()
@@ -105,6 +121,150 @@ _CHUNK = -(-len(BIG_PAGE) // CHUNK_COUNT)
 STREAM_CHUNKS = tuple(BIG_PAGE[i : i + _CHUNK] for i in range(0, len(BIG_PAGE), _CHUNK))
 assert len(STREAM_CHUNKS) == CHUNK_COUNT and b"".join(STREAM_CHUNKS) == BIG_PAGE
 
+#: Where a CSP page's nonce goes; ``secrets.token_urlsafe(16)`` is 22 characters long.
+_NONCE_MARK = "N" * 22
+_CSP_PAGE = html_page(
+    PAGE_SIZE,
+    "Side",
+    f'<script nonce="{_NONCE_MARK}">document.documentElement.className = "js";</script>\n',
+)
+_CSP_PAGE_BEFORE, _CSP_PAGE_AFTER = _CSP_PAGE.split(_NONCE_MARK.encode())
+
+
+def csp_page(nonce: bytes) -> bytes:
+    """The 30 KB page with ``nonce`` on its inline script, as an app renders it per request."""
+    return b"".join((_CSP_PAGE_BEFORE, nonce, _CSP_PAGE_AFTER))
+
+
+def csp_header(nonce: str) -> str:
+    """A strict nonce-based policy (script and style), as a CSP-minded site sends it."""
+    return (
+        f"script-src 'nonce-{nonce}' 'strict-dynamic'; style-src 'self' 'nonce-{nonce}'; "
+        "object-src 'none'; base-uri 'none'"
+    )
+
+
+# A shop's product list: a base template, a macro per product card, filters, loops
+# and autoescaping, rendered with a context built per request, as a real page is.
+_SHOP_TEMPLATES = {
+    "base.html": """<!doctype html>
+<html lang="da">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{% block title %}{% endblock %} · {{ shop.name }}</title>
+<link rel="stylesheet" href="/css">
+</head>
+<body>
+<header><nav>{% for link in shop.menu %}<a href="{{ link.href }}"
+{%- if link.href == current %} aria-current="page"{% endif %}>{{ link.label }}</a>
+{% endfor %}</nav></header>
+<main>{% block main %}{% endblock %}</main>
+<footer><p>{{ shop.name }} · CVR {{ shop.cvr }} · {{ shop.address }}</p></footer>
+</body>
+</html>
+""",
+    "products.html": """{% extends "base.html" %}
+{% from "card.html" import card %}
+{% block title %}{{ category.title }}{% endblock %}
+{% block main %}
+<h1>{{ category.title }}</h1>
+<p class="lead">{{ category.intro }}</p>
+<ul class="filters">{% for tag in category.tags|sort %}
+<li><a href="?tag={{ tag|urlencode }}">{{ tag|capitalize }}</a></li>{% endfor %}</ul>
+<div class="grid">
+{% for product in products %}{{ card(product, loop.index) }}{% endfor %}
+</div>
+<p>{{ products|length }} varer,
+heraf {{ products|selectattr("in_stock")|list|length }} på lager.</p>
+{% endblock %}
+""",
+    "card.html": """{% macro card(product, position) -%}
+<article class="card{% if not product.in_stock %} card--sold-out{% endif %}"
+ id="p{{ product.id }}" data-position="{{ position }}">
+<h2><a href="/produkter/{{ product.slug }}">{{ product.name }}</a></h2>
+<p>{{ product.description|truncate(90) }}</p>
+<p class="price">{{ "%.2f"|format(product.price)|replace(".", ",") }} kr.
+{%- if product.discount %}
+ <s>{{ "%.2f"|format(product.price * 1.25)|replace(".", ",") }} kr.</s>{% endif %}</p>
+<ul class="tags">{% for tag in product.tags %}<li>{{ tag }}</li>{% endfor %}</ul>
+{% if product.in_stock %}<button name="add" value="{{ product.id }}">Læg i kurv</button>
+{%- else %}<span>Udsolgt</span>{% endif %}
+</article>
+{%- endmacro %}
+""",
+}
+_SHOP = jinja2.Environment(
+    loader=jinja2.DictLoader(_SHOP_TEMPLATES), autoescape=True, auto_reload=False
+).get_template("products.html")
+#: How many products the rendered page lists: a render of ~0.8 ms on the project machine.
+SHOP_PRODUCTS = 40
+_SHOP_INFO = {
+    "name": "Aarhus Kaffe & Te",
+    "cvr": "12345678",
+    "address": "Søndergade 1, 8000 Aarhus C",
+    "menu": [
+        {"href": "/", "label": "Forside"},
+        {"href": "/rendered", "label": "Kaffe"},
+        {"href": "/om", "label": "Om os"},
+        {"href": "/kontakt", "label": "Kontakt"},
+    ],
+}
+
+
+def render_shop() -> str:
+    """The product list page: the context is built and the template rendered, every call."""
+    products = [
+        {
+            "id": i,
+            "slug": f"kaffe-{i}",
+            "name": f"Kaffe nr. {i} <{'økologisk' if i % 3 else 'fairtrade'}>",
+            "description": "Hele bønner, ristet i Aarhus: noter af mørk chokolade, "
+            f"nødder og {'bær' if i % 2 else 'karamel'}, til filter og espresso.",
+            "price": 49.95 + i % 40,
+            "discount": i % 5 == 0,
+            "in_stock": i % 7 != 0,
+            "tags": ["kaffe", "hele bønner", "økologisk" if i % 3 else "fairtrade"],
+        }
+        for i in range(1, SHOP_PRODUCTS + 1)
+    ]
+    category = {
+        "title": "Kaffe",
+        "intro": "Friskristet kaffe fra vores eget risteri & små producenter.",
+        "tags": ["økologisk", "fairtrade", "espresso", "filter"],
+    }
+    return _SHOP.render(shop=_SHOP_INFO, category=category, products=products, current="/rendered")
+
+
+class TopPage(BaseModel):
+    path: str
+    visitors: int
+    bounce_rate: float
+
+
+class Stats(BaseModel):
+    """What a small analytics API returns: a pydantic model FastAPI validates and encodes."""
+
+    site: str
+    period: str
+    visitors: int
+    page_views: int
+    top_pages: list[TopPage]
+
+
+#: The figures ``/api/stats`` serves (the model is built, validated and encoded per request).
+STATS = {
+    "site": "aarhus-analytics.dk",
+    "period": "2026-W48",
+    "visitors": 4211,
+    "page_views": 12873,
+    "top_pages": [
+        {"path": f"/side/{i}", "visitors": 900 - 70 * i, "bounce_rate": 0.31 + i / 100}
+        for i in range(10)
+    ],
+}
+
+
 #: What the naive middleware pastes in: about the size of consentgate's own banner.
 NAIVE_BANNER = (
     b'<div id="naive-banner" class="banner"><form method="post" action="/_consent">'
@@ -118,8 +278,12 @@ NAIVE_BANNER = (
 _HTML = "text/html; charset=utf-8"
 
 
+#: What ``/json`` serves (encoded per request).
+JSON_DOCUMENT = {"ok": True, "visitors": 42, "items": [1, 2, 3]}
+
+
 async def json_endpoint(request: Request) -> Response:
-    return JSONResponse({"ok": True, "visitors": 42, "items": [1, 2, 3]})
+    return JSONResponse(JSON_DOCUMENT)
 
 
 async def css_endpoint(request: Request) -> Response:
@@ -128,6 +292,15 @@ async def css_endpoint(request: Request) -> Response:
 
 async def page_endpoint(request: Request) -> Response:
     return Response(PAGE, media_type=_HTML)
+
+
+async def csp_page_endpoint(request: Request) -> Response:
+    nonce = secrets.token_urlsafe(16)
+    return Response(
+        csp_page(nonce.encode()),
+        media_type=_HTML,
+        headers={"content-security-policy": csp_header(nonce)},
+    )
 
 
 async def big_endpoint(request: Request) -> Response:
@@ -142,13 +315,33 @@ async def stream_endpoint(request: Request) -> Response:
     return StreamingResponse(chunks(), media_type=_HTML)
 
 
-def routes() -> list[Route]:
+async def rendered_endpoint(request: Request) -> Response:
+    return HTMLResponse(render_shop())
+
+
+async def stats_endpoint() -> Stats:
+    return Stats.model_validate(STATS)
+
+
+def api() -> FastAPI:
+    """The API as its own FastAPI app (FastAPI's routes need its app around them)."""
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.get("/stats")(stats_endpoint)
+    return app
+
+
+def routes() -> list[Route | Mount]:
     return [
         Route("/json", json_endpoint),
         Route("/css", css_endpoint),
         Route("/page", page_endpoint),
+        Route("/page-csp", csp_page_endpoint),
         Route("/big", big_endpoint),
         Route("/stream", stream_endpoint),
+        Route("/rendered", rendered_endpoint),
+        # A FastAPI app mounted in the site, the middleware around both: the variants
+        # differ only by their middleware, and the mount costs each the same ~1-2 µs.
+        Mount("/api", api()),
     ]
 
 
