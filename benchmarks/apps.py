@@ -8,6 +8,8 @@
 - ``/page``: a 30 KB HTML page;
 - ``/page-csp``: the same page with a fresh CSP nonce per request, in its
   ``Content-Security-Policy`` header and on its own inline script;
+- ``/page-tags``: a 30 KB page full of ordinary tags (the site's own scripts,
+  images, a preload), none of them a tracker's;
 - ``/big``: a 1 MB HTML page in one body;
 - ``/stream``: the same 1 MB page in 100 chunks through StreamingResponse;
 - ``/rendered``: a shop's product list rendered by Jinja2 on every request;
@@ -57,6 +59,7 @@ __all__ = [
     "SECRET_KEY",
     "STORE_ENV",
     "STREAM_CHUNKS",
+    "TAGS_PAGE",
     "bare",
     "consentgate",
     "csp_header",
@@ -78,7 +81,13 @@ BIG_SIZE = 1024 * KIB
 CHUNK_COUNT = 100
 
 
-def html_page(size: int, title: str, head_extra: str = "") -> bytes:
+_PARAGRAPH = (
+    "<p>Aarhus Analytics ApS hj\u00e6lper danske virksomheder med at forst\u00e5 "
+    "deres data: dashboards, datastrategi og kurser, p\u00e5 dansk og engelsk.</p>\n"
+)
+
+
+def html_page(size: int, title: str, head_extra: str = "", paragraph: str = _PARAGRAPH) -> bytes:
     """A plausible HTML page of exactly ``size`` bytes: head, paragraphs, ``</body>``."""
     head = (
         '<!doctype html>\n<html lang="da">\n<head>\n<meta charset="utf-8">\n'
@@ -89,12 +98,9 @@ def html_page(size: int, title: str, head_extra: str = "") -> bytes:
         f"<main>\n<h1>{title}</h1>\n"
     ).encode()
     tail = b"</main>\n<footer><p>Aarhus Analytics ApS</p></footer>\n</body>\n</html>\n"
-    paragraph = (
-        "<p>Aarhus Analytics ApS hj\u00e6lper danske virksomheder med at forst\u00e5 "
-        "deres data: dashboards, datastrategi og kurser, p\u00e5 dansk og engelsk.</p>\n"
-    ).encode()
+    unit = paragraph.encode()
     room = size - len(head) - len(tail)
-    body = (paragraph * (room // len(paragraph) + 1))[:room]
+    body = (unit * (room // len(unit) + 1))[:room]
     # Cut at a tag boundary and pad with spaces, so the markup stays well formed.
     body = body[: body.rfind(b"\n") + 1]
     body += b" " * (room - len(body))
@@ -114,6 +120,20 @@ def stylesheet(size: int) -> bytes:
 
 
 PAGE = html_page(PAGE_SIZE, "Side")
+#: The 30 KB page with the site's own scripts, images and embeds, none of them a
+#: tracker: what a blocker of tracker markup must look at and leave alone.
+TAGS_PAGE = html_page(
+    PAGE_SIZE,
+    "Side",
+    '<script src="/static/site.js" defer></script>\n'
+    '<script>window.site = {"lang": "da", "shop": false};</script>\n'
+    '<link rel="preload" href="/static/fonts/inter.woff2" as="font" crossorigin>\n',
+    '<figure><img src="/img/kontor.jpg" alt="Kontoret i Aarhus" width="640" height="360" '
+    'loading="lazy"><figcaption>Kontoret</figcaption></figure>\n'
+    + _PARAGRAPH
+    + '<p><a href="/kontakt"><img src="/img/ikon-mail.svg" alt="" width="16" height="16">'
+    "Skriv til os</a></p>\n" + '<script src="/static/slider.js" defer></script>\n',
+)
 BIG_PAGE = html_page(BIG_SIZE, "Stor side")
 CSS = stylesheet(5 * KIB)
 _CHUNK = -(-len(BIG_PAGE) // CHUNK_COUNT)
@@ -294,6 +314,10 @@ async def page_endpoint(request: Request) -> Response:
     return Response(PAGE, media_type=_HTML)
 
 
+async def tags_page_endpoint(request: Request) -> Response:
+    return Response(TAGS_PAGE, media_type=_HTML)
+
+
 async def csp_page_endpoint(request: Request) -> Response:
     nonce = secrets.token_urlsafe(16)
     return Response(
@@ -336,6 +360,7 @@ def routes() -> list[Route | Mount]:
         Route("/css", css_endpoint),
         Route("/page", page_endpoint),
         Route("/page-csp", csp_page_endpoint),
+        Route("/page-tags", tags_page_endpoint),
         Route("/big", big_endpoint),
         Route("/stream", stream_endpoint),
         Route("/rendered", rendered_endpoint),

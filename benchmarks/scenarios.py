@@ -59,6 +59,7 @@ SCENARIOS = (
     Scenario("page-consented", "30 KB HTML, consented (snippets)", "/page", "consented"),
     Scenario("page-refused", "30 KB HTML, all refused", "/page", "refused"),
     Scenario("page-csp", "30 KB HTML with a CSP nonce (banner)", "/page-csp"),
+    Scenario("page-tags", "30 KB HTML with ordinary tags (banner)", "/page-tags"),
     Scenario("big", "1 MB HTML, one body", "/big", memory=True),
     Scenario("stream", "1 MB HTML, 100 chunks", "/stream", memory=True, chunks=apps.CHUNK_COUNT),
     Scenario("rendered", "Jinja2 page (render ≥ 0.5 ms, banner)", "/rendered"),
@@ -113,6 +114,7 @@ def original_body(scenario: Scenario, headers: Headers) -> bytes:
     return {
         "/css": apps.CSS,
         "/page": apps.PAGE,
+        "/page-tags": apps.TAGS_PAGE,
         "/big": apps.BIG_PAGE,
         "/stream": apps.BIG_PAGE,
         "/rendered": apps.render_shop().encode(),

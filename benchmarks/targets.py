@@ -24,6 +24,10 @@ MEMORY_PEAK_MIB = 2.0
 NON_HTML = ("json", "css")
 PAGES = ("page", "page-consented", "page-refused")
 BIG = ("big", "stream")
+#: Pages judged by what consentgate adds beyond what it adds to the plain 30 KB page.
+#: Today's code does nothing with ordinary tags, so the plain page is "the same page
+#: today" the issue measures a blocker of tracker markup against.
+SAME_PAGE = {"page-csp": (1.0, "without a nonce"), "page-tags": (2.0, "without tags")}
 #: Pages whose app does real work: consentgate's throughput relative to bare.
 BARE_RATIO = {"rendered": 0.97, "api": 0.96}
 
@@ -56,11 +60,16 @@ def judge(scenario: Scenario, figures: Figures, mode: Mode) -> Verdict | None:
         limit = BARE_RATIO[name]
         ratio = figures.ratio(name, cg, "bare")
         return Verdict(f"≥ {limit:.2f}× bare", f"{ratio:.3f}×", ratio >= limit)
-    if name == "page-csp":
+    if name in SAME_PAGE:
+        limit, without = SAME_PAGE[name]
         if not (figures.has(name, "bare", cg) and figures.has("page", "bare", cg)):
             return None
+        # What consentgate adds to this page beyond what it adds to the plain one: the
+        # apps' own difference (a nonce made, more markup) is taken out.
         extra = (us[name, cg] - us[name, "bare"]) - (us["page", cg] - us["page", "bare"])
-        return Verdict("≤ +1 µs over the page without a nonce", f"{extra:+.2f} µs", extra <= 1.0)
+        return Verdict(
+            f"≤ +{limit:g} µs over the page {without}", f"{extra:+.2f} µs", extra <= limit
+        )
     if mode == "live":
         of_floor = 0.99 if name in NON_HTML else 0.95 if name in PAGES + BIG else None
         if of_floor is None or not figures.has(name, "floor", cg):

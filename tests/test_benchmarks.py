@@ -1,0 +1,181 @@
+"""The benchmark's own instruments: the in-process driver, the response checks and the
+targets. A figure is only worth what these are, so they are tested like the library."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from benchmarks import apps
+from benchmarks.inprocess import Case, call, close_logs, count_instructions, make_apps
+from benchmarks.scenarios import (
+    SCENARIOS,
+    Fetch,
+    Headers,
+    Scenario,
+    check_response,
+    consent_cookie,
+    keeps_page,
+)
+from benchmarks.targets import Figures, Mode, Verdict, judge
+
+BY_NAME = {s.name: s for s in SCENARIOS}
+
+
+@pytest.fixture(scope="module")
+def variant_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ASGIApp]]:
+    made = make_apps(
+        ("bare", "passthrough", "floor", "consentgate", "naive"),
+        Path(tmp_path_factory.mktemp("bench")),
+    )
+    yield made
+    asyncio.run(close_logs(made["consentgate"]))
+
+
+def fetch_from(app: ASGIApp) -> Fetch:
+    def fetch(
+        method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, Headers, bytes]:
+        return asyncio.run(call(app, method, path, body, headers))
+
+    return fetch
+
+
+def test_every_variant_answers_every_scenario_as_its_check_requires(
+    variant_apps: dict[str, ASGIApp],
+) -> None:
+    fetch = fetch_from(variant_apps["consentgate"])
+    cookies = {
+        "consented": consent_cookie(fetch, "http://127.0.0.1:8000", "consented"),
+        "refused": consent_cookie(fetch, "http://127.0.0.1:8000", "refused"),
+    }
+    for scenario in SCENARIOS:
+        cookie = cookies.get(scenario.visitor)
+        for variant, app in variant_apps.items():
+            status, headers, body = asyncio.run(
+                call(app, "GET", scenario.path, None, {"cookie": cookie} if cookie else {})
+            )
+            assert check_response(variant, scenario, status, headers, body) is None, (
+                variant,
+                scenario.name,
+            )
+
+
+def test_the_checks_catch_a_page_without_banner_or_with_foreign_nonces(
+    variant_apps: dict[str, ASGIApp],
+) -> None:
+    page, csp = BY_NAME["page"], BY_NAME["page-csp"]
+    # consentgate's answer must carry the banner: bare's page is not enough.
+    status, headers, body = asyncio.run(call(variant_apps["bare"], "GET", "/page", None, {}))
+    assert check_response("consentgate", page, status, headers, body) is not None
+    # bare's answer must be untouched: consentgate's page is not bare's.
+    status, headers, body = asyncio.run(call(variant_apps["consentgate"], "GET", "/page", None, {}))
+    assert check_response("bare", page, status, headers, body) is not None
+    # Every nonce on the CSP page is the response's own.
+    status, headers, body = asyncio.run(
+        call(variant_apps["consentgate"], "GET", "/page-csp", None, {})
+    )
+    assert check_response("consentgate", csp, status, headers, body) is None
+    # The last nonce is on one of consentgate's elements (the page's own comes first).
+    *_, last = re.finditer(rb'nonce="([^"]+)"', body)
+    forged = body[: last.start(1)] + b"someone-elses" + body[last.end(1) :]
+    assert check_response("consentgate", csp, status, headers, forged) is not None
+
+
+@pytest.mark.parametrize("where", [0, 100, 20_000, len(apps.PAGE) - 20])
+def test_keeps_page_allows_insertions_only(where: int) -> None:
+    head_end, body_end = apps.PAGE.find(b"</head>"), apps.PAGE.rfind(b"</body>")
+    inserted = apps.PAGE[:head_end] + b"<x>" + apps.PAGE[head_end:body_end] + b"<y>"
+    inserted += apps.PAGE[body_end:]
+    assert keeps_page(apps.PAGE, inserted)
+    changed = bytearray(inserted)
+    changed[where] ^= 0x20
+    assert not keeps_page(apps.PAGE, bytes(changed))
+
+
+def test_the_stream_scenario_completes_in_process_through_the_disconnect_listener(
+    variant_apps: dict[str, ASGIApp],
+) -> None:
+    """Starlette streams with a task group that waits for the client to leave; the
+    driver's receive must say so once the response is complete, or a run would hang."""
+    from benchmarks.inprocess import request_scope
+
+    case = Case("floor", variant_apps["floor"], request_scope("/stream"))
+    elapsed = asyncio.run(asyncio.wait_for(case.run(3), timeout=10))
+    assert elapsed > 0 and case.exchange.complete
+
+
+def test_instructions_are_counted_exactly_and_grow_with_the_work_done() -> None:
+    def app_doing(loops: int) -> ASGIApp:
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            total = 0
+            for i in range(loops):
+                total += i
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"%d" % total})
+
+        return app
+
+    def counted(loops: int) -> tuple[int, int]:
+        case = Case("bare", app_doing(loops), {"type": "http", "path": "/"})
+        return asyncio.run(count_instructions(case))
+
+    small, again, big = counted(10), counted(10), counted(110)
+    assert small == again
+    # Each loop runs the same few instructions; the frames entered stay the same.
+    assert big[0] > small[0] + 100 * 3 and big[1] == small[1]
+
+
+def figures(us: dict[tuple[str, str], float]) -> Figures:
+    return Figures(us, lambda s, v, r: us[s, r] / us[s, v])
+
+
+def verdict_of(scenario: Scenario, us: dict[tuple[str, str], float], mode: Mode) -> Verdict:
+    verdict = judge(scenario, figures(us), mode)
+    assert verdict is not None
+    return verdict
+
+
+def test_the_in_process_targets_are_judged_at_their_limits() -> None:
+    json_, stream, api = BY_NAME["json"], BY_NAME["stream"], BY_NAME["api"]
+    at_limit = {("json", "passthrough"): 10.0, ("json", "consentgate"): 11.0}
+    assert verdict_of(json_, at_limit, "inprocess").met
+    over = {("json", "passthrough"): 10.0, ("json", "consentgate"): 11.01}
+    assert not verdict_of(json_, over, "inprocess").met
+    # 1 MB in 100 chunks: floor + 0.15 µs a chunk.
+    chunked = verdict_of(
+        stream, {("stream", "floor"): 300.0, ("stream", "consentgate"): 316.0}, "inprocess"
+    )
+    assert not chunked.met and chunked.measured == "+0.16 µs a chunk"
+    # The FastAPI row is a ratio to bare, in both modes.
+    api_us = {("api", "bare"): 96.0, ("api", "consentgate"): 100.0}
+    assert verdict_of(api, api_us, "inprocess").met and verdict_of(api, api_us, "live").met
+    api_us["api", "consentgate"] = 100.1
+    assert not verdict_of(api, api_us, "inprocess").met
+
+
+def test_the_nonce_target_takes_out_what_the_app_itself_adds() -> None:
+    """The CSP page costs the app a nonce and a copy; only consentgate's extra counts."""
+    csp = BY_NAME["page-csp"]
+    us = {
+        ("page", "bare"): 10.0,
+        ("page", "consentgate"): 16.0,
+        ("page-csp", "bare"): 14.0,  # the app's own nonce: +4 µs, not consentgate's
+        ("page-csp", "consentgate"): 20.9,
+    }
+    verdict = verdict_of(csp, us, "inprocess")
+    assert verdict.met and verdict.measured == "+0.90 µs"
+    us["page-csp", "consentgate"] = 21.1
+    assert not verdict_of(csp, us, "inprocess").met
+
+
+def test_a_scenario_without_its_reference_variant_is_not_judged() -> None:
+    page = BY_NAME["page"]
+    only_bare = figures({("page", "bare"): 10.0, ("page", "consentgate"): 12.0})
+    assert judge(page, only_bare, "inprocess") is None
+    assert judge(Scenario("x", "x", "/x"), only_bare, "live") is None
