@@ -19,7 +19,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
+import random
 import shlex
 import statistics
 import sys
@@ -224,6 +226,15 @@ class Run:
     memory: dict[tuple[str, str], Memory] = field(default_factory=dict)
     render_ms: float = 0.0
 
+    def to_json(self) -> dict[str, Any]:
+        """µs and instructions per request, keyed ``scenario/variant``: what ``--compare``
+        reads back."""
+        return {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "us": {f"{s}/{v}": us for (s, v), us in self.us.items()},
+            "instructions": {f"{s}/{v}": n for (s, v), n in self.instructions.items()},
+        }
+
 
 def make_apps(variants: Sequence[str], workdir: Path) -> dict[str, ASGIApp]:
     os.environ[apps.STORE_ENV] = f"sqlite:///{workdir / 'consent-log.db'}"
@@ -291,11 +302,15 @@ def measure(
             case.batch = runner.run(_calibrate(case, args.batch_ms * 1e6))
 
     # Every scenario and variant takes its turn in every round, so the fastest batch
-    # of each is picked from the whole run, not from one busy second of it.
+    # of each is picked from the whole run, not from one busy second of it; in an order
+    # shuffled each round, and after one untimed request, so no case always follows
+    # one that left the caches cold (a 1 MB page, the Jinja2 render).
     every_case = [case for scenario in scenarios for case in cases[scenario.name]]
+    shuffle = random.Random(17).shuffle
     for repeat in range(args.repeats):
-        shift = repeat % len(every_case)
-        for case in every_case[shift:] + every_case[:shift]:
+        shuffle(every_case)
+        for case in every_case:
+            runner.run(case.run(1))
             case.times.append(runner.run(case.run(case.batch)) / case.batch / 1e3)
         if (repeat + 1) % max(1, args.repeats // 10) == 0:
             print(f"round {repeat + 1} of {args.repeats}", file=sys.stderr, flush=True)
@@ -439,7 +454,55 @@ def render(run: Run, args: argparse.Namespace, scenarios: Sequence[Scenario]) ->
             out.append("| " + " | ".join(row) + " |")
     met = sum(v.met for v in verdicts)
     out += ["", f"Targets met: {met} of {len(verdicts)}."]
+    if args.compare is not None:
+        earlier = json.loads(args.compare.read_text(encoding="utf-8"))
+        out += [
+            "",
+            f"## Compared with the run of {earlier['date']} ({args.compare})",
+            "",
+            *comparison(run, earlier, scenarios, variants),
+        ]
     return "\n".join(out) + "\n"
+
+
+def comparison(
+    run: Run, earlier: dict[str, Any], scenarios: Sequence[Scenario], variants: Sequence[str]
+) -> list[str]:
+    """Each figure next to an earlier run's: how far two runs of the same code agree, or
+    what a change to the code did."""
+    changes: list[float] = []
+    out = [
+        "| Scenario | "
+        + " | ".join(f"{v} µs then → now" for v in variants)
+        + " | instructions changed |",
+        "|" + "|".join(["---"] + ["---:"] * (len(variants) + 1)) + "|",
+    ]
+    for scenario in scenarios:
+        row = [scenario.label]
+        moved: list[str] = []
+        for variant in variants:
+            key = f"{scenario.name}/{variant}"
+            then = earlier["us"].get(key)
+            now = run.us[scenario.name, variant]
+            if then is None:
+                row.append(f"– → {now:,.2f}")
+                continue
+            changes.append(now / then - 1)
+            row.append(f"{then:,.2f} → {now:,.2f} ({(now / then - 1) * 100:+.1f} %)")
+            before = earlier["instructions"].get(key)
+            if before is not None and before != run.instructions[scenario.name, variant]:
+                moved.append(f"{variant} {run.instructions[scenario.name, variant] - before:+,}")
+        row.append(", ".join(moved) or "none")
+        out.append("| " + " | ".join(row) + " |")
+    if changes:
+        absolute = sorted(abs(c) for c in changes)
+        out += [
+            "",
+            f"Of {len(changes)} figures, the median moved {statistics.median(absolute) * 100:.1f} "
+            f"%, the largest {absolute[-1] * 100:.1f} %; "
+            f"{sum(a <= 0.02 for a in absolute)} moved 2 % or less.",
+        ]
+    return out
 
 
 def memory_verdict(run: Run, scenario: Scenario) -> Verdict | None:
@@ -482,7 +545,18 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         default=list(DEFAULT_VARIANTS),
         help="bare is implied (default: bare passthrough floor consentgate)",
     )
-    parser.add_argument("--output", type=Path, default=RESULTS, help=f"default {RESULTS}")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=RESULTS,
+        help=f"the report (default {RESULTS}); the figures go beside it as .json",
+    )
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="JSON",
+        help="an earlier run's .json: every figure beside it (stability, or a change's effect)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
     args = parser.parse_args(argv)
     if args.repeats < 10 or args.batch_ms <= 0 or args.warmup < 1 or args.memory_requests < 1:
@@ -518,5 +592,7 @@ def main(argv: Sequence[str]) -> int:
     print(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report, encoding="utf-8")
-    print(f"written to {args.output}", file=sys.stderr)
+    figures = args.output.with_suffix(".json")
+    figures.write_text(json.dumps(run.to_json(), indent=1), encoding="utf-8")
+    print(f"written to {args.output} and {figures}", file=sys.stderr)
     return 1 if args.check and "**not met**" in report else 0

@@ -4,6 +4,7 @@ targets. A figure is only worth what these are, so they are tested like the libr
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -179,3 +180,22 @@ def test_a_scenario_without_its_reference_variant_is_not_judged() -> None:
     only_bare = figures({("page", "bare"): 10.0, ("page", "consentgate"): 12.0})
     assert judge(page, only_bare, "inprocess") is None
     assert judge(Scenario("x", "x", "/x"), only_bare, "live") is None
+
+
+def test_a_run_compared_with_its_own_figures_read_back_moved_nowhere() -> None:
+    from benchmarks.inprocess import Run, comparison
+
+    page = BY_NAME["page"]
+    run = Run(
+        us={("page", "bare"): 9.0, ("page", "consentgate"): 16.5},
+        instructions={("page", "bare"): 941, ("page", "consentgate"): 1690},
+    )
+    earlier = json.loads(json.dumps(run.to_json()))
+    lines = comparison(run, earlier, [page], ["bare", "consentgate"])
+    assert "16.50 → 16.50 (+0.0 %)" in lines[2] and lines[2].endswith("| none |")
+    assert lines[-1].startswith("Of 2 figures, the median moved 0.0 %")
+    # A change to the code shows in µs and in instructions.
+    run.us["page", "consentgate"] = 15.0
+    run.instructions["page", "consentgate"] = 1600
+    lines = comparison(run, earlier, [page], ["bare", "consentgate"])
+    assert "16.50 → 15.00 (-9.1 %)" in lines[2] and "consentgate -90" in lines[2]
