@@ -48,7 +48,15 @@ from benchmarks.scenarios import (
 )
 from benchmarks.targets import MEMORY_PEAK_MIB, Figures, Verdict, table
 
-__all__ = ["Case", "Exchange", "call", "count_instructions", "main", "request_scope"]
+__all__ = [
+    "Case",
+    "Exchange",
+    "call",
+    "count_instructions",
+    "main",
+    "paired_ratio",
+    "request_scope",
+]
 
 RESULTS = Path(__file__).resolve().parent / "results" / "inprocess.md"
 VARIANTS = ("bare", "passthrough", "floor", "consentgate", "naive")
@@ -221,6 +229,9 @@ class Run:
 
     us: dict[tuple[str, str], float] = field(default_factory=dict)
     spread: dict[tuple[str, str], float] = field(default_factory=dict)
+    #: (scenario, variant, reference) -> the median over the rounds of reference's batch
+    #: time ÷ variant's in the same round: throughput relative to reference, paired.
+    ratios: dict[tuple[str, str, str], float] = field(default_factory=dict)
     instructions: dict[tuple[str, str], int] = field(default_factory=dict)
     frames: dict[tuple[str, str], int] = field(default_factory=dict)
     memory: dict[tuple[str, str], Memory] = field(default_factory=dict)
@@ -233,6 +244,7 @@ class Run:
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "us": {f"{s}/{v}": us for (s, v), us in self.us.items()},
             "instructions": {f"{s}/{v}": n for (s, v), n in self.instructions.items()},
+            "ratios": {f"{s}/{v}/{r}": x for (s, v, r), x in self.ratios.items()},
         }
 
 
@@ -322,12 +334,23 @@ def measure(
             run.us[key] = min(case.times)
             # How far the fastest tenth of the batches lies from the fastest one.
             run.spread[key] = statistics.quantiles(case.times, n=10)[0] / min(case.times) - 1
+            for reference in cases[scenario.name]:
+                run.ratios[scenario.name, case.variant, reference.variant] = paired_ratio(
+                    reference.times, case.times
+                )
             counts = [runner.run(count_instructions(case)) for _ in range(3)]
             run.instructions[key] = int(statistics.median(c[0] for c in counts))
             run.frames[key] = int(statistics.median(c[1] for c in counts))
             if scenario.memory:
                 run.memory[key] = runner.run(_memory(case, args.memory_requests))
     return run
+
+
+def paired_ratio(reference: Sequence[float], variant: Sequence[float]) -> float:
+    """Throughput of a variant relative to a reference from their batch times, round by
+    round: the median of reference ÷ variant. A slowdown of the machine that hits both
+    in a round cancels out, where it would shift a ratio of two separate minimums."""
+    return statistics.median(r / v for r, v in zip(reference, variant, strict=True))
 
 
 def _timed(function: Callable[[], object]) -> float:
@@ -367,9 +390,7 @@ def render(run: Run, args: argparse.Namespace, scenarios: Sequence[Scenario]) ->
     from benchmarks.__main__ import machine_facts, source_fingerprint
 
     variants = list(args.variants)
-    figures = Figures(
-        run.us, lambda s, v, r: run.us[s, r] / run.us[s, v] if (s, r) in run.us else float("nan")
-    )
+    figures = Figures(run.us, lambda s, v, r: run.ratios.get((s, v, r), float("nan")))
     extra = []
     for variant in ("bare", "passthrough", "floor", "consentgate"):
         if variant in variants:
@@ -394,8 +415,10 @@ def render(run: Run, args: argparse.Namespace, scenarios: Sequence[Scenario]) ->
     out += [f"- {key}: {value}" for key, value in machine_facts().items()]
     out += [f"- consentgate source digest: {source_fingerprint()}", ""]
     out += [
-        "µs per request; `cg ÷ x` is consentgate's throughput relative to x (x's µs ÷ "
-        "consentgate's µs); `instr.` the Python bytecode instructions a request executes.",
+        "µs per request: the fastest batch. `cg ÷ x`: consentgate's throughput relative "
+        "to x, paired: the median over the rounds of x's batch time ÷ consentgate's in the "
+        "same round (steadier than a ratio of two minimums where a request is long); "
+        "`instr.`: the Python bytecode instructions a request executes.",
         "",
         *lines,
         "",

@@ -199,3 +199,16 @@ def test_a_run_compared_with_its_own_figures_read_back_moved_nowhere() -> None:
     run.instructions["page", "consentgate"] = 1600
     lines = comparison(run, earlier, [page], ["bare", "consentgate"])
     assert "16.50 → 15.00 (-9.1 %)" in lines[2] and "consentgate -90" in lines[2]
+
+
+def test_a_paired_ratio_cancels_what_slows_both_variants_in_a_round() -> None:
+    from benchmarks.inprocess import paired_ratio
+
+    # The machine slows every other round by 30 %; consentgate is always 5 % slower.
+    slowdown = [1.0, 1.3] * 50
+    bare = [10.0 * s for s in slowdown]
+    consentgate = [10.5 * s for s in slowdown]
+    assert paired_ratio(bare, consentgate) == pytest.approx(1 / 1.05)
+    # One disturbed round moves the median of the pairs not at all.
+    consentgate[7] *= 2
+    assert paired_ratio(bare, consentgate) == pytest.approx(1 / 1.05)
