@@ -28,11 +28,12 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any
 
 from starlette.types import ASGIApp, Message
@@ -190,15 +191,20 @@ class Case:
         return elapsed
 
 
-async def count_instructions(case: Case) -> tuple[int, int]:
+async def count_instructions(
+    case: Case, by_function: Counter[CodeType] | None = None
+) -> tuple[int, int]:
     """The Python bytecode instructions one request of ``case`` executes, and the frames
-    it enters (calls, and resumptions of coroutines and generators), by ``sys.settrace``."""
+    it enters (calls, and resumptions of coroutines and generators), by ``sys.settrace``.
+    With ``by_function``, each function's instructions are added up in it as well."""
     instructions = frames = 0
 
     def on_opcode(frame: FrameType, event: str, arg: Any) -> Any:
         nonlocal instructions
         if event == "opcode":
             instructions += 1
+            if by_function is not None:
+                by_function[frame.f_code] += 1
         return on_opcode
 
     def on_call(frame: FrameType, event: str, arg: Any) -> Any:
@@ -215,6 +221,28 @@ async def count_instructions(case: Case) -> tuple[int, int]:
     finally:
         sys.settrace(None)
     return instructions, frames
+
+
+def where_lines(by_function: Counter[CodeType], limit: int = 25) -> list[str]:
+    """The functions a request spends its Python instructions in, most first (Markdown)."""
+    total = sum(by_function.values())
+    out = [
+        "| function | where | instructions | share |",
+        "|---|---|---:|---:|",
+    ]
+    for code, count in by_function.most_common(limit):
+        where = Path(code.co_filename)
+        parts = where.parts
+        for root in ("consentgate", "starlette", "fastapi", "benchmarks", "asyncio", "anyio"):
+            if root in parts:
+                where = Path(*parts[len(parts) - 1 - parts[::-1].index(root) :])
+                break
+        out.append(
+            f"| `{code.co_qualname}` | {where}:{code.co_firstlineno} | {count:,} | "
+            f"{count / total * 100:.1f} % |"
+        )
+    out.append(f"| (all {len(by_function)} functions) | | {total:,} | 100 % |")
+    return out
 
 
 @dataclass
@@ -236,6 +264,8 @@ class Run:
     frames: dict[tuple[str, str], int] = field(default_factory=dict)
     memory: dict[tuple[str, str], Memory] = field(default_factory=dict)
     render_ms: float = 0.0
+    #: scenario -> the functions consentgate's request spends its instructions in.
+    where: dict[str, Counter[CodeType]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """µs and instructions per request, keyed ``scenario/variant``: what ``--compare``
@@ -343,6 +373,9 @@ def measure(
             run.frames[key] = int(statistics.median(c[1] for c in counts))
             if scenario.memory:
                 run.memory[key] = runner.run(_memory(case, args.memory_requests))
+            if scenario.name in args.where and case.variant == "consentgate":
+                run.where[scenario.name] = Counter()
+                runner.run(count_instructions(case, run.where[scenario.name]))
     return run
 
 
@@ -478,6 +511,17 @@ def render(run: Run, args: argparse.Namespace, scenarios: Sequence[Scenario]) ->
             out.append("| " + " | ".join(row) + " |")
     met = sum(v.met for v in verdicts)
     out += ["", f"Targets met: {met} of {len(verdicts)}."]
+    for scenario in scenarios:
+        if scenario.name in run.where:
+            out += [
+                "",
+                f"## Where consentgate's instructions go: {scenario.label}",
+                "",
+                "One request, every function it runs Python instructions in (the app's "
+                "and Starlette's too), most first:",
+                "",
+                *where_lines(run.where[scenario.name]),
+            ]
     if args.compare is not None:
         earlier = json.loads(args.compare.read_text(encoding="utf-8"))
         out += [
@@ -580,6 +624,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         type=Path,
         metavar="JSON",
         help="an earlier run's .json: every figure beside it (stability, or a change's effect)",
+    )
+    parser.add_argument(
+        "--where",
+        nargs="+",
+        default=[],
+        choices=[s.name for s in SCENARIOS],
+        metavar="SCENARIO",
+        help="also list the functions consentgate's request runs its instructions in",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
     args = parser.parse_args(argv)

@@ -6,14 +6,23 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from types import CodeType
 
 import pytest
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from benchmarks import apps
-from benchmarks.inprocess import Case, call, close_logs, count_instructions, make_apps
+from benchmarks.inprocess import (
+    Case,
+    call,
+    close_logs,
+    count_instructions,
+    make_apps,
+    where_lines,
+)
 from benchmarks.scenarios import (
     SCENARIOS,
     Fetch,
@@ -130,6 +139,13 @@ def test_instructions_are_counted_exactly_and_grow_with_the_work_done() -> None:
     assert small == again
     # Each loop runs the same few instructions; the frames entered stay the same.
     assert big[0] > small[0] + 100 * 3 and big[1] == small[1]
+    # Counted by function, the loop's instructions are the app's own, and all add up.
+    by_function: Counter[CodeType] = Counter()
+    case = Case("bare", app_doing(110), {"type": "http", "path": "/"})
+    total, _ = asyncio.run(count_instructions(case, by_function))
+    (top, count), *_ = by_function.most_common()
+    assert top.co_name == "app" and count > 100 * 3 and sum(by_function.values()) == total
+    assert where_lines(by_function)[2].startswith("| `test_instructions_are_counted")
 
 
 def figures(us: dict[tuple[str, str], float]) -> Figures:
