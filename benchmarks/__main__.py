@@ -1,14 +1,18 @@
-"""``python -m benchmarks``: consentgate's cost next to the bare app and a naive middleware.
+"""``python -m benchmarks``: consentgate's cost next to the bare app, the floor and a naive
+middleware, under uvicorn and wrk.
 
-(``python -m benchmarks log`` runs the consent log's suites instead: ``benchmarks/log.py``.)
+(``python -m benchmarks inprocess`` calls the apps directly instead:
+``benchmarks/inprocess.py``; ``python -m benchmarks log`` runs the consent log's
+suites: ``benchmarks/log.py``.)
 
 Starts one uvicorn server per variant (``benchmarks/apps.py``) on 127.0.0.1,
 loads each with wrk, interleaving the variants over several rounds (or, with
-``--side-by-side``, loading all at once on one server CPU), and prints the
-median of the paired per-round throughput ratios variant/bare, the server time
-each variant adds per request, and the servers' peak resident memory during the
-1 MB scenarios. The table is also
-written to ``benchmarks/results/latest.md``. See ``benchmarks/README.md``.
+``--side-by-side``, loading all at once on one server CPU), and prints one table:
+each server's CPU time per request, consentgate's throughput relative to bare,
+passthrough and floor (medians of paired per-round ratios), and issue 17's
+targets (``benchmarks/targets.py``), met or not; then the servers' peak resident
+memory during the 1 MB scenarios. The report is also written to
+``benchmarks/results/latest.md``. See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
