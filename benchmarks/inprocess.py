@@ -268,8 +268,8 @@ class Run:
     where: dict[str, Counter[CodeType]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """µs and instructions per request, keyed ``scenario/variant``: what ``--compare``
-        reads back."""
+        """µs, instructions and paired ratios, keyed ``scenario/variant[/reference]``:
+        what ``--compare`` reads back."""
         return {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "us": {f"{s}/{v}": us for (s, v), us in self.us.items()},
