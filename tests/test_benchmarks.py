@@ -228,3 +228,47 @@ def test_a_paired_ratio_cancels_what_slows_both_variants_in_a_round() -> None:
     # One disturbed round moves the median of the pairs not at all.
     consentgate[7] *= 2
     assert paired_ratio(bare, consentgate) == pytest.approx(1 / 1.05)
+
+
+def test_a_live_report_renders_every_scenario_and_judges_it() -> None:
+    """The report comes at the end of a 25-minute run: it must not be where it fails."""
+    from benchmarks.__main__ import MIB, VARIANTS, Memory, Results, parse_args, render
+
+    results = Results(idle_rss={v: 50 * MIB for v in VARIANTS})
+    # Two rounds; consentgate 3 % slower than the floor everywhere, 10 µs of CPU more.
+    speed = {"bare": 1.0, "passthrough": 0.99, "floor": 0.95, "consentgate": 0.95 * 0.97}
+    speed["naive"] = 0.2
+    for scenario in SCENARIOS:
+        for variant in VARIANTS:
+            key = (scenario.name, variant)
+            results.rps[key] = [1000 * speed[variant], 900 * speed[variant]]
+            results.cpu_us[key] = [50 / speed[variant]] * 2
+            if scenario.memory:
+                # consentgate starts 2 MiB bigger (templates) and peaks 3 MiB over bare.
+                idle = 2 * MIB if variant == "consentgate" else 0
+                extra = {"consentgate": 3 * MIB, "floor": 1 * MIB}.get(variant, 0)
+                results.memory[key] = [Memory(50 * MIB + idle, 52 * MIB + extra, "test")] * 2
+    report = render(results, parse_args([]), VARIANTS, pinned=True)
+    for scenario in SCENARIOS:
+        assert f"| {scenario.label} |" in report
+    json_row = next(line for line in report.splitlines() if line.startswith("| JSON (small)"))
+    assert "≥ 0.99 of the floor | 0.970 | **not met** |" in json_row
+    stream_row = next(
+        line for line in report.splitlines() if "| 1 MB HTML, 100 chunks | 52.0" in line
+    )
+    # 2 MiB over the floor's peak (at the line), and the load grew it no more than the floor.
+    assert "+2.0 / +0.0 MiB | met |" in stream_row
+    assert "Targets met: " in report
+
+
+def test_a_process_cpu_time_is_read_from_proc() -> None:
+    import os
+    import time
+
+    from benchmarks.__main__ import cpu_seconds
+
+    before = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.05
+    while time.process_time() < deadline:
+        pass
+    assert cpu_seconds(os.getpid()) - before >= 0.03
