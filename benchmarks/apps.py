@@ -120,7 +120,7 @@ def stylesheet(size: int) -> bytes:
 
 
 PAGE = html_page(PAGE_SIZE, "Side")
-#: The 30 KB page with the site's own scripts, images and embeds, none of them a
+#: The 30 KB page with the site's own scripts, images and a preload, none of them a
 #: tracker: what a blocker of tracker markup must look at and leave alone.
 TAGS_PAGE = html_page(
     PAGE_SIZE,
