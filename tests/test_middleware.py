@@ -6,7 +6,9 @@ import gc
 import gzip
 import logging
 import re
+import tracemalloc
 import weakref
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -22,7 +24,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from consentgate import SCOPE_KEY, ConsentMiddleware, get_consent
+from consentgate import SCOPE_KEY, ConsentMiddleware, ConsentState, get_consent
 from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, Provider, SiteKit
 
 from .conftest import (
@@ -647,12 +649,14 @@ async def test_banner_next_field_is_the_current_path_and_query() -> None:
     assert 'name="next" value="/page?a=1&amp;b=%C3%A6"' in html
 
 
-async def test_hostile_host_header_is_escaped_in_the_banner() -> None:
+async def test_the_host_header_is_never_shown_as_the_data_controller() -> None:
     config = make_config(controller_name=None)
     async with client_for(make_app(config)) as client:
-        html = (await client.get("/page", headers={"host": '"><script>alert(1)</script>'})).text
-    assert "<script>alert(1)</script>" not in html
-    assert "&lt;script&gt;" in html
+        hostile = (await client.get("/page", headers={"host": '"><script>alert(1)</script>'})).text
+        plain = (await client.get("/page", headers={"host": "evil.example"})).text
+    assert "alert(1)" not in hostile and "&lt;script&gt;" not in hostile
+    assert "evil.example" not in plain
+    assert "This site uses cookies" in plain
 
 
 async def test_a_corrupt_gzip_stream_is_ended_cleanly_not_with_an_error(
@@ -670,3 +674,85 @@ async def test_a_corrupt_gzip_stream_is_ended_cleanly_not_with_an_error(
     with caplog.at_level(logging.ERROR, logger="consentgate"):
         await drive(app)
     assert any("cut a streamed response short" in r.getMessage() for r in caplog.records)
+
+
+# -- hostile request headers ------------------------------------------------
+
+HUGE = 1024 * 1024
+HOSTILE_REQUESTS = 2000
+
+
+async def test_megabyte_headers_do_not_make_the_process_keep_them() -> None:
+    """2,000 requests, each with its own 1 MB Cookie, Host and Accept-Language:
+    the caches keep what consentgate needs of them, bounded, and the pages are right."""
+    middleware = ConsentMiddleware(_page_app, config=make_config())
+    now = datetime.now(UTC).replace(microsecond=0)
+    refused = ConsentState(
+        consent_id="c0ffee00-0000-4000-8000-000000000000", policy_version="2026-11", decided_at=now
+    )
+    consent = middleware.cookie.encode(refused).encode()
+    junk, far_host, languages = b"x" * HUGE, b"h" * HUGE, b"da," + b"y" * HUGE
+
+    async def request(i: int, cookie: bytes) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        tag = b"%d" % i
+        headers = [
+            (b"host", tag + far_host),
+            (b"accept-language", languages + tag),
+            (b"cookie", b"junk" + tag + b"=" + junk + b"; _ga=GA1.1.1; " + cookie),
+        ]
+        return await _exchange(middleware, headers)
+
+    async def check(i: int) -> None:
+        headers, body = await request(i, b"consentgate=" + consent)
+        assert b"consentgate-banner" not in body and b"gtag(" not in body
+        assert b"Cookie-indstillinger" in body  # the settings link, in Danish
+        assert any(v.startswith(b"_ga=;") for k, v in headers if k == b"set-cookie")
+        # A megabyte consent cookie is not one consentgate wrote: the banner.
+        headers, body = await request(i, b"consentgate=" + junk + b"%d" % i)
+        assert b"consentgate-banner" in body
+
+    for i in range(20):  # warm up: first-use allocations are not growth
+        await check(i)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(20, 20 + HOSTILE_REQUESTS // 2):
+            await check(i)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 20 * 1024 * 1024, f"grew by {grown / 2**20:.1f} MiB"
+
+
+async def _page_app(scope: Scope, receive: Receive, send: Send) -> None:
+    await send(HTML_START)
+    await send({"type": "http.response.body", "body": PAGE.encode()})
+
+
+async def _exchange(
+    middleware: ConsentMiddleware, headers: list[tuple[bytes, bytes]], path: str = "/page"
+) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """One GET through ``middleware`` at the ASGI level: the response headers and body."""
+    out: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        out.append(message)
+
+    scope: Scope = {
+        "type": "http",
+        "method": "GET",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": headers,
+        "scheme": "http",
+    }
+    await middleware(scope, receive, send)
+    start = next(m for m in out if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in out if m["type"] == "http.response.body")
+    return list(start["headers"]), body

@@ -16,17 +16,16 @@ from consentgate import Category, ConfigurationError, ConsentState
 from consentgate._assets import Assets
 from consentgate._config import ConsentConfig
 from consentgate._locales import available_languages, builtin_texts
-from consentgate._render import Renderer
+from consentgate._render import Renderer, hole
+from consentgate._state import NO_CONSENT
 from consentgate.providers import GoogleAnalytics
 
 from .conftest import all_providers, make_config
 
-HOSTILE_HOST = "<script>alert(1)</script>"
 VALUES = {
     "csrf": "TOKEN-123",
     "next": "/page?x=1",
     "next_q": "%2Fpage%3Fx%3D1",
-    "host": "www.example.com",
 }
 
 
@@ -213,16 +212,31 @@ def test_banner_names_the_controller(lang: str) -> None:
     assert "www.example.com" not in html
 
 
-def test_banner_fills_in_the_host_without_a_controller_name() -> None:
+def test_without_a_controller_name_the_banner_says_this_site() -> None:
     renderer = build(make_config(controller_name=None))
-    assert "www.example.com uses cookies" in banner_html(renderer, "en")
+    html = banner_html(renderer, "en")
+    assert "This site uses cookies" in html
+    # No "Data controller:" line naming nobody.
+    assert "cg-controller" not in html
 
 
-def test_host_filled_into_the_banner_is_escaped() -> None:
+@pytest.mark.parametrize("lang", available_languages())
+def test_without_a_controller_name_no_page_has_a_hole_for_the_host(lang: str) -> None:
     renderer = build(make_config(controller_name=None))
-    html = banner_html(renderer, "en", host=HOSTILE_HOST)
-    assert HOSTILE_HOST not in html
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; uses cookies" in html
+    pages = [
+        renderer.banner[lang].html,
+        renderer.settings_link[lang].html,
+        renderer.preferences_page(lang, NO_CONSENT, next_path="/", csrf_token="t", saved=False),
+        renderer.error_page(lang, "errors.forbidden", next_path="/"),
+    ]
+    assert not any(hole("host") in page for page in pages)
+    assert renderer.texts[lang]["preferences.first_party"] in pages[0]
+
+
+def test_without_a_controller_name_the_preferences_say_this_site_mid_sentence() -> None:
+    renderer = build(make_config(controller_name=None))
+    html = renderer.preferences_page("en", NO_CONSENT, next_path="/", csrf_token="t", saved=False)
+    assert "which cookies and services this site uses" in html
 
 
 def test_values_filled_into_attributes_are_escaped() -> None:
@@ -319,7 +333,7 @@ def test_site_template_can_extend_the_builtin_page(tmp_path: Path) -> None:
             "{% block content %}<p class=mine>{{ message }}</p>{% endblock %}"
         },
     )
-    html = renderer.error_page("en", "errors.forbidden", next_path="/", host="www.example.com")
+    html = renderer.error_page("en", "errors.forbidden", next_path="/")
     assert html.startswith("<!doctype html>")
     assert "<p class=mine>This form could not be verified." in html
     assert '<link rel="stylesheet" href="/_consent/static/consentgate.' in html
@@ -338,7 +352,6 @@ def test_site_template_can_extend_the_builtin_template_of_the_same_name(tmp_path
         ConsentState(),
         next_path="/",
         csrf_token="T",
-        host="www.example.com",
         saved=False,
     )
     assert "<p id=mine>Testfirma ApS</p>" in html
@@ -418,7 +431,6 @@ def preferences(renderer: Renderer, lang: str, state: ConsentState | None = None
         state or ConsentState(),
         next_path="/",
         csrf_token="T",
-        host="www.example.com",
         saved=False,
     )
 

@@ -8,20 +8,24 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from itsdangerous import BadData, URLSafeSerializer
 
+from ._cache import Memo
 from ._state import NO_CONSENT, ConsentState, CookieReading
 
 __all__ = ["ConsentCookie", "expire_cookie_header", "new_consent_id"]
 
 SALT = "consentgate.consent"
 PAYLOAD_VERSION = 1
+#: A longer value is not one consentgate wrote (its own are a few hundred bytes): it
+#: reads as "no choice" without being verified or remembered.
+MAX_VALUE_BYTES = 4096
 # Decoded cookies repeat for every page a visitor opens: remember the last few
 # thousand so a signature is verified once per visitor, not once per page.
 VERIFIED_CACHE_SIZE = 4096
+VERIFIED_CACHE_BYTES = 2 * 1024 * 1024
 _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 
 
@@ -70,7 +74,13 @@ class ConsentCookie:
         self._newest = URLSafeSerializer(keys[0], salt=SALT)
         # itsdangerous wants rotated keys oldest first.
         self._older = URLSafeSerializer(list(reversed(keys[1:])), salt=SALT) if keys[1:] else None
-        self._verify = lru_cache(maxsize=VERIFIED_CACHE_SIZE)(self._verify_uncached)
+        self._verify = Memo(
+            self._verify_uncached,
+            max_entries=VERIFIED_CACHE_SIZE,
+            max_bytes=VERIFIED_CACHE_BYTES,
+            max_key_bytes=MAX_VALUE_BYTES,
+            value_bytes=_verified_bytes,
+        )
 
     def encode(self, state: ConsentState) -> str:
         assert state.consent_id is not None and state.decided_at is not None
@@ -88,7 +98,7 @@ class ConsentCookie:
 
     def read_until(self, value: str | None) -> tuple[CookieReading, float]:
         """What the cookie says now, and until when that holds (for callers that cache it)."""
-        if not value:
+        if not value or len(value) > MAX_VALUE_BYTES:
             return _NOTHING_EVER
         verified = self._verify(value)
         if verified is None or self._clock() > verified.expires_at:
@@ -127,6 +137,11 @@ class ConsentCookie:
         assert state.decided_at is not None
         expires_at = state.decided_at.timestamp() + self.max_age
         return _Verified(CookieReading(state, reissue=old_key), expires_at)
+
+
+def _verified_bytes(verified: _Verified | None) -> int:
+    # The state's objects: an id, a policy version, a set of category names, a datetime.
+    return 0 if verified is None else 400 + 64 * len(verified.reading.state.granted)
 
 
 def _parse(payload: Any, known: frozenset[str]) -> ConsentState | None:

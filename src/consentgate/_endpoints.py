@@ -30,7 +30,7 @@ from ._csp import without_nonces
 from ._csrf import CsrfTokens, normalize_origin, same_site_request
 from ._exceptions import StorageError
 from ._firewall import CookieFirewall
-from ._http import hostname
+from ._http import hostname, read_cookies
 from ._outbox import Outbox
 from ._redirect import safe_next
 from ._render import Renderer, consent_mode, iso_week, next_values
@@ -168,7 +168,7 @@ class ConsentEndpoints:
             lang = choice.language
         if not self.csrf.valid(choice.csrf_token):
             if self.csrf.expired(choice.csrf_token) and not wants_json and choice.source != "api":
-                return self._confirm_again(body, choice, lang, host)
+                return self._confirm_again(body, choice, lang)
             return self._error(403, "errors.forbidden", lang, choice.next_path, host, wants_json)
 
         current = self._current(request)
@@ -228,7 +228,7 @@ class ConsentEndpoints:
         self._apply(response, request, state)
         return response
 
-    def _confirm_again(self, body: bytes, choice: Choice, lang: str, host: str) -> Response:
+    def _confirm_again(self, body: bytes, choice: Choice, lang: str) -> Response:
         """403 for a form that expired in its tab, offering the same choice with a fresh token.
 
         Only a genuine token (signed by us, just old) from this site gets here; the
@@ -241,7 +241,6 @@ class ConsentEndpoints:
             fields=[(k, v) for k, v in posted if k not in ("csrf_token", "next", "action")],
             csrf_token=self.csrf.issue(),
             next_path=choice.next_path,
-            host=host,
         )
         return HTMLResponse(html, status_code=403, headers=_PRIVATE)
 
@@ -286,7 +285,6 @@ class ConsentEndpoints:
             self._current(request),
             next_path=safe_next(request.query_params.get("next")),
             csrf_token=self.csrf.issue(),
-            host=request.headers.get("host", ""),
             saved=False,
         )
         return HTMLResponse(html, headers=_PRIVATE)
@@ -325,7 +323,8 @@ class ConsentEndpoints:
             return None  # e.g. a Unix socket: no address to keep
 
     def _current(self, request: Request) -> ConsentState:
-        return self.cookie.read(request.cookies.get(self.cookie.name)).state
+        value = read_cookies(request.scope["headers"], self.cookie.name.encode("latin-1"))[0]
+        return self.cookie.read(value.decode("latin-1") if value is not None else None).state
 
     def _granted(self, choice: Choice) -> frozenset[str]:
         choosable = frozenset(self.renderer.choosable)
@@ -351,7 +350,7 @@ class ConsentEndpoints:
         head, body = without_nonces(head), without_nonces(body)
         link = None
         if renderer.config.show_settings_link:
-            values = {"host": host, **next_values(choice.next_path)}
+            values = next_values(choice.next_path)
             link = renderer.settings_link[lang].fill(values)
         return {
             "snippets": {"head": head, "body": body},
@@ -364,8 +363,9 @@ class ConsentEndpoints:
         """Set the consent cookie and expire the cookies of every refused category."""
         secure = self.cookie.secure_for(request.url.scheme)
         response.headers.append("Set-Cookie", self.cookie.set_cookie(state, secure=secure))
-        host = hostname(request.headers.get("host", ""))
-        for header in self.firewall.expire(request.cookies, state, host):
+        host = hostname(request.headers.get("host"))
+        names = read_cookies(request.scope["headers"], self.cookie.name.encode("latin-1"))[1]
+        for header in self.firewall.expire(self.firewall.trackers_in(names), state, host):
             response.headers.append("Set-Cookie", header)
         response.headers["Cache-Control"] = "no-store"
 
@@ -375,7 +375,7 @@ class ConsentEndpoints:
         if wants_json:
             message = self.renderer.texts["en"][key]
             return JSONResponse({"error": message}, status_code=status, headers=_PRIVATE)
-        html = self.renderer.error_page(lang, key, next_path=next_path, host=host)
+        html = self.renderer.error_page(lang, key, next_path=next_path)
         return HTMLResponse(html, status_code=status, headers=_PRIVATE)
 
 

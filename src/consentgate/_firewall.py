@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
-from functools import lru_cache
+from collections.abc import Iterable
 
+from ._cache import Memo
 from ._cookie import expire_cookie_header
 from ._state import ConsentState
 from .providers import Provider
 
 __all__ = ["CookieFirewall"]
+
+#: Browsers keep at most a few hundred cookies for a site; a request naming more
+#: tracker cookies than this is not a browser's, and the rest are not expired.
+MAX_TRACKER_COOKIES = 200
+#: Longer cookie names are looked up without being remembered.
+MAX_CACHED_NAME = 256
 
 
 class CookieFirewall:
@@ -30,7 +36,12 @@ class CookieFirewall:
             for category, sources in patterns.items()
         ]
         self._cookie_domain = cookie_domain
-        self.category_of = lru_cache(maxsize=1024)(self._category_of)
+        self.category_of = Memo(
+            self._category_of,
+            max_entries=1024,
+            max_bytes=1024 * (MAX_CACHED_NAME + 100),
+            max_key_bytes=MAX_CACHED_NAME,
+        )
 
     def __bool__(self) -> bool:
         return bool(self._matchers)
@@ -50,10 +61,24 @@ class CookieFirewall:
         name = header_value.split(b"=", 1)[0].strip().decode("latin-1")
         return not self.blocks(name, state)
 
+    def trackers_in(self, cookie_names: Iterable[bytes]) -> tuple[str, ...]:
+        """The names among ``cookie_names`` that some provider declared, each once."""
+        found: dict[str, None] = {}
+        for raw in cookie_names:
+            name = raw.decode("latin-1")
+            if self.category_of(name) is not None:
+                found[name] = None
+                if len(found) == MAX_TRACKER_COOKIES:
+                    break
+        return tuple(found)
+
     def expire(
-        self, request_cookies: Mapping[str, str], state: ConsentState, hostname: str
+        self, request_cookies: Iterable[str], state: ConsentState, hostname: str
     ) -> list[str]:
         """``Set-Cookie`` values expiring every blocked cookie the browser sent.
+
+        ``request_cookies`` are the names sent (a mapping of cookies does too);
+        ``hostname`` must be checked already (:func:`consentgate._http.hostname`).
 
         A tracker may have set its cookie on the host or on any parent domain
         (Google Analytics picks the highest it can), so each is expired on all

@@ -27,20 +27,19 @@ import logging
 import time
 from collections.abc import Awaitable, Generator, Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import quote
 
-from starlette.requests import cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._assets import Assets
+from ._cache import Memo
 from ._config import ConsentConfig
-from ._cookie import ConsentCookie
+from ._cookie import MAX_VALUE_BYTES, ConsentCookie
 from ._csp import nonces_in, with_nonces, without_nonces
 from ._csrf import CsrfTokens
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
-from ._http import hostname
+from ._http import hostname, split_cookies
 from ._render import Renderer, iso_week
 from ._rewrite import (
     GzipInjector,
@@ -56,6 +55,10 @@ __all__ = ["ConsentMiddleware"]
 
 logger = logging.getLogger("consentgate")
 
+#: Longer Host or Accept-Language headers are answered without remembering the visitor.
+MAX_CACHED_HEADER = 256
+#: Longer paths and queries get their banner or settings link without it being remembered.
+MAX_CACHED_PATH = 2048
 # Servers may offer to send files themselves; the body of an HTML file must pass here.
 _BYPASS_EXTENSIONS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 _NO_BODY_STATUSES = frozenset({204, 304})
@@ -116,18 +119,42 @@ class ConsentMiddleware:
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
         self._warned_encodings: set[bytes] = set()
+        if config.controller_name is None:
+            logger.warning(
+                "consentgate: no controller_name configured; the banner says 'this site' "
+                "where it should name who is responsible for the data (the data controller)"
+            )
         if config.privacy_policy_url is None:
             logger.warning(
                 "consentgate: no privacy_policy_url configured; the banner links only to "
                 "the cookie declaration, but visitors must be able to read your privacy policy"
             )
+        self._cookie_name = config.cookie_name.encode("latin-1")
         # Per-request values repeat (the same few pages, languages and visitors):
-        # remember the last results rather than rebuilding them.
-        self.parse_cookies = lru_cache(maxsize=1024)(cookie_parser)
+        # remember the last results rather than rebuilding them, within bounds in
+        # bytes, since the values come from what clients send.
         self._clock = time.time
-        self._visitors = lru_cache(maxsize=1024)(self._visitor)
-        self._banner_fragments = lru_cache(maxsize=512)(self._render_banner)
-        self._consented_fragments = lru_cache(maxsize=512)(self._render_consented)
+        self._visitors = Memo(
+            self._visitor,
+            max_entries=1024,
+            max_bytes=4 * 1024 * 1024,
+            max_key_bytes=8 * 1024,
+            value_bytes=_Visitor.bytes,
+        )
+        self._banner_fragments = Memo(
+            self._render_banner,
+            max_entries=512,
+            max_bytes=8 * 1024 * 1024,
+            max_key_bytes=MAX_CACHED_PATH + 512,
+            value_bytes=_Insertion.bytes,
+        )
+        self._consented_fragments = Memo(
+            self._render_consented,
+            max_entries=512,
+            max_bytes=8 * 1024 * 1024,
+            max_key_bytes=MAX_CACHED_PATH + 1024,
+            value_bytes=_Insertion.bytes,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -156,40 +183,57 @@ class ConsentMiddleware:
     # -- used by the per-request gate -------------------------------------
 
     def visitor_of(self, headers: Headers) -> _Visitor:
-        """What the request's Cookie, Host and Accept-Language headers say; one pass."""
-        cookie = host = accept_language = None
+        """What the request's Cookie, Host and Accept-Language headers say; one pass.
+
+        Of the cookies only what consentgate reads is kept: the consent cookie's
+        value and the names of declared tracker cookies. Those, the Host and the
+        Accept-Language are what a visitor is remembered by, and only while each
+        is small: one client sending megabytes must not make the process keep them.
+        """
+        consent = host = accept_language = None
+        names: list[bytes] = []
         for name, value in headers:
             if name == b"cookie":
                 # HTTP/2 may split cookies over several headers (RFC 9113 8.2.3).
-                cookie = value if cookie is None else cookie + b"; " + value
+                found, others = split_cookies(value, self._cookie_name)
+                if found is not None:
+                    consent = found
+                names += others
             elif name == b"host":
                 host = value
             elif name == b"accept-language":
                 accept_language = value
-        visitor = self._visitors(cookie, host, accept_language)
+        if consent is not None and len(consent) > MAX_VALUE_BYTES:
+            consent = None  # not one consentgate wrote: no choice
+        trackers = self.firewall.trackers_in(names) if names and self.firewall else ()
+        if (host is not None and len(host) > MAX_CACHED_HEADER) or (
+            accept_language is not None and len(accept_language) > MAX_CACHED_HEADER
+        ):
+            return self._visitor(consent, trackers, host, accept_language)
+        visitor = self._visitors(consent, trackers, host, accept_language)
         if visitor.valid_until < self._clock():  # their choice lapsed since it was cached
-            visitor = self._visitor(cookie, host, accept_language)
+            visitor = self._visitor(consent, trackers, host, accept_language)
         return visitor
 
     def _visitor(
-        self, cookie: bytes | None, host: bytes | None, accept_language: bytes | None
+        self,
+        consent: bytes | None,
+        trackers: tuple[str, ...],
+        host: bytes | None,
+        accept_language: bytes | None,
     ) -> _Visitor:
-        cookies = self.parse_cookies(cookie.decode("latin-1")) if cookie else {}
-        reading, valid_until = self.cookie.read_until(cookies.get(self.cookie.name))
-        host_header = host.decode("latin-1") if host else ""
-        name = hostname(host_header)
-        expired = (
-            tuple(
-                (b"set-cookie", value.encode("latin-1"))
-                for value in self.firewall.expire(cookies, reading.state, name)
-            )
-            if cookies and self.firewall
-            else ()
+        reading, valid_until = self.cookie.read_until(
+            consent.decode("latin-1") if consent else None
+        )
+        name = hostname(host)
+        expired = tuple(
+            (b"set-cookie", value.encode("latin-1"))
+            for value in self.firewall.expire(trackers, reading.state, name)
         )
         language = self.renderer.negotiate(
             accept_language.decode("latin-1") if accept_language else None
         )
-        return _Visitor(reading, valid_until, language, host_header, name, expired)
+        return _Visitor(reading, valid_until, language, name, expired)
 
     def insertions(
         self,
@@ -236,18 +280,16 @@ class ConsentMiddleware:
         query: bytes = scope.get("query_string", b"")
         state = visitor.reading.state
         if not state.has_choice and self.renderer.choosable:
-            return self._banner_fragments(
-                visitor.language, path, query, visitor.host, self.csrf.issue(), codec
-            )
+            return self._banner_fragments(visitor.language, path, query, self.csrf.issue(), codec)
         return self._consented_fragments(
-            state.granted, visitor.language, path, query, visitor.host, iso_week(), codec
+            state.granted, visitor.language, path, query, visitor.hostname, iso_week(), codec
         )
 
     def _render_banner(
-        self, language: str, path: bytes, query: bytes, host: str, csrf: str, codec: str
+        self, language: str, path: bytes, query: bytes, csrf: str, codec: str
     ) -> _Insertion:
         here = _here(path, query)
-        values = {"next": here, "next_q": quote(here, safe=""), "host": host, "csrf": csrf}
+        values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
         banner = self.renderer.banner[language].fill(values)
         return _Insertion.of(self._stylesheet, banner, codec)
 
@@ -261,18 +303,20 @@ class ConsentMiddleware:
         week: str,
         codec: str,
     ) -> _Insertion:
-        head, body = self.renderer.snippets(granted, week, hostname(host))
+        head, body = self.renderer.snippets(granted, week, host)
         # The stylesheet and script always, so the page API (consentgate.open(), the
         # change event) is there whether or not the small link is shown.
         head = self._stylesheet + head
         if self.config.show_settings_link:
             here = _here(path, query)
-            values = {"next": here, "next_q": quote(here, safe=""), "host": host}
+            values = {"next": here, "next_q": quote(here, safe="")}
             body += self.renderer.settings_link[language].fill(values)
         return _Insertion.of(head, body, codec)
 
     def _warn_once(self, key: bytes, what: str) -> None:
-        if key not in self._warned_encodings:
+        # Keyed on what the app sends, but bounded all the same.
+        key = key[:MAX_CACHED_HEADER]
+        if key not in self._warned_encodings and len(self._warned_encodings) < 64:
             self._warned_encodings.add(key)
             logger.warning(
                 "consentgate cannot rewrite HTML with %s: such pages pass untouched, "
@@ -296,6 +340,9 @@ class _Insertion:
         marked = _encode(head, codec), _encode(body, codec)
         return cls(*plain, marked if marked != plain else None)
 
+    def bytes(self) -> int:
+        return len(self.head) + len(self.body) + (sum(map(len, self.nonced)) if self.nonced else 0)
+
 
 @dataclass(frozen=True, slots=True)
 class _Visitor:
@@ -305,11 +352,13 @@ class _Visitor:
     #: When ``reading`` stops being true (their choice lapses).
     valid_until: float
     language: str
-    #: The Host header as sent, and the host name in it.
-    host: str
+    #: The host name in the Host header; "" when it is not a valid one.
     hostname: str
     #: Set-Cookie headers expiring the refused trackers' cookies the browser sent.
     expired: tuple[tuple[bytes, bytes], ...]
+
+    def bytes(self) -> int:
+        return len(self.hostname) + sum(len(value) + 64 for _, value in self.expired)
 
 
 # Where a response is on its way through the gate.
@@ -525,8 +574,7 @@ def _encode(html: str, codec: str) -> bytes:
     return html.encode(codec, "xmlcharrefreplace")
 
 
-@lru_cache(maxsize=64)
-def _codec_for(content_type: bytes) -> str | None:
+def _codec_for_uncached(content_type: bytes) -> str | None:
     """The codec of an HTML Content-Type, if consentgate can rewrite pages in it."""
     charset = None
     for param in content_type.split(b";")[1:]:
@@ -534,6 +582,11 @@ def _codec_for(content_type: bytes) -> str | None:
         if key.strip().lower() == b"charset":
             charset = value.strip().strip(b"\"'").decode("latin-1")
     return ascii_compatible_codec(charset)
+
+
+_codec_for = Memo(
+    _codec_for_uncached, max_entries=64, max_bytes=64 * 1024, max_key_bytes=MAX_CACHED_HEADER
+)
 
 
 def _vary_with_cookie(value: bytes) -> bytes:

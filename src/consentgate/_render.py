@@ -36,6 +36,7 @@ from jinja2 import (
 from markupsafe import escape
 
 from ._assets import Assets
+from ._cache import Memo, size_of
 from ._config import ConsentConfig
 from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._exceptions import ConfigurationError
@@ -56,6 +57,11 @@ _LANGUAGE_RANGE = re.compile(
     r"\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]{1,5}))?\s*"
 )
 
+
+#: Longer Accept-Language headers are negotiated without being remembered.
+MAX_CACHED_ACCEPT_LANGUAGE = 256
+#: Ranges read from an Accept-Language header; browsers send a handful.
+_MAX_RANGES = 20
 
 # Browsers of Norwegian readers may ask for "no" or Nynorsk; Bokmål serves them.
 _LANGUAGE_ALIASES = {"no": "nb", "nn": "nb"}
@@ -217,7 +223,6 @@ class Renderer:
                 fields=[("categories", "statistics"), ("source", "banner")],
                 csrf_token="token",
                 next_path="/",
-                host="www.example.com",
             )
         # Every provider's snippets, for all, none and each one category granted, so
         # that a broken one stops the start rather than failing visitors' pages.
@@ -225,15 +230,26 @@ class Renderer:
         with _naming_template_errors("providers"):
             for granted in (optional, (), *((name,) for name in optional)):
                 self._snippets(frozenset(granted), "202601", "www.example.com")
-        self.snippets = lru_cache(maxsize=512)(self._snippets)
-        self.negotiate = lru_cache(maxsize=1024)(self._negotiate)
+        self.snippets = Memo(
+            self._snippets,
+            max_entries=512,
+            max_bytes=4 * 1024 * 1024,
+            max_key_bytes=512,
+            value_bytes=size_of,
+        )
+        self.negotiate = Memo(
+            self._negotiate,
+            max_entries=1024,
+            max_bytes=1024 * (MAX_CACHED_ACCEPT_LANGUAGE + 100),
+            max_key_bytes=MAX_CACHED_ACCEPT_LANGUAGE,
+        )
 
     # -- language -------------------------------------------------------
 
     def _negotiate(self, accept_language: str | None) -> str:
         """The best available language for an ``Accept-Language`` header (RFC 9110)."""
         best, best_q = self.config.default_language, 0.0
-        for item in (accept_language or "").split(",")[:20]:
+        for item in (accept_language or "").split(",", _MAX_RANGES)[:_MAX_RANGES]:
             match = _LANGUAGE_RANGE.fullmatch(item)
             if match is None:
                 continue
@@ -349,14 +365,13 @@ class Renderer:
         *,
         next_path: str,
         csrf_token: str,
-        host: str,
         saved: bool,
     ) -> str:
-        values = {"csrf": csrf_token, "host": host, **next_values(next_path)}
+        values = {"csrf": csrf_token, **next_values(next_path)}
         return self._preferences_html(lang, state, values, saved=saved)
 
-    def error_page(self, lang: str, message_key: str, *, next_path: str, host: str) -> str:
-        return self._error_pages[lang, message_key].fill({"host": host, **next_values(next_path)})
+    def error_page(self, lang: str, message_key: str, *, next_path: str) -> str:
+        return self._error_pages[lang, message_key].fill(next_values(next_path))
 
     def confirm_page(
         self,
@@ -366,7 +381,6 @@ class Renderer:
         fields: Sequence[tuple[str, str]],
         csrf_token: str,
         next_path: str,
-        host: str,
     ) -> str:
         """The page that offers a choice whose form expired again, with a fresh token.
 
@@ -389,7 +403,7 @@ class Renderer:
             csrf_token=hole("csrf"),
             next=hole("next"),
         )
-        return Fragment(html).fill({"host": host, "csrf": csrf_token, **next_values(next_path)})
+        return Fragment(html).fill({"csrf": csrf_token, **next_values(next_path)})
 
     # -- building blocks ------------------------------------------------
 
@@ -421,7 +435,10 @@ class Renderer:
     @_naming_template_errors()
     def _render(self, name: str, lang: str, **context: Any) -> str:
         texts = self.texts[lang]
-        controller = self.config.controller_name or hole("host")
+        # Without a controller_name the texts say "this site": never the Host header,
+        # which is the client's to write and no proof of who is responsible.
+        controller = self.config.controller_name or ""
+        site = texts["preferences.first_party"]
         return self.env.get_template(name).render(
             t=texts,
             **self._look,
@@ -430,9 +447,11 @@ class Renderer:
             controller=controller,
             # The banner promises a settings link on every page only where there is one.
             intro=texts[_BANNER_INTRO[self.config.show_settings_link]].format(
-                controller=controller
+                controller=controller or site
             ),
-            preferences_intro=texts["preferences.intro"].format(controller=controller),
+            preferences_intro=texts["preferences.intro"].format(
+                controller=controller or site[:1].lower() + site[1:]
+            ),
             config=self.config,
             privacy_policy_url=self.config.privacy_policy_url,
             stylesheet_url=self.assets.url("consentgate.css"),
@@ -545,7 +564,6 @@ def hole_values() -> dict[str, str]:
         "csrf": hole("csrf"),
         "next": hole("next"),
         "next_q": hole("next_q"),
-        "host": hole("host"),
     }
 
 
