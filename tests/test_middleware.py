@@ -319,16 +319,35 @@ async def bare_and_gated(path: str, method: str = "GET") -> tuple[httpx.Response
     return expected, actual
 
 
-async def test_json_passes_byte_for_byte() -> None:
+async def test_json_passes_byte_for_byte_with_vary_cookie_since_it_read_the_consent() -> None:
     expected, actual = await bare_and_gated("/api/data")
     assert actual.content == expected.content
-    assert actual.headers.raw == expected.headers.raw
+    assert actual.headers.raw == [*expected.headers.raw, (b"vary", b"Cookie")]
 
 
-async def test_head_of_a_page_passes_untouched() -> None:
-    expected, actual = await bare_and_gated("/page", "HEAD")
-    assert actual.content == b""
-    assert actual.headers["content-length"] == expected.headers["content-length"]
+async def test_head_of_a_page_announces_no_length_its_get_would_not_keep() -> None:
+    async with client_for(make_app()) as client:
+        head = await client.head("/page")
+        get = await client.get("/page")
+    assert head.content == b""
+    assert "content-length" not in head.headers
+    assert int(get.headers["content-length"]) == len(get.content) > len(PAGE)
+    assert {**head.headers, "content-length": "-"} == {**get.headers, "content-length": "-"}
+
+
+async def test_a_partial_content_response_passes_untouched() -> None:
+    async def part(request: Request) -> Response:
+        return Response(
+            PAGE.encode()[10:60],
+            status_code=206,
+            headers={"content-type": "text/html", "content-range": f"bytes 10-59/{len(PAGE)}"},
+        )
+
+    async with client_for(make_app(routes=[Route("/", part)])) as client:
+        response = await client.get("/", headers={"range": "bytes=10-59"})
+    assert response.status_code == 206
+    assert response.content == PAGE.encode()[10:60]
+    assert response.headers["content-length"] == "50"
 
 
 @pytest.mark.parametrize("status", [204, 304])
@@ -756,3 +775,153 @@ async def _exchange(
     start = next(m for m in out if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in out if m["type"] == "http.response.body")
     return list(start["headers"]), body
+
+
+# -- conditional requests and shared caches ---------------------------------
+
+VALIDATED = {
+    "etag": '"v1"',
+    "last-modified": "Tue, 01 Dec 2026 10:00:00 GMT",
+    "accept-ranges": "bytes",
+    "cache-control": "public, max-age=3600, s-maxage=86400",
+    "cdn-cache-control": "max-age=86400",
+    "surrogate-control": "max-age=86400",
+}
+BROWSER_PAGE_REQUEST = {"accept": "text/html,application/xhtml+xml", "sec-fetch-dest": "document"}
+
+
+def validating_app(seen: list[dict[str, str]]) -> Any:
+    """A page that answers 304 to a matching If-None-Match, as a real app would."""
+
+    async def validated(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        if request.headers.get("if-none-match") == '"v1"':
+            return Response(status_code=304, headers={"etag": '"v1"'})
+        return HTMLResponse(PAGE, headers=VALIDATED)
+
+    async def asset(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        if request.headers.get("if-none-match") == '"v1"':
+            return Response(status_code=304, headers={"etag": '"v1"'})
+        return Response(b"body{}", media_type="text/css", headers=VALIDATED)
+
+    return make_app(routes=[Route("/", validated), Route("/style.css", asset)])
+
+
+async def test_a_rewritten_page_carries_none_of_the_apps_validators() -> None:
+    async with client_for(validating_app([])) as client:
+        banner = await client.get("/")
+        await choose(client, "accept_all")
+        snippets = await client.get("/")
+    for response in (banner, snippets):
+        assert response.status_code == 200
+        for name in ("etag", "last-modified", "accept-ranges"):
+            assert name not in response.headers
+
+
+async def test_a_visitor_without_a_choice_never_gets_a_304_for_a_page() -> None:
+    seen: list[dict[str, str]] = []
+    conditions = {"if-none-match": '"v1"', "if-modified-since": "Tue, 01 Dec 2026 10:00:00 GMT"}
+    async with client_for(validating_app(seen)) as client:
+        response = await client.get("/", headers={**BROWSER_PAGE_REQUEST, **conditions})
+    assert response.status_code == 200
+    assert "consentgate-banner" in response.text
+    assert not {"if-none-match", "if-modified-since"} & set(seen[0])
+
+
+async def test_if_range_is_dropped_with_its_range_for_a_visitor_without_a_choice() -> None:
+    seen: list[dict[str, str]] = []
+    request = {**BROWSER_PAGE_REQUEST, "if-range": '"v1"', "range": "bytes=0-10"}
+    async with client_for(validating_app(seen)) as client:
+        response = await client.get("/", headers=request)
+    assert response.status_code == 200
+    assert not {"if-range", "range"} & set(seen[0])
+
+
+async def test_assets_and_chosen_visitors_keep_their_304s() -> None:
+    seen: list[dict[str, str]] = []
+    async with client_for(validating_app(seen)) as client:
+        asset = await client.get(
+            "/style.css",
+            headers={"if-none-match": '"v1"', "sec-fetch-dest": "style", "accept": "text/css"},
+        )
+        await choose(client, "reject_all")
+        page = await client.get("/", headers={**BROWSER_PAGE_REQUEST, "if-none-match": '"v1"'})
+    assert asset.status_code == 304
+    assert page.status_code == 304
+    assert seen[-1]["if-none-match"] == '"v1"'
+
+
+async def test_personal_pages_are_private_and_keep_the_apps_max_age() -> None:
+    async with client_for(validating_app([])) as client:
+        banner = await client.get("/")
+        await choose(client, "accept_all")
+        snippets = await client.get("/")
+        asset = await client.get("/style.css")
+    for response in (banner, snippets):
+        assert response.headers["cache-control"] == "private, max-age=3600"
+        assert "cdn-cache-control" not in response.headers
+        assert "surrogate-control" not in response.headers
+    # What consentgate did not touch keeps the app's caching.
+    assert asset.headers["cache-control"] == VALIDATED["cache-control"]
+    assert asset.headers["cdn-cache-control"] == VALIDATED["cdn-cache-control"]
+
+
+async def test_a_page_consentgate_did_not_change_keeps_its_caching() -> None:
+    config = make_config(exclude_paths=["/"])
+    async with client_for(
+        make_app(config, [Route("/", lambda r: HTMLResponse(PAGE, headers=VALIDATED))])
+    ) as client:
+        response = await client.get("/")
+    assert response.headers["cache-control"] == VALIDATED["cache-control"]
+    assert response.headers["etag"] == '"v1"'
+
+
+async def test_a_page_without_cache_control_is_made_private() -> None:
+    async with client_for(make_app()) as client:
+        response = await client.get("/page")
+    assert response.headers["cache-control"] == "private"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("public", "private"),
+        ("max-age=60, public", "private, max-age=60"),
+        ("s-maxage=600,must-revalidate", "private, must-revalidate"),
+        ('private="Set-Cookie", max-age=5', "private, max-age=5"),
+        ("no-store", "private, no-store"),
+        ("Public, Proxy-Revalidate, no-cache", "private, no-cache"),
+    ],
+)
+async def test_cache_control_of_a_personal_page(given: str, expected: str) -> None:
+    route = Route("/", lambda r: HTMLResponse(PAGE, headers={"cache-control": given}))
+    async with client_for(make_app(routes=[route])) as client:
+        response = await client.get("/")
+    assert response.headers["cache-control"] == expected
+
+
+async def test_a_page_that_only_gets_a_cookie_from_consentgate_is_private() -> None:
+    """Excluded from rewriting, but the tracker cookies of a refusal are expired on it."""
+    config = make_config(exclude_paths=["/"])
+    route = Route("/", lambda r: HTMLResponse(PAGE, headers={"cache-control": "public"}))
+    async with client_for(make_app(config, [route])) as client:
+        await choose(client, "reject_all")
+        response = await client.get("/", headers={"cookie": "_ga=GA1.1.1"})
+    assert any(c.startswith("_ga=;") for c in response.headers.get_list("set-cookie"))
+    assert response.headers["cache-control"] == "private"
+
+
+async def test_any_response_the_app_read_consent_for_varies_on_cookie() -> None:
+    async def plain(request: Request) -> Response:
+        return Response(str(get_consent(request).has_choice), media_type="text/plain")
+
+    async def unread(request: Request) -> Response:
+        return Response("same for all", media_type="text/plain")
+
+    routes = [Route("/read", plain), Route("/unread", unread)]
+    async with client_for(make_app(routes=routes)) as client:
+        read = await client.get("/read")
+        unread_response = await client.get("/unread")
+    assert read.headers["vary"] == "Cookie"
+    assert "vary" not in unread_response.headers

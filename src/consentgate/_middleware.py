@@ -27,6 +27,7 @@ import logging
 import time
 from collections.abc import Awaitable, Generator, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -61,7 +62,21 @@ MAX_CACHED_HEADER = 256
 MAX_CACHED_PATH = 2048
 # Servers may offer to send files themselves; the body of an HTML file must pass here.
 _BYPASS_EXTENSIONS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
-_NO_BODY_STATUSES = frozenset({204, 304})
+#: Passed untouched: no body, or a range of a body (a banner pasted into it would corrupt it).
+_UNTOUCHED_STATUSES = frozenset({204, 206, 304})
+#: Request headers that may turn a page into a 304 or a range of the app's own body.
+_CONDITIONAL = frozenset({b"if-none-match", b"if-modified-since", b"if-range"})
+#: What Sec-Fetch-Dest says when a browser asks for a page it will show.
+_PAGE_DESTINATIONS = frozenset({b"document", b"iframe", b"frame"})
+#: The app's validators and range support describe its body, not the rewritten one.
+_DROPPED_WHEN_REWRITTEN = frozenset(
+    {b"content-length", b"etag", b"last-modified", b"accept-ranges"}
+)
+#: Caching rules for CDNs only (Fastly, Cloudflare, Akamai), which override Cache-Control there.
+_EDGE_CACHE_CONTROL = frozenset(
+    {b"surrogate-control", b"cdn-cache-control", b"cloudflare-cdn-cache-control", b"edge-control"}
+)
+_name = itemgetter(0)
 # Response headers the gate reads; ASGI names are lowercase, others are lowered.
 _CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING = "content-type", "set-cookie", "content-encoding"
 _CSP, _CSP_REPORT_ONLY = "content-security-policy", "content-security-policy-report-only"
@@ -171,6 +186,8 @@ class ConsentMiddleware:
                 "extensions": {k: v for k, v in extensions.items() if k not in _BYPASS_EXTENSIONS},
             }
         gate = _ResponseGate(self, scope, send)
+        if not _CONDITIONAL.isdisjoint(map(_name, scope["headers"])):
+            scope = gate.scope = self._unconditional(scope, gate)
         scope[SCOPE_KEY] = gate
         try:
             await self.app(scope, receive, gate.send)
@@ -179,6 +196,19 @@ class ConsentMiddleware:
             # send (which holds the scope): undo that, or every request would wait
             # for the garbage collector to be freed.
             gate.scope, gate.send_next = None, _send_after_return
+
+    def _unconditional(self, scope: Scope, gate: _ResponseGate) -> Scope:
+        """The request without its conditions, when it asks for a page the visitor must get
+        whole: one without a valid choice must see a fresh banner (its form's token
+        expires), not a copy their browser kept. Assets keep their 304s."""
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        if not _asks_for_a_page(headers) or gate.visitor_for_gate().reading.state.has_choice:
+            return scope
+        dropped = _CONDITIONAL
+        if any(name == b"if-range" for name, _ in headers):
+            # A Range without its If-Range would be answered with a part of the page.
+            dropped = _CONDITIONAL | {b"range"}
+        return {**scope, "headers": [(n, v) for n, v in headers if n not in dropped]}
 
     # -- used by the per-request gate -------------------------------------
 
@@ -250,10 +280,9 @@ class ConsentMiddleware:
         """
         path: str = scope["path"]
         if (
-            scope["method"] == "HEAD"
-            or not 200 <= status < 300
+            not 200 <= status < 300
             and status < 400
-            or status in _NO_BODY_STATUSES
+            or status in _UNTOUCHED_STATUSES
             or path in self._excluded
             or path.startswith(self._excluded_below)
         ):
@@ -377,6 +406,7 @@ class _ResponseGate(LazyConsent):
     """
 
     __slots__ = (
+        "app_read",
         "gzip",
         "headers",
         "injector",
@@ -401,12 +431,16 @@ class _ResponseGate(LazyConsent):
         self.send_next = send
         self.phase = _AWAITING_START
         self.visitor: _Visitor | None = None
+        #: The app asked for the visitor's consent: the response depends on the cookie.
+        self.app_read = False
 
     @property
     def reading(self) -> CookieReading:
-        return self._visitor().reading
+        self.app_read = True
+        return self.visitor_for_gate().reading
 
-    def _visitor(self) -> _Visitor:
+    def visitor_for_gate(self) -> _Visitor:
+        """The visitor, as consentgate itself reads it (the app's reads go through ``reading``)."""
         if self.visitor is None:
             self.visitor = self.mw.visitor_of(self.headers)
         return self.visitor
@@ -447,7 +481,7 @@ class _ResponseGate(LazyConsent):
             elif kind == _CSP_REPORT_ONLY:
                 csp_report_only = value
         html = content_type.startswith(b"text/html")
-        if html or set_cookie and self.mw.firewall:
+        if html or set_cookie and self.mw.firewall or self.app_read:
             policy = csp if csp is not None else csp_report_only
             return self._gate_start(message, raw_headers, html, content_type, encoding, policy)
         self.phase = _PASSING
@@ -463,41 +497,54 @@ class _ResponseGate(LazyConsent):
         csp: bytes | None,
     ) -> Awaitable[None]:
         mw = self.mw
-        visitor = self._visitor()
+        scope = self.scope
+        assert scope is not None
+        visitor = self.visitor_for_gate()
         state = visitor.reading.state
         insert = None
         if html:
-            assert self.scope is not None
-            insert = mw.insertions(
-                self.scope, visitor, message["status"], content_type, encoding, csp
-            )
-        # One pass over the headers: drop tracker cookies the visitor refused, drop a
-        # Content-Length the rewrite will change, and add Cookie to Vary, since what
-        # passes here (a page, or the cookies it may set) depends on the consent cookie.
+            insert = mw.insertions(scope, visitor, message["status"], content_type, encoding, csp)
+        added: list[tuple[bytes, bytes]] = []
+        if html:
+            added += visitor.expired
+            if visitor.reading.reissue:
+                secure = mw.cookie.secure_for(scope.get("scheme", "http"))
+                reissued = mw.cookie.set_cookie(state, secure=secure).encode("latin-1")
+                added.append((b"set-cookie", reissued))
+        # A page made for this visitor, or one carrying their cookies, is no shared
+        # cache's to keep: private, whatever the app allowed for its own page.
+        personal = insert is not None or bool(added)
+        # One pass over the headers: drop tracker cookies the visitor refused; on a
+        # rewritten page drop the length and validators of the app's body; and add
+        # Cookie to Vary, since what passes here (a page, the cookies it may set, what
+        # the app made of the consent) depends on the consent cookie.
         headers: list[tuple[bytes, bytes]] = []
-        vary = False
+        vary = cache_control = False
         for name, value in raw_headers:
             lowered = name if name.islower() else name.lower()
             if lowered == b"set-cookie":
                 if not mw.firewall.allows_set_cookie(value, state):
                     continue
-            elif lowered == b"content-length":
+            elif lowered in _DROPPED_WHEN_REWRITTEN:
                 if insert is not None:
                     continue
             elif lowered == b"vary":
                 value, vary = _vary_with_cookie(value), True
+            elif lowered == b"cache-control":
+                if personal:
+                    value, cache_control = _private(value), True
+            elif lowered in _EDGE_CACHE_CONTROL:
+                if personal:
+                    continue
             headers.append((name, value))
         if not vary:
             headers.append((b"vary", b"Cookie"))
-        if html:
-            headers += visitor.expired
-            if visitor.reading.reissue:
-                assert self.scope is not None
-                secure = mw.cookie.secure_for(self.scope.get("scheme", "http"))
-                reissued = mw.cookie.set_cookie(state, secure=secure).encode("latin-1")
-                headers.append((b"set-cookie", reissued))
+        if personal and not cache_control:
+            headers.append((b"cache-control", b"private"))
+        headers += added
         message = {**message, "headers": headers}
-        if insert is None:
+        if insert is None or scope["method"] == "HEAD":
+            # HEAD: the headers a GET would get, less the length only the body would tell.
             self.phase = _PASSING
             return self.send_next(message)
         # Held until the first body message shows whether the body streams.
@@ -587,6 +634,30 @@ def _codec_for_uncached(content_type: bytes) -> str | None:
 _codec_for = Memo(
     _codec_for_uncached, max_entries=64, max_bytes=64 * 1024, max_key_bytes=MAX_CACHED_HEADER
 )
+
+
+def _asks_for_a_page(headers: Iterable[tuple[bytes, bytes]]) -> bool:
+    """Whether a browser asks for a page to show (not an image, a script, a fetch)."""
+    accept = b""
+    for name, value in headers:
+        if name == b"sec-fetch-dest":
+            return value.strip().lower() in _PAGE_DESTINATIONS
+        if name == b"accept":
+            accept = value
+    return b"text/html" in accept.lower()
+
+
+def _private(cache_control: bytes) -> bytes:
+    """``cache_control`` for one visitor's eyes: ``public`` and ``s-maxage`` dropped,
+    ``private`` added; ``max-age`` and the rest kept (as the browser's own lifetime)."""
+    kept = [b"private"]
+    for directive in cache_control.split(b","):
+        token = directive.strip()
+        key = token.split(b"=", 1)[0].strip().lower()
+        # private="Set-Cookie" would make only that header private: plain private replaces it.
+        if token and key not in (b"public", b"s-maxage", b"proxy-revalidate", b"private"):
+            kept.append(token)
+    return b", ".join(kept)
 
 
 def _vary_with_cookie(value: bytes) -> bytes:
