@@ -149,6 +149,8 @@ async def test_an_empty_log_gives_just_the_header() -> None:
         ("consent_id=", "consent_id must not be empty"),
         ("sinse=2024-05-01", "unknown parameter 'sinse'"),
         ("format=csv&format=jsonl", "format given more than once"),
+        ("since=0001-01-01T00:00:00%2B01:00", "since: '0001-01-01T00:00:00+01:00' is out of"),
+        ("until=9999-12-31T23:59:59-01:00", "until: '9999-12-31T23:59:59-01:00' is out of"),
     ],
 )
 async def test_bad_parameters_get_400(query: str, message: str) -> None:

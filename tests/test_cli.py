@@ -253,6 +253,8 @@ def test_bad_config_files_exit_2(
         ["frobnicate"],
         ["export", "--format", "xml", "--store", "sqlite:///:memory:"],
         ["export", "--since", "last tuesday", "--store", "sqlite:///:memory:"],
+        ["export", "--since", "0001-01-01T00:00:00+01:00", "--store", "sqlite:///:memory:"],
+        ["export", "--until", "9999-12-31T23:59:59-01:00", "--store", "sqlite:///:memory:"],
     ],
 )
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

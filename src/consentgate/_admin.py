@@ -152,3 +152,5 @@ def _when(params: QueryParams, name: str) -> datetime | None:
         return parse_when(value)
     except ValueError as exc:
         raise _BadParameter(f"{name}: {exc}") from None
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise _BadParameter(f"{name}: {value!r} is out of the range of dates") from None

@@ -141,6 +141,8 @@ def _when(text: str) -> datetime:
         return parse_when(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is after year 9999 in UTC
+        raise argparse.ArgumentTypeError(f"{text!r} is out of the range of dates") from None
 
 
 # -- the subcommands ----------------------------------------------------------
