@@ -117,18 +117,37 @@ def same_site(
     host: str | None = "www.example.com",
     fetch_site: str | None = None,
     trusted: tuple[str, ...] = (),
+    scheme: str = "https",
 ) -> bool:
     normalized = frozenset(filter(None, map(normalize_origin, trusted)))
-    return same_site_request(host, origin, referer, fetch_site, normalized)
+    origins = [origin] if origin is not None else []
+    return same_site_request(host, origins, referer, fetch_site, normalized, scheme=scheme)
 
 
 def test_no_origin_and_no_referer_is_left_to_the_token() -> None:
     assert same_site() is True
 
 
-@pytest.mark.parametrize("origin", ["https://www.example.com", "http://www.example.com"])
-def test_matching_origin_is_same_site(origin: str) -> None:
-    assert same_site(origin) is True
+@pytest.mark.parametrize("scheme", ["https", "http"])
+def test_matching_origin_is_same_site(scheme: str) -> None:
+    assert same_site(f"{scheme}://www.example.com", scheme=scheme) is True
+
+
+@pytest.mark.parametrize(("origin", "scheme"), [("http", "https"), ("https", "http")])
+def test_the_origins_scheme_must_be_the_requests(origin: str, scheme: str) -> None:
+    assert same_site(f"{origin}://www.example.com", scheme=scheme) is False
+    assert same_site(referer=f"{origin}://www.example.com/page", scheme=scheme) is False
+
+
+def test_two_origin_headers_are_not_same_site() -> None:
+    def two(*origins: str) -> bool:
+        return same_site_request(
+            "www.example.com", list(origins), None, None, frozenset(), scheme="https"
+        )
+
+    assert two("https://www.example.com") is True
+    assert two("https://www.example.com", "https://www.example.com") is False
+    assert two("https://evil.example", "https://www.example.com") is False
 
 
 @pytest.mark.parametrize(
@@ -153,8 +172,8 @@ def test_other_scheme_and_other_host_is_not_same_site() -> None:
 
 
 def test_port_in_origin_must_match_the_host_header() -> None:
-    assert same_site("http://www.example.com:8443", host="www.example.com:8443") is True
-    assert same_site("http://www.example.com", host="www.example.com:8443") is False
+    assert same_site("https://www.example.com:8443", host="www.example.com:8443") is True
+    assert same_site("https://www.example.com", host="www.example.com:8443") is False
 
 
 def test_origin_wins_over_a_matching_referer() -> None:
@@ -200,7 +219,7 @@ def test_host_comparison_ignores_case() -> None:
 def test_default_ports_a_proxy_adds_or_drops_do_not_matter() -> None:
     assert same_site("https://www.example.com", host="www.example.com:443") is True
     assert same_site("https://www.example.com:443", host="www.example.com") is True
-    assert same_site("http://www.example.com", host="www.example.com:80") is True
+    assert same_site("http://www.example.com", host="www.example.com:80", scheme="http") is True
     assert same_site("https://www.example.com", host="www.example.com:80") is False
 
 

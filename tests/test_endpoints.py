@@ -159,6 +159,9 @@ async def test_a_json_body_is_accepted_as_an_api_choice() -> None:
         {"origin": "http://testserver.evil.example"},
         {"origin": BASE_URL, "sec-fetch-site": "cross-site"},
         {"referer": "https://evil.example/page"},
+        # The site's own host, but over https while the request came over http.
+        {"origin": BASE_URL.replace("http://", "https://")},
+        {"referer": BASE_URL.replace("http://", "https://") + "/page"},
     ],
 )
 async def test_cross_site_posts_are_refused(headers: dict[str, str]) -> None:
@@ -170,6 +173,19 @@ async def test_cross_site_posts_are_refused(headers: dict[str, str]) -> None:
         )
     assert response.status_code == 403
     assert "set-cookie" not in response.headers
+    assert log.records == []
+
+
+async def test_a_post_with_two_origin_headers_is_refused() -> None:
+    log = RecordingLog()
+    async with client_for(make_app(make_config(store=log))) as client:
+        token = await token_for(client)
+        response = await client.post(
+            "/_consent",
+            data={"action": "accept_all", "csrf_token": token},
+            headers=[("origin", BASE_URL), ("origin", BASE_URL)],
+        )
+    assert response.status_code == 403
     assert log.records == []
 
 

@@ -9,7 +9,7 @@ the origin check is what stops another site from posting a choice for a visitor.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from urllib.parse import urlsplit
 
 from itsdangerous import BadData, TimestampSigner
@@ -68,22 +68,28 @@ class CsrfTokens:
 
 def same_site_request(
     host: str | None,
-    origin: str | None,
+    origins: Sequence[str],
     referer: str | None,
     fetch_site: str | None,
     trusted_origins: Collection[str],
+    *,
+    scheme: str,
 ) -> bool:
     """Whether a POST came from this site, as far as the browser tells.
 
-    Browsers send ``Origin`` on every cross-origin POST; ``null`` (privacy
-    redirects, sandboxed frames) is not this site. Without either header (old
-    clients, some privacy tools) the signed token decides. Hosts compare without
-    case and without default ports, since proxies differ in how they pass them on;
+    Browsers send one ``Origin`` on every cross-origin POST; ``null`` (privacy
+    redirects, sandboxed frames) is not this site, and neither is a request with
+    two (no browser sends them; a proxy that merges headers might pick either).
+    Without Origin or Referer (old clients, some privacy tools) the signed token
+    decides. The origin must match the request's ``scheme`` (``scope["scheme"]``,
+    which proxy-header middleware sets) and ``host``: an ``http://`` page of the
+    site must not choose for its ``https://`` one. Hosts compare without case and
+    without default ports, since proxies differ in how they pass them on;
     ``trusted_origins`` must already be normalised by :func:`normalize_origin`.
     """
-    if fetch_site == "cross-site":
+    if fetch_site == "cross-site" or len(origins) > 1:
         return False
-    source = origin if origin is not None else referer
+    source = origins[0] if origins else referer
     if source is None:
         return True
     claimed = normalize_origin(source)
@@ -91,7 +97,6 @@ def same_site_request(
         return False
     if claimed in trusted_origins:
         return True
-    scheme = claimed.partition("://")[0]
     return bool(host) and _without_default_port(f"{scheme}://{host}") == claimed
 
 

@@ -150,10 +150,11 @@ class ConsentEndpoints:
         host = request.headers.get("host", "")
         if not same_site_request(
             host,
-            request.headers.get("origin"),
+            request.headers.getlist("origin"),
             request.headers.get("referer"),
             request.headers.get("sec-fetch-site"),
             self.trusted_origins,
+            scheme=request.url.scheme,
         ):
             return self._error(403, "errors.forbidden", lang, "/", host, wants_json)
         try:
