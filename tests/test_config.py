@@ -162,6 +162,25 @@ def test_good_cookie_domain_is_accepted(domain: str) -> None:
     assert ConsentConfig(**minimal(cookie_domain=domain)).cookie_domain == domain
 
 
+def test_a_host_prefixed_cookie_name_is_accepted() -> None:
+    config = ConsentConfig(**minimal(cookie_name="__Host-consentgate"))
+    assert config.cookie_name == "__Host-consentgate"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"cookie_name": "__Host-consentgate", "cookie_domain": ".example.com"}, "cookie_domain"),
+        ({"cookie_name": "__Host-consentgate", "cookie_secure": False}, "cookie_secure"),
+        ({"cookie_name": "__Secure-consentgate", "cookie_secure": False}, "cookie_secure"),
+    ],
+)
+def test_a_cookie_prefix_the_settings_break_is_refused(
+    overrides: dict[str, object], field: str
+) -> None:
+    assert field_of(**minimal(**overrides)) == field
+
+
 @pytest.mark.parametrize("prefix", ["_consent", "/x/", "/", "", "/a b", "/_consent//x"])
 def test_bad_prefix_is_rejected(prefix: str) -> None:
     assert field_of(**minimal(prefix=prefix)) == "prefix"

@@ -583,3 +583,42 @@ async def test_prefix_is_configurable() -> None:
         form = await client.get("/privacy/consent/preferences")
     assert 'action="/privacy/consent"' in page
     assert form.status_code == 200
+
+
+async def test_a_host_prefixed_consent_cookie_is_set_as_its_prefix_requires() -> None:
+    app = make_app(make_config(cookie_name="__Host-consentgate"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        form = await client.get("/_consent/preferences")
+        response = await client.post(
+            "/_consent",
+            data={"action": "reject_all", "csrf_token": csrf_token(form.text)},
+            headers={"origin": "https://testserver"},
+        )
+        after = await client.get("/page")
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith("__Host-consentgate=")
+    assert "; Secure" in cookie and "; Path=/;" in cookie and "Domain" not in cookie
+    assert "consentgate-banner" not in after.text
+
+
+async def test_a_host_prefixed_cookie_is_secure_even_over_plain_http() -> None:
+    """Behind a proxy that does not say it was https: the browser still needs Secure."""
+    app = make_app(make_config(cookie_name="__Host-consentgate"))
+    async with client_for(app) as client:
+        response = await choose(client, "reject_all")
+    assert "; Secure" in response.headers["set-cookie"]
+
+
+async def test_consentgates_own_pages_may_only_be_framed_by_the_site() -> None:
+    async with client_for(make_app()) as client:
+        preferences = await client.get("/_consent/preferences")
+        refused = await client.post(
+            "/_consent", data={"action": "accept_all"}, headers={"origin": BASE_URL}
+        )
+        bad = await post_choice(client, {"action": "frobnicate"})
+    for response in (preferences, refused, bad):
+        assert response.headers["content-type"].startswith("text/html")
+        assert response.headers["content-security-policy"] == "frame-ancestors 'self'"
+        assert response.headers["x-frame-options"] == "SAMEORIGIN"
+    assert (refused.status_code, bad.status_code) == (403, 400)

@@ -100,12 +100,15 @@ class ConsentConfig:
     #: a log object of your own, or ``sqlite:///:memory:``.
     outbox: str | os.PathLike[str] | None = None
 
-    #: Who is responsible for the processing (shown in the banner); the host when not set.
+    #: Who is responsible for the processing (shown in the banner); "this site" when not set.
     controller_name: str | None = None
     controller_address: str | None = None
     controller_email: str | None = None
     privacy_policy_url: str | None = None
 
+    #: ``"__Host-consentgate"`` makes browsers refuse the cookie from anywhere but this
+    #: host over https (no sibling subdomain can plant a choice): recommended without
+    #: ``cookie_domain``.
     cookie_name: str = "consentgate"
     cookie_max_age: int = DEFAULT_COOKIE_MAX_AGE
     #: e.g. ``".example.com"`` so one choice covers the site's subdomains.
@@ -358,6 +361,22 @@ class ConsentConfig:
                 _DOMAIN.fullmatch(self.cookie_domain) is not None and "." in self.cookie_domain[1:],
                 "cookie_domain",
                 f"{self.cookie_domain!r} is not a domain like .example.com",
+            )
+        # Browsers drop a prefixed cookie set without what its prefix promises (RFC 6265bis
+        # 4.1.3): the visitor's choice would silently never stick.
+        if self.cookie_name.startswith(("__Host-", "__Secure-")):
+            _require(
+                self.cookie_secure is not False,
+                "cookie_secure",
+                f"a {self.cookie_name.split('-')[0]}- cookie is always Secure; "
+                "leave cookie_secure unset",
+            )
+        if self.cookie_name.startswith("__Host-"):
+            _require(
+                self.cookie_domain is None,
+                "cookie_domain",
+                "a __Host- cookie belongs to one host and has no Domain; drop cookie_domain, "
+                "or name the cookie without the prefix (e.g. __Secure-consentgate)",
             )
 
     def _check_look(self) -> None:

@@ -66,6 +66,7 @@ class ConsentCookie:
     ) -> None:
         self.name = name
         self._secure = secure
+        self._prefixed = name.startswith(("__Host-", "__Secure-"))
         self.max_age = max_age
         self._policy_version = policy_version
         self._categories = frozenset(categories)
@@ -106,7 +107,10 @@ class ConsentCookie:
         return verified.reading, verified.expires_at
 
     def secure_for(self, scheme: str) -> bool:
-        """Whether the cookie gets ``Secure``: as configured, else exactly on https."""
+        """Whether the cookie gets ``Secure``: always with a ``__Host-``/``__Secure-`` name,
+        else as configured, else exactly on https."""
+        if self._prefixed:
+            return True
         return self._secure if self._secure is not None else scheme == "https"
 
     def set_cookie(self, state: ConsentState, *, secure: bool) -> str:

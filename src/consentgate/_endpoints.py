@@ -140,6 +140,9 @@ class ConsentEndpoints:
             response = PlainTextResponse(
                 "Method Not Allowed", status_code=405, headers={"Allow": ", ".join(allowed)}
             )
+        if response.headers.get("content-type", "").startswith("text/html"):
+            # A page with consent buttons in another site's frame can be clickjacked.
+            response.headers.update(_FRAMED_BY_THIS_SITE_ONLY)
         await response(scope, receive, send)
 
     # -- the routes -----------------------------------------------------
@@ -381,6 +384,11 @@ class ConsentEndpoints:
 
 
 _PRIVATE = {"Cache-Control": "no-store", "Vary": "Cookie"}
+#: On every page consentgate serves itself (X-Frame-Options for browsers without CSP 2).
+_FRAMED_BY_THIS_SITE_ONLY = {
+    "Content-Security-Policy": "frame-ancestors 'self'",
+    "X-Frame-Options": "SAMEORIGIN",
+}
 
 
 async def _read_body(request: Request, timeout: float) -> bytes:
