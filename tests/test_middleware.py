@@ -925,3 +925,17 @@ async def test_any_response_the_app_read_consent_for_varies_on_cookie() -> None:
         unread_response = await client.get("/unread")
     assert read.headers["vary"] == "Cookie"
     assert "vary" not in unread_response.headers
+
+
+async def test_excluded_pages_keep_their_304s_for_visitors_without_a_choice() -> None:
+    async def validated(request: Request) -> Response:
+        if request.headers.get("if-none-match") == '"v1"':
+            return Response(status_code=304, headers={"etag": '"v1"'})
+        return HTMLResponse(PAGE, headers={"etag": '"v1"'})
+
+    config = make_config(exclude_paths=["/admin"])
+    async with client_for(make_app(config, [Route("/admin/page", validated)])) as client:
+        response = await client.get(
+            "/admin/page", headers={**BROWSER_PAGE_REQUEST, "if-none-match": '"v1"'}
+        )
+    assert response.status_code == 304

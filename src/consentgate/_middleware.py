@@ -202,13 +202,21 @@ class ConsentMiddleware:
         whole: one without a valid choice must see a fresh banner (its form's token
         expires), not a copy their browser kept. Assets keep their 304s."""
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        if not _asks_for_a_page(headers) or gate.visitor_for_gate().reading.state.has_choice:
+        if (
+            not _asks_for_a_page(headers)
+            or self._is_excluded(scope["path"])
+            or gate.visitor_for_gate().reading.state.has_choice
+        ):
             return scope
         dropped = _CONDITIONAL
         if any(name == b"if-range" for name, _ in headers):
             # A Range without its If-Range would be answered with a part of the page.
             dropped = _CONDITIONAL | {b"range"}
         return {**scope, "headers": [(n, v) for n, v in headers if n not in dropped]}
+
+    def _is_excluded(self, path: str) -> bool:
+        """Whether ``path`` is under ``exclude_paths``: its pages are never rewritten."""
+        return path in self._excluded or path.startswith(self._excluded_below)
 
     # -- used by the per-request gate -------------------------------------
 
@@ -283,8 +291,7 @@ class ConsentMiddleware:
             not 200 <= status < 300
             and status < 400
             or status in _UNTOUCHED_STATUSES
-            or path in self._excluded
-            or path.startswith(self._excluded_below)
+            or self._is_excluded(path)
         ):
             return None
         if encoding not in (b"", b"identity", b"gzip"):
