@@ -701,6 +701,7 @@ HUGE = 1024 * 1024
 HOSTILE_REQUESTS = 2000
 
 
+@pytest.mark.timeout(600)  # 6 GB of headers go through: slow on a loaded machine
 async def test_megabyte_headers_do_not_make_the_process_keep_them() -> None:
     """2,000 requests, each with its own 1 MB Cookie, Host and Accept-Language:
     the caches keep what consentgate needs of them, bounded, and the pages are right."""

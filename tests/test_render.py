@@ -134,6 +134,14 @@ def test_negotiate_skips_malformed_ranges(header: str) -> None:
     assert default_renderer().negotiate(header) == "en"
 
 
+def test_negotiate_reads_only_the_ranges_within_the_first_kilobyte() -> None:
+    renderer = default_renderer()
+    subtags = "-abcdefgh"
+    assert renderer.negotiate("da;q=0.5,x" + subtags * 10 + ",fr") == "fr"
+    assert renderer.negotiate("da;q=0.5,x" + subtags * 120 + ",fr") == "da"
+    assert renderer.negotiate("de" + "-" + "b" * 2000) == "en"  # no whole range: the default
+
+
 @given(st.text())
 def test_negotiate_never_raises_and_answers_an_available_language(header: str) -> None:
     renderer = default_renderer()

@@ -17,6 +17,8 @@ _HOST = re.compile(
     rb"((?:[A-Za-z0-9_-]{1,63}\.){0,126}[A-Za-z0-9_-]{1,63}\.?|\[[0-9A-Fa-f:.]{2,45}\])"
     rb"(?::[0-9]{1,5})?"
 )
+#: Browsers keep no cookie whose name and value together are longer.
+MAX_COOKIE_NAME = 4096
 #: No host name is longer (RFC 1035), with room for a port.
 MAX_HOST = 253 + len(":65535")
 
@@ -44,17 +46,26 @@ def hostname(host: str | bytes | None) -> str:
 def split_cookies(header: bytes, name: bytes) -> tuple[bytes | None, list[bytes]]:
     """The value of cookie ``name`` in a ``Cookie`` header, and the names of the others.
 
-    The last ``name`` sent wins, as Starlette's ``request.cookies`` reads it.
+    The last ``name`` sent wins, as Starlette's ``request.cookies`` reads it. Only
+    names and that one value are copied out, so a megabyte of other cookies costs
+    a scan, not copies; a name longer than any browser keeps is skipped.
     """
     value = None
     others = []
-    for pair in header.split(b";"):
-        key, _, rest = pair.partition(b"=")
-        key = key.strip()
-        if key == name:
-            value = rest.strip()
-        elif key:
-            others.append(key)
+    pos, size = 0, len(header)
+    while pos < size:
+        end = header.find(b";", pos)
+        if end < 0:
+            end = size
+        equals = header.find(b"=", pos, end)
+        # Without "=" it is a nameless cookie's value (browsers send those as is).
+        if 0 <= equals - pos <= MAX_COOKIE_NAME:
+            key = header[pos:equals].strip()
+            if key == name:
+                value = header[equals + 1 : end].strip()
+            elif key:
+                others.append(key)
+        pos = end + 1
     return value, others
 
 

@@ -41,7 +41,7 @@ from ._csrf import CsrfTokens
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
 from ._http import hostname, split_cookies
-from ._render import Renderer, iso_week
+from ._render import ACCEPT_LANGUAGE_READ, Renderer, iso_week
 from ._rewrite import (
     GzipInjector,
     HtmlInjector,
@@ -268,8 +268,11 @@ class ConsentMiddleware:
             (b"set-cookie", value.encode("latin-1"))
             for value in self.firewall.expire(trackers, reading.state, name)
         )
+        # What the negotiation reads, and one byte more to show where the read part ends.
         language = self.renderer.negotiate(
-            accept_language.decode("latin-1") if accept_language else None
+            accept_language[: ACCEPT_LANGUAGE_READ + 1].decode("latin-1")
+            if accept_language
+            else None
         )
         return _Visitor(reading, valid_until, language, name, expired)
 

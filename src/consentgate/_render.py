@@ -62,6 +62,8 @@ _LANGUAGE_RANGE = re.compile(
 MAX_CACHED_ACCEPT_LANGUAGE = 256
 #: Ranges read from an Accept-Language header; browsers send a handful.
 _MAX_RANGES = 20
+#: Only the ranges wholly within an Accept-Language header's first KB are read.
+ACCEPT_LANGUAGE_READ = 1024
 
 # Browsers of Norwegian readers may ask for "no" or Nynorsk; Bokmål serves them.
 _LANGUAGE_ALIASES = {"no": "nb", "nn": "nb"}
@@ -249,7 +251,11 @@ class Renderer:
     def _negotiate(self, accept_language: str | None) -> str:
         """The best available language for an ``Accept-Language`` header (RFC 9110)."""
         best, best_q = self.config.default_language, 0.0
-        for item in (accept_language or "").split(",", _MAX_RANGES)[:_MAX_RANGES]:
+        text = accept_language or ""
+        if len(text) > ACCEPT_LANGUAGE_READ:
+            comma = text.rfind(",", 0, ACCEPT_LANGUAGE_READ + 1)
+            text = text[:comma] if comma >= 0 else ""
+        for item in text.split(",", _MAX_RANGES)[:_MAX_RANGES]:
             match = _LANGUAGE_RANGE.fullmatch(item)
             if match is None:
                 continue
