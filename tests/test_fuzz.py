@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import string
 from datetime import UTC, datetime
 from urllib.parse import unquote, urljoin, urlsplit
@@ -222,6 +223,9 @@ async def _through(
     return list(start["headers"]), b"".join(m.get("body", b"") for m in out[1:])
 
 
+_CSRF = re.compile(rb'name="csrf_token" value="[^"]*"')
+
+
 def _split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({0, *cuts, len(data)})
     return [data[a:b] for a, b in zip(points, points[1:], strict=False)] or [b""]
@@ -241,7 +245,9 @@ def test_the_injector_inserts_the_same_whatever_the_page_and_its_chunks(
     cuts = data.draw(st.lists(st.integers(0, len(sent)), max_size=8))
     chunks = _split(sent, cuts)
     headers, body = anyio.run(_through, chunks, b"gzip" if gzipped else None)
-    assert (gzip.decompress(body) if gzipped else body) == expected
+    # The form token is issued per minute: a minute may turn between the two.
+    got = gzip.decompress(body) if gzipped else body
+    assert _CSRF.sub(b"", got) == _CSRF.sub(b"", expected)
     lengths = [value for name, value in headers if name == b"content-length"]
     if len(chunks) == 1:
         assert lengths == [b"%d" % len(body)]
