@@ -4,13 +4,17 @@
                   ├─ not http (lifespan, websocket) ──> app, untouched
                   ├─ path under the prefix ──> ConsentEndpoints (choose, preferences, me, static)
                   └─ anything else ──> app, with a per-request _ResponseGate as its send
-                        (and at scope["consentgate"], where the app reads consent):
-                        start, not HTML, no Set-Cookie ──> passed on as is, body too
+                        (and at scope["consentgate"], where the app reads consent);
+                        a page request with If-None-Match/-Modified-Since/-Range from a
+                        visitor without a choice reaches the app without them:
+                        start, not HTML, no Set-Cookie, consent unread ──> passed on as is
                         otherwise ──> read the visitor's headers (only now; cached);
-                                      drop tracker Set-Cookies; for HTML: expire refused
-                                      trackers' cookies, add Vary: Cookie, and plan the
+                                      drop tracker Set-Cookies; add Vary: Cookie; for
+                                      HTML: expire refused trackers' cookies, and plan the
                                       insertions (banner | snippets + settings link),
-                                      with the nonce of the page's CSP on them
+                                      with the nonce of the page's CSP on them; a page
+                                      rewritten or given a cookie is made private, and
+                                      loses the app's validators (HEAD too)
                         body ──> one message: rewritten in one copy, new Content-Length
                                  several: streamed through the HTML injector (gzip
                                  kept), never buffered whole
@@ -18,7 +22,8 @@
 Everything that does not depend on the request (templates, the banner per
 language, snippets per set of granted categories, cookie matchers) is prepared
 in ``__init__``; what depends only on repeating values (a visitor's headers, a
-page's path) is cached.
+page's path) is cached, bounded in entries and in bytes, and only while the
+values are small (``_cache.Memo``).
 """
 
 from __future__ import annotations
