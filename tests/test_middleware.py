@@ -940,3 +940,20 @@ async def test_excluded_pages_keep_their_304s_for_visitors_without_a_choice() ->
             "/admin/page", headers={**BROWSER_PAGE_REQUEST, "if-none-match": '"v1"'}
         )
     assert response.status_code == 304
+
+
+@pytest.mark.parametrize(
+    ("host", "srv"),
+    [
+        ("Www.Example.COM:8443", '"srv": "www.example.com"'),
+        ("evil.example/<script>", '"srv": ""'),
+        ("x" * 300, '"srv": ""'),
+    ],
+)
+async def test_only_a_valid_host_name_reaches_a_snippet(host: str, srv: str) -> None:
+    app = make_app(make_config(providers=[JetpackStats(blog_id=777)]))
+    async with client_for(app) as client:
+        await choose(client, "accept_all")
+        html = (await client.get("/page", headers={"host": host})).text
+    assert srv in html
+    assert "evil" not in html and "x" * 100 not in html
