@@ -35,6 +35,12 @@ class CookieFirewall:
             (category, re.compile("|".join(f"(?:{p})" for p in sources)))
             for category, sources in patterns.items()
         ]
+        # Every declared name in one pattern, over raw header bytes: a request's cookie
+        # names are checked without decoding or remembering any of them.
+        self._declared = re.compile(
+            "|".join(f"(?:{p})" for sources in patterns.values() for p in sources).encode("latin-1")
+            or b"(?!)"
+        )
         self._cookie_domain = cookie_domain
         self.category_of = Memo(
             self._category_of,
@@ -63,11 +69,11 @@ class CookieFirewall:
 
     def trackers_in(self, cookie_names: Iterable[bytes]) -> tuple[str, ...]:
         """The names among ``cookie_names`` that some provider declared, each once."""
+        declared = self._declared
         found: dict[str, None] = {}
         for raw in cookie_names:
-            name = raw.decode("latin-1")
-            if self.category_of(name) is not None:
-                found[name] = None
+            if declared.fullmatch(raw) is not None:
+                found[raw.decode("latin-1")] = None
                 if len(found) == MAX_TRACKER_COOKIES:
                     break
         return tuple(found)

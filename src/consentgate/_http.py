@@ -46,26 +46,21 @@ def hostname(host: str | bytes | None) -> str:
 def split_cookies(header: bytes, name: bytes) -> tuple[bytes | None, list[bytes]]:
     """The value of cookie ``name`` in a ``Cookie`` header, and the names of the others.
 
-    The last ``name`` sent wins, as Starlette's ``request.cookies`` reads it. Only
-    names and that one value are copied out, so a megabyte of other cookies costs
-    a scan, not copies; a name longer than any browser keeps is skipped.
+    The last ``name`` sent wins, as Starlette's ``request.cookies`` reads it. A
+    piece without ``=`` is a nameless cookie's value (browsers send those as is),
+    and a name longer than any browser keeps is skipped.
     """
     value = None
     others = []
-    pos, size = 0, len(header)
-    while pos < size:
-        end = header.find(b";", pos)
-        if end < 0:
-            end = size
-        equals = header.find(b"=", pos, end)
-        # Without "=" it is a nameless cookie's value (browsers send those as is).
-        if 0 <= equals - pos <= MAX_COOKIE_NAME:
-            key = header[pos:equals].strip()
-            if key == name:
-                value = header[equals + 1 : end].strip()
-            elif key:
-                others.append(key)
-        pos = end + 1
+    for pair in header.split(b";"):
+        key, equals, rest = pair.partition(b"=")
+        if not equals or len(key) > MAX_COOKIE_NAME:
+            continue
+        key = key.strip()
+        if key == name:
+            value = rest.strip()
+        elif key:
+            others.append(key)
     return value, others
 
 
