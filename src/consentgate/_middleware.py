@@ -214,7 +214,7 @@ class ConsentMiddleware:
         ):
             return scope
         dropped = _CONDITIONAL
-        if any(name == b"if-range" for name, _ in headers):
+        if b"if-range" in map(_name, headers):
             # A Range without its If-Range would be answered with a part of the page.
             dropped = _CONDITIONAL | {b"range"}
         return {**scope, "headers": [(n, v) for n, v in headers if n not in dropped]}
