@@ -20,10 +20,11 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import anyio
 from hypothesis import HealthCheck, example, given, settings, strategies as st
+from itsdangerous import URLSafeSerializer
 from starlette.types import Message, Receive, Scope, Send
 
 from consentgate import ConsentMiddleware, ConsentState
-from consentgate._cookie import MAX_VALUE_BYTES
+from consentgate._cookie import MAX_VALUE_BYTES, SALT
 from consentgate._firewall import MAX_TRACKER_COOKIES
 from consentgate._http import hostname, read_cookies
 from consentgate._redirect import safe_next
@@ -50,11 +51,12 @@ FUZZ = settings.get_profile("consentgate-fuzz-long" if _LONG_RUN else "consentga
 
 MIDDLEWARE = ConsentMiddleware(lambda scope, receive, send: anyio.sleep(0), config=make_config())
 COOKIE = MIDDLEWARE.cookie
+NOW = datetime.now(UTC).replace(microsecond=0)
 STATE = ConsentState(
     consent_id="0d1e2f30-4a5b-4c6d-8e7f-8091a2b3c4d5",
     granted=frozenset({"statistics"}),
     policy_version="2026-11",
-    decided_at=datetime.now(UTC).replace(microsecond=0),
+    decided_at=NOW,
 )
 VALID = COOKIE.encode(STATE)
 TRACKERS = ["_ga", "_ga_TEST123456", "_gid", "_gat_gtag_X", "tk_ai", "bscookie"]
@@ -75,9 +77,28 @@ def tampered(draw: st.DrawFn) -> str:
     return "".join(value[:cut] if draw(st.booleans()) else value)
 
 
+@st.composite
+def forged(draw: st.DrawFn) -> str:
+    """Well-formed consent for any categories, signed with another key or with the
+    signature of the valid cookie moved onto it."""
+    payload = [
+        1,
+        draw(st.sampled_from([STATE.consent_id, "attacker"])),
+        draw(st.lists(st.sampled_from(["statistics", "marketing", "preferences"]), unique=True)),
+        draw(st.sampled_from(["2026-11", "1"])),
+        # Within the cookie's lifetime, or long before it.
+        int(NOW.timestamp()) - draw(st.sampled_from([0, 3600, 10**9])),
+    ]
+    signed = URLSafeSerializer(draw(st.sampled_from(["k" * 40, ""])), salt=SALT).dumps(payload)
+    if draw(st.booleans()):
+        return signed.rsplit(".", 1)[0] + "." + VALID.rsplit(".", 1)[1]
+    return signed
+
+
 consent_values = st.one_of(
     st.just(VALID),
     tampered(),
+    forged(),
     st.text(alphabet=BASE64, max_size=300),
     st.just("x" * (MAX_VALUE_BYTES + 1)),
     st.just(VALID + "x" * MAX_VALUE_BYTES),
