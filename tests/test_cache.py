@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from consentgate._cache import ENTRY_OVERHEAD, Memo
 
 
@@ -63,3 +65,26 @@ def test_one_entry_too_large_for_its_share_is_not_kept() -> None:
     )
     memo("small")
     assert len(memo) == 0
+
+
+def test_threads_sharing_a_memo_keep_it_bounded_and_answer_right() -> None:
+    """Apps may read consent from a thread pool while the event loop reads it too."""
+    memo = Memo(str.upper, max_entries=50, max_bytes=50_000, max_key_bytes=100, value_bytes=len)
+    errors: list[BaseException] = []
+
+    def work(seed: int) -> None:
+        try:
+            for i in range(3_000):
+                key = f"k{(seed * 7919 + i) % 120}"
+                assert memo(key) == key.upper()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(memo) <= 50 + 8  # a hit in flight may put back what an eviction just passed
+    assert memo.bytes <= 50_000
