@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from consentgate import ConsentConfig, ConsentMiddleware, get_consent
+from consentgate import ConsentConfig, ConsentMiddleware
+from consentgate.fastapi import Consent
 from consentgate.providers import GoogleAnalytics
 
 app = FastAPI()
@@ -26,8 +27,8 @@ app.add_middleware(
 
 
 @app.get("/", response_class=HTMLResponse)
-async def home(request: Request) -> str:
-    granted = ", ".join(sorted(get_consent(request).granted)) or "nothing optional"
+async def home(consent: Consent) -> str:
+    granted = ", ".join(sorted(consent.granted)) or "nothing optional"
     return (
         "<!doctype html><html><head><title>Home</title></head>"
         f"<body><h1>Hello</h1><p>{granted}</p></body></html>"

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from starlette.requests import HTTPConnection
-
 __all__ = [
     "NECESSARY",
     "NO_CONSENT",
@@ -94,14 +92,17 @@ class CookieReading:
     reissue: bool = False
 
 
-def get_consent(request: HTTPConnection | Mapping[str, Any]) -> ConsentState:
+def get_consent(request: object) -> ConsentState:
     """The current visitor's consent, for a request behind ``ConsentMiddleware``.
 
-    Accepts a Starlette ``Request`` (or any ``HTTPConnection``) or a raw ASGI
-    scope. Outside the middleware it answers "no choice", the safe default.
+    Accepts a raw ASGI scope or any request object that carries one as
+    ``.scope``: Starlette and FastAPI (``Request``, ``WebSocket``), Django's
+    ``ASGIRequest``, Litestar's and Quart's ``Request``. Anything else, and a
+    request that did not pass the middleware, answers "no choice", the safe
+    default; it never raises.
     """
-    scope = request.scope if isinstance(request, HTTPConnection) else request
-    lazy = scope.get(SCOPE_KEY)
+    scope = getattr(request, "scope", request)
+    lazy = scope.get(SCOPE_KEY) if isinstance(scope, Mapping) else None
     if isinstance(lazy, LazyConsent):
         return lazy.state
     return NO_CONSENT
