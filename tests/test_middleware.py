@@ -382,7 +382,7 @@ async def test_excluded_paths_get_no_banner_but_neighbours_do() -> None:
         assert "consentgate-banner" in (await client.get("/administrator")).text
 
 
-async def test_non_http_scopes_pass_through_untouched() -> None:
+async def test_websocket_scopes_pass_through_untouched() -> None:
     seen: list[tuple[Scope, Receive, Send]] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -391,20 +391,34 @@ async def test_non_http_scopes_pass_through_untouched() -> None:
     middleware = ConsentMiddleware(app, config=make_config())
 
     async def receive() -> Message:
+        return {"type": "websocket.connect"}
+
+    async def send(message: Message) -> None:
+        pass
+
+    scope: Scope = {"type": "websocket", "path": "/ws", "headers": []}
+    await middleware(scope, receive, send)
+    assert seen == [(scope, receive, send)]
+    assert seen[-1][0] is scope
+    assert SCOPE_KEY not in scope
+
+
+async def test_lifespan_reaches_the_app_with_its_scope_and_receive() -> None:
+    # What consentgate adds to the lifespan is in test_lifespan.py.
+    seen: list[tuple[Scope, Receive]] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        seen.append((scope, receive))
+
+    async def receive() -> Message:
         return {"type": "lifespan.startup"}
 
     async def send(message: Message) -> None:
         pass
 
-    scopes: list[Scope] = [
-        {"type": "lifespan"},
-        {"type": "websocket", "path": "/ws", "headers": []},
-    ]
-    for scope in scopes:
-        await middleware(scope, receive, send)
-        assert seen[-1] == (scope, receive, send)
-        assert seen[-1][0] is scope
-        assert SCOPE_KEY not in scope
+    scope: Scope = {"type": "lifespan"}
+    await ConsentMiddleware(app, config=make_config())(scope, receive, send)
+    assert seen == [(scope, receive)] and seen[0][0] is scope
 
 
 class _Server:

@@ -131,3 +131,37 @@ async def test_the_middleware_prunes_old_records_and_the_chain_verifies(store: S
         assert [r.consent_id for r in await log.history("new")] == ["new"]
         report = await log.verify()
         assert report.ok, report.reason
+
+
+async def test_start_prunes_at_once_and_again_each_interval_until_stop() -> None:
+    log = PruneLog()
+    retention = Retention(log, 30, interval=0.05)
+    retention.start()
+    retention.start()  # a second start changes nothing
+    await asyncio.sleep(0.3)
+    await retention.stop()
+    count = len(log.prunes)
+    assert 3 <= count <= 8
+    await asyncio.sleep(0.15)
+    assert len(log.prunes) == count
+
+
+async def test_stop_cancels_a_prune_under_way() -> None:
+    log = PruneLog()
+    log.release.clear()
+    retention = Retention(log, 30)
+    retention.start()
+    await asyncio.sleep(0.01)
+    assert log.prunes and retention.task is not None and not retention.task.done()
+    await retention.stop()
+    assert retention.task.cancelled()
+
+
+async def test_a_failed_scheduled_prune_is_retried_after_the_retry_delay() -> None:
+    log = PruneLog()
+    log.fail = True
+    retention = Retention(log, 30, interval=100, retry=0.05)
+    retention.start()
+    await asyncio.sleep(0.2)
+    await retention.stop()
+    assert len(log.prunes) >= 2

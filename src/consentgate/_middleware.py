@@ -1,7 +1,9 @@
 """ConsentMiddleware: the whole request path, in this one file.
 
     request ──> ConsentMiddleware.__call__
-                  ├─ not http (lifespan, websocket) ──> app, untouched
+                  ├─ lifespan ──> app, with the consent log opened after its start-up
+                  │               and closed after its shutdown (_lifespan)
+                  ├─ not http (websocket) ──> app, untouched
                   ├─ path under the prefix ──> ConsentEndpoints (choose, preferences, me, static)
                   └─ anything else ──> app, with a per-request _ResponseGate as its send
                         (and at scope["consentgate"], where the app reads consent);
@@ -46,6 +48,7 @@ from ._csrf import CsrfTokens
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
 from ._http import hostname, split_cookies
+from ._lifespan import Lifespan
 from ._render import ACCEPT_LANGUAGE_READ, Renderer, iso_week
 from ._rewrite import (
     GzipInjector,
@@ -133,6 +136,7 @@ class ConsentMiddleware:
             assets=self.assets,
             trusted_origins=config.trusted_origins,
         )
+        self.lifespan = Lifespan(self.log, self.endpoints.retention)
         self._prefix = config.prefix
         self._prefix_slash = config.prefix + "/"
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)
@@ -178,7 +182,10 @@ class ConsentMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] == "lifespan":
+                await self.lifespan(self.app, scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         path: str = scope["path"]
         if path == self._prefix or path.startswith(self._prefix_slash):

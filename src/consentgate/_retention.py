@@ -1,6 +1,8 @@
 """Retention: records older than ``retention_days`` are pruned from the log, in the background.
 
-A prune starts with the first request to consentgate's own routes (the
+With a server that speaks the ASGI lifespan protocol, pruning starts at
+start-up and runs once a day until shutdown (``start``/``stop``). Without one,
+a prune starts with the first request to consentgate's own routes (the
 banner's stylesheet is one, so any visited site gets there soon after start)
 and again once a day. It runs as a task of its own; the log prunes in short
 transactions off the event loop, so neither the loop nor a visitor's choice
@@ -47,6 +49,27 @@ class Retention:
         self._due = clock()
         #: The prune running now or last; kept so the task is not garbage-collected.
         self.task: asyncio.Task[None] | None = None
+        self._schedule: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Prune now, then whenever one is due, until ``stop``."""
+        if self._schedule is None:
+            self._schedule = asyncio.get_running_loop().create_task(self._on_schedule())
+
+    async def stop(self) -> None:
+        """Stop the schedule and any prune under way (its transactions roll back)."""
+        tasks = [task for task in (self._schedule, self.task) if task is not None]
+        self._schedule = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _on_schedule(self) -> None:
+        while True:
+            self.poke()
+            if self.task is not None:
+                await asyncio.wait([self.task])
+            await asyncio.sleep(max(self._due - self._clock(), 0.0))
 
     def poke(self) -> None:
         """Start a prune in the background if one is due; returns at once."""

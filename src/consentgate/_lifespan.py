@@ -1,0 +1,77 @@
+"""The middleware's life cycle, on servers that speak the ASGI lifespan protocol.
+
+    lifespan.startup ──> the app starts ──> the app says startup.complete
+        ──> consentgate opens the consent log and migrates it, starts retention
+              ├─ fine ──> startup.complete to the server
+              └─ fails ──> startup.failed, with what to fix (the server exits)
+    lifespan.shutdown ──> the app shuts down ──> the app says shutdown.complete
+        ──> consentgate stops retention, finishes pending log writes, closes the log
+        ──> shutdown.complete to the server
+
+consentgate starts after the app, so that an app whose own start-up fails is
+not left with a migrated log, and closes after it, so that nothing the app
+does while shutting down finds the log closed. On a server without lifespan
+(or an app that refuses it) none of this runs: the log opens on first use and
+retention starts with the first request to consentgate's routes, as before.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ._retention import Retention
+from .log import ConsentLog
+
+__all__ = ["Lifespan"]
+
+logger = logging.getLogger("consentgate")
+
+
+class Lifespan:
+    """Opens the consent log at start-up and closes it at shutdown, around the app's own."""
+
+    def __init__(self, log: ConsentLog, retention: Retention | None) -> None:
+        self.log = log
+        self.retention = retention
+
+    async def __call__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_after_ours(message: Message) -> None:
+            kind = message["type"]
+            if kind == "lifespan.startup.complete":
+                problem = await self.startup()
+                if problem is not None:
+                    message = {"type": "lifespan.startup.failed", "message": problem}
+            elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                await self.shutdown()
+            await send(message)
+
+        await app(scope, receive, send_after_ours)
+
+    async def startup(self) -> str | None:
+        """Open and migrate the log and start retention; what went wrong, or None."""
+        try:
+            version = await self.log.migrate()
+        except Exception as exc:
+            problem = (
+                f"consentgate could not open the consent log: {exc}. Check the store "
+                "setting and that the database is reachable (`consentgate migrate "
+                "--store URL` tells the same)"
+            )
+            logger.error("%s", problem)
+            await self.log.aclose()
+            return problem
+        logger.info("consent log ready (schema version %d)", version)
+        if self.retention is not None:
+            self.retention.start()
+        return None
+
+    async def shutdown(self) -> None:
+        """Stop retention, then close the log once its pending writes are done; never raises."""
+        if self.retention is not None:
+            await self.retention.stop()
+        try:
+            await self.log.aclose()
+        except Exception:
+            logger.exception("closing the consent log failed")
