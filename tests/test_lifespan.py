@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message
 from consentgate import ConsentMiddleware
 from consentgate.log import SQLiteConsentLog
 from tests.conftest import RecordingLog, choose, client_for, make_app, make_config
+from tests.servers import start_uvicorn, uvicorn
 from tests.test_log import make_record
 
 pytestmark = pytest.mark.anyio
@@ -177,3 +178,26 @@ async def test_without_lifespan_the_log_still_opens_on_first_use(tmp_path: Path)
     async with client_for(make_app(make_config(store=url))) as client:
         assert (await choose(client, "reject_all")).status_code == 303
     assert schema_version(path) >= 1
+
+
+def test_uvicorn_refuses_to_start_on_a_log_it_cannot_open(tmp_path: Path) -> None:
+    url, path = sqlite_url(tmp_path)
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO schema_version VALUES (999)")
+        conn.commit()
+    log_path = tmp_path / "server.log"
+    process, _ = start_uvicorn(
+        "tests.process_app:app", log_path, env={"CONSENTGATE_TEST_STORE": url}
+    )
+    assert process.wait(timeout=30) != 0
+    output = log_path.read_text()
+    assert "consentgate could not open the consent log" in output
+    assert "schema version 999" in output
+    assert "Application startup failed" in output
+
+
+def test_uvicorn_serves_after_opening_the_log_at_startup(tmp_path: Path) -> None:
+    url, path = sqlite_url(tmp_path)
+    with uvicorn("tests.process_app:app", tmp_path, env={"CONSENTGATE_TEST_STORE": url}):
+        assert schema_version(path) >= 1  # before any request that writes to the log
