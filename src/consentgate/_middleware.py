@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Generator, Iterable
+from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from urllib.parse import quote
@@ -49,6 +49,7 @@ from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
 from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
+from ._placement import check_placement
 from ._render import ACCEPT_LANGUAGE_READ, Renderer, iso_week
 from ._rewrite import (
     GzipInjector,
@@ -68,6 +69,9 @@ logger = logging.getLogger("consentgate")
 MAX_CACHED_HEADER = 256
 #: Longer paths and queries get their banner or settings link without it being remembered.
 MAX_CACHED_PATH = 2048
+#: Any ASGI app: Starlette's, Litestar's and Django's types of one do not match each other.
+AnyASGIApp = Callable[..., Awaitable[None]]
+
 # Servers may offer to send files themselves; the body of an HTML file must pass here.
 _BYPASS_EXTENSIONS = frozenset({"http.response.pathsend", "http.response.zerocopysend"})
 #: Passed untouched: no body, or a range of a body (a banner pasted into it would corrupt it).
@@ -105,8 +109,8 @@ class ConsentMiddleware:
     .. versionadded:: 0.1
     """
 
-    def __init__(self, app: ASGIApp, *, config: ConsentConfig) -> None:
-        self.app = app
+    def __init__(self, app: AnyASGIApp, *, config: ConsentConfig) -> None:
+        self.app: ASGIApp = app
         self.config = config
         self.log: ConsentLog = (
             config.store
@@ -143,6 +147,7 @@ class ConsentMiddleware:
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
         self._warned_encodings: set[bytes] = set()
+        self._placement_checked = False
         if config.controller_name is None:
             logger.warning(
                 "consentgate: no controller_name configured; the banner says 'this site' "
@@ -187,6 +192,9 @@ class ConsentMiddleware:
             else:
                 await self.app(scope, receive, send)
             return
+        if not self._placement_checked:
+            self._placement_checked = True
+            check_placement(scope)
         path: str = scope["path"]
         if path == self._prefix or path.startswith(self._prefix_slash):
             await self.endpoints(scope, receive, send)
