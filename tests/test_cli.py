@@ -201,6 +201,20 @@ def test_store_option_overrides_the_config_and_a_table_is_read(
     assert "no consent log at" in capsys.readouterr().err
 
 
+def test_a_relative_store_in_the_config_is_next_to_the_file_as_the_app_reads_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    config = write_config(site, 'store = "sqlite:///data/consent.db"\n')
+    (site / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert main(["migrate", "--config", "site/consentgate.toml"]) == 0
+    assert (site / "data" / "consent.db").is_file()
+    assert not (tmp_path / "data").exists()
+    assert main(["verify", "--config", str(config)]) == 0
+
+
 # -- errors: exit 2 and one line, never a traceback -----------------------------------
 
 

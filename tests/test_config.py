@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -618,3 +619,75 @@ def test_from_toml_reads_theme_texts_and_template_dirs_next_to_the_file(tmp_path
 def test_from_toml_look_errors_name_the_field(tmp_path: Path, table: str, field: str) -> None:
     text = f'secret_key = "{SECRET}"\nstore = "sqlite:///:memory:"\n{table}\n'
     assert toml_field(write(tmp_path, text)) == field
+
+
+def test_from_toml_takes_a_relative_sqlite_path_from_the_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    path = write(site, f'secret_key = "{SECRET}"\nstore = "sqlite:///data/consent.db"\n')
+    monkeypatch.chdir(tmp_path)  # started from elsewhere, with a relative path to the file
+    config = ConsentConfig.from_toml(Path("site") / "consentgate.toml")
+    assert config.store == f"sqlite:///{site / 'data' / 'consent.db'}"
+    assert path.parent.is_absolute()
+
+
+@pytest.mark.parametrize(
+    "store",
+    [
+        "sqlite:////var/lib/site/consentgate.db",
+        "sqlite:///:memory:",
+        "postgresql://consent@db.internal/site",
+    ],
+)
+def test_from_toml_keeps_absolute_memory_and_postgresql_stores(tmp_path: Path, store: str) -> None:
+    config = ConsentConfig.from_toml(
+        write(tmp_path, f'secret_key = "{SECRET}"\nstore = "{store}"\n')
+    )
+    assert config.store == store
+
+
+def test_from_mapping_takes_tables_and_objects_alike() -> None:
+    config = ConsentConfig.from_mapping(
+        {
+            "secret_key": SECRET,
+            "store": "sqlite:///:memory:",
+            "providers": [
+                GoogleAnalytics("G-TEST123456"),
+                {"type": "buffer", "share_button": False},
+            ],
+            "categories": [{"name": "social", "title": {"en": "Social"}}],
+            "theme": {"accent": "#9a3412"},
+        }
+    )
+    assert tuple(config.providers) == (GoogleAnalytics("G-TEST123456"), Buffer(share_button=False))
+    assert [c.name for c in config.categories] == ["social"]
+    assert config.theme is not None and config.theme.accent == "#9a3412"
+
+
+def test_from_mapping_without_relative_to_leaves_paths_alone() -> None:
+    config = ConsentConfig.from_mapping({"secret_key": SECRET, "store": "sqlite:///consent.db"})
+    assert config.store == "sqlite:///consent.db"
+
+
+def test_the_readmes_toml_example_loads_as_it_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### Configuration") :]
+    section = section[: section.index("\n### ", 1)]
+    (example,) = re.findall(r"```toml\n(.*?)```", section, flags=re.DOTALL)
+    monkeypatch.setenv("CONSENTGATE_SECRET_KEY", SECRET)
+    config = ConsentConfig.from_toml(write(tmp_path, example))
+    assert config.store == f"sqlite:///{tmp_path / 'consentgate.db'}"
+    assert [p.name for p in config.providers] == [
+        "google-analytics",
+        "site-kit",
+        "jetpack-stats",
+        "buffer",
+        "chat",
+    ]
+    (chat_cookie,) = config.providers[4].cookies
+    assert chat_cookie.party == "third" and chat_cookie.matches("chat_42")
+    assert [c.name for c in config.categories] == ["social"]

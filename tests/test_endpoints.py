@@ -148,6 +148,23 @@ async def test_a_json_body_is_accepted_as_an_api_choice() -> None:
     assert log.records[0].source == "api"
 
 
+async def test_a_json_body_gets_a_json_answer_without_an_accept_header() -> None:
+    async with client_for(make_app()) as client:
+        token = await token_for(client)
+        response = await client.post(
+            "/_consent",
+            json={"action": "save", "categories": ["statistics"], "csrf_token": token},
+            headers={"origin": BASE_URL},
+        )
+        refused = await client.post(
+            "/_consent", json={"action": "save"}, headers={"origin": "https://evil.example"}
+        )
+    assert response.status_code == 200
+    assert response.json()["granted"] == ["statistics"]
+    assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/json")
+
+
 # -- attacks -------------------------------------------------------------------
 
 

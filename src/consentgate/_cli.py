@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-from ._config import check_retention_days
+from ._config import check_retention_days, sqlite_relative_to
 from ._exceptions import ConsentGateError
 from .log import ConsentLog, PostgresConsentLog, SQLiteConsentLog, open_log
 from .log._export import FORMATS, Countable, export_chunks, parse_when
@@ -221,6 +221,8 @@ class _OpenLog:
             raise _Failure("no store: give --store URL or --config FILE with a store setting")
         if not isinstance(url, str):
             raise _Failure("store must be a consent log URL like sqlite:///consentgate.db")
+        if not args.store:  # as the app reads the file: relative to its folder
+            url = sqlite_relative_to(url, args.config.absolute().parent)
         timeout = settings.get("store_timeout", 5.0)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise _Failure(f"store_timeout must be a positive number of seconds, not {timeout!r}")

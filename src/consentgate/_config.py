@@ -237,11 +237,8 @@ class ConsentConfig:
     def from_toml(cls, path: str | os.PathLike[str]) -> ConsentConfig:
         """Load a config file; the secret comes from ``CONSENTGATE_SECRET_KEY`` if absent.
 
-        Providers are ``[[providers]]`` tables with a ``type`` (``google-analytics``,
-        ``site-kit``, ``jetpack-stats``, ``buffer`` or ``custom``) and that
-        provider's arguments; categories are ``[[categories]]`` tables; the
-        look is a ``[theme]`` table (with ``[theme.dark]``) and ``[texts.da]``
-        tables. Relative ``template_dirs`` are taken from the file's folder.
+        The file holds what ``from_mapping`` takes, at its top level or in a
+        ``[consentgate]`` table; relative paths in it are taken from the file's folder.
         """
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -251,7 +248,27 @@ class ConsentConfig:
             raise ConfigurationError(
                 "path", f"{os.fspath(path)!r} is not valid TOML: {exc}"
             ) from exc
-        data = dict(data.get("consentgate", data))
+        return cls.from_mapping(
+            data.get("consentgate", data), relative_to=Path(path).absolute().parent
+        )
+
+    @classmethod
+    def from_mapping(
+        cls, settings: Mapping[str, Any], *, relative_to: str | os.PathLike[str] | None = None
+    ) -> ConsentConfig:
+        """A config from plain data, as a TOML file or Django's ``settings.CONSENTGATE`` has it.
+
+        Providers are tables with a ``type`` (``google-analytics``, ``site-kit``,
+        ``jetpack-stats``, ``buffer`` or ``custom``) and that provider's
+        arguments, their cookies tables of ``DeclaredCookie``'s fields;
+        categories are tables of ``Category``'s fields; the look is a ``theme``
+        table (with ``dark``) and ``texts`` tables per language. Objects
+        (a ``Provider``, ``Category`` or ``Theme``) are taken as they are. The
+        secret comes from ``CONSENTGATE_SECRET_KEY`` and ``admin_token`` from
+        ``CONSENTGATE_ADMIN_TOKEN`` when absent. With ``relative_to``, a relative
+        ``template_dirs`` folder or SQLite ``store`` path is taken from that folder.
+        """
+        data = dict(settings)
         if "secret_key" not in data and "secret_keys" not in data:
             secret = os.environ.get(SECRET_ENV)
             if secret:
@@ -259,20 +276,24 @@ class ConsentConfig:
         if "admin_token" not in data and os.environ.get(ADMIN_TOKEN_ENV):
             data["admin_token"] = os.environ[ADMIN_TOKEN_ENV]
         data["providers"] = [
-            _provider_from_toml(i, p) for i, p in enumerate(data.get("providers", []))
+            p if isinstance(p, Provider) else _provider_from_toml(i, p)
+            for i, p in enumerate(data.get("providers", []))
         ]
         data["categories"] = [
-            _from_table(Category, f"categories[{i}]", c)
+            c if isinstance(c, Category) else _from_table(Category, f"categories[{i}]", c)
             for i, c in enumerate(data.get("categories", []))
         ]
-        if "theme" in data:
+        if "theme" in data and not isinstance(data["theme"], Theme | None):
             data["theme"] = _from_table(Theme, "theme", data["theme"])
-        if isinstance(data.get("template_dirs"), list):
-            here = Path(path).parent
-            data["template_dirs"] = [
-                here / folder if isinstance(folder, str) else folder
-                for folder in data["template_dirs"]
-            ]
+        if relative_to is not None:
+            here = Path(relative_to)
+            if isinstance(data.get("template_dirs"), list):
+                data["template_dirs"] = [
+                    here / folder if isinstance(folder, str) else folder
+                    for folder in data["template_dirs"]
+                ]
+            if isinstance(data.get("store"), str):
+                data["store"] = sqlite_relative_to(data["store"], here)
         known = set(cls.__dataclass_fields__)
         for key in data:
             _require(key in known, key, "is not a consentgate setting")
@@ -490,6 +511,14 @@ def _is_web_url(url: str) -> bool:
 def _require(ok: bool, field: str, message: str) -> None:
     if not ok:
         raise ConfigurationError(field, message)
+
+
+def sqlite_relative_to(store: str, folder: Path) -> str:
+    """A ``sqlite:///relative/path`` URL made absolute against ``folder``; others unchanged."""
+    scheme, sep, rest = store.partition(":///")
+    if not sep or scheme.lower() != "sqlite" or rest.startswith("/") or rest in ("", ":memory:"):
+        return store
+    return f"{scheme}:///{folder / rest}"
 
 
 def _from_table(cls: type[Any], where: str, table: Any) -> Any:

@@ -149,7 +149,7 @@ class ConsentEndpoints:
 
     async def choose(self, request: Request) -> Response:
         lang = self.renderer.negotiate(request.headers.get("accept-language"))
-        wants_json = "application/json" in request.headers.get("accept", "")
+        wants_json = "application/json" in request.headers.get("accept", "") or _is_json(request)
         host = request.headers.get("host", "")
         if not same_site_request(
             host,
@@ -409,6 +409,12 @@ async def _read_body(request: Request, timeout: float) -> bytes:
     except ClientDisconnect as exc:
         raise BadRequest() from exc  # nobody left to answer, but no traceback either
     return bytes(body)
+
+
+def _is_json(request: Request) -> bool:
+    """Whether the request's body is JSON: an API client, answered in JSON whatever it accepts."""
+    content_type = request.headers.get("content-type", "")
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
 
 
 def _parse_choice(body: bytes, content_type: str | None) -> Choice:
