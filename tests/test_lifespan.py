@@ -201,3 +201,28 @@ def test_uvicorn_serves_after_opening_the_log_at_startup(tmp_path: Path) -> None
     url, path = sqlite_url(tmp_path)
     with uvicorn("tests.process_app:app", tmp_path, env={"CONSENTGATE_TEST_STORE": url}):
         assert schema_version(path) >= 1  # before any request that writes to the log
+
+
+async def test_an_app_that_refuses_the_lifespan_gets_consentgate_alone(tmp_path: Path) -> None:
+    url, path = sqlite_url(tmp_path)
+
+    async def http_only(scope: Any, receive: Any, send: Any) -> None:
+        # What Django's ASGIHandler does with a lifespan scope.
+        raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+
+    server = Server(ConsentMiddleware(http_only, config=make_config(store=url)))
+    assert await server.startup() == {"type": "lifespan.startup.complete"}
+    assert schema_version(path) >= 1
+    assert await server.shutdown() == {"type": "lifespan.shutdown.complete"}
+
+
+async def test_an_app_failing_during_its_lifespan_is_not_hidden() -> None:
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        raise RuntimeError("failed after starting")
+
+    server = Server(ConsentMiddleware(broken, config=make_config()))
+    await server.to_app.put({"type": "lifespan.startup"})
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+    with pytest.raises(RuntimeError, match="failed after starting"):
+        await server.app(scope, server.to_app.get, server.send)

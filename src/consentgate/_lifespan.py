@@ -10,9 +10,11 @@
 
 consentgate starts after the app, so that an app whose own start-up fails is
 not left with a migrated log, and closes after it, so that nothing the app
-does while shutting down finds the log closed. On a server without lifespan
-(or an app that refuses it) none of this runs: the log opens on first use and
-retention starts with the first request to consentgate's routes, as before.
+does while shutting down finds the log closed. An app that refuses the
+lifespan before it begins (Django's handler raises at once) is left out of it,
+and consentgate answers the server alone. On a server without lifespan none of
+this runs: the log opens on first use and retention starts with the first
+request to consentgate's routes, as before.
 """
 
 from __future__ import annotations
@@ -37,6 +39,13 @@ class Lifespan:
         self.retention = retention
 
     async def __call__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+        received = False
+
+        async def receive_noted() -> Message:
+            nonlocal received
+            received = True
+            return await receive()
+
         async def send_after_ours(message: Message) -> None:
             kind = message["type"]
             if kind == "lifespan.startup.complete":
@@ -47,7 +56,28 @@ class Lifespan:
                 await self.shutdown()
             await send(message)
 
-        await app(scope, receive, send_after_ours)
+        try:
+            await app(scope, receive_noted, send_after_ours)
+        except Exception:
+            if received:
+                raise
+            # Refused before it began: the app does not speak lifespan (Django's handler
+            # raises at once), so consentgate speaks it alone.
+            logger.debug("the app does not take part in the lifespan; consentgate does alone")
+            await self.alone(receive, send)
+
+    async def alone(self, receive: Receive, send: Send) -> None:
+        """The lifespan protocol for consentgate only, around an app that does not speak it."""
+        if (await receive())["type"] != "lifespan.startup":
+            return
+        problem = await self.startup()
+        if problem is not None:
+            await send({"type": "lifespan.startup.failed", "message": problem})
+            return
+        await send({"type": "lifespan.startup.complete"})
+        await receive()  # lifespan.shutdown: nothing else may come
+        await self.shutdown()
+        await send({"type": "lifespan.shutdown.complete"})
 
     async def startup(self) -> str | None:
         """Open and migrate the log and start retention; what went wrong, or None."""
