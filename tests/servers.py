@@ -6,6 +6,7 @@ server (each framework of the compatibility matrix, start-up failures).
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import os
 import re
@@ -18,8 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+from starlette.types import ASGIApp, Message
 
-__all__ = ["ROOT", "choose_over_http", "start_uvicorn", "uvicorn"]
+__all__ = ["ROOT", "Lifespan", "choose_over_http", "start_uvicorn", "uvicorn"]
 
 ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -114,3 +116,30 @@ def choose_over_http(
     }
     origin = f"{client.base_url.scheme}://{client.base_url.netloc.decode()}"
     return client.post("/_consent", data=form, headers={"origin": origin})
+
+
+class Lifespan:
+    """The lifespan half of an ASGI server, in process: says startup and shutdown, returns
+    the app's answers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.to_app: asyncio.Queue[Message] = asyncio.Queue()
+        self.answers: asyncio.Queue[Message] = asyncio.Queue()
+        self.task: asyncio.Future[None] | None = None
+
+    async def send(self, message: Message) -> None:
+        await self.answers.put(message)
+
+    async def startup(self) -> Message:
+        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        self.task = asyncio.ensure_future(self.app(scope, self.to_app.get, self.send))
+        await self.to_app.put({"type": "lifespan.startup"})
+        return await asyncio.wait_for(self.answers.get(), 10)
+
+    async def shutdown(self) -> Message:
+        await self.to_app.put({"type": "lifespan.shutdown"})
+        answer = await asyncio.wait_for(self.answers.get(), 10)
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 10)
+        return answer

@@ -11,41 +11,14 @@ from typing import Any
 
 import pytest
 from starlette.applications import Starlette
-from starlette.types import ASGIApp, Message
 
 from consentgate import ConsentMiddleware
 from consentgate.log import SQLiteConsentLog
 from tests.conftest import RecordingLog, choose, client_for, make_app, make_config
-from tests.servers import start_uvicorn, uvicorn
+from tests.servers import Lifespan, start_uvicorn, uvicorn
 from tests.test_log import make_record
 
 pytestmark = pytest.mark.anyio
-
-
-class Server:
-    """The lifespan half of an ASGI server: says startup and shutdown, keeps the answers."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.to_app: asyncio.Queue[Message] = asyncio.Queue()
-        self.answers: asyncio.Queue[Message] = asyncio.Queue()
-        self.task: asyncio.Future[None] | None = None
-
-    async def send(self, message: Message) -> None:
-        await self.answers.put(message)
-
-    async def startup(self) -> Message:
-        scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-        self.task = asyncio.ensure_future(self.app(scope, self.to_app.get, self.send))
-        await self.to_app.put({"type": "lifespan.startup"})
-        return await asyncio.wait_for(self.answers.get(), 10)
-
-    async def shutdown(self) -> Message:
-        await self.to_app.put({"type": "lifespan.shutdown"})
-        answer = await asyncio.wait_for(self.answers.get(), 10)
-        assert self.task is not None
-        await asyncio.wait_for(self.task, 10)
-        return answer
 
 
 def sqlite_url(tmp_path: Path) -> tuple[str, Path]:
@@ -61,7 +34,7 @@ def schema_version(path: Path) -> int:
 
 async def test_startup_creates_and_migrates_the_log_before_any_request(tmp_path: Path) -> None:
     url, path = sqlite_url(tmp_path)
-    server = Server(make_app(make_config(store=url)))
+    server = Lifespan(make_app(make_config(store=url)))
     assert await server.startup() == {"type": "lifespan.startup.complete"}
     assert schema_version(path) >= 1
     assert await server.shutdown() == {"type": "lifespan.shutdown.complete"}
@@ -70,7 +43,7 @@ async def test_startup_creates_and_migrates_the_log_before_any_request(tmp_path:
 async def test_shutdown_closes_the_log(tmp_path: Path) -> None:
     url, _ = sqlite_url(tmp_path)
     app = make_app(make_config(store=url))
-    server = Server(app)
+    server = Lifespan(app)
     await server.startup()
     async with client_for(app) as client:
         assert (await choose(client, "accept_all")).status_code == 303
@@ -92,7 +65,7 @@ async def _only_id(log: SQLiteConsentLog) -> str:
 async def test_shutdown_finishes_pending_writes_first(tmp_path: Path) -> None:
     url, path = sqlite_url(tmp_path)
     log = SQLiteConsentLog(path)
-    server = Server(make_app(make_config(store=log)))
+    server = Lifespan(make_app(make_config(store=log)))
     await server.startup()
     writes = [asyncio.create_task(log.record(make_record(consent_id=f"v{i}"))) for i in range(50)]
     await asyncio.sleep(0)
@@ -109,7 +82,7 @@ async def test_a_schema_newer_than_the_code_fails_startup(tmp_path: Path) -> Non
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
         conn.execute("INSERT INTO schema_version VALUES (999)")
         conn.commit()
-    answer = await Server(make_app(make_config(store=url))).startup()
+    answer = await Lifespan(make_app(make_config(store=url))).startup()
     assert answer["type"] == "lifespan.startup.failed"
     assert "could not open the consent log" in answer["message"]
     assert "schema version 999" in answer["message"]
@@ -120,7 +93,7 @@ async def test_an_unreachable_store_fails_startup_within_the_timeout() -> None:
     # Port 9 (discard) on 127.0.0.1: nothing listens, the connection is refused.
     config = make_config(store="postgresql://nobody@127.0.0.1:9/none", store_timeout=1.0)
     started = asyncio.get_running_loop().time()
-    answer = await Server(make_app(config)).startup()
+    answer = await Lifespan(make_app(config)).startup()
     assert answer["type"] == "lifespan.startup.failed"
     assert "could not open the consent log" in answer["message"]
     assert "127.0.0.1" in answer["message"]
@@ -139,7 +112,7 @@ async def test_the_apps_own_failed_startup_is_passed_on_and_opens_nothing(
 
     app = Starlette(lifespan=broken)
     app.add_middleware(ConsentMiddleware, config=make_config(store=url))
-    answer = await Server(app).startup()
+    answer = await Lifespan(app).startup()
     assert answer["type"] == "lifespan.startup.failed"
     assert "the app's own database is down" in answer["message"]
     assert not path.exists()
@@ -164,7 +137,7 @@ async def test_retention_starts_at_startup_and_stops_at_shutdown() -> None:
     middleware = ConsentMiddleware(Starlette(), config=make_config(store=log, retention_days=365))
     retention = middleware.endpoints.retention
     assert retention is not None
-    server = Server(middleware)
+    server = Lifespan(middleware)
     await server.startup()
     await asyncio.wait_for(log.pruned.wait(), 5)  # no request needed
     schedule = retention._schedule
@@ -210,7 +183,7 @@ async def test_an_app_that_refuses_the_lifespan_gets_consentgate_alone(tmp_path:
         # What Django's ASGIHandler does with a lifespan scope.
         raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
 
-    server = Server(ConsentMiddleware(http_only, config=make_config(store=url)))
+    server = Lifespan(ConsentMiddleware(http_only, config=make_config(store=url)))
     assert await server.startup() == {"type": "lifespan.startup.complete"}
     assert schema_version(path) >= 1
     assert await server.shutdown() == {"type": "lifespan.shutdown.complete"}
@@ -221,7 +194,7 @@ async def test_an_app_failing_during_its_lifespan_is_not_hidden() -> None:
         await receive()
         raise RuntimeError("failed after starting")
 
-    server = Server(ConsentMiddleware(broken, config=make_config()))
+    server = Lifespan(ConsentMiddleware(broken, config=make_config()))
     await server.to_app.put({"type": "lifespan.startup"})
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
     with pytest.raises(RuntimeError, match="failed after starting"):

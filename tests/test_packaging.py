@@ -44,6 +44,9 @@ def test_wheel_ships_templates_assets_texts_and_type_marker(wheel_names: set[str
         "consentgate/templates/snippets/google_consent_mode.html",
         "consentgate/locales/da.toml",
         "consentgate/locales/en.toml",
+        "consentgate/fastapi.py",
+        "consentgate/contrib/django/apps.py",
+        "consentgate/contrib/django/templatetags/consentgate.py",
     }
     assert expected <= wheel_names
 

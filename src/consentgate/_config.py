@@ -240,17 +240,7 @@ class ConsentConfig:
         The file holds what ``from_mapping`` takes, at its top level or in a
         ``[consentgate]`` table; relative paths in it are taken from the file's folder.
         """
-        try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise ConfigurationError("path", f"cannot read {os.fspath(path)!r}: {exc}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigurationError(
-                "path", f"{os.fspath(path)!r} is not valid TOML: {exc}"
-            ) from exc
-        return cls.from_mapping(
-            data.get("consentgate", data), relative_to=Path(path).absolute().parent
-        )
+        return cls.from_mapping(read_toml(path), relative_to=Path(path).absolute().parent)
 
     @classmethod
     def from_mapping(
@@ -511,6 +501,20 @@ def _is_web_url(url: str) -> bool:
 def _require(ok: bool, field: str, message: str) -> None:
     if not ok:
         raise ConfigurationError(field, message)
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings in a consentgate TOML file: its ``[consentgate]`` table, or the whole."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigurationError("path", f"cannot read {os.fspath(path)!r}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError("path", f"{os.fspath(path)!r} is not valid TOML: {exc}") from exc
+    table = data.get("consentgate", data)
+    if not isinstance(table, dict):
+        raise ConfigurationError("consentgate", "must be a table")
+    return dict(table)
 
 
 def sqlite_relative_to(store: str, folder: Path) -> str:
