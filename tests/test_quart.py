@@ -1,0 +1,54 @@
+"""Quart: an ASGI framework too, so the wrapped app works as Starlette's does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from quart import Quart, request
+
+from consentgate import ConsentMiddleware, get_consent
+from tests.conftest import PAGE, choose, client_for, make_config
+from tests.servers import Lifespan
+
+pytestmark = pytest.mark.anyio
+
+
+def quart_site() -> Quart:
+    site = Quart(__name__)
+
+    @site.get("/")
+    async def home() -> str:
+        granted = ",".join(sorted(get_consent(request).granted)) or "none"
+        return PAGE.replace("Indhold", f"granted: {granted}")
+
+    @site.get("/api/items")
+    async def items() -> list[int]:
+        return [1, 2]
+
+    return site
+
+
+async def test_the_wrapped_app_gets_a_banner_a_choice_and_the_state() -> None:
+    app = ConsentMiddleware(quart_site(), config=make_config())
+    async with client_for(app) as client:
+        assert "consentgate-banner" in (await client.get("/")).text
+        assert (await client.get("/api/items")).json() == [1, 2]
+        assert (await choose(client, "save", ["statistics"], next_path="/")).status_code == 303
+        page = (await client.get("/")).text
+    assert "granted: statistics" in page and "consentgate-banner" not in page
+
+
+async def test_the_lifespan_runs_quarts_and_consentgates(tmp_path: Path) -> None:
+    site = quart_site()
+    started: list[str] = []
+
+    @site.before_serving
+    async def opened() -> None:
+        started.append("quart")
+
+    path = tmp_path / "log.db"
+    server = Lifespan(ConsentMiddleware(site, config=make_config(store=f"sqlite:///{path}")))
+    assert await server.startup() == {"type": "lifespan.startup.complete"}
+    assert started == ["quart"] and path.exists()
+    assert await server.shutdown() == {"type": "lifespan.shutdown.complete"}
