@@ -1,22 +1,35 @@
-# The two set-up commands the README names: `make demo` and `make test`.
-# Both need only Python 3.11 and make; everything else is installed into .venv.
+# The set-up commands the README names: `make demo`, `make test`, `make test-quick`, `make lint`.
+# They need only Python 3.11 and make; everything else is installed into .venv.
 PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
+PORT ?= 8000
 
-.PHONY: demo test lint bench
+.PHONY: demo test test-quick lint bench
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+
+# Everything lint and tests need (the `dev` extra holds the `test` one).
+$(BIN)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-demo: $(BIN)/.installed
-	$(BIN)/uvicorn examples.starlette_site.app:app --host 127.0.0.1 --port 8000
+# The demo needs the package and a server, nothing else.
+$(BIN)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
+	touch $@
+
+demo: $(BIN)/.demo-installed
+	$(BIN)/uvicorn examples.starlette_site.app:app --host 127.0.0.1 --port $(PORT)
 
 test: $(BIN)/.installed
 	$(BIN)/pytest
+
+# Everything but the real-browser, PostgreSQL and process-starting tests: under a minute.
+test-quick: $(BIN)/.installed
+	$(BIN)/pytest -m "not browser and not postgres and not slow"
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -186,6 +187,27 @@ class RecordingLog(ConsentLog):
 
     async def aclose(self) -> None:
         pass
+
+
+#: The browser tests drive Chromium through Playwright, a `dev` extra; without it they are
+#: left out (said in the header) rather than failing to import.
+collect_ignore = ["browser"] if importlib.util.find_spec("playwright") is None else []
+
+
+def pytest_report_header() -> list[str]:
+    if collect_ignore:
+        return ["tests/browser left out: Playwright is not installed (pip install -e '.[dev]')"]
+    return []
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the PostgreSQL server ``postgres``, however it asks for it."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        if fixtures & {"postgres_server", "postgres_database"} or "postgresql" in params:
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture

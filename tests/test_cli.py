@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import consentgate
 from consentgate._cli import main
 from consentgate.log import SQLiteConsentLog
 from consentgate.log._export import EXPORT_COLUMNS
@@ -213,6 +214,11 @@ def test_a_relative_store_in_the_config_is_next_to_the_file_as_the_app_reads_it(
     assert (site / "data" / "consent.db").is_file()
     assert not (tmp_path / "data").exists()
     assert main(["verify", "--config", str(config)]) == 0
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"consentgate {consentgate.__version__}\n"
 
 
 # -- errors: exit 2 and one line, never a traceback -----------------------------------

@@ -242,6 +242,7 @@ def test_missing_settings_are_named(project: dict[str, str]) -> None:
 # -- under uvicorn ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_example_project_under_uvicorn(tmp_path: Path) -> None:
     env = {
         "DJANGO_SETTINGS_MODULE": SETTINGS,

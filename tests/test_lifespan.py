@@ -153,6 +153,7 @@ async def test_without_lifespan_the_log_still_opens_on_first_use(tmp_path: Path)
     assert schema_version(path) >= 1
 
 
+@pytest.mark.slow
 def test_uvicorn_refuses_to_start_on_a_log_it_cannot_open(tmp_path: Path) -> None:
     url, path = sqlite_url(tmp_path)
     with contextlib.closing(sqlite3.connect(path)) as conn:
@@ -170,6 +171,7 @@ def test_uvicorn_refuses_to_start_on_a_log_it_cannot_open(tmp_path: Path) -> Non
     assert "Application startup failed" in output
 
 
+@pytest.mark.slow
 def test_uvicorn_serves_after_opening_the_log_at_startup(tmp_path: Path) -> None:
     url, path = sqlite_url(tmp_path)
     with uvicorn("tests.process_app:app", tmp_path, env={"CONSENTGATE_TEST_STORE": url}):

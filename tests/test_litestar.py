@@ -75,6 +75,7 @@ async def test_the_wrapped_app_logs_no_placement_error(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+@pytest.mark.slow
 def test_the_example_under_uvicorn_makes_a_choice(tmp_path: Path) -> None:
     env = {"CONSENTGATE_STORE": f"sqlite:///{tmp_path / 'log.db'}"}
     with uvicorn("examples.litestar_app:app", tmp_path, env=env) as base:

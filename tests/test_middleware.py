@@ -403,12 +403,12 @@ async def test_websocket_scopes_pass_through_untouched() -> None:
     assert SCOPE_KEY not in scope
 
 
-async def test_lifespan_reaches_the_app_with_its_scope_and_receive() -> None:
+async def test_lifespan_reaches_the_app_with_its_scope_and_the_servers_messages() -> None:
     # What consentgate adds to the lifespan is in test_lifespan.py.
-    seen: list[tuple[Scope, Receive]] = []
+    seen: list[tuple[Scope, Message]] = []
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        seen.append((scope, receive))
+        seen.append((scope, await receive()))
 
     async def receive() -> Message:
         return {"type": "lifespan.startup"}
@@ -418,7 +418,7 @@ async def test_lifespan_reaches_the_app_with_its_scope_and_receive() -> None:
 
     scope: Scope = {"type": "lifespan"}
     await ConsentMiddleware(app, config=make_config())(scope, receive, send)
-    assert seen == [(scope, receive)] and seen[0][0] is scope
+    assert seen == [(scope, {"type": "lifespan.startup"})] and seen[0][0] is scope
 
 
 class _Server:
@@ -542,6 +542,7 @@ def gated_body_for(chunks: list[bytes]) -> bytes:
     return re.sub(rb'name="csrf_token" value="[^"]+"', b"TOKEN", body)
 
 
+@pytest.mark.slow  # a whole request per example
 @settings(max_examples=60, deadline=None)
 @given(cuts=st.lists(st.integers(min_value=0, max_value=len(PAGE)), max_size=12))
 def test_any_split_of_the_body_gives_the_same_page(cuts: list[int]) -> None:

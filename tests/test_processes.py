@@ -31,6 +31,8 @@ from tests.pg_server import PostgresServer, find_binaries, free_port
 from tests.process_app import make_config
 from tests.stores import PostgresStore, SQLiteStore, Store
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 #: Reads the consent id out of a Set-Cookie, with the same secret as the served app.
 COOKIE = ConsentMiddleware(Starlette(), config=make_config("sqlite:///:memory:")).cookie

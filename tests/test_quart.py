@@ -52,3 +52,12 @@ async def test_the_lifespan_runs_quarts_and_consentgates(tmp_path: Path) -> None
     assert await server.startup() == {"type": "lifespan.startup.complete"}
     assert started == ["quart"] and path.exists()
     assert await server.shutdown() == {"type": "lifespan.shutdown.complete"}
+
+
+async def test_quarts_own_way_of_adding_asgi_middleware() -> None:
+    site = quart_site()
+    # Quart types its ASGI callables with TypedDicts of its own, which Starlette's do not match.
+    site.asgi_app = ConsentMiddleware(site.asgi_app, config=make_config())  # type: ignore[assignment]
+    async with client_for(site) as client:
+        assert (await choose(client, "accept_all", next_path="/")).status_code == 303
+        assert "gtag/js" in (await client.get("/")).text

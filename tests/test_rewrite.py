@@ -189,6 +189,7 @@ def test_matches_reference(html: bytes, head: bytes, body: bytes, limits: dict[s
     assert inject(html, head, body, **limits) == reference(html, head, body, **limits)
 
 
+@pytest.mark.slow  # hundreds of examples
 @settings(max_examples=500)
 @given(html=html_bodies, head=fragments, body=fragments, limits=limits)
 def test_a_whole_body_is_rewritten_by_the_same_rules(
@@ -202,6 +203,7 @@ def test_a_whole_page_with_other_closing_tags_after_its_body_end() -> None:
     assert inject_whole(page, HEAD, BODY) == reference(page, HEAD, BODY)
 
 
+@pytest.mark.slow  # hundreds of examples
 @settings(max_examples=300)  # splits land inside markers only now and then
 @given(html=html_bodies, head=fragments, body=fragments, limits=limits, data=st.data())
 def test_any_split_gives_same_output(
@@ -213,6 +215,7 @@ def test_any_split_gives_same_output(
     assert HtmlInjector(head, body, **limits).whole(html) == expected
 
 
+@pytest.mark.slow  # hundreds of examples
 @settings(max_examples=300)
 @given(html=html_bodies, limits=limits, data=st.data())
 def test_never_holds_back_more_than_the_window(
@@ -233,6 +236,7 @@ def gzip_inject(chunks: list[bytes], head: bytes = HEAD, body: bytes = BODY) -> 
     return b"".join(injector.feed(chunk) for chunk in chunks) + injector.finish()
 
 
+@pytest.mark.slow  # hundreds of examples
 @settings(max_examples=300)  # splits land inside markers only now and then
 @given(html=html_bodies, head=fragments, body=fragments, level=st.integers(0, 9), data=st.data())
 def test_gzip_round_trip_any_split(

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from . import __version__
 from ._config import check_retention_days, sqlite_relative_to
 from ._exceptions import ConsentGateError
 from .log import ConsentLog, PostgresConsentLog, SQLiteConsentLog, open_log
@@ -96,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="consentgate", description="Look after a consentgate consent log."
     )
+    parser.add_argument("--version", action="version", version=f"consentgate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     migrate = commands.add_parser(
