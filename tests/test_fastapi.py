@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi import FastAPI, WebSocket
 from starlette.types import Message
@@ -12,6 +14,7 @@ from starlette.types import Message
 from consentgate import ConsentMiddleware
 from consentgate.fastapi import Consent
 from tests.conftest import choose, client_for, make_config
+from tests.servers import choose_over_http, uvicorn
 
 pytestmark = pytest.mark.anyio
 
@@ -81,3 +84,15 @@ async def test_the_example_app_shows_the_choice(monkeypatch: pytest.MonkeyPatch)
         assert "nothing optional" in (await client.get("/")).text
         await choose(client, "accept_all")
         assert "<p>statistics</p>" in (await client.get("/")).text
+
+
+@pytest.mark.slow
+def test_the_example_under_uvicorn_makes_a_choice(tmp_path: Path) -> None:
+    env = {"CONSENTGATE_STORE": f"sqlite:///{tmp_path / 'log.db'}"}
+    with uvicorn("examples.fastapi_app:app", tmp_path, env=env) as base:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            answer = choose_over_http(client, "/", "accept_all")
+            assert answer.status_code == 303 and answer.headers["location"] == "/"
+            page = client.get("/").text
+            assert client.get("/api/items").json() == [{"id": 1}, {"id": 2}]
+    assert "<p>statistics</p>" in page and "gtag/js" in page

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 from quart import Quart, request
 
 from consentgate import ConsentMiddleware, get_consent
 from tests.conftest import PAGE, choose, client_for, make_config
-from tests.servers import Lifespan
+from tests.servers import Lifespan, choose_over_http, uvicorn
 
 pytestmark = pytest.mark.anyio
 
@@ -61,3 +62,15 @@ async def test_quarts_own_way_of_adding_asgi_middleware() -> None:
     async with client_for(site) as client:
         assert (await choose(client, "accept_all", next_path="/")).status_code == 303
         assert "gtag/js" in (await client.get("/")).text
+
+
+@pytest.mark.slow
+def test_the_example_under_uvicorn_makes_a_choice(tmp_path: Path) -> None:
+    env = {"CONSENTGATE_STORE": f"sqlite:///{tmp_path / 'log.db'}"}
+    with uvicorn("examples.quart_app:app", tmp_path, env=env) as base:
+        with httpx.Client(base_url=base, timeout=10) as client:
+            answer = choose_over_http(client, "/", "accept_all")
+            assert answer.status_code == 303 and answer.headers["location"] == "/"
+            page = client.get("/").text
+            assert client.get("/api/items").json() == [{"id": 1}, {"id": 2}]
+    assert "<p>statistics</p>" in page and "gtag/js" in page
