@@ -16,9 +16,8 @@ from consentgate import StorageError
 from consentgate.log import ConsentLog, ConsentRecord
 from consentgate.log._export import CSV_HEADER, EXPORT_COLUMNS
 
-from .conftest import RecordingLog, choose, client_for, make_app, make_config
+from .helpers import RecordingLog, choose, client_for, make_app, make_config, make_record
 from .stores import Store
-from .test_log import make_record
 
 pytestmark = pytest.mark.anyio
 

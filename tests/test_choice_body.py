@@ -16,7 +16,7 @@ from consentgate._csrf import CsrfTokens
 from consentgate._endpoints import ACTIONS, SOURCES, BadRequest, Choice, _parse_choice
 from consentgate._redirect import safe_next
 
-from .conftest import BASE_URL, SECRET, RecordingLog, client_for, make_app, make_config
+from .helpers import BASE_URL, SECRET, RecordingLog, client_for, make_app, make_config
 
 FUZZ = settings(
     max_examples=300,

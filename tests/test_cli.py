@@ -22,8 +22,8 @@ from consentgate._cli import main
 from consentgate.log import SQLiteConsentLog
 from consentgate.log._export import EXPORT_COLUMNS
 
+from .helpers import make_record
 from .stores import Store
-from .test_log import make_record
 
 NOW = datetime.now(UTC)
 

@@ -18,7 +18,7 @@ from consentgate.providers import (
     SiteKit,
 )
 
-from .conftest import OLD_SECRET, SECRET, make_config
+from .helpers import OLD_SECRET, SECRET, make_config
 
 ENV = "CONSENTGATE_SECRET_KEY"
 

@@ -9,7 +9,7 @@ import pytest
 
 from consentgate import ConfigurationError, ConsentConfig
 
-from .conftest import SECRET, make_config
+from .helpers import SECRET, make_config
 
 TOKEN = "admin-token-that-is-long-enough-0123456789"
 

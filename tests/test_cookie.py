@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 from consentgate._cookie import ConsentCookie, expire_cookie_header, new_consent_id
 from consentgate._state import ConsentState
 
-from .conftest import OLD_SECRET, SECRET
+from .helpers import OLD_SECRET, SECRET
 
 NOW = 1_800_000_000.0
 MAX_AGE = 365 * 24 * 60 * 60

@@ -19,7 +19,7 @@ from consentgate._csp import (
     without_nonces,
 )
 
-from .conftest import PAGE, choose, client_for, make_app
+from .helpers import PAGE, choose, client_for, make_app
 
 pytestmark = pytest.mark.anyio
 

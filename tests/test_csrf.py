@@ -9,7 +9,7 @@ from itsdangerous import TimestampSigner
 
 from consentgate._csrf import SALT, CsrfTokens, normalize_origin, same_site_request
 
-from .conftest import OLD_SECRET, SECRET
+from .helpers import OLD_SECRET, SECRET
 
 MAX_AGE = 2 * 24 * 60 * 60
 

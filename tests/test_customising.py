@@ -11,7 +11,7 @@ import pytest
 
 from consentgate import ConsentConfig, Theme
 
-from .conftest import SECRET, RecordingLog, choose, client_for, csrf_token, make_app, make_config
+from .helpers import SECRET, RecordingLog, choose, client_for, csrf_token, make_app, make_config
 
 pytestmark = pytest.mark.anyio
 

@@ -17,7 +17,7 @@ django = pytest.importorskip("django")
 
 from consentgate import SCOPE_KEY, ConfigurationError, ConsentMiddleware  # noqa: E402
 from consentgate._state import ConsentState, CookieReading, LazyConsent  # noqa: E402
-from tests.conftest import SECRET, choose  # noqa: E402
+from tests.helpers import SECRET, choose  # noqa: E402
 from tests.servers import ROOT, Lifespan, choose_over_http, uvicorn  # noqa: E402
 
 SETTINGS = "examples.django_site.settings"

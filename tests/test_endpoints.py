@@ -18,7 +18,7 @@ from consentgate import ConfigurationError
 from consentgate._csrf import CsrfTokens
 from consentgate.log import open_log
 
-from .conftest import (
+from .helpers import (
     BASE_URL,
     SECRET,
     RecordingLog,

@@ -29,10 +29,8 @@ from consentgate.log._export import (
     parse_when,
 )
 
-from .conftest import RecordingLog
+from .helpers import ListLog, RecordingLog, make_record, sequence_of
 from .stores import PostgresStore, Store
-from .test_log import make_record, sequence_of
-from .test_log_integrity import ListLog
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ import pytest
 from consentgate import ConfigurationError
 from consentgate._fair_choice import unfair_choice
 
-from .conftest import make_config
+from .helpers import make_config
 
 ACTIONS = """<form method="post" action="/_consent">
 <button type="submit" class="cg-button" name="action" value="accept_all">Accept all</button>

@@ -13,7 +13,7 @@ from starlette.types import Message
 
 from consentgate import ConsentMiddleware
 from consentgate.fastapi import Consent
-from tests.conftest import choose, client_for, make_config
+from tests.helpers import choose, client_for, make_config
 from tests.servers import choose_over_http, uvicorn
 
 pytestmark = pytest.mark.anyio

@@ -30,7 +30,7 @@ from consentgate._http import hostname, read_cookies
 from consentgate._redirect import safe_next
 from consentgate._rewrite import inject_whole
 
-from .conftest import make_config
+from .helpers import make_config
 
 _LONG_RUN = int(os.environ.get("CONSENTGATE_FUZZ_EXAMPLES", "0"))
 settings.register_profile(

@@ -14,9 +14,8 @@ from starlette.applications import Starlette
 
 from consentgate import ConsentMiddleware
 from consentgate.log import SQLiteConsentLog
-from tests.conftest import RecordingLog, choose, client_for, make_app, make_config
+from tests.helpers import RecordingLog, choose, client_for, make_app, make_config, make_record
 from tests.servers import Lifespan, start_uvicorn, uvicorn
-from tests.test_log import make_record
 
 pytestmark = pytest.mark.anyio
 

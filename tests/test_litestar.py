@@ -13,7 +13,7 @@ from litestar import Litestar, MediaType, Request, get
 from litestar.middleware import DefineMiddleware
 
 from consentgate import ConsentMiddleware, _placement, get_consent
-from tests.conftest import PAGE, choose, client_for, make_config
+from tests.helpers import PAGE, choose, client_for, make_config
 from tests.servers import choose_over_http, uvicorn
 
 pytestmark = pytest.mark.anyio

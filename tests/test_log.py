@@ -5,8 +5,6 @@ import dataclasses
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -24,46 +22,13 @@ from consentgate.log import (
     record_hash,
 )
 from consentgate.log._base import Action, Source, check_store_url
-from tests.conftest import make_config
+from tests.helpers import ids_in, make_config, make_record, peek, sequence_of
 from tests.stores import Store
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def make_record(**overrides: Any) -> ConsentRecord:
-    fields: dict[str, Any] = {
-        "consent_id": "visitor-1",
-        "time": datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC),
-        "action": "grant",
-        "granted": ("analytics", "marketing"),
-        "refused": ("personalisation",),
-        "policy_version": "2024-05",
-        "language": "de",
-        "source": "banner",
-        "text_fingerprint": "ab" * 32,
-    }
-    fields.update(overrides)
-    return ConsentRecord(**fields)
-
-
-@contextmanager
-def peek(path: Path) -> Iterator[sqlite3.Connection]:
-    """A second, independent connection, to see what really reached the file."""
-    with closing(sqlite3.connect(path)) as conn:
-        yield conn
-
-
-def sequence_of(record: ConsentRecord) -> int:
-    assert record.sequence is not None
-    return record.sequence
-
-
-def ids_in(path: Path) -> list[str]:
-    with peek(path) as conn:
-        return [row[0] for row in conn.execute("SELECT consent_id FROM consent_records")]
 
 
 # -- the record -----------------------------------------------------------------------

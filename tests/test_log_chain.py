@@ -28,7 +28,7 @@ from consentgate.log._chain import (
     format_time,
     link_hash,
 )
-from tests.test_log import make_record
+from tests.helpers import make_record
 
 CONTENT = (
     '{"action":"grant","consent_id":"ø-1","granted":["analytics","marketing"],'

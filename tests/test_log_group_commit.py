@@ -18,8 +18,8 @@ import pytest
 from consentgate._exceptions import StorageError
 from consentgate.log import ConsentRecord, SQLiteConsentLog
 from consentgate.log._base import Action
+from tests.helpers import ids_in, make_record, sequence_of
 from tests.stores import Store
-from tests.test_log import ids_in, make_record, sequence_of
 
 
 @asynccontextmanager

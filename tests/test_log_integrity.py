@@ -32,9 +32,8 @@ from consentgate.log import (
     verify_chain,
 )
 from consentgate.log._chain import GENESIS_HASH, consent_id_digest, content_digest
-from tests.conftest import RecordingLog
+from tests.helpers import ListLog, make_record, peek
 from tests.stores import Store
-from tests.test_log import make_record, peek
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -685,16 +684,6 @@ async def test_prune_after_erase(store: Store) -> None:
 
 
 # -- the interface's defaults ------------------------------------------------------------
-
-
-class ListLog(RecordingLog):
-    """The suite's list-backed log, chaining what it keeps, so the default verify() applies."""
-
-    async def record(self, record: ConsentRecord) -> ConsentRecord:
-        prev_hash = self.records[-1].hash if self.records else GENESIS_HASH
-        placed = dataclasses.replace(record, sequence=len(self.records) + 1, prev_hash=prev_hash)
-        self.records.append(dataclasses.replace(placed, hash=record_hash(placed)))
-        return self.records[-1]
 
 
 @pytest.mark.anyio

@@ -27,12 +27,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from consentgate import SCOPE_KEY, ConsentMiddleware, ConsentState, get_consent
 from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, Provider, SiteKit
 
-from .conftest import (
+from .helpers import (
     OLD_SECRET,
     PAGE,
     SECRET,
     choose,
     client_for,
+    csrf_token,
     make_app,
     make_config,
     page,
@@ -267,7 +268,6 @@ async def test_withdrawing_expires_that_categorys_cookies_on_host_and_cookie_dom
         transport=httpx.ASGITransport(app=app), base_url="http://www.example.com"
     ) as client:
         page_html = (await client.get("/_consent/preferences")).text
-        from .conftest import csrf_token
 
         token = csrf_token(page_html)
         origin = {"origin": "http://www.example.com"}
@@ -296,7 +296,6 @@ async def test_consent_cookie_is_secure_on_https() -> None:
         transport=httpx.ASGITransport(app=app), base_url="https://testserver"
     ) as client:
         form = (await client.get("/_consent/preferences")).text
-        from .conftest import csrf_token
 
         response = await client.post(
             "/_consent",

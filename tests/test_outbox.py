@@ -16,7 +16,7 @@ from hypothesis import given, settings, strategies as st
 from consentgate import ConfigurationError
 from consentgate._outbox import Outbox, _read, decode, encode
 from consentgate.log import ConsentLog, ConsentRecord
-from tests.conftest import RecordingLog, choose, client_for, make_app, make_config
+from tests.helpers import RecordingLog, choose, client_for, make_app, make_config
 from tests.stores import SQLiteStore, Store
 
 pytestmark = pytest.mark.anyio

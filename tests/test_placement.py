@@ -10,7 +10,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 
 from consentgate import ConsentMiddleware, _placement
-from tests.conftest import client_for, make_app, make_config, page
+from tests.helpers import client_for, make_app, make_config, page
 
 pytestmark = pytest.mark.anyio
 

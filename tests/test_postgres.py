@@ -13,10 +13,9 @@ import pytest
 
 from consentgate._exceptions import ConfigurationError, StorageError
 from consentgate.log import ConsentRecord, PostgresConsentLog
-from tests.conftest import choose, client_for, make_app, make_config
+from tests.helpers import choose, client_for, make_app, make_config, make_record
 from tests.pg_server import PostgresServer
 from tests.stores import PostgresStore
-from tests.test_log import make_record
 
 
 @pytest.fixture

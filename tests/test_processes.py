@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from consentgate import ConsentMiddleware
 from consentgate._outbox import encode
 from consentgate.log import ConsentRecord
-from tests.conftest import csrf_token
+from tests.helpers import csrf_token
 from tests.pg_server import PostgresServer, find_binaries, free_port
 from tests.process_app import make_config
 from tests.stores import PostgresStore, SQLiteStore, Store

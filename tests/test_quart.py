@@ -9,7 +9,7 @@ import pytest
 from quart import Quart, request
 
 from consentgate import ConsentMiddleware, get_consent
-from tests.conftest import PAGE, choose, client_for, make_config
+from tests.helpers import PAGE, choose, client_for, make_config
 from tests.servers import Lifespan, choose_over_http, uvicorn
 
 pytestmark = pytest.mark.anyio

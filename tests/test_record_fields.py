@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .conftest import BASE_URL, OLD_SECRET, RecordingLog, choose, make_app, make_config
+from .helpers import BASE_URL, OLD_SECRET, RecordingLog, choose, make_app, make_config
 
 pytestmark = pytest.mark.anyio
 

@@ -13,25 +13,18 @@ import pytest
 from hypothesis import given, strategies as st
 
 from consentgate import Category, ConfigurationError, ConsentState
-from consentgate._assets import Assets
-from consentgate._config import ConsentConfig
 from consentgate._locales import available_languages, builtin_texts
 from consentgate._render import Renderer, hole
 from consentgate._state import NO_CONSENT
 from consentgate.providers import GoogleAnalytics
 
-from .conftest import all_providers, make_config
+from .helpers import all_providers, build, make_config
 
 VALUES = {
     "csrf": "TOKEN-123",
     "next": "/page?x=1",
     "next_q": "%2Fpage%3Fx%3D1",
 }
-
-
-def build(config: ConsentConfig) -> Renderer:
-    """A Renderer built the way the middleware builds it."""
-    return Renderer(config, Assets(config.prefix))
 
 
 @cache

@@ -10,9 +10,8 @@ import pytest
 from consentgate import StorageError
 from consentgate._retention import Retention
 
-from .conftest import RecordingLog, client_for, make_app, make_config
+from .helpers import RecordingLog, client_for, make_app, make_config, make_record
 from .stores import Store
-from .test_log import make_record
 
 pytestmark = pytest.mark.anyio
 

@@ -18,8 +18,17 @@ from consentgate import ConsentState
 from consentgate._render import consent_mode
 from consentgate.providers import Buffer, GoogleAnalytics, Provider, SiteKit
 
-from .conftest import BASE_URL, PAGE, choose, client_for, csrf_token, make_app, make_config
-from .test_render import build
+from .helpers import (
+    BASE_URL,
+    PAGE,
+    RecordingLog,
+    build,
+    choose,
+    client_for,
+    csrf_token,
+    make_app,
+    make_config,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -166,7 +175,6 @@ async def test_no_settings_link_in_the_answer_when_turned_off() -> None:
 
 
 async def test_a_failed_log_write_answers_an_error_and_starts_nothing() -> None:
-    from .conftest import RecordingLog
 
     log = RecordingLog()
     log.failing = True

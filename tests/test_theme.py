@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 from consentgate import ConfigurationError, Theme
 from consentgate._theme import DARK_COLORS, LIGHT_COLORS, theme_css
 
-from .conftest import client_for, make_app, make_config
+from .helpers import client_for, make_app, make_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
