@@ -27,7 +27,7 @@ from .log._export import FORMATS, MEDIA_TYPES, ExportFormat, export_chunks, pars
 
 __all__ = ["AdminExport"]
 
-logger = logging.getLogger("consentgate")
+logger = logging.getLogger(__name__)
 
 _PARAMETERS = frozenset({"format", "since", "until", "consent_id"})
 _NO_STORE = {"Cache-Control": "no-store"}

@@ -41,7 +41,7 @@ from .log._base import Action
 
 __all__ = ["ConsentEndpoints"]
 
-logger = logging.getLogger("consentgate")
+logger = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
 ACTIONS = ("accept_all", "reject_all", "save")
@@ -97,7 +97,7 @@ class ConsentEndpoints:
         if config.outbox_path is None and isinstance(config.store, str):
             if not config.store.lower().startswith("sqlite:"):
                 logger.warning(
-                    "consentgate: no outbox set: a refusal made while the consent log is down "
+                    "no outbox set: a refusal made while the consent log is down "
                     "is kept in memory only until the log is back; set outbox to a file on a "
                     "local disk so it survives a restart"
                 )
@@ -254,7 +254,7 @@ class ConsentEndpoints:
             await self.outbox.add(record)
         except (OSError, TypeError, ValueError) as exc:  # TypeError: a field JSON cannot hold
             logger.error(
-                "consentgate: consent log unavailable and the outbox (%s) unwritable: the %s "
+                "consent log unavailable and the outbox (%s) unwritable: the %s "
                 "of consent id %s is applied, NOT recorded: %s; %s",
                 self.outbox.where,
                 record.action,
@@ -264,7 +264,7 @@ class ConsentEndpoints:
             )
             return False
         logger.warning(
-            "consentgate: consent log unavailable: the %s of consent id %s is applied, "
+            "consent log unavailable: the %s of consent id %s is applied, "
             "not yet recorded; kept in the outbox (%s) until the log answers: %s",
             record.action,
             record.consent_id,

@@ -28,7 +28,7 @@ from .log import ConsentLog
 
 __all__ = ["Lifespan"]
 
-logger = logging.getLogger("consentgate")
+logger = logging.getLogger(__name__)
 
 
 class Lifespan:

@@ -63,7 +63,7 @@ from .log import ConsentLog, open_log
 
 __all__ = ["ConsentMiddleware"]
 
-logger = logging.getLogger("consentgate")
+logger = logging.getLogger(__name__)
 
 #: Longer Host or Accept-Language headers are answered without remembering the visitor.
 MAX_CACHED_HEADER = 256
@@ -150,12 +150,12 @@ class ConsentMiddleware:
         self._placement_checked = False
         if config.controller_name is None:
             logger.warning(
-                "consentgate: no controller_name configured; the banner says 'this site' "
+                "no controller_name configured; the banner says 'this site' "
                 "where it should name who is responsible for the data (the data controller)"
             )
         if config.privacy_policy_url is None:
             logger.warning(
-                "consentgate: no privacy_policy_url configured; the banner links only to "
+                "no privacy_policy_url configured; the banner links only to "
                 "the cookie declaration, but visitors must be able to read your privacy policy"
             )
         self._cookie_name = config.cookie_name.encode("latin-1")

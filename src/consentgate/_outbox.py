@@ -42,7 +42,7 @@ if sys.platform != "win32":
 
 __all__ = ["Outbox"]
 
-logger = logging.getLogger("consentgate")
+logger = logging.getLogger(__name__)
 
 #: The first wait before a failed replay is tried again in the background, and the longest.
 RETRY_FIRST = 0.5
@@ -69,7 +69,7 @@ class Outbox:
     ) -> None:
         if path is not None and sys.platform == "win32":
             logger.warning(
-                "consentgate: the outbox file needs POSIX file locks; on Windows a refusal "
+                "the outbox file needs POSIX file locks; on Windows a refusal "
                 "made while the log is down is kept in memory only"
             )
             path = None
@@ -137,14 +137,14 @@ class Outbox:
                 self._last_error = exc
                 raise
             except OSError as exc:
-                logger.error("consentgate: the outbox (%s) cannot be replayed: %s", self.where, exc)
+                logger.error("the outbox (%s) cannot be replayed: %s", self.where, exc)
                 written = 0
             else:
                 self._last_error = None
             finally:
                 self._finished += 1
         if written:
-            logger.info("consentgate: %d choices recorded from the outbox %s", written, self.where)
+            logger.info("%d choices recorded from the outbox %s", written, self.where)
         return written
 
     def poke(self) -> None:
@@ -222,7 +222,7 @@ class Outbox:
             except StorageError as exc:
                 delay = self._longer(delay)
                 logger.warning(
-                    "consentgate: the outbox (%s) could not be replayed yet, retrying in %gs: %s",
+                    "the outbox (%s) could not be replayed yet, retrying in %gs: %s",
                     self.where,
                     delay,
                     exc,
@@ -230,7 +230,7 @@ class Outbox:
                 continue
             except Exception:
                 # Nobody awaits this task: an unexpected error is reported here or nowhere.
-                logger.exception("consentgate: replaying the outbox (%s) failed", self.where)
+                logger.exception("replaying the outbox (%s) failed", self.where)
                 return
             if not self.pending():
                 return
@@ -339,7 +339,7 @@ def _read(fd: int) -> tuple[list[ConsentRecord], list[bytes]]:
     torn = lines.pop()  # after the last newline: empty, or a crash's partial append
     if torn:
         logger.warning(
-            "consentgate: dropping a partial outbox line (a crash while it was written, "
+            "dropping a partial outbox line (a crash while it was written, "
             "before the visitor was answered)"
         )
     records: list[ConsentRecord] = []
@@ -359,7 +359,7 @@ def _empty(fd: int, path: Path, unreadable: list[bytes]) -> None:
     if unreadable:
         aside = path.with_name(path.name + ".unreadable")
         logger.error(
-            "consentgate: %d outbox lines are no consent record this version can read; kept in %s",
+            "%d outbox lines are no consent record this version can read; kept in %s",
             len(unreadable),
             aside,
         )

@@ -16,7 +16,7 @@ from starlette.types import Scope
 
 __all__ = ["check_placement"]
 
-logger = logging.getLogger("consentgate")
+logger = logging.getLogger(__name__)
 
 #: Keys routers put in the scope of a request they matched, and who puts them there.
 _ROUTED_BY = {

@@ -23,7 +23,7 @@ from .log import ConsentLog
 
 __all__ = ["Retention"]
 
-logger = logging.getLogger("consentgate")
+logger = logging.getLogger(__name__)
 
 DAY = 24 * 60 * 60.0
 RETRY = 60 * 60.0
@@ -85,14 +85,12 @@ class Retention:
             deleted = await self.log.prune(before)
         except StorageError as exc:
             self._due = self._clock() + self.retry
-            logger.warning("consentgate: pruning the consent log failed, will retry: %s", exc)
+            logger.warning("pruning the consent log failed, will retry: %s", exc)
             return
         except Exception:
             # Nobody awaits this task: an unexpected error is reported here or nowhere.
             self._due = self._clock() + self.retry
-            logger.exception("consentgate: pruning the consent log failed, will retry")
+            logger.exception("pruning the consent log failed, will retry")
             return
         if deleted:
-            logger.info(
-                "consentgate: pruned %d consent records older than %s", deleted, before.date()
-            )
+            logger.info("pruned %d consent records older than %s", deleted, before.date())
