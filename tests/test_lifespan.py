@@ -177,12 +177,21 @@ def test_uvicorn_serves_after_opening_the_log_at_startup(tmp_path: Path) -> None
         assert schema_version(path) >= 1  # before any request that writes to the log
 
 
-async def test_an_app_that_refuses_the_lifespan_gets_consentgate_alone(tmp_path: Path) -> None:
-    url, path = sqlite_url(tmp_path)
+async def refuses(scope: Any, receive: Any, send: Any) -> None:
+    # What Django's ASGIHandler does with a lifespan scope.
+    raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
 
-    async def http_only(scope: Any, receive: Any, send: Any) -> None:
-        # What Django's ASGIHandler does with a lifespan scope.
-        raise ValueError(f"Django can only handle ASGI/HTTP connections, not {scope['type']}.")
+
+async def ignores(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+
+
+@pytest.mark.parametrize("http_only", [refuses, ignores])
+async def test_an_app_that_refuses_the_lifespan_gets_consentgate_alone(
+    tmp_path: Path, http_only: Any
+) -> None:
+    url, path = sqlite_url(tmp_path)
 
     server = Lifespan(ConsentMiddleware(http_only, config=make_config(store=url)))
     assert await server.startup() == {"type": "lifespan.startup.complete"}

@@ -11,8 +11,8 @@
 consentgate starts after the app, so that an app whose own start-up fails is
 not left with a migrated log, and closes after it, so that nothing the app
 does while shutting down finds the log closed. An app that refuses the
-lifespan before it begins (Django's handler raises at once) is left out of it,
-and consentgate answers the server alone. On a server without lifespan none of
+lifespan before it begins (Django's handler raises at once; others return) is
+left out of it, and consentgate answers the server alone. On a server without lifespan none of
 this runs: the log opens on first use and retention starts with the first
 request to consentgate's routes, as before.
 """
@@ -61,10 +61,12 @@ class Lifespan:
         except Exception:
             if received:
                 raise
-            # Refused before it began: the app does not speak lifespan (Django's handler
-            # raises at once), so consentgate speaks it alone.
-            logger.debug("the app does not take part in the lifespan; consentgate does alone")
-            await self.alone(receive, send)
+        if received:
+            return
+        # Refused or ignored before it began: the app does not speak lifespan (Django's
+        # handler raises at once, others return), so consentgate speaks it alone.
+        logger.debug("the app does not take part in the lifespan; consentgate does alone")
+        await self.alone(receive, send)
 
     async def alone(self, receive: Receive, send: Send) -> None:
         """The lifespan protocol for consentgate only, around an app that does not speak it."""
