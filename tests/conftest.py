@@ -26,8 +26,11 @@ def pytest_report_header() -> list[str]:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs the PostgreSQL server ``postgres``, however it asks for it."""
+    """Mark every test that needs the PostgreSQL server ``postgres``, however it asks for it,
+    and every test under tests/browser ``browser``, so that ``-m`` never misses one."""
     for item in items:
+        if item.nodeid.startswith("tests/browser/"):
+            item.add_marker(pytest.mark.browser)
         fixtures = set(getattr(item, "fixturenames", ()))
         callspec = getattr(item, "callspec", None)
         params = callspec.params.values() if callspec is not None else ()
