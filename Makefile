@@ -27,7 +27,7 @@ demo: $(BIN)/.demo-installed
 test: $(BIN)/.installed
 	$(BIN)/pytest
 
-# Everything but the real-browser, PostgreSQL and process-starting tests: under a minute.
+# Everything but the tests marked browser, postgres or slow: the quick loop while working.
 test-quick: $(BIN)/.installed
 	$(BIN)/pytest -m "not browser and not postgres and not slow"
 
