@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -17,7 +18,7 @@ django = pytest.importorskip("django")
 
 from consentgate import SCOPE_KEY, ConfigurationError, ConsentMiddleware  # noqa: E402
 from consentgate._state import ConsentState, CookieReading, LazyConsent  # noqa: E402
-from tests.helpers import SECRET, choose  # noqa: E402
+from tests.helpers import SECRET, choose, make_config  # noqa: E402
 from tests.servers import ROOT, Lifespan, choose_over_http, uvicorn  # noqa: E402
 
 SETTINGS = "examples.django_site.settings"
@@ -262,3 +263,23 @@ def test_the_example_project_under_uvicorn(tmp_path: Path) -> None:
     assert "Tilladt: statistics" in page and "gtag/js" in page
     assert login.status_code == 200 and "consentgate-banner" not in login.text
     assert stylesheet.status_code == 200
+
+
+def test_the_tag_leaves_the_id_to_consentgates_own_link_when_that_is_shown(
+    project: dict[str, str],
+) -> None:
+    from django.template import Context, Template
+    from django.test import AsyncRequestFactory
+    from starlette.applications import Starlette
+
+    middleware = ConsentMiddleware(Starlette(), config=make_config(show_settings_link=True))
+    request = AsyncRequestFactory().get("/page?x=1", headers={"accept-language": "en"})
+    scope = request.scope
+    assert isinstance(scope, dict)
+    scope[SCOPE_KEY] = SimpleNamespace(mw=middleware)  # what the middleware's gate carries
+    template = Template('{% load consentgate %}{% consent_settings_link css_class="x" %}')
+    html = template.render(Context({"request": request}))
+    assert html == (
+        '<a href="/_consent/preferences?next=%2Fpage%3Fx%3D1" lang="en" class="x">'
+        "Cookie settings</a>"
+    )
