@@ -1,7 +1,7 @@
-"""consentgate around a Litestar app: ``uvicorn examples.litestar_app:app``.
+"""consentgate in a Litestar app: ``uvicorn examples.litestar_app:app`` (or ``litestar run``).
 
-The middleware wraps the Litestar app. Litestar's own
-``middleware=[DefineMiddleware(...)]`` runs after routing, where requests to
+The plugin puts consentgate in front of Litestar's router at start-up. Litestar's
+own ``middleware=[DefineMiddleware(...)]`` runs after routing, where requests to
 consentgate's routes (``/_consent``) never arrive, so it cannot be used.
 """
 
@@ -12,7 +12,8 @@ from typing import Any
 
 from litestar import Litestar, MediaType, Request, get
 
-from consentgate import ConsentConfig, ConsentMiddleware, get_consent
+from consentgate import ConsentConfig, get_consent
+from consentgate.litestar import ConsentPlugin
 from consentgate.providers import GoogleAnalytics
 
 
@@ -30,11 +31,8 @@ async def items() -> list[dict[str, int]]:
     return [{"id": 1}, {"id": 2}]
 
 
-site = Litestar(route_handlers=[home, items])
-
-app = ConsentMiddleware(
-    site,
-    config=ConsentConfig(
+consent = ConsentPlugin(
+    ConsentConfig(
         secret_key=os.environ.get(
             "CONSENTGATE_SECRET_KEY", "demo-only-secret-do-not-use-in-production-0123456789"
         ),
@@ -43,5 +41,7 @@ app = ConsentMiddleware(
         privacy_policy_url="/privacy",
         providers=[GoogleAnalytics("G-DEMO000000")],
         store=os.environ.get("CONSENTGATE_STORE", "sqlite:///consentgate-litestar.db"),
-    ),
+    )
 )
+
+app = Litestar(route_handlers=[home, items], plugins=[consent])

@@ -19,7 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-from starlette.types import ASGIApp, Message
+from starlette.types import Message
+
+from consentgate._middleware import AnyASGIApp
 
 __all__ = ["ROOT", "Lifespan", "choose_over_http", "start_uvicorn", "uvicorn"]
 
@@ -122,7 +124,7 @@ class Lifespan:
     """The lifespan half of an ASGI server, in process: says startup and shutdown, returns
     the app's answers."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: AnyASGIApp) -> None:
         self.app = app
         self.to_app: asyncio.Queue[Message] = asyncio.Queue()
         self.answers: asyncio.Queue[Message] = asyncio.Queue()

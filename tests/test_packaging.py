@@ -48,6 +48,7 @@ def test_wheel_ships_templates_assets_texts_and_type_marker(wheel_names: set[str
         "consentgate/locales/da.toml",
         "consentgate/locales/en.toml",
         "consentgate/fastapi.py",
+        "consentgate/litestar.py",
         "consentgate/contrib/django/apps.py",
         "consentgate/contrib/django/templatetags/consentgate.py",
     }

@@ -18,10 +18,18 @@ __all__ = ["check_placement"]
 
 logger = logging.getLogger(__name__)
 
-#: Keys routers put in the scope of a request they matched, and who puts them there.
+#: Keys routers put in the scope of a request they matched: who puts them there, and
+#: the set-up that works instead.
 _ROUTED_BY = {
-    "route_handler": "Litestar's middleware=[DefineMiddleware(ConsentMiddleware, ...)]",
-    "endpoint": "a route's or mount's middleware=[...]",
+    "route_handler": (
+        "Litestar's middleware=[DefineMiddleware(ConsentMiddleware, ...)]",
+        "Litestar(..., plugins=[consentgate.litestar.ConsentPlugin(config)]), "
+        "or wrap the whole app: app = ConsentMiddleware(app, config=config)",
+    ),
+    "endpoint": (
+        "a route's or mount's middleware=[...]",
+        "wrap the whole app: app = ConsentMiddleware(app, config=config)",
+    ),
 }
 
 _logged = False
@@ -33,13 +41,15 @@ def check_placement(scope: Scope) -> None:
     Once per process, not per middleware: Litestar makes one per route handler.
     """
     global _logged
-    where = next((where for key, where in _ROUTED_BY.items() if key in scope), None)
-    if where is None or _logged:
+    found = next((found for key, found in _ROUTED_BY.items() if key in scope), None)
+    if found is None or _logged:
         return
     _logged = True
+    where, instead = found
     logger.error(
         "ConsentMiddleware is set up inside the app's routing (%s): requests to "
         "consentgate's own routes never reach it, so visitors get a banner but cannot "
-        "make a choice. Wrap the whole app instead: app = ConsentMiddleware(app, config=config)",
+        "make a choice. Use %s",
         where,
+        instead,
     )
