@@ -9,10 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from tests.helpers import make_app
 from tests.pg_server import PostgresServer, find_binaries
 from tests.stores import PostgresStore, SQLiteStore, Store
+
+# Hypothesis's per-example deadline (200 ms) measures the machine's load as much as the code:
+# on a shared 2-core machine a busy moment failed a test that was fine. Time limits that
+# matter are pytest-timeout's.
+settings.register_profile("consentgate", deadline=None)
+settings.load_profile("consentgate")
 
 #: The browser tests drive Chromium through Playwright, a `dev` extra; without it they are
 #: left out (said in the header) rather than failing to import.
