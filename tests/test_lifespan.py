@@ -13,8 +13,17 @@ import pytest
 from starlette.applications import Starlette
 
 from consentgate import ConsentMiddleware
+from consentgate._outbox import Outbox
 from consentgate.log import SQLiteConsentLog
-from tests.helpers import RecordingLog, choose, client_for, make_app, make_config, make_record
+from tests.helpers import (
+    RecordingLog,
+    choose,
+    client_for,
+    make_app,
+    make_config,
+    make_record,
+    site_routes,
+)
 from tests.servers import Lifespan, start_uvicorn, uvicorn
 
 pytestmark = pytest.mark.anyio
@@ -209,3 +218,37 @@ async def test_an_app_failing_during_its_lifespan_is_not_hidden() -> None:
     scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
     with pytest.raises(RuntimeError, match="failed after starting"):
         await server.app(scope, server.to_app.get, server.send)
+
+
+async def test_startup_replays_what_an_earlier_process_left_in_the_outbox(
+    tmp_path: Path,
+) -> None:
+    url, path = sqlite_url(tmp_path)
+    outbox = tmp_path / "outbox"
+    await Outbox(RecordingLog(), outbox).add(make_record(consent_id="refused-while-down"))
+    server = Lifespan(make_app(make_config(store=url, outbox=outbox)))
+    await server.startup()
+    reader = SQLiteConsentLog(path)
+    try:
+        for _ in range(100):  # replayed in the background, no request needed
+            if await reader.history("refused-while-down"):
+                break
+            await asyncio.sleep(0.05)
+        assert len(await reader.history("refused-while-down")) == 1
+    finally:
+        await reader.aclose()
+        await server.shutdown()
+
+
+async def test_shutdown_stops_the_outboxs_retries() -> None:
+    log = RecordingLog()
+    middleware = ConsentMiddleware(Starlette(routes=site_routes()), config=make_config(store=log))
+    server = Lifespan(middleware)
+    await server.startup()
+    log.failing = True
+    async with client_for(middleware) as client:
+        assert (await choose(client, "reject_all")).status_code == 303  # kept in the outbox
+    retry = middleware.endpoints.outbox.task
+    assert retry is not None and not retry.done()
+    await server.shutdown()
+    assert retry.done() and middleware.endpoints.outbox.task is None

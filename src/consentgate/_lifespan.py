@@ -1,11 +1,13 @@
 """The middleware's life cycle, on servers that speak the ASGI lifespan protocol.
 
     lifespan.startup ──> the app starts ──> the app says startup.complete
-        ──> consentgate opens the consent log and migrates it, starts retention
+        ──> consentgate opens the consent log and migrates it, starts retention,
+            and replays (in the background) what an earlier process left in the outbox
               ├─ fine ──> startup.complete to the server
               └─ fails ──> startup.failed, with what to fix (the server exits)
     lifespan.shutdown ──> the app shuts down ──> the app says shutdown.complete
-        ──> consentgate stops retention, finishes pending log writes, closes the log
+        ──> consentgate stops retention and the outbox's retries, finishes pending
+            log writes, closes the log
         ──> shutdown.complete to the server
 
 consentgate starts after the app, so that an app whose own start-up fails is
@@ -23,6 +25,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ._outbox import Outbox
 from ._retention import Retention
 from .log import ConsentLog
 
@@ -34,9 +37,10 @@ logger = logging.getLogger(__name__)
 class Lifespan:
     """Opens the consent log at start-up and closes it at shutdown, around the app's own."""
 
-    def __init__(self, log: ConsentLog, retention: Retention | None) -> None:
+    def __init__(self, log: ConsentLog, retention: Retention | None, outbox: Outbox) -> None:
         self.log = log
         self.retention = retention
+        self.outbox = outbox
 
     async def __call__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         received = False
@@ -82,7 +86,8 @@ class Lifespan:
         await send({"type": "lifespan.shutdown.complete"})
 
     async def startup(self) -> str | None:
-        """Open and migrate the log and start retention; what went wrong, or None."""
+        """Open and migrate the log, start retention and the outbox's replay; what went
+        wrong, or None."""
         try:
             version = await self.log.migrate()
         except Exception as exc:
@@ -97,12 +102,15 @@ class Lifespan:
         logger.info("consent log ready (schema version %d)", version)
         if self.retention is not None:
             self.retention.start()
+        self.outbox.poke()
         return None
 
     async def shutdown(self) -> None:
-        """Stop retention, then close the log once its pending writes are done; never raises."""
+        """Stop retention and the outbox's retries (what is pending stays in its file), then
+        close the log once its pending writes are done; never raises."""
         if self.retention is not None:
             await self.retention.stop()
+        await self.outbox.aclose()
         try:
             await self.log.aclose()
         except Exception:
