@@ -630,6 +630,7 @@ def test_from_toml_takes_a_relative_sqlite_path_from_the_files_folder(
     monkeypatch.chdir(tmp_path)  # started from elsewhere, with a relative path to the file
     config = ConsentConfig.from_toml(Path("site") / "consentgate.toml")
     assert config.store == f"sqlite:///{site / 'data' / 'consent.db'}"
+    assert config.outbox_path == site / "data" / "consent.db-outbox"
     assert path.parent.is_absolute()
 
 
@@ -664,6 +665,19 @@ def test_from_mapping_takes_tables_and_objects_alike() -> None:
     assert tuple(config.providers) == (GoogleAnalytics("G-TEST123456"), Buffer(share_button=False))
     assert [c.name for c in config.categories] == ["social"]
     assert config.theme is not None and config.theme.accent == "#9a3412"
+
+
+def test_from_toml_takes_a_relative_outbox_from_the_files_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, f'secret_key = "{SECRET}"\noutbox = "consent.outbox"\n')
+    monkeypatch.chdir("/")
+    assert ConsentConfig.from_toml(path).outbox_path == tmp_path / "consent.outbox"
+
+
+def test_from_toml_puts_the_default_store_next_to_the_file(tmp_path: Path) -> None:
+    config = ConsentConfig.from_toml(write(tmp_path, f'secret_key = "{SECRET}"\n'))
+    assert config.store == f"sqlite:///{tmp_path / 'consentgate.db'}"
 
 
 def test_from_mapping_without_relative_to_leaves_paths_alone() -> None:

@@ -256,7 +256,8 @@ class ConsentConfig:
         (a ``Provider``, ``Category`` or ``Theme``) are taken as they are. The
         secret comes from ``CONSENTGATE_SECRET_KEY`` and ``admin_token`` from
         ``CONSENTGATE_ADMIN_TOKEN`` when absent. With ``relative_to``, a relative
-        ``template_dirs`` folder or SQLite ``store`` path is taken from that folder.
+        ``template_dirs`` folder, SQLite ``store`` path or ``outbox`` is taken from that
+        folder.
         """
         data = dict(settings)
         if "secret_key" not in data and "secret_keys" not in data:
@@ -282,8 +283,12 @@ class ConsentConfig:
                     here / folder if isinstance(folder, str) else folder
                     for folder in data["template_dirs"]
                 ]
-            if isinstance(data.get("store"), str):
-                data["store"] = sqlite_relative_to(data["store"], here)
+            # The default store too: the same file wherever the app is started from.
+            store = data.get("store", cls.__dataclass_fields__["store"].default)
+            if isinstance(store, str):
+                data["store"] = sqlite_relative_to(store, here)
+            if isinstance(data.get("outbox"), str) and data["outbox"]:
+                data["outbox"] = here / data["outbox"]
         known = set(cls.__dataclass_fields__)
         for key in data:
             _require(key in known, key, "is not a consentgate setting")
