@@ -14,9 +14,9 @@ consentgate starts after the app, so that an app whose own start-up fails is
 not left with a migrated log, and closes after it, so that nothing the app
 does while shutting down finds the log closed. An app that refuses the
 lifespan before it begins (Django's handler raises at once; others return) is
-left out of it, and consentgate answers the server alone. On a server without lifespan none of
-this runs: the log opens on first use and retention starts with the first
-request to consentgate's routes, as before.
+left out of it, and consentgate answers the server alone. On a server without
+lifespan none of this runs: the log opens on first use, and retention and the
+outbox start with the first request to consentgate's routes, as before.
 """
 
 from __future__ import annotations
