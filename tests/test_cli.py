@@ -296,6 +296,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 # -- the installed script ---------------------------------------------------------------
 
 
+@pytest.mark.slow  # starts the command as a process
 def test_the_installed_script_verifies_and_reports_a_tampered_log(db: Path) -> None:
     script = Path(sys.executable).parent / "consentgate"
     assert script.is_file(), "the consentgate script is not installed (pip install -e .)"
@@ -312,6 +313,7 @@ def test_the_installed_script_verifies_and_reports_a_tampered_log(db: Path) -> N
     assert "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow  # starts the command as a process
 def test_a_reader_that_goes_away_ends_the_export_quietly(db: Path) -> None:
     script = Path(sys.executable).parent / "consentgate"
     export = subprocess.Popen(
@@ -324,6 +326,7 @@ def test_a_reader_that_goes_away_ends_the_export_quietly(db: Path) -> None:
     export.stderr.close()
 
 
+@pytest.mark.slow  # starts the command as a process
 def test_python_m_consentgate_is_the_same_command(tmp_path: Path) -> None:
     path = tmp_path / "m.db"
     done = subprocess.run(
@@ -361,6 +364,7 @@ def test_the_command_works_on_either_store(
     assert capsys.readouterr().out.startswith("BROKEN at record 3: record 3 was altered")
 
 
+@pytest.mark.slow  # starts the command as a process
 def test_an_unreachable_postgresql_server_is_exit_2_within_the_timeout(tmp_path: Path) -> None:
     pytest.importorskip("psycopg")
     config = write_config(
