@@ -40,6 +40,7 @@ from urllib.parse import quote
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._assets import Assets
+from ._blocking import Blocking
 from ._cache import Memo
 from ._config import ConsentConfig
 from ._cookie import MAX_VALUE_BYTES, ConsentCookie
@@ -51,13 +52,7 @@ from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
 from ._placement import check_placement
 from ._render import ACCEPT_LANGUAGE_READ, Renderer, iso_week
-from ._rewrite import (
-    GzipInjector,
-    HtmlInjector,
-    RewriteError,
-    ascii_compatible_codec,
-    inject_whole,
-)
+from ._rewrite import PageRewrite, PlainRewriter, RewriteError, ascii_compatible_codec
 from ._state import SCOPE_KEY, CookieReading, Headers, LazyConsent
 from .log import ConsentLog, open_log
 
@@ -146,6 +141,7 @@ class ConsentMiddleware:
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
+        self.blocking = Blocking(config)
         self._warned_encodings: set[bytes] = set()
         self._placement_checked = False
         if config.controller_name is None:
@@ -304,8 +300,9 @@ class ConsentMiddleware:
         content_type: bytes,
         encoding: bytes,
         csp: bytes | None,
-    ) -> tuple[bytes, bytes] | None:
-        """What this page gets before ``</head>`` and ``</body>``; None to pass it untouched.
+    ) -> PageRewrite | None:
+        """What this page gets before ``</head>`` and ``</body>``, and the blocker for the
+        app's own tracker markup; None to pass it untouched.
 
         ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
         """
@@ -331,7 +328,8 @@ class ConsentMiddleware:
             nonces = nonces_in(csp)
             head = with_nonces(insertion.nonced[0], nonces)
             body = with_nonces(insertion.nonced[1], nonces)
-        return (head, body) if head or body else None
+        blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path)
+        return PageRewrite(head, body, blocker) if head or body or blocker else None
 
     def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> _Insertion:
         """What goes before ``</head>`` and before ``</body>`` for this visitor, encoded."""
@@ -449,10 +447,10 @@ class _ResponseGate(LazyConsent):
         "visitor",
     )
     # Set when the response is to be rewritten:
-    insert: tuple[bytes, bytes]  # what goes before </head> and before </body>
+    insert: PageRewrite  # what goes before </head> and </body>, what is blocked
     gzip: bool
     start: Message | None  # the held response start, until the first body message
-    injector: HtmlInjector | GzipInjector  # made once the body turns out to stream
+    injector: PlainRewriter  # made once the body turns out to stream
 
     def __init__(self, mw: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.mw = mw
@@ -589,18 +587,14 @@ class _ResponseGate(LazyConsent):
         self.start = None
         if message.get("more_body", False):
             # It streams: send the start without a length, then rewrite chunk by chunk.
-            self.injector = (GzipInjector if self.gzip else HtmlInjector)(*self.insert)
+            self.injector = self.insert.stream(gzip=self.gzip)
             self.phase = _STREAMING
             await self.send_next(start)
             await self._on_chunk(message)
             return
         # The whole body in one message: rewrite it and say its new length.
         try:
-            body = (
-                GzipInjector(*self.insert).whole(body)
-                if self.gzip
-                else inject_whole(body, *self.insert)
-            )
+            body = self.insert.whole(body, gzip=self.gzip)
         except RewriteError as exc:
             logger.warning("consentgate left a response untouched: %s", exc)
         self.phase = _PASSING

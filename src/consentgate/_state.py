@@ -40,6 +40,8 @@ class ConsentState:
     granted: frozenset[str] = frozenset()
     policy_version: str = ""
     decided_at: datetime | None = None
+    #: Providers allowed one by one, beyond those of the granted categories.
+    providers: frozenset[str] = frozenset()
 
     @property
     def has_choice(self) -> bool:
@@ -49,6 +51,10 @@ class ConsentState:
     def allows(self, category: str) -> bool:
         """Whether anything of ``category`` may run for this visitor."""
         return category == NECESSARY or category in self.granted
+
+    def allows_provider(self, name: str) -> bool:
+        """Whether provider ``name`` was allowed by itself (its category may allow it too)."""
+        return name in self.providers
 
     def as_json(self) -> dict[str, Any]:
         return {

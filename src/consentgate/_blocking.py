@@ -1,0 +1,589 @@
+"""Server-side blocking: the app's own tracker markup is made inert until the visitor allows it.
+
+The blocker sits in front of the injector (``_rewrite.py``) and looks only at the
+four tags that load something: ``<script>``, ``<iframe>``, ``<img>`` and ``<link>``.
+A regular-expression search finds them; nothing else of the page is parsed. Per tag:
+
+- a script from a tracker's URL, or an inline script carrying a tracker's
+  signature: ``type="text/plain"``, ``data-consent="<provider>"``,
+  ``data-consent-category`` and the original type in ``data-consent-type``;
+- an iframe of an embed (YouTube, Maps, ...): its ``src`` becomes
+  ``data-consent-src``, it is hidden, and a click-to-load placeholder goes before it;
+  a tracker's other iframes (GTM's noscript one) are removed;
+- a tracker's pixel ``<img>`` and its ``<link rel=preload|prefetch|preconnect|
+  dns-prefetch|modulepreload>``: removed;
+- opt-in markup (``<script type="text/plain" data-consent="statistics">``,
+  ``<iframe data-consent-src=… data-consent=…>``, CookieConsent's ``data-category``)
+  is switched on once its category or provider is allowed.
+
+Markup the visitor allows passes byte for byte. The decisions depend only on an
+element's own bytes, read at most ``bound`` bytes from its ``<``: past that, an
+element is decided on what was read (an inline script with no signature there is
+held to need marketing), so a stream split anywhere gives the output of the whole
+body, and a stream holds back at most ``bound`` bytes.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal, NamedTuple
+from urllib.parse import urlsplit
+
+from ._registry import Registry, Tracker, builtin_trackers
+from ._state import ConsentState
+
+if TYPE_CHECKING:
+    from ._config import ConsentConfig
+
+__all__ = ["BOUND", "Attribute", "Blocker", "Blocking", "PageBlocker", "UnknownPolicy"]
+
+logger = logging.getLogger("consentgate")
+
+UnknownPolicy = Literal["warn", "block", "allow"]
+
+#: How far past an element's ``<`` the blocker reads to decide it.
+BOUND = 256 * 1024
+#: The category unknown content needs, when it is blocked.
+FAIL_CLOSED_CATEGORY = "marketing"
+
+_SPACE = rb"\t\n\f\r "
+_TAG = re.compile(rb"<(script|iframe|img|link)(?=[" + _SPACE + rb"/>])", re.IGNORECASE)
+# The rest of a start tag, as the HTML tokenizer reads it: names, = and values, up to ">".
+_START_REST = re.compile(
+    rb"(?:[" + _SPACE + rb"/]++|[^" + _SPACE + rb"/>\"'=][^" + _SPACE + rb"/>=]*+"
+    rb"(?:["
+    + _SPACE
+    + rb"]*+=["
+    + _SPACE
+    + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|[^"
+    + _SPACE
+    + rb">\"'][^"
+    + _SPACE
+    + rb">]*+)?+)?+)*+>"
+)
+_ATTRIBUTE = re.compile(
+    rb"([^"
+    + _SPACE
+    + rb"/>\"'=][^"
+    + _SPACE
+    + rb"/>=]*)(?:["
+    + _SPACE
+    + rb"]*=["
+    + _SPACE
+    + rb"]*(?:\"([^\"]*)\"|'([^']*)'|([^"
+    + _SPACE
+    + rb">\"'][^"
+    + _SPACE
+    + rb">]*))?)?"
+)
+# What may need a look, found with two searches that start at a literal byte (fast):
+# a script or iframe with an absolute URL or opt-in attributes, or an inline script.
+_MAY_NEED_A_LOOK = re.compile(
+    rb"<(?:(?:script|iframe)["
+    + _SPACE
+    + rb"/][^>]*(?://|data-c)|script(?:["
+    + _SPACE
+    + rb"]+(?!src["
+    + _SPACE
+    + rb"]*=)[^"
+    + _SPACE
+    + rb"=>]+(?:["
+    + _SPACE
+    + rb"]*=["
+    + _SPACE
+    + rb"]*(?:\"[^\"]*\"|'[^']*'|[^"
+    + _SPACE
+    + rb">]*))?)*["
+    + _SPACE
+    + rb"]*>)",
+    re.IGNORECASE,
+)
+_SCRIPT_END = re.compile(rb"</script[" + _SPACE + rb"/>]", re.IGNORECASE)
+_IFRAME_END = re.compile(rb"</iframe[" + _SPACE + rb"]*>", re.IGNORECASE)
+#: The longest prefix of a tag the search may see cut off at a chunk's end ("<iframe").
+_LONGEST_TAG_START = 7
+_JS_TYPES = frozenset(
+    {
+        "",
+        "module",
+        "text/javascript",
+        "application/javascript",
+        "text/ecmascript",
+        "application/ecmascript",
+        "application/x-javascript",
+        "application/x-ecmascript",
+        "text/x-javascript",
+        "text/x-ecmascript",
+        "text/jscript",
+        "text/livescript",
+        "text/javascript1.0",
+        "text/javascript1.1",
+        "text/javascript1.2",
+        "text/javascript1.3",
+        "text/javascript1.4",
+        "text/javascript1.5",
+    }
+)
+_PRELOADS = frozenset({"preload", "prefetch", "preconnect", "dns-prefetch", "modulepreload"})
+#: CookieConsent v3's usual category names, as consentgate names them.
+CATEGORY_ALIASES = {
+    "analytics": "statistics",
+    "functionality": "preferences",
+    "functional": "preferences",
+    "personalization": "preferences",
+    "ads": "marketing",
+    "advertising": "marketing",
+    "targeting": "marketing",
+}
+#: Most hosts remembered as warned about (a bound on the process's memory).
+_MAX_WARNED = 1024
+
+
+class Attribute(NamedTuple):
+    """One attribute of a start tag: its value (None when bare) and its span in the tag."""
+
+    value: str | None
+    start: int
+    end: int
+
+
+def attributes(tag: bytes, start: int) -> dict[str, Attribute]:
+    """The attributes of a start tag from ``start`` (after its name), by lowercase name;
+    the first of a name wins, as in HTML."""
+    found: dict[str, Attribute] = {}
+    for match in _ATTRIBUTE.finditer(tag, start, len(tag) - 1):
+        name = match[1].lower().decode("latin-1")
+        if name in found:
+            continue
+        raw = match[2] if match[2] is not None else match[3] if match[3] is not None else match[4]
+        if raw is None:
+            found[name] = Attribute(None, *match.span())
+            continue
+        value = raw.decode("latin-1")
+        if b"&" in raw:
+            value = html.unescape(value)
+        found[name] = Attribute(value, *match.span())
+    return found
+
+
+#: Whether the visitor allows a tracker (its provider or its whole category).
+Allows = Callable[[Tracker], bool]
+#: Whether the visitor allows a name in ``data-consent``: a category or a provider.
+AllowsName = Callable[[str], bool]
+#: The placeholder for a blocked embed: the tracker, its iframe's attributes, the page's nth one.
+Placeholder = Callable[[Tracker, dict[str, Attribute], int], bytes]
+
+# What a start tag is, whoever looks at it (see Blocker.classify).
+_KEEP, _URL, _INLINE, _OPT_IN = range(4)
+
+
+class _Tag(NamedTuple):
+    """A start tag's part in blocking, the same for every visitor."""
+
+    kind: int
+    #: _URL: whose URL it loads (None: nobody's); _INLINE: unused.
+    tracker: Tracker | None = None
+    attrs: dict[str, Attribute] | None = None
+    #: _OPT_IN: the category or provider it waits for.
+    wanted: str = ""
+
+
+_KEEP_TAG = _Tag(_KEEP)
+
+
+class Blocker:
+    """The registry and the site's policy, prepared once per middleware.
+
+    What a start tag is does not depend on the visitor, and a site's pages repeat
+    the same tags, so each distinct tag is classified once (up to a bound).
+    """
+
+    #: Most start tags remembered per middleware.
+    CACHE_SIZE = 4096
+
+    def __init__(self, registry: Registry, *, unknown: UnknownPolicy, bound: int = BOUND) -> None:
+        self.registry = registry
+        self.unknown = unknown
+        self.bound = bound
+        self._warned: set[str] = set()
+        self._tags: dict[tuple[bytes, str], _Tag] = {}
+        hosts = sorted(registry.hosts, key=len, reverse=True)
+        self._tracker_urls = re.compile(
+            rb"//(?:[a-z0-9-]+\.)*(?:" + b"|".join(re.escape(h.encode()) for h in hosts) + rb")"
+            if hosts
+            else rb"(?!)",
+            re.IGNORECASE,
+        )
+
+    def may_block(self, body: bytes) -> bool:
+        """Whether a whole body has anything the scan would change or warn about.
+
+        Two searches over the page, so a page without tracker markup, third-party
+        scripts or inline scripts costs no more than that.
+        """
+        return (
+            len(body) >= self.bound
+            or _MAY_NEED_A_LOOK.search(body) is not None
+            or self._tracker_urls.search(body) is not None
+        )
+
+    def page(
+        self,
+        *,
+        allows: Allows,
+        allows_name: AllowsName,
+        host: str,
+        path: str,
+        placeholder: Placeholder | None = None,
+    ) -> PageBlocker:
+        """A blocker for one page, for the visitor whose consent ``allows`` tells."""
+        return PageBlocker(self, allows, allows_name, host, path, placeholder)
+
+    def classify(self, tag: bytes, site: str, path: str) -> _Tag:
+        """What the start tag ``tag`` (of a script, iframe, img or link) is on ``site``."""
+        key = (tag, site)
+        known = self._tags.get(key)
+        if known is None:
+            known = self._classify(tag, site, path)
+            if len(self._tags) >= self.CACHE_SIZE:
+                self._tags.clear()
+            self._tags[key] = known
+        return known
+
+    def _classify(self, tag: bytes, site: str, path: str) -> _Tag:
+        name = tag[1:7].lower()
+        if name != b"script" and b"//" not in tag and b"data-" not in tag:
+            return _KEEP_TAG  # no absolute URL and no opt-in: nobody else's
+        attrs = attributes(tag, len(name) + 1 if name[:3] != b"img" else 4)
+        if name == b"script":
+            kind = attrs.get("type")
+            script_type = (kind.value or "").strip().lower() if kind is not None else ""
+            if script_type not in _JS_TYPES:
+                wanted = _consent_name(attrs) if script_type == "text/plain" else None
+                return _Tag(_OPT_IN, None, attrs, wanted) if wanted else _KEEP_TAG
+            src = attrs.get("src")
+            if src is None:
+                return _Tag(_INLINE, None, attrs)
+            return _Tag(_URL, self._owner(src.value, site, path, third_party=True), attrs)
+        if name == b"iframe":
+            src = attrs.get("src")
+            if src is None:
+                wanted = _consent_name(attrs) if "data-consent-src" in attrs else None
+                return _Tag(_OPT_IN, None, attrs, wanted) if wanted else _KEEP_TAG
+            return _Tag(_URL, self._owner(src.value, site, path, third_party=True), attrs)
+        if name[:3] == b"img":
+            url = attrs.get("src")
+        else:
+            rel = attrs.get("rel")
+            if rel is None or rel.value is None or _PRELOADS.isdisjoint(rel.value.lower().split()):
+                return _KEEP_TAG
+            url = attrs.get("href")
+        tracker = self._owner(url.value if url else None, site, path)
+        return _Tag(_URL, tracker, attrs) if tracker is not None else _KEEP_TAG
+
+    def _owner(
+        self, url: str | None, site: str, path: str, *, third_party: bool = False
+    ) -> Tracker | None:
+        """The tracker ``url`` belongs to; with ``third_party``, an unknown host's policy too."""
+        if not url:
+            return None
+        host, url_path = _host_and_path(url)
+        if not host:
+            return None
+        tracker = self.registry.owner_of(host, url_path)
+        if tracker is not None or not third_party or _first_party(host, site):
+            return tracker
+        if self.unknown == "warn":
+            self._warn_unknown(host, path)
+        elif self.unknown == "block":
+            return _unknown_tracker(host)
+        return None
+
+    def _warn_unknown(self, host: str, path: str) -> None:
+        """Log a third-party host neither the registry nor the site knows, once per process."""
+        if host in self._warned or len(self._warned) >= _MAX_WARNED:
+            return
+        self._warned.add(host)
+        logger.warning(
+            "consentgate: the page %s loads a script or iframe from %s, which no tracker entry "
+            "names; it passes. Declare it (ConsentConfig(trackers=[Tracker(provider=..., "
+            "category=..., urls=[%r])]), with category 'necessary' if it needs no consent), "
+            "or set unknown_third_party='block'",
+            path,
+            host,
+            host,
+        )
+
+
+class PageBlocker:
+    """Blocks one page's tracker markup as its body streams through ``feed``/``finish``."""
+
+    __slots__ = (
+        "_allows",
+        "_allows_name",
+        "_blocker",
+        "_embeds",
+        "_path",
+        "_pending",
+        "_placeholder",
+        "_site",
+    )
+
+    def __init__(
+        self,
+        blocker: Blocker,
+        allows: Allows,
+        allows_name: AllowsName,
+        host: str,
+        path: str,
+        placeholder: Placeholder | None,
+    ) -> None:
+        self._blocker = blocker
+        self._allows = allows
+        self._allows_name = allows_name
+        self._site = host.lower().removeprefix("www.")
+        self._path = path
+        self._placeholder = placeholder
+        self._pending = b""
+        self._embeds = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Returns what can be sent now (may be b"")."""
+        buf = self._pending + chunk if self._pending else chunk
+        parts, kept = self._scan(buf, final=False)
+        self._pending = buf[kept:]
+        return b"".join(parts)
+
+    def finish(self) -> bytes:
+        """Returns the rest."""
+        parts, _ = self._scan(self._pending, final=True)
+        self._pending = b""
+        return b"".join(parts)
+
+    def whole(self, body: bytes) -> bytes:
+        """``feed(body) + finish()``, for a body that came in one piece."""
+        if not self._blocker.may_block(body):
+            return body
+        parts, _ = self._scan(body, final=True)
+        return body if len(parts) == 1 else b"".join(parts)
+
+    # -- the scan ---------------------------------------------------------
+
+    def _scan(self, buf: bytes, *, final: bool) -> tuple[list[bytes | memoryview], int]:
+        """The output for ``buf`` and where the bytes not yet decided start."""
+        parts: list[bytes | memoryview] = []
+        view = memoryview(buf)
+        sent = pos = 0
+        size = len(buf)
+        search = _TAG.search
+        while (match := search(buf, pos)) is not None:
+            start = match.start()
+            decided = self._element(buf, start, match.end(), final)
+            if decided is None:  # needs bytes not here yet
+                parts.append(view[sent:start])
+                return parts, start
+            replacement, end, pos = decided
+            if replacement is not None:
+                parts += (view[sent:start], replacement)
+                sent = end
+        if not final:
+            # A tag cut off at the end ("<scr") is decided with the next chunk.
+            cut = buf.rfind(b"<", max(size - _LONGEST_TAG_START, sent, pos))
+            if cut >= 0:
+                parts.append(view[sent:cut])
+                return parts, cut
+        parts.append(view[sent:])
+        return parts, size
+
+    def _element(
+        self, buf: bytes, start: int, name_end: int, final: bool
+    ) -> tuple[bytes | None, int, int] | None:
+        """How the element at ``start`` is rewritten: (replacement of ``buf[start:end]``
+        or None to keep it, end, where to search on); None while more bytes are needed."""
+        limit = start + self._blocker.bound
+        complete = final or len(buf) >= limit
+        # Most tags end at their first ">"; quotes in them need the tokenizer's reading.
+        tag_end = buf.find(b">", name_end, limit) + 1
+        if tag_end == 0 or b'"' in buf[name_end:tag_end] or b"'" in buf[name_end:tag_end]:
+            tag_match = _START_REST.match(buf, name_end, min(len(buf), limit))
+            if tag_match is None:
+                if not complete:
+                    return None
+                # No ">" within reach: never let it become a tag (fail closed).
+                return b"&lt;", start + 1, start + 1
+            tag_end = tag_match.end()
+        tag = buf[start:tag_end]
+        info = self._blocker.classify(tag, self._site, self._path)
+        kind = info.kind
+        if kind == _KEEP:
+            return None, tag_end, tag_end
+        if kind == _INLINE:
+            return self._inline_script(buf, start, tag, info, limit, complete)
+        if kind == _OPT_IN:
+            return self._opt_in(tag, info), tag_end, tag_end
+        tracker = info.tracker
+        if tracker is None or self._allows(tracker):
+            return None, tag_end, tag_end
+        assert info.attrs is not None
+        name = tag[1:3].lower()
+        if name == b"sc":
+            inert = _inert_script(tag, info.attrs, tracker.provider, tracker.category)
+            return inert, tag_end, tag_end
+        if name != b"if":  # a pixel or a preload
+            return b"", tag_end, tag_end
+        if tracker.embed is None:
+            # Not content a visitor chose to see (GTM's noscript iframe): remove it whole.
+            end_match = _IFRAME_END.search(buf, tag_end, min(len(buf), limit))
+            if end_match is None and not complete:
+                return None
+            end = end_match.end() if end_match is not None else tag_end
+            return b"", end, end
+        inert = _inert_iframe(tag, info.attrs, tracker)
+        if self._placeholder is not None:
+            self._embeds += 1
+            inert = self._placeholder(tracker, info.attrs, self._embeds) + inert
+        return inert, tag_end, tag_end
+
+    def _inline_script(
+        self, buf: bytes, start: int, tag: bytes, info: _Tag, limit: int, complete: bool
+    ) -> tuple[bytes | None, int, int] | None:
+        tag_end = start + len(tag)
+        end_match = _SCRIPT_END.search(buf, tag_end, min(len(buf), limit))
+        if end_match is None and not complete:
+            return None
+        content_end = end_match.start() if end_match is not None else min(len(buf), limit)
+        trackers = self._blocker.registry.signed(buf[tag_end:content_end])
+        resume = content_end if end_match is not None else tag_end
+        refused = next((t for t in trackers if not self._allows(t)), None)
+        assert info.attrs is not None
+        if refused is not None:
+            inert = _inert_script(tag, info.attrs, refused.provider, refused.category)
+            return inert, tag_end, resume
+        if end_match is None and not trackers and not self._allows_name(FAIL_CLOSED_CATEGORY):
+            # Longer than the bound and no signature in reach: it may be anything.
+            inert = _inert_script(tag, info.attrs, FAIL_CLOSED_CATEGORY, FAIL_CLOSED_CATEGORY)
+            return inert, tag_end, resume
+        return None, tag_end, resume
+
+    def _opt_in(self, tag: bytes, info: _Tag) -> bytes | None:
+        """Opt-in markup, switched on once what it waits for is allowed."""
+        if not self._allows_name(info.wanted):
+            return None
+        attrs = info.attrs
+        assert attrs is not None
+        source = attrs.get("data-consent-src")
+        if source is not None and tag[1:3].lower() == b"if":
+            return tag[: source.start] + b"src" + tag[source.start + len("data-consent-src") :]
+        kind = attrs["type"]
+        original = attrs.get("data-consent-type") or attrs.get("data-type")
+        restored = b""
+        if original is not None and original.value:
+            restored = b' type="' + _attr(original.value) + b'"'
+        return tag[: kind.start].rstrip() + restored + tag[kind.end :]
+
+
+def _first_party(host: str, site: str) -> bool:
+    return not site or host == site or host.endswith("." + site) or site.endswith("." + host)
+
+
+class Blocking:
+    """The site's blocking, from its config: the registry, and per page a blocker for the
+    visitor's consent."""
+
+    def __init__(self, config: ConsentConfig) -> None:
+        declared = {p.name: p.category for p in config.providers}
+        trackers = (
+            *config.trackers,
+            *(t for p in config.providers for t in p.trackers()),
+            *(builtin_trackers() if config.block_known_trackers else ()),
+        )
+        self.registry = Registry.of(trackers, declared)
+        self.blocker = Blocker(self.registry, unknown=config.unknown_third_party)
+        self._categories = frozenset(c.name for c in config.all_categories)
+        #: What each provider needs, for ``data-consent="<provider>"``; the first entry wins.
+        self._provider_categories = {
+            **{t.provider: t.category for t in reversed(self.registry.trackers)},
+            **declared,
+        }
+
+    def page_of(
+        self, state: ConsentState, host: str, path: str, placeholder: Placeholder | None = None
+    ) -> PageBlocker:
+        """The blocker of one page, for a visitor of consent ``state``."""
+
+        def allows(tracker: Tracker) -> bool:
+            return state.allows(tracker.category) or state.allows_provider(tracker.provider)
+
+        def allows_name(name: str) -> bool:
+            if name in self._categories:
+                return state.allows(name)
+            category = self._provider_categories.get(name)
+            return category is not None and state.allows(category) or state.allows_provider(name)
+
+        return self.blocker.page(
+            allows=allows, allows_name=allows_name, host=host, path=path, placeholder=placeholder
+        )
+
+
+def _consent_name(attrs: dict[str, Attribute]) -> str | None:
+    """What opt-in markup waits for: ``data-consent``, or CookieConsent's ``data-category``."""
+    for name in ("data-consent", "data-category"):
+        attribute = attrs.get(name)
+        if attribute is not None and attribute.value and attribute.value.strip():
+            wanted = attribute.value.strip().lower()
+            return CATEGORY_ALIASES.get(wanted, wanted) if name == "data-category" else wanted
+    return None
+
+
+def _inert_script(tag: bytes, attrs: dict[str, Attribute], consent: str, category: str) -> bytes:
+    """The start tag as ``type="text/plain"``, naming what it waits for; all else kept."""
+    kind = attrs.get("type")
+    marks = b' type="text/plain" data-consent="%s" data-consent-category="%s"' % (
+        _attr(consent),
+        _attr(category),
+    )
+    if kind is not None and kind.value:
+        marks += b' data-consent-type="' + _attr(kind.value) + b'"'
+        tag = tag[: kind.start].rstrip() + tag[kind.end :]
+    elif kind is not None:
+        tag = tag[: kind.start].rstrip() + tag[kind.end :]
+    return tag[:7] + marks + tag[7:]
+
+
+def _inert_iframe(tag: bytes, attrs: dict[str, Attribute], tracker: Tracker) -> bytes:
+    """The start tag with ``src`` renamed ``data-consent-src``, hidden, naming its provider."""
+    src = attrs["src"]
+    renamed = tag[: src.start] + b"data-consent-src" + tag[src.start + len("src") :]
+    marks = b' data-consent="%s" data-consent-category="%s" hidden' % (
+        _attr(tracker.provider),
+        _attr(tracker.category),
+    )
+    return renamed[:7] + marks + renamed[7:]
+
+
+def _attr(value: str) -> bytes:
+    return html.escape(value).encode("latin-1", "xmlcharrefreplace")
+
+
+def _host_and_path(url: str) -> tuple[str, str]:
+    """The lowercase host and the path of an absolute or scheme-relative http(s) URL."""
+    url = url.strip()
+    if url.startswith("//"):
+        url = "https:" + url
+    elif not url[:6].lower().startswith("http"):
+        return "", ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:
+        return "", ""
+    if parts.scheme not in ("http", "https"):
+        return "", ""
+    return host.rstrip("."), parts.path or "/"
+
+
+def _unknown_tracker(host: str) -> Tracker:
+    return Tracker(provider=FAIL_CLOSED_CATEGORY, category=FAIL_CLOSED_CATEGORY, title=host)
