@@ -128,6 +128,8 @@ _JS_TYPES = frozenset(
     }
 )
 _PRELOADS = frozenset({"preload", "prefetch", "preconnect", "dns-prefetch", "modulepreload"})
+#: Hints that name only a host, which several trackers may share.
+_HOST_HINTS = frozenset({"preconnect", "dns-prefetch"})
 #: CookieConsent v3's usual category names, as consentgate names them.
 CATEGORY_ALIASES = {
     "analytics": "statistics",
@@ -177,7 +179,7 @@ AllowsName = Callable[[str], bool]
 Placeholder = Callable[[Tracker, dict[str, Attribute], int], bytes]
 
 # What a start tag is, whoever looks at it (see Blocker.classify).
-_KEEP, _URL, _INLINE, _OPT_IN = range(4)
+_KEEP, _URL, _INLINE, _OPT_IN, _HINT = range(5)
 
 
 class _Tag(NamedTuple):
@@ -189,6 +191,8 @@ class _Tag(NamedTuple):
     attrs: dict[str, Attribute] | None = None
     #: _OPT_IN: the category or provider it waits for.
     wanted: str = ""
+    #: _HINT (a preconnect or dns-prefetch, which names only a host): the host's trackers.
+    sharing: tuple[Tracker, ...] = ()
 
 
 _KEEP_TAG = _Tag(_KEEP)
@@ -254,10 +258,12 @@ class Blocker:
         return known
 
     def _classify(self, tag: bytes, site: str, path: str) -> _Tag:
-        name = tag[1:7].lower()
+        named = _TAG.match(tag)
+        assert named is not None
+        name = named[1].lower()
         if name != b"script" and b"//" not in tag and b"data-" not in tag:
             return _KEEP_TAG  # no absolute URL and no opt-in: nobody else's
-        attrs = attributes(tag, len(name) + 1 if name[:3] != b"img" else 4)
+        attrs = attributes(tag, named.end())
         if name == b"script":
             kind = attrs.get("type")
             script_type = (kind.value or "").strip().lower() if kind is not None else ""
@@ -274,13 +280,17 @@ class Blocker:
                 wanted = _consent_name(attrs) if "data-consent-src" in attrs else None
                 return _Tag(_OPT_IN, None, attrs, wanted) if wanted else _KEEP_TAG
             return _Tag(_URL, self._owner(src.value, site, path, third_party=True), attrs)
-        if name[:3] == b"img":
+        if name == b"img":
             url = attrs.get("src")
         else:
             rel = attrs.get("rel")
             if rel is None or rel.value is None or _PRELOADS.isdisjoint(rel.value.lower().split()):
                 return _KEEP_TAG
             url = attrs.get("href")
+            if not _HOST_HINTS.isdisjoint(rel.value.lower().split()):
+                host = _host_and_path(url.value)[0] if url and url.value else ""
+                sharing = self.registry.on_host(host) if host else ()
+                return _Tag(_HINT, None, attrs, sharing=sharing) if sharing else _KEEP_TAG
         tracker = self._owner(url.value if url else None, site, path)
         return _Tag(_URL, tracker, attrs) if tracker is not None else _KEEP_TAG
 
@@ -424,6 +434,9 @@ class PageBlocker:
             return self._inline_script(buf, start, tag, info, limit, complete)
         if kind == _OPT_IN:
             return self._opt_in(tag, info), tag_end, tag_end
+        if kind == _HINT:
+            blocked = not any(self._allows(t) for t in info.sharing)
+            return (b"" if blocked else None), tag_end, tag_end
         tracker = info.tracker
         if tracker is None or self._allows(tracker):
             return None, tag_end, tag_end

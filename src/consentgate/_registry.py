@@ -201,6 +201,19 @@ class Registry:
                 return None
             name = name[dot + 1 :]
 
+    def on_host(self, host: str) -> tuple[Tracker, ...]:
+        """Every tracker with a URL on ``host`` (or a host it is under)."""
+        found: list[Tracker] = []
+        name = host
+        while True:
+            for rule in self._by_host.get(name, ()):
+                if rule.tracker not in found:
+                    found.append(rule.tracker)
+            dot = name.find(".")
+            if dot < 0:
+                return tuple(found)
+            name = name[dot + 1 :]
+
     def signed(self, script: bytes) -> list[Tracker]:
         """The trackers whose signatures an inline script's text carries, in order found."""
         found: list[Tracker] = []
