@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
+from collections.abc import AsyncIterator
 from html.parser import HTMLParser
 from typing import Any
 
 import pytest
 from hypothesis import given, settings, strategies as st
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Route
 
 from consentgate import ConfigurationError, ConsentConfig, ConsentState, Tracker
 from consentgate._blocking import BOUND, Blocker, Blocking, PageBlocker
 from consentgate._registry import Registry, builtin_trackers
 from consentgate._rewrite import PageRewrite
-from consentgate.providers import Provider
+from consentgate.providers import GoogleAnalytics, GoogleTagManager, Provider, YouTube
 
-from .conftest import make_config
+from .conftest import choose, client_for, make_app, make_config
 from .tracker_corpus import CORPUS, GA4, GTM_HEAD, GTM_NOSCRIPT, YOUTUBE, Snippet, page_with
 
 NOBODY = ConsentState(consent_id="x")
@@ -477,3 +482,72 @@ def rewrite_stream(page: bytes, pieces: int) -> str:
     step = max(1, len(compressed) // pieces)
     out = b"".join(rewriter.feed(compressed[i : i + step]) for i in range(0, len(compressed), step))
     return gzip.decompress(out + rewriter.finish()).decode()
+
+
+# -- through the middleware ------------------------------------------------------
+
+SITE_PAGE = page_with(GA4, GTM_HEAD, GTM_NOSCRIPT, YOUTUBE)
+
+
+async def site_page(request: Request) -> Response:
+    return HTMLResponse(SITE_PAGE)
+
+
+async def site_stream(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        data = SITE_PAGE.encode()
+        for i in range(0, len(data), 37):
+            yield data[i : i + 37]
+
+    return StreamingResponse(chunks(), media_type="text/html; charset=utf-8")
+
+
+async def site_gzip(request: Request) -> Response:
+    return Response(
+        gzip.compress(SITE_PAGE.encode()),
+        media_type="text/html; charset=utf-8",
+        headers={"content-encoding": "gzip"},
+    )
+
+
+def site_app(**overrides: Any) -> Any:
+    routes = [
+        Route("/page", site_page),
+        Route("/stream", site_stream),
+        Route("/gzip", site_gzip),
+    ]
+    declared = [GoogleAnalytics("G-A1B2C3D4E5", inject=False), GoogleTagManager(), YouTube()]
+    return make_app(make_config(providers=declared, **overrides), routes)
+
+
+def app_markup(html: str) -> str:
+    """The page without what consentgate inserts (its stylesheet, banner, script, link)."""
+    html = re.sub(r'<link rel="stylesheet" href="/_consent/static/[^"]+">', "", html)
+    html = re.sub(r'<script src="/_consent/static/[^"]+" defer></script>', "", html)
+    html = re.sub(r'<div id="consentgate-banner".*?</div>\s*(?=</body>)', "", html, flags=re.S)
+    return html
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["/page", "/stream", "/gzip"])
+async def test_a_site_with_ga4_gtm_and_youtube_sends_none_before_consent(path: str) -> None:
+    async with client_for(site_app()) as client:
+        before = (await client.get(path)).text
+        for snippet in (GA4, GTM_HEAD, GTM_NOSCRIPT, YOUTUBE):
+            assert_inert(before, snippet)
+        assert "consentgate-banner" in before
+        await choose(client, "reject_all")
+        rejected = (await client.get(path)).text
+        for snippet in (GA4, GTM_HEAD, GTM_NOSCRIPT, YOUTUBE):
+            assert_inert(rejected, snippet)
+        await choose(client, "accept_all")
+        accepted = (await client.get(path)).text
+    for snippet in (GA4, GTM_HEAD, GTM_NOSCRIPT, YOUTUBE):
+        assert snippet.html in accepted
+    assert "data-consent" not in accepted
+
+
+@pytest.mark.anyio
+async def test_excluded_paths_are_not_blocked() -> None:
+    async with client_for(site_app(exclude_paths=["/page"])) as client:
+        assert (await client.get("/page")).text == SITE_PAGE

@@ -399,7 +399,7 @@ def test_from_toml_unknown_key_is_named(tmp_path: Path) -> None:
 
 
 def test_from_toml_unknown_provider_type_names_the_type(tmp_path: Path) -> None:
-    text = f'secret_key = "{SECRET}"\n[[providers]]\ntype = "matomo"\n'
+    text = f'secret_key = "{SECRET}"\n[[providers]]\ntype = "plausible"\n'
     assert toml_field(write(tmp_path, text)) == "providers[0].type"
 
 

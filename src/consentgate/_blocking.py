@@ -208,10 +208,19 @@ class Blocker:
     #: Most start tags remembered per middleware.
     CACHE_SIZE = 4096
 
-    def __init__(self, registry: Registry, *, unknown: UnknownPolicy, bound: int = BOUND) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        unknown: UnknownPolicy,
+        declared: frozenset[str] | None = None,
+        bound: int = BOUND,
+    ) -> None:
         self.registry = registry
         self.unknown = unknown
         self.bound = bound
+        #: The providers the site declares (None: do not check).
+        self.declared = declared
         self._warned: set[str] = set()
         self._tags: dict[tuple[bytes, str], _Tag] = {}
         hosts = sorted(registry.hosts, key=len, reverse=True)
@@ -311,6 +320,23 @@ class Blocker:
         elif self.unknown == "block":
             return _unknown_tracker(host)
         return None
+
+    def blocked(self, tracker: Tracker, path: str) -> None:
+        """Note blocked markup: say once if no configured provider declares it, since the
+        banner then does not ask about it and only its category's consent releases it."""
+        declared = self.declared
+        if declared is None or tracker.provider in declared or tracker.provider in self._warned:
+            return
+        self._warned.add(tracker.provider)
+        logger.warning(
+            "consentgate: the page %s carries markup of %s (provider %r), which stays inert "
+            "until the visitor grants %r; declare the provider in ConsentConfig(providers=...) "
+            "so the banner and the cookie declaration tell visitors about it",
+            path,
+            tracker.label,
+            tracker.provider,
+            tracker.category,
+        )
 
     def _warn_unknown(self, host: str, path: str) -> None:
         """Log a third-party host neither the registry nor the site knows, once per process."""
@@ -440,6 +466,7 @@ class PageBlocker:
         tracker = info.tracker
         if tracker is None or self._allows(tracker):
             return None, tag_end, tag_end
+        self._blocker.blocked(tracker, self._path)
         assert info.attrs is not None
         name = tag[1:3].lower()
         if name == b"sc":
@@ -473,6 +500,7 @@ class PageBlocker:
         refused = next((t for t in trackers if not self._allows(t)), None)
         assert info.attrs is not None
         if refused is not None:
+            self._blocker.blocked(refused, self._path)
             inert = _inert_script(tag, info.attrs, refused.provider, refused.category)
             return inert, tag_end, resume
         if end_match is None and not trackers and not self._allows_name(FAIL_CLOSED_CATEGORY):
@@ -514,7 +542,9 @@ class Blocking:
             *(builtin_trackers() if config.block_known_trackers else ()),
         )
         self.registry = Registry.of(trackers, declared)
-        self.blocker = Blocker(self.registry, unknown=config.unknown_third_party)
+        self.blocker = Blocker(
+            self.registry, unknown=config.unknown_third_party, declared=frozenset(declared)
+        )
         self._categories = frozenset(c.name for c in config.all_categories)
         #: What each provider needs, for ``data-consent="<provider>"``; the first entry wins.
         self._provider_categories = {

@@ -22,7 +22,23 @@ from ._theme import Theme
 from .log import ConsentLog
 from .log._base import check_store_url
 from .log._privacy import UserAgentMode
-from .providers import Buffer, DeclaredCookie, GoogleAnalytics, JetpackStats, Provider, SiteKit
+from .providers import (
+    Buffer,
+    DeclaredCookie,
+    GoogleAnalytics,
+    GoogleMaps,
+    GoogleTagManager,
+    Hotjar,
+    JetpackStats,
+    LinkedInInsight,
+    Matomo,
+    MetaPixel,
+    MicrosoftClarity,
+    Provider,
+    SiteKit,
+    Vimeo,
+    YouTube,
+)
 
 __all__ = ["BUILTIN_CATEGORIES", "Category", "ConsentConfig"]
 
@@ -74,6 +90,15 @@ PROVIDER_TYPES: Mapping[str, type[Provider]] = {
     "site-kit": SiteKit,
     "jetpack-stats": JetpackStats,
     "buffer": Buffer,
+    "google-tag-manager": GoogleTagManager,
+    "meta-pixel": MetaPixel,
+    "linkedin-insight": LinkedInInsight,
+    "hotjar": Hotjar,
+    "microsoft-clarity": MicrosoftClarity,
+    "matomo": Matomo,
+    "youtube": YouTube,
+    "vimeo": Vimeo,
+    "google-maps": GoogleMaps,
     "custom": Provider,
 }
 

@@ -14,9 +14,11 @@
                                       drop tracker Set-Cookies; add Vary: Cookie; for
                                       HTML: expire refused trackers' cookies, and plan the
                                       insertions (banner | snippets + settings link),
-                                      with the nonce of the page's CSP on them; a page
-                                      rewritten or given a cookie is made private, and
-                                      loses the app's validators (HEAD too)
+                                      with the nonce of the page's CSP on them, and
+                                      the blocker of the app's own tracker markup
+                                      (click-to-load placeholders for its embeds); a
+                                      page rewritten or given a cookie is made private,
+                                      and loses the app's validators (HEAD too)
                         body ──> one message: rewritten in one copy, new Content-Length
                                  several: streamed through the HTML injector (gzip
                                  kept), never buffered whole
@@ -46,6 +48,7 @@ from ._config import ConsentConfig
 from ._cookie import MAX_VALUE_BYTES, ConsentCookie
 from ._csp import nonces_in, with_nonces, without_nonces
 from ._csrf import CsrfTokens
+from ._embeds import EmbedPlaceholders
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
 from ._http import hostname, split_cookies
@@ -142,6 +145,7 @@ class ConsentMiddleware:
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
         self.blocking = Blocking(config)
+        self.embeds = EmbedPlaceholders(self.renderer)
         self._warned_encodings: set[bytes] = set()
         self._placement_checked = False
         if config.controller_name is None:
@@ -322,14 +326,16 @@ class ConsentMiddleware:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
             return None
         insertion = self.fragments(scope, visitor, codec)
-        if csp is None or not insertion.nonced:
+        nonces = nonces_in(csp) if csp is not None else None
+        if nonces is None or not insertion.nonced:
             head, body = insertion.head, insertion.body
         else:
-            nonces = nonces_in(csp)
             head = with_nonces(insertion.nonced[0], nonces)
             body = with_nonces(insertion.nonced[1], nonces)
-        blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path)
-        return PageRewrite(head, body, blocker) if head or body or blocker else None
+        here = _here(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
+        placeholder = self.embeds.for_page(visitor.language, here, self.csrf.issue, codec, nonces)
+        blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
+        return PageRewrite(head, body, blocker)
 
     def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> _Insertion:
         """What goes before ``</head>`` and before ``</body>`` for this visitor, encoded."""
