@@ -28,6 +28,8 @@ _URL_PATTERN = re.compile(
     r"(?P<path>/[!-~]*)?"
 )
 _MIN_SIGNATURE = 3
+#: Bytes that continue a JavaScript name.
+_NAME_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -147,8 +149,8 @@ class Registry:
 
     trackers: tuple[Tracker, ...]
     _by_host: Mapping[str, tuple[_UrlRule, ...]] = field(init=False, repr=False)
-    _signatures: re.Pattern[bytes] = field(init=False, repr=False)
-    _by_signature: Mapping[bytes, Tracker] = field(init=False, repr=False)
+    #: (signature, its tracker, whether it must not continue a name), longest first.
+    _signatures: tuple[tuple[bytes, Tracker, bool], ...] = field(init=False, repr=False)
 
     @classmethod
     def of(
@@ -178,8 +180,13 @@ class Registry:
             for host, rules in by_host.items()
         }
         object.__setattr__(self, "_by_host", frozen)
-        object.__setattr__(self, "_by_signature", by_signature)
-        object.__setattr__(self, "_signatures", _signature_pattern(by_signature))
+        # A signature starting with a name character must not continue another name
+        # (``hj(`` is not in ``rhj(``); the longest first, so an overlap goes to it.
+        signatures = tuple(
+            (signature, tracker, signature[0] in _NAME_BYTES)
+            for signature, tracker in sorted(by_signature.items(), key=lambda s: -len(s[0]))
+        )
+        object.__setattr__(self, "_signatures", signatures)
 
     @property
     def hosts(self) -> frozenset[str]:
@@ -215,27 +222,27 @@ class Registry:
             name = name[dot + 1 :]
 
     def signed(self, script: bytes) -> list[Tracker]:
-        """The trackers whose signatures an inline script's text carries, in order found."""
-        found: list[Tracker] = []
-        for match in self._signatures.finditer(script):
-            tracker = self._by_signature[match[0]]
-            if tracker not in found:
-                found.append(tracker)
-        return found
+        """The trackers whose signatures an inline script's text carries, in order found.
+
+        Where signatures overlap, the longer one counts (gtag's own definition
+        pushes to the data layer, and that push is not GTM's).
+        """
+        found: list[tuple[int, int, Tracker]] = []
+        for signature, tracker, bounded in self._signatures:
+            at = script.find(signature)
+            while at >= 0:
+                end = at + len(signature)
+                if not (bounded and at and script[at - 1] in _NAME_BYTES) and not any(
+                    start <= at and end <= stop for start, stop, _ in found
+                ):
+                    found.append((at, end, tracker))
+                at = script.find(signature, at + 1)
+        trackers: list[Tracker] = []
+        for _, _, tracker in sorted(found, key=lambda hit: hit[0]):
+            if tracker not in trackers:
+                trackers.append(tracker)
+        return trackers
 
     def named(self, name: str) -> Tracker | None:
         """The first entry for provider ``name``."""
         return next((t for t in self.trackers if t.provider == name), None)
-
-
-def _signature_pattern(signatures: Iterable[bytes]) -> re.Pattern[bytes]:
-    """One pattern for all signatures: the longest first, so an overlap goes to the longer.
-
-    A signature starting with a name character must not continue another name
-    (``hj(`` is not in ``rhj(``).
-    """
-    parts = []
-    for signature in sorted(signatures, key=len, reverse=True):
-        escaped = re.escape(signature)
-        parts.append(rb"(?<![\w$])" + escaped if re.match(rb"[\w$]", signature) else escaped)
-    return re.compile(b"|".join(parts) if parts else rb"(?!)")
