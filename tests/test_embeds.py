@@ -88,8 +88,8 @@ async def test_the_placeholder_takes_the_embeds_size_class_and_style() -> None:
 
 async def test_buttons_name_the_content_and_the_provider() -> None:
     first, second, maps, _ = boxes(await get(TWO_VIDEOS))
-    assert 'Load video<span class="cg-embed-name">: YouTube</span></button>' in first
-    assert 'Load video<span class="cg-embed-name">: YouTube video player</span>' in second
+    assert 'aria-label="Load video: YouTube">Load video</button>' in first
+    assert 'aria-label="Load video: YouTube video player">Load video</button>' in second
     assert "Show map" in maps
     assert ">Always allow YouTube</button>" in first
     assert 'href="https://policies.google.com/privacy"' in first
