@@ -551,3 +551,8 @@ async def test_a_site_with_ga4_gtm_and_youtube_sends_none_before_consent(path: s
 async def test_excluded_paths_are_not_blocked() -> None:
     async with client_for(site_app(exclude_paths=["/page"])) as client:
         assert (await client.get("/page")).text == SITE_PAGE
+
+
+def test_a_url_written_with_character_references_is_still_seen() -> None:
+    markup = b'<script src="https:&#x2F;&#x2F;connect.facebook.net/en_US/fbevents.js"></script>'
+    assert b'data-consent="meta-pixel"' in page_blocker().whole(markup)

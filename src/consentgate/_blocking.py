@@ -224,8 +224,8 @@ class Blocker:
             return True
         for match in _SCRIPT_OR_IFRAME.finditer(body):
             tag = match[0].lower()
-            if b"//" in tag or b"data-c" in tag:
-                return True
+            if b"//" in tag or b"data-c" in tag or b"&#" in tag:
+                return True  # an absolute URL (maybe written with character references)
             if tag[1] == ord("s") and _HAS_SRC.search(tag) is None:
                 return True  # an inline script: its text may carry a signature
         return False
@@ -316,7 +316,7 @@ class Blocker:
             return
         self._warned.add(tracker.provider)
         logger.warning(
-            "consentgate: the page %s carries markup of %s (provider %r), which stays inert "
+            "consentgate: the page %r carries markup of %s (provider %r), which stays inert "
             "until the visitor grants %r; declare the provider in ConsentConfig(providers=...) "
             "so the banner and the cookie declaration tell visitors about it",
             path,
@@ -331,7 +331,7 @@ class Blocker:
             return
         self._warned.add(host)
         logger.warning(
-            "consentgate: the page %s loads a script or iframe from %s, which no tracker entry "
+            "consentgate: the page %r loads a script or iframe from %s, which no tracker entry "
             "names; it passes. Declare it (ConsentConfig(trackers=[Tracker(provider=..., "
             "category=..., urls=[%r])]), with category 'necessary' if it needs no consent), "
             "or set unknown_third_party='block'",
