@@ -556,3 +556,16 @@ async def test_excluded_paths_are_not_blocked() -> None:
 def test_a_url_written_with_character_references_is_still_seen() -> None:
     markup = b'<script src="https:&#x2F;&#x2F;connect.facebook.net/en_US/fbevents.js"></script>'
     assert b'data-consent="meta-pixel"' in page_blocker().whole(markup)
+
+
+@pytest.mark.parametrize(
+    "pixel",
+    [
+        b"<img alt='a>b' src=\"https://www.facebook.com/tr?id=1\">",
+        b'<img alt="x" title="a>b" src="https://www.facebook.com/tr?id=1">',
+        b'<img alt="don\'t" src="https://www.facebook.com/tr?id=1">',
+        b"<img src=https://www.facebook.com/tr?id=1 alt=pixel>",
+    ],
+)
+def test_a_greater_than_sign_in_a_quoted_value_does_not_end_the_tag(pixel: bytes) -> None:
+    assert page_blocker().whole(b"<p>a</p>" + pixel + b"<p>b</p>") == b"<p>a</p><p>b</p>"

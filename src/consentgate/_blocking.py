@@ -202,7 +202,9 @@ class Blocker:
         self.bound = bound
         #: The providers the site declares (None: do not check).
         self.declared = declared
+        #: Unknown hosts and undeclared providers already logged.
         self._warned: set[str] = set()
+        self._undeclared: set[str] = set()
         self._tags: dict[tuple[bytes, str], _Tag] = {}
         hosts = sorted(registry.hosts, key=len, reverse=True)
         self._tracker_urls = re.compile(
@@ -312,9 +314,9 @@ class Blocker:
         """Note blocked markup: say once if no configured provider declares it, since the
         banner then does not ask about it and only its category's consent releases it."""
         declared = self.declared
-        if declared is None or tracker.provider in declared or tracker.provider in self._warned:
+        if declared is None or tracker.provider in declared or tracker.provider in self._undeclared:
             return
-        self._warned.add(tracker.provider)
+        self._undeclared.add(tracker.provider)
         logger.warning(
             "consentgate: the page %r carries markup of %s (provider %r), which stays inert "
             "until the visitor grants %r; declare the provider in ConsentConfig(providers=...) "
@@ -428,9 +430,11 @@ class PageBlocker:
         or None to keep it, end, where to search on); None while more bytes are needed."""
         limit = start + self._blocker.bound
         complete = final or len(buf) >= limit
-        # Most tags end at their first ">"; quotes in them need the tokenizer's reading.
+        # Most tags end at their first ">", outside their double-quoted values; any other
+        # quoting needs the tokenizer's reading.
         tag_end = buf.find(b">", name_end, limit) + 1
-        if tag_end == 0 or b'"' in buf[name_end:tag_end] or b"'" in buf[name_end:tag_end]:
+        rest = buf[name_end:tag_end]
+        if tag_end == 0 or b"'" in rest or rest.count(b'"') % 2:
             tag_match = _START_REST.match(buf, name_end, min(len(buf), limit))
             if tag_match is None:
                 if not complete:
