@@ -202,7 +202,7 @@ class Blocker:
         self.bound = bound
         #: The providers the site declares (None: do not check).
         self.declared = declared
-        #: Unknown hosts and undeclared providers already logged.
+        #: Unknown hosts already logged, and undeclared providers.
         self._warned: set[str] = set()
         self._undeclared: set[str] = set()
         self._tags: dict[tuple[bytes, str], _Tag] = {}
@@ -210,7 +210,7 @@ class Blocker:
         self._tracker_urls = re.compile(
             rb"//(?:[a-z0-9-]+\.)*(?:" + b"|".join(re.escape(h.encode()) for h in hosts) + rb")"
             if hosts
-            else rb"(?!)",
+            else rb"//(?!)",  # starts with a literal, so finding nothing is quick
             re.IGNORECASE,
         )
 
