@@ -24,7 +24,17 @@
         headers: { Accept: "application/json" },
       });
       if (!response.ok) throw 0;
-      for (const other of d.querySelectorAll(`.cg-embed[data-consent-embed="${box.dataset.consentEmbed}"]`)) load(other);
+      const name = box.dataset.consentEmbed;
+      for (const other of d.querySelectorAll(`.cg-embed[data-consent-embed="${name}"]`)) load(other);
+      // The provider's scripts the server held back (a player API) run now, as written.
+      for (const old of d.querySelectorAll(`script[type="text/plain"][data-consent="${name}"]`)) {
+        const s = d.createElement("script");
+        for (const a of old.attributes) if (!/^(type|data-consent)/.test(a.name)) s.setAttribute(a.name, a.value);
+        if (old.dataset.consentType) s.type = old.dataset.consentType;
+        s.nonce = old.nonce;
+        s.text = old.text;
+        old.replaceWith(s);
+      }
     } catch (_) {
       form.submit(); // the server answers as without JavaScript
     }
