@@ -569,3 +569,32 @@ def test_a_url_written_with_character_references_is_still_seen() -> None:
 )
 def test_a_greater_than_sign_in_a_quoted_value_does_not_end_the_tag(pixel: bytes) -> None:
     assert page_blocker().whole(b"<p>a</p>" + pixel + b"<p>b</p>") == b"<p>a</p><p>b</p>"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    snippets=st.lists(st.sampled_from(CORPUS), min_size=1, max_size=6),
+    noise=st.lists(
+        st.sampled_from(
+            [
+                "<p>text</p>",
+                '<script src="/app.js"></script>',
+                "<script>var a = '<img src=x>';</script>",
+                '<img alt="a > b" src="/x.png">',
+                "<SCRIPT>console.log(1)</SCRIPT>",
+                "<!-- <script src='https://connect.facebook.net/x.js'></script> -->",
+            ]
+        ),
+        max_size=6,
+    ),
+    data=st.data(),
+)
+def test_no_mix_of_snippets_lets_a_tracker_through(
+    snippets: list[Snippet], noise: list[str], data: st.DataObject
+) -> None:
+    parts = [s.html for s in snippets] + noise
+    order = data.draw(st.permutations(parts))
+    page = page_with().replace("<p>Some text.</p>", "\n".join(order)).encode()
+    out = page_blocker().whole(page).decode()
+    for snippet in snippets:
+        assert_inert(out, snippet)
