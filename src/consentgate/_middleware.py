@@ -19,9 +19,9 @@
                                       (click-to-load placeholders for its embeds); a
                                       page rewritten or given a cookie is made private,
                                       and loses the app's validators (HEAD too)
-                        body ──> one message: rewritten in one copy, new Content-Length
-                                 several: streamed through the HTML injector (gzip
-                                 kept), never buffered whole
+                        body ──> one message: blocked, rewritten, new Content-Length
+                                 several: streamed through the blocker and the HTML
+                                 injector (gzip kept), never buffered whole
 
 Everything that does not depend on the request (templates, the banner per
 language, snippets per set of granted categories, cookie matchers) is prepared
