@@ -598,3 +598,34 @@ def test_no_mix_of_snippets_lets_a_tracker_through(
     out = page_blocker().whole(page).decode()
     for snippet in snippets:
         assert_inert(out, snippet)
+
+
+@pytest.mark.parametrize(
+    ("markup", "provider"),
+    [
+        (
+            b"<script>!function (w, d, t) { w.TiktokAnalyticsObject=t; ttq.load('C1');}</script>",
+            "tiktok-pixel",
+        ),
+        (b"<script>pintrk('load', '2612345678901');pintrk('page');</script>", "pinterest-tag"),
+        (
+            b"<script>(function(w,d,t,r,u){w[u]=w[u]||[];})(window,document,'script',"
+            b"'//bat.bing.com/bat.js','uetq');</script>",
+            "microsoft-advertising",
+        ),
+        (b"<script>twq('config','o1abc');</script>", "x-pixel"),
+        (
+            b'<script id="hs-script-loader" async defer src="//js.hs-scripts.com/123.js"></script>',
+            "hubspot",
+        ),
+        (b'<script async src="https://platform.twitter.com/widgets.js"></script>', "x-embeds"),
+        (
+            b'<iframe src="https://open.spotify.com/embed/track/abc" width="100%" height="152">'
+            b"</iframe>",
+            "spotify",
+        ),
+    ],
+)
+def test_more_trackers_from_the_registry(markup: bytes, provider: str) -> None:
+    assert f'data-consent="{provider}"'.encode() in page_blocker().whole(markup)
+    assert page_blocker(EVERYONE).whole(markup) == markup
