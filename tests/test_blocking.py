@@ -629,3 +629,12 @@ def test_no_mix_of_snippets_lets_a_tracker_through(
 def test_more_trackers_from_the_registry(markup: bytes, provider: str) -> None:
     assert f'data-consent="{provider}"'.encode() in page_blocker().whole(markup)
     assert page_blocker(EVERYONE).whole(markup) == markup
+
+
+def test_tracker_lists_are_taken_as_given_in_python() -> None:
+    tracker = Tracker(provider="plausible", category="statistics", urls=["plausible.io/js/"])
+    assert tracker.urls == ("plausible.io/js/",)
+    assert make_config(trackers=[tracker]).trackers == (tracker,)
+    with pytest.raises(ConfigurationError) as caught:
+        make_config(trackers=[Tracker(provider="x", category="marketing", urls="x.example")])
+    assert caught.value.field == "trackers[0].urls"

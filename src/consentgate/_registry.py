@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib.resources import files
@@ -49,10 +49,17 @@ class Tracker:
     provider: str
     category: str
     title: str = ""
-    urls: tuple[str, ...] = ()
-    signatures: tuple[str, ...] = ()
+    urls: Sequence[str] = ()
+    signatures: Sequence[str] = ()
     embed: EmbedKind | None = None
     privacy_policy_url: str = ""
+
+    def __post_init__(self) -> None:
+        # Lists, as a caller or TOML gives them, become tuples: a Tracker stays frozen.
+        for name in ("urls", "signatures"):
+            value = getattr(self, name)
+            if isinstance(value, list):
+                object.__setattr__(self, name, tuple(value))
 
     @property
     def label(self) -> str:
