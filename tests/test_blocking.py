@@ -638,3 +638,11 @@ def test_tracker_lists_are_taken_as_given_in_python() -> None:
     with pytest.raises(ConfigurationError) as caught:
         make_config(trackers=[Tracker(provider="x", category="marketing", urls="x.example")])
     assert caught.value.field == "trackers[0].urls"
+
+
+def test_a_long_inline_script_in_many_chunks_gives_the_whole_output() -> None:
+    script = b"<script>" + b"var a = '</scrip' + 't>';\n" * 8000 + b"fbq('init');</script><p>x</p>"
+    whole = page_blocker().whole(script)
+    assert b'data-consent="meta-pixel"' in whole
+    cuts = list(range(0, len(script), 1000))
+    assert stream(page_blocker(), script, cuts) == whole

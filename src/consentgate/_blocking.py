@@ -83,6 +83,8 @@ _SCRIPT_OR_IFRAME = re.compile(rb"<(?:script|iframe)[^>]*", re.IGNORECASE)
 # An attribute named src, in a lowercased start tag.
 _HAS_SRC = re.compile(rb"[" + _SPACE + rb"/]src[" + _SPACE + rb"]*=")
 _SCRIPT_END = re.compile(rb"</script[" + _SPACE + rb"/>]", re.IGNORECASE)
+#: "</script" and the byte after it: where an end tag cut off at a chunk's end may start.
+_LONGEST_SCRIPT_END = len(b"</script>")
 _IFRAME_END = re.compile(rb"</iframe[" + _SPACE + rb"]*>", re.IGNORECASE)
 #: The longest prefix of a tag the search may see cut off at a chunk's end ("<iframe").
 _LONGEST_TAG_START = 7
@@ -354,6 +356,7 @@ class PageBlocker:
         "_path",
         "_pending",
         "_placeholder",
+        "_held_searched",
         "_site",
     )
 
@@ -374,6 +377,8 @@ class PageBlocker:
         self._placeholder = placeholder
         self._pending = b""
         self._embeds = 0
+        #: How far past its "<" the inline script held back was searched for its end.
+        self._held_searched = 0
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns what can be sent now (may be b"")."""
@@ -482,9 +487,13 @@ class PageBlocker:
         self, buf: bytes, start: int, tag: bytes, info: _Tag, limit: int, complete: bool
     ) -> tuple[bytes | None, int, int] | None:
         tag_end = start + len(tag)
-        end_match = _SCRIPT_END.search(buf, tag_end, min(len(buf), limit))
+        # A script held back over several chunks is searched on from where it was left.
+        search_from = max(tag_end, start + self._held_searched)
+        end_match = _SCRIPT_END.search(buf, search_from, min(len(buf), limit))
         if end_match is None and not complete:
+            self._held_searched = max(len(buf) - start - _LONGEST_SCRIPT_END, 0)
             return None
+        self._held_searched = 0
         content_end = end_match.start() if end_match is not None else min(len(buf), limit)
         trackers = self._blocker.registry.signed(buf[tag_end:content_end])
         resume = content_end if end_match is not None else tag_end
