@@ -65,7 +65,9 @@ class EmbedPlaceholders:
             label = attrs.get("title")
             panel = self.panel(language, tracker).fill(
                 {
-                    "label": label.value if label is not None and label.value else tracker.label,
+                    "label": label.value
+                    if label is not None and label.value
+                    else self._title(tracker),
                     "csrf": token[0],
                     "next": f"{here}#{target}",
                 }
@@ -79,9 +81,14 @@ class EmbedPlaceholders:
 
         return placeholder
 
+    def _title(self, tracker: Tracker) -> str:
+        """The provider's name as the site declares it, else as the registry does."""
+        declared = self._providers.get(tracker.provider)
+        return declared.title if declared is not None else tracker.label
+
     def _panel(self, language: str, tracker: Tracker) -> Fragment:
         declared = self._providers.get(tracker.provider)
-        title = declared.title if declared is not None else tracker.label
+        title = self._title(tracker)
         description = (
             localized(declared.description, language)
             if declared is not None
