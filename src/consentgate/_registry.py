@@ -249,7 +249,3 @@ class Registry:
             if tracker not in trackers:
                 trackers.append(tracker)
         return trackers
-
-    def named(self, name: str) -> Tracker | None:
-        """The first entry for provider ``name``."""
-        return next((t for t in self.trackers if t.provider == name), None)
