@@ -397,6 +397,8 @@ fragments = st.sampled_from(
         b'<script src="/app.js"></script>',
         b"<script>var a = '<img src=x>';</script>",
         b'<img alt="a > b" src="/x.png">',
+        b'<img alt="<script>fbq(\'in an attribute\')</script>" src="/x.png">',
+        b'<link rel="preconnect" href="https://www.googletagmanager.com">',
         b'<script type="text/plain" data-consent="statistics">x()</script>',
         b"<SCRIPT>fbq('x')</SCRIPT>",
         b"<scr",

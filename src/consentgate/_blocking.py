@@ -80,6 +80,7 @@ _ATTRIBUTE = re.compile(
     + rb">]*))?)?"
 )
 _SCRIPT_OR_IFRAME = re.compile(rb"<(?:script|iframe)[^>]*", re.IGNORECASE)
+_SCRIPT_TAG = re.compile(rb"<(script|iframe)(?=[" + _SPACE + rb"/>])", re.IGNORECASE)
 # An attribute named src, in a lowercased start tag.
 _HAS_SRC = re.compile(rb"[" + _SPACE + rb"/]src[" + _SPACE + rb"]*=")
 _SCRIPT_END = re.compile(rb"</script[" + _SPACE + rb"/>]", re.IGNORECASE)
@@ -216,23 +217,42 @@ class Blocker:
             re.IGNORECASE,
         )
 
-    def may_block(self, body: bytes) -> bool:
-        """Whether a whole body has anything the scan would change or warn about.
+    def has_tracker_url(self, body: bytes) -> bool:
+        """Whether ``body`` names any of the registry's hosts (one search of it)."""
+        return self._tracker_urls.search(body) is not None
 
-        Two bytes-level searches, so a page without tracker URLs, without
-        third-party or opt-in scripts and iframes, and without inline scripts
-        costs about two passes over its bytes: the registry's hosts (one pattern),
-        then the start of each ``<script`` and ``<iframe``.
-        """
-        if len(body) >= self.bound or self._tracker_urls.search(body) is not None:
-            return True
-        for match in _SCRIPT_OR_IFRAME.finditer(body):
-            tag = match[0].lower()
-            if b"//" in tag or b"data-c" in tag or b"&#" in tag:
-                return True  # an absolute URL (maybe written with character references)
-            if tag[1] == ord("s") and _HAS_SRC.search(tag) is None:
-                return True  # an inline script: its text may carry a signature
-        return False
+    def scripts_need_a_look(self, body: bytes) -> bool:
+        """Whether a whole body has a script or iframe the scan could change or warn about:
+        one with an absolute URL or opt-in attributes, an inline script, or one whose start
+        tag does not end within the bound. One search, for each ``<script``/``<iframe``."""
+        return self.next_script_to_look_at(body, 0) is not None
+
+    def next_script_to_look_at(self, body: bytes, pos: int) -> re.Match[bytes] | None:
+        """The next ``<script``/``<iframe`` start tag from ``pos`` that needs a look
+        (see ``scripts_need_a_look``), as ``_SCRIPT_TAG`` matches it; the scan of a
+        whole page without a tracker's host searches with this."""
+        size = len(body)
+        while (match := _SCRIPT_OR_IFRAME.search(body, pos)) is not None:
+            pos = match.end()
+            if match.end() == size or match.end() - match.start() >= self.bound:
+                pass  # no ">" in reach
+            else:
+                tag = match[0].lower()
+                if not (
+                    b"//" in tag  # an absolute URL
+                    or b"data-c" in tag  # opt-in markup
+                    or b"&#" in tag  # a URL written with character references
+                    or b"'" in tag  # a ">" in a quoted value: not the whole start tag
+                    or tag.count(b'"') % 2
+                    or tag[1] == ord("s")
+                    and _HAS_SRC.search(tag) is None  # inline
+                ):
+                    continue
+            named = _SCRIPT_TAG.match(body, match.start())
+            if named is not None:
+                return named
+            pos = match.start() + 1  # "<scripts": not a script
+        return None
 
     def page(
         self,
@@ -394,21 +414,37 @@ class PageBlocker:
         return b"".join(parts)
 
     def whole(self, body: bytes) -> bytes:
-        """``feed(body) + finish()``, for a body that came in one piece."""
-        if not self._blocker.may_block(body):
+        """``feed(body) + finish()``, for a body that came in one piece.
+
+        With the whole page at hand, two searches tell what needs a look: an
+        ``<img>`` or ``<link>`` matters only if the page names a tracker's host,
+        and a script or iframe only if ``scripts_need_a_look``. Most pages then
+        pass after the two searches, and one without a tracker's host is scanned
+        for the scripts and iframes that need a look alone.
+        """
+        blocker = self._blocker
+        every_tag = blocker.has_tracker_url(body)
+        if not every_tag and not blocker.scripts_need_a_look(body):
             return body
-        parts, _ = self._scan(body, final=True)
+        search = _TAG.search if every_tag else blocker.next_script_to_look_at
+        parts, _ = self._scan(body, final=True, search=search)
         return body if len(parts) == 1 else b"".join(parts)
 
     # -- the scan ---------------------------------------------------------
 
-    def _scan(self, buf: bytes, *, final: bool) -> tuple[list[bytes | memoryview], int]:
-        """The output for ``buf`` and where the bytes not yet decided start."""
+    def _scan(
+        self,
+        buf: bytes,
+        *,
+        final: bool,
+        search: Callable[[bytes, int], re.Match[bytes] | None] = _TAG.search,
+    ) -> tuple[list[bytes | memoryview], int]:
+        """The output for ``buf`` and where the bytes not yet decided start; ``search``
+        finds the next tag to look at."""
         parts: list[bytes | memoryview] = []
         view = memoryview(buf)
         sent = pos = 0
         size = len(buf)
-        search = _TAG.search
         while (match := search(buf, pos)) is not None:
             start = match.start()
             decided = self._element(buf, start, match.end(), final)
@@ -444,24 +480,30 @@ class PageBlocker:
             if tag_match is None:
                 if not complete:
                     return None
-                # No ">" within reach: never let it become a tag (fail closed).
-                return b"&lt;", start + 1, start + 1
+                if buf[start + 1 : start + 3].lower() in (b"sc", b"if"):
+                    # No ">" within reach of a script or iframe: never let it become
+                    # one (fail closed). An image or link loads nothing of a tracker
+                    # unless the page names one, which the scan would see.
+                    return b"&lt;", start + 1, start + 1
+                return None, start + 1, start + 1
             tag_end = tag_match.end()
         tag = buf[start:tag_end]
         info = self._blocker.classify(tag, self._site, self._path)
         kind = info.kind
+        # An image or link kept is searched on from its name, as a whole page without
+        # a tracker's host is searched for scripts and iframes alone (``whole``).
+        kept = (None, tag_end, name_end if tag[1:3].lower() in (b"im", b"li") else tag_end)
         if kind == _KEEP:
-            return None, tag_end, tag_end
+            return kept
         if kind == _INLINE:
             return self._inline_script(buf, start, tag, info, limit, complete)
         if kind == _OPT_IN:
             return self._opt_in(tag, info), tag_end, tag_end
         if kind == _HINT:
-            blocked = not any(self._allows(t) for t in info.sharing)
-            return (b"" if blocked else None), tag_end, tag_end
+            return (b"", tag_end, tag_end) if not any(map(self._allows, info.sharing)) else kept
         tracker = info.tracker
         if tracker is None or self._allows(tracker):
-            return None, tag_end, tag_end
+            return kept
         self._blocker.blocked(tracker, self._path)
         assert info.attrs is not None
         name = tag[1:3].lower()
