@@ -87,7 +87,7 @@ def test_the_declaration_lists_them_with_their_cookies() -> None:
     marketing = [p.name for p in views["marketing"].providers]
     assert {"google-tag-manager", "meta-pixel", "youtube", "vimeo", "google-maps"} <= set(marketing)
     html = renderer.preferences_page(
-        "de", ConsentState(), next_path="/", host="example.com", csrf_token="t", saved=False
+        "de", ConsentState(), next_path="/", csrf_token="t", saved=False
     )
     assert "VISITOR_INFO1_LIVE" in html and "_fbp" in html
     assert "Videos auf dieser Website werden von YouTube abgespielt" in html
