@@ -21,7 +21,7 @@ from consentgate._registry import Registry, builtin_trackers
 from consentgate._rewrite import PageRewrite
 from consentgate.providers import GoogleAnalytics, GoogleTagManager, Provider, YouTube
 
-from .conftest import choose, client_for, make_app, make_config
+from .helpers import choose, client_for, make_app, make_config
 from .tracker_corpus import CORPUS, GA4, GTM_HEAD, GTM_NOSCRIPT, YOUTUBE, Snippet, page_with
 
 NOBODY = ConsentState(consent_id="x")

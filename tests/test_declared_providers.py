@@ -27,7 +27,7 @@ from consentgate.providers import (
     YouTube,
 )
 
-from .conftest import SECRET, choose, client_for, make_app, make_config
+from .helpers import SECRET, choose, client_for, make_app, make_config
 from .tracker_corpus import MATOMO, YOUTUBE, page_with
 
 DECLARED = [

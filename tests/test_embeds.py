@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from consentgate.providers import GoogleMaps, YouTube
 
-from .conftest import client_for, make_app, make_config
+from .helpers import client_for, make_app, make_config
 from .tracker_corpus import GOOGLE_MAPS, VIMEO, YOUTUBE, page_with
 
 pytestmark = pytest.mark.anyio

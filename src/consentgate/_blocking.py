@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BOUND", "Attribute", "Blocker", "Blocking", "PageBlocker", "UnknownPolicy"]
 
-logger = logging.getLogger("consentgate")
+logger = logging.getLogger(__name__)
 
 UnknownPolicy = Literal["warn", "block", "allow"]
 
@@ -340,7 +340,7 @@ class Blocker:
             return
         self._undeclared.add(tracker.provider)
         logger.warning(
-            "consentgate: the page %r carries markup of %s (provider %r), which stays inert "
+            "the page %r carries markup of %s (provider %r), which stays inert "
             "until the visitor grants %r; declare the provider in ConsentConfig(providers=...) "
             "so the banner and the cookie declaration tell visitors about it",
             path,
@@ -355,7 +355,7 @@ class Blocker:
             return
         self._warned.add(host)
         logger.warning(
-            "consentgate: the page %r loads a script or iframe from %s, which no tracker entry "
+            "the page %r loads a script or iframe from %s, which no tracker entry "
             "names; it passes. Declare it (ConsentConfig(trackers=[Tracker(provider=..., "
             "category=..., urls=[%r])]), with category 'necessary' if it needs no consent), "
             "or set unknown_third_party='block'",
