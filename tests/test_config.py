@@ -700,8 +700,10 @@ def test_the_readmes_toml_example_loads_as_it_says(
         "site-kit",
         "jetpack-stats",
         "buffer",
+        "youtube",
+        "matomo",
         "chat",
     ]
-    (chat_cookie,) = config.providers[4].cookies
+    (chat_cookie,) = config.providers[6].cookies
     assert chat_cookie.party == "third" and chat_cookie.matches("chat_42")
     assert [c.name for c in config.categories] == ["social"]
