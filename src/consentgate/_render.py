@@ -42,6 +42,7 @@ from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._exceptions import ConfigurationError
 from ._fair_choice import unfair_choice
 from ._locales import Texts, available_languages, builtin_texts
+from ._provider_table import ProviderTable
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
 from ._theme import theme_css
@@ -181,6 +182,8 @@ class Renderer:
         }
         self.own_provider = self._own_provider()
         self.choosable = self._choosable_categories()
+        #: Provider names and their categories, as consent states and the cookie know them.
+        self.provider_table = ProviderTable.of(config.providers)
         self._snippet_templates: list[_SnippetTemplates] = [
             (p, self._compile(p.head_template, p.head), self._compile(p.body_template, p.body))
             for p in config.providers
@@ -231,7 +234,7 @@ class Renderer:
         optional = config.optional_categories
         with _naming_template_errors("providers"):
             for granted in (optional, (), *((name,) for name in optional)):
-                self._snippets(frozenset(granted), "202601", "www.example.com")
+                self._snippets(frozenset(granted), frozenset(), "202601", "www.example.com")
         self.snippets = Memo(
             self._snippets,
             max_entries=512,
@@ -271,52 +274,66 @@ class Renderer:
 
     # -- what pages get -------------------------------------------------
 
-    def _snippets(self, granted: frozenset[str], iso_week: str, host: str) -> tuple[str, str]:
-        """Head and body HTML of every provider ``granted`` allows.
+    def _snippets(
+        self, granted: frozenset[str], providers: frozenset[str], iso_week: str, host: str
+    ) -> tuple[str, str]:
+        """Head and body HTML of every provider ``granted`` or ``providers`` allows.
 
-        The head also names the granted categories, for consentgate's script.
+        The head also names the granted categories (and the providers allowed on
+        their own, if any), for consentgate's script.
         """
-        head, body = self._render_snippets(self._running(granted), (), granted, iso_week, host)
+        running = self._running(granted, providers)
+        head, body = self._render_snippets(running, (), granted, iso_week, host)
         names = escape(" ".join(sorted(granted)))
-        return f'<meta name="consentgate-granted" content="{names}">{head}', body
+        meta = f'<meta name="consentgate-granted" content="{names}">'
+        if providers:
+            allowed = escape(" ".join(sorted(providers)))
+            meta += f'<meta name="consentgate-providers" content="{allowed}">'
+        return meta + head, body
 
     def started(
-        self, before: ConsentState, granted: frozenset[str], iso_week: str, host: str
+        self, before: ConsentState, after: ConsentState, iso_week: str, host: str
     ) -> tuple[str, str]:
-        """Head and body HTML of the providers ``granted`` allows that ``before`` did not.
+        """Head and body HTML of the providers ``after`` allows that ``before`` did not.
 
         The page a visitor decided on ran what ``before`` allowed (nothing at all
-        while the banner was up); the script starts the rest without a reload.
+        while the banner was up, but for providers allowed one by one); the script
+        starts the rest without a reload.
         """
-        running = self._running(before.granted) if self._had_snippets(before) else []
-        new = [entry for entry in self._running(granted) if entry not in running]
+        running = self._running_for(before)
+        new = [entry for entry in self._running_for(after) if entry not in running]
         present = {name for p, _, _ in running for name in p.preludes}
-        return self._render_snippets(new, present, granted, iso_week, host)
+        return self._render_snippets(new, present, after.granted, iso_week, host)
 
-    def needs_reload(self, before: ConsentState, granted: frozenset[str]) -> bool:
+    def needs_reload(self, before: ConsentState, after: ConsentState) -> bool:
         """Whether a withdrawal leaves a provider running that only a reload stops.
 
         Google tags stop storing and sending identifiers on a Consent Mode update
         to denied, which the script sends; any other provider cannot be stopped
         once its script has run.
         """
-        if not self._had_snippets(before):
-            return False
+        still = self._running_for(after)
         return any(
-            CONSENT_MODE_PRELUDE not in p.preludes
-            for p, _, _ in self._running(before.granted)
-            if p.category not in granted and p.category != NECESSARY
+            CONSENT_MODE_PRELUDE not in entry[0].preludes
+            for entry in self._running_for(before)
+            if entry not in still
         )
 
-    def _had_snippets(self, state: ConsentState) -> bool:
-        """Whether a page for ``state`` carried snippets (the banner page carries none)."""
-        return state.has_choice or not self.choosable
+    def _running_for(self, state: ConsentState) -> list[_SnippetTemplates]:
+        """What a page for ``state`` ran: the banner page runs only providers allowed one by one."""
+        if state.has_choice or not self.choosable:
+            return self._running(state.granted, state.providers)
+        return self._running(frozenset(), state.providers) if state.providers else []
 
-    def _running(self, granted: frozenset[str]) -> list[_SnippetTemplates]:
+    def _running(
+        self, granted: frozenset[str], providers: frozenset[str]
+    ) -> list[_SnippetTemplates]:
         return [
             entry
             for entry in self._snippet_templates
-            if entry[0].category == NECESSARY or entry[0].category in granted
+            if entry[0].category == NECESSARY
+            or entry[0].category in granted
+            or entry[0].name in providers
         ]
 
     def _render_snippets(

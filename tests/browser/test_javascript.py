@@ -225,6 +225,8 @@ def test_reject_all_starts_nothing_and_leaves_the_settings_link(js_visitor: Visi
         "decided_at": None,
         "has_choice": True,
         "granted": [],
+        "providers": [],
+        "allowed_providers": [],
         "policy_version": "2026-11",
     }
 
