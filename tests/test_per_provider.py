@@ -370,3 +370,19 @@ def test_one_provider_name_in_two_categories_is_a_configuration_error() -> None:
     other = Provider(name="video-host", title="Video Host ads", category="statistics")
     with pytest.raises(ConfigurationError, match=r"providers\[1\]\.category"):
         make_config(providers=[VIDEO, other])
+
+
+# -- Google Consent Mode -------------------------------------------------------------------
+
+
+async def test_a_google_provider_allowed_on_its_own_gets_its_storage_granted() -> None:
+    """Allowed, Google Analytics runs as with statistics granted, not in cookieless pings."""
+    async with client_for(app_with()) as client:
+        update = (await post(client, "allow", providers=["google-analytics"], json=True)).json()
+        page = (await client.get("/page")).text
+    assert update["consent_mode"]["analytics_storage"] == "granted"
+    assert update["consent_mode"]["ad_storage"] == "denied"
+    assert "G-TEST123456" in update["snippets"]["head"]
+    assert "G-SITEKIT123" not in update["snippets"]["head"]  # the other statistics tag
+    assert '"analytics_storage": "granted"' in page
+    assert '"ad_storage": "denied"' in page

@@ -33,7 +33,7 @@ from ._firewall import CookieFirewall
 from ._http import hostname, read_cookies
 from ._outbox import Outbox
 from ._redirect import safe_next
-from ._render import Renderer, consent_mode, iso_week, next_values
+from ._render import Renderer, iso_week, next_values
 from ._retention import Retention
 from ._state import ConsentState
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
@@ -395,7 +395,9 @@ class ConsentEndpoints:
         return {
             "snippets": {"head": head, "body": body},
             "reload": renderer.needs_reload(before, state),
-            "consent_mode": consent_mode(state.granted) if renderer.uses_consent_mode else None,
+            "consent_mode": renderer.consent_mode(state.granted, state.providers)
+            if renderer.uses_consent_mode
+            else None,
             "settings_link": link,
         }
 

@@ -190,6 +190,10 @@ class Renderer:
         ]
         #: Whether any provider runs behind Google Consent Mode, which the script updates.
         self.uses_consent_mode = any(CONSENT_MODE_PRELUDE in p.preludes for p in config.providers)
+        #: Providers behind Google Consent Mode, by name, with their categories.
+        self._consent_mode_providers = {
+            p.name: p.category for p in config.providers if CONSENT_MODE_PRELUDE in p.preludes
+        }
         self._preludes = {
             name: self.env.get_template(name) for p in config.providers for name in p.preludes
         }
@@ -283,7 +287,7 @@ class Renderer:
         their own, if any), for consentgate's script.
         """
         running = self._running(granted, providers)
-        head, body = self._render_snippets(running, (), granted, iso_week, host)
+        head, body = self._render_snippets(running, (), granted, providers, iso_week, host)
         names = escape(" ".join(sorted(granted)))
         meta = f'<meta name="consentgate-granted" content="{names}">'
         if providers:
@@ -303,7 +307,7 @@ class Renderer:
         running = self._running_for(before)
         new = [entry for entry in self._running_for(after) if entry not in running]
         present = {name for p, _, _ in running for name in p.preludes}
-        return self._render_snippets(new, present, after.granted, iso_week, host)
+        return self._render_snippets(new, present, after.granted, after.providers, iso_week, host)
 
     def needs_reload(self, before: ConsentState, after: ConsentState) -> bool:
         """Whether a withdrawal leaves a provider running that only a reload stops.
@@ -325,6 +329,13 @@ class Renderer:
             return self._running(state.granted, state.providers)
         return self._running(frozenset(), state.providers) if state.providers else []
 
+    def consent_mode(self, granted: frozenset[str], providers: frozenset[str]) -> dict[str, str]:
+        """The Google Consent Mode types for ``granted``, and for the category of each
+        Google provider allowed on its own: allowed, it runs as if its category were granted
+        (no other Google tag of that category runs, as none is allowed)."""
+        google = self._consent_mode_providers
+        return consent_mode(granted | {google[name] for name in providers if name in google})
+
     def _running(
         self, granted: frozenset[str], providers: frozenset[str]
     ) -> list[_SnippetTemplates]:
@@ -341,12 +352,13 @@ class Renderer:
         allowed: list[_SnippetTemplates],
         present: Iterable[str],
         granted: frozenset[str],
+        providers: frozenset[str],
         iso_week: str,
         host: str,
     ) -> tuple[str, str]:
         context: dict[str, Any] = {
             "granted": granted,
-            "consent_mode": consent_mode(granted),
+            "consent_mode": self.consent_mode(granted, providers),
             "iso_week": iso_week,
             "host": host,
             "csp_nonce": SCRIPT_NONCE,
