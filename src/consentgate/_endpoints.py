@@ -32,6 +32,7 @@ from ._exceptions import StorageError
 from ._firewall import CookieFirewall
 from ._http import hostname, read_cookies
 from ._outbox import Outbox
+from ._provider_table import ProviderTable
 from ._redirect import safe_next
 from ._render import Renderer, iso_week, next_values
 from ._retention import Retention
@@ -44,6 +45,9 @@ __all__ = ["ConsentEndpoints"]
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
+#: Fields a form may have: the preference centre posts two per provider (its toggle, and
+#: that it was shown) beside the categories; MAX_BODY bounds the work anyway.
+MAX_FIELDS = 512
 ACTIONS = ("accept_all", "reject_all", "save", "allow")
 #: Where a form may say it was posted from; a JSON body is ``"api"``.
 SOURCES = ("banner", "preferences", "embed")
@@ -61,6 +65,8 @@ class Choice:
     action: str
     categories: tuple[str, ...]
     providers: tuple[str, ...]
+    #: The provider toggles the form showed, ticked or not (the preference centre's).
+    providers_shown: tuple[str, ...]
     next_path: str
     csrf_token: str
     source: str
@@ -240,7 +246,7 @@ class ConsentEndpoints:
         Only a genuine token (signed by us, just old) from this site gets here; the
         visitor's click on the page is what makes the choice, as on the banner.
         """
-        posted = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+        posted = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
         html = self.renderer.confirm_page(
             lang,
             action=choice.action,
@@ -367,12 +373,8 @@ class ConsentEndpoints:
             return replace(decided, granted=choosable)
         if choice.action == "reject_all":
             return decided
-        granted = frozenset(choice.categories) & choosable
-        return replace(
-            decided,
-            granted=granted,
-            providers=frozenset(p for p in named if table.categories[p] not in granted),
-        )
+        granted, providers = _saved(current, choice, choosable, table)
+        return replace(decided, granted=granted, providers=providers)
 
     def _page_update(
         self, before: ConsentState, state: ConsentState, choice: Choice, lang: str, host: str
@@ -466,12 +468,14 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
                 raise BadRequest()
             categories = fields.get("categories", [])
             providers = fields.get("providers", [])
+            shown = fields.get("providers_shown", [])
             source = "api"
         elif media_type in ("application/x-www-form-urlencoded", ""):
-            form = parse_qs(body.decode("utf-8"), max_num_fields=64, strict_parsing=False)
+            form = parse_qs(body.decode("utf-8"), max_num_fields=MAX_FIELDS, strict_parsing=False)
             fields = {k: v[0] for k, v in form.items()}
             categories = form.get("categories", [])
             providers = form.get("providers", [])
+            shown = form.get("providers_shown", [])
             source = fields.get("source", "banner")
         else:
             raise BadRequest(415)
@@ -479,9 +483,10 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
         # RecursionError: JSON nested deeper than the parser goes, e.g. "[" * 5000.
         raise BadRequest() from exc
     action = fields.get("action")
-    if action not in ACTIONS or not isinstance(categories, list) or not isinstance(providers, list):
+    lists = (categories, providers, shown)
+    if action not in ACTIONS or not all(isinstance(names, list) for names in lists):
         raise BadRequest()
-    if not all(isinstance(name, str) for name in (*categories, *providers)):
+    if not all(isinstance(name, str) for names in lists for name in names):
         raise BadRequest()
     token, next_value, language = (fields.get(k, "") for k in ("csrf_token", "next", "lang"))
     if not all(isinstance(v, str) for v in (token, next_value, language)):
@@ -490,11 +495,41 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
         action=action,
         categories=tuple(categories),
         providers=tuple(providers),
+        providers_shown=tuple(shown),
         next_path=safe_next(next_value),
         csrf_token=token,
         source=source if source in (*SOURCES, "api") else "banner",
         language=language or None,
     )
+
+
+def _saved(
+    current: ConsentState, choice: Choice, choosable: frozenset[str], table: ProviderTable
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The categories a saved form grants, and the providers it allows one by one.
+
+    The preference centre has a toggle per provider inside each category, and
+    says which it showed (``providers_shown``). A category stands for all its
+    providers. Without JavaScript its box and theirs are posted as left, so
+    what the visitor changed is read against their current choice: a category
+    ticked now is granted whole; one unticked now with its providers' boxes
+    untouched takes them all off; otherwise a category is granted only with
+    every one of its providers ticked, and the ticked ones of the rest are
+    allowed one by one. The script keeps the boxes in step, which reads the same.
+    """
+    named = table.choosable(choice.providers)
+    shown = table.choosable(choice.providers_shown)
+    posted = frozenset(choice.categories) & choosable
+    granted: set[str] = set()
+    providers = set(named)
+    for category in choosable:
+        toggles = {p for p in shown if table.categories[p] == category}
+        ticked = toggles & named
+        if category in posted and (ticked == toggles or not current.allows(category)):
+            granted.add(category)
+        elif category not in posted and toggles and ticked == toggles and current.allows(category):
+            providers -= toggles
+    return frozenset(granted), frozenset(p for p in providers if table.categories[p] not in granted)
 
 
 def _action(current: ConsentState, state: ConsentState, posted: str) -> Action:
