@@ -13,7 +13,11 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, strategies as st
 
+from consentgate._endpoints import Choice, _saved
+from consentgate._provider_table import ProviderTable
+from consentgate._state import ConsentState
 from consentgate.providers import GoogleAnalytics, Provider
 
 from .helpers import BASE_URL, RecordingLog, client_for, csrf_token, make_app, make_config
@@ -201,3 +205,67 @@ async def test_the_form_of_a_site_with_many_providers_is_taken() -> None:
         state = await state_of(client)
     assert response.status_code == 303
     assert len(state["providers"]) == 30 and state["granted"] == []
+
+
+# -- the rule, for any form and any current choice -----------------------------------------
+
+TABLE = ProviderTable(
+    {"ga": "statistics", "jetpack": "statistics", "buffer": "marketing", "maps": "preferences"}
+)
+CHOOSABLE = frozenset({"statistics", "marketing", "preferences"})
+
+
+@given(
+    granted=st.frozensets(st.sampled_from(sorted(CHOOSABLE))),
+    allowed=st.frozensets(st.sampled_from(TABLE.names)),
+    ticked_categories=st.frozensets(st.sampled_from(sorted(CHOOSABLE))),
+    ticked=st.frozensets(st.sampled_from(TABLE.names)),
+    shown=st.frozensets(st.sampled_from(TABLE.names)),
+)
+def test_a_saved_form_never_allows_what_the_visitor_left_off(
+    granted: frozenset[str],
+    allowed: frozenset[str],
+    ticked_categories: frozenset[str],
+    ticked: frozenset[str],
+    shown: frozenset[str],
+) -> None:
+    current = ConsentState(
+        consent_id="id", granted=granted, providers=allowed, provider_categories=TABLE.categories
+    )
+    choice = Choice(
+        action="save",
+        categories=tuple(ticked_categories),
+        providers=tuple(ticked),
+        providers_shown=tuple(shown),
+        next_path="/",
+        csrf_token="",
+        source="preferences",
+        language=None,
+    )
+    new_granted, new_providers = _saved(current, choice, CHOOSABLE, TABLE)
+    state = ConsentState(
+        consent_id="id",
+        granted=new_granted,
+        providers=new_providers,
+        provider_categories=TABLE.categories,
+    )
+    # Nothing is granted whose box was not ticked, nothing allowed that was not ticked
+    # itself or through its ticked category's box.
+    assert new_granted <= ticked_categories
+    for name in TABLE.names:
+        if state.allows_provider(name):
+            assert name in ticked or TABLE.categories[name] in ticked_categories
+    # A category ticked with every toggle shown for it ticked is granted.
+    for category in ticked_categories:
+        toggles = {p for p in shown if TABLE.categories[p] == category}
+        if toggles <= ticked:
+            assert category in new_granted
+    # What the form ticks that its category does not cover is allowed one by one,
+    # unless the visitor just unticked that category and left its providers alone.
+    for name in ticked - {p for p in TABLE.names if TABLE.categories[p] in new_granted}:
+        category = TABLE.categories[name]
+        toggles = {p for p in shown if TABLE.categories[p] == category}
+        untouched = category in granted and category not in ticked_categories
+        if not (untouched and toggles and toggles <= ticked and name in toggles):
+            assert name in new_providers
+    assert not new_providers & {p for p in TABLE.names if TABLE.categories[p] in new_granted}
