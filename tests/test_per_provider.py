@@ -386,3 +386,31 @@ async def test_a_google_provider_allowed_on_its_own_gets_its_storage_granted() -
     assert "G-SITEKIT123" not in update["snippets"]["head"]  # the other statistics tag
     assert '"analytics_storage": "granted"' in page
     assert '"ad_storage": "denied"' in page
+
+
+# -- the preference centre -----------------------------------------------------------------
+
+
+def current_choice(html: str) -> str:
+    return html.split('class="cg-current"', 1)[1].split("</section>", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("en", "Besides the necessary cookies, you have allowed: Map Host, Video Host."),
+        ("da", "Ud over de nødvendige cookies har du tilladt: Map Host, Video Host."),
+        ("de", "Neben den notwendigen Cookies haben Sie erlaubt: Map Host, Video Host."),
+    ],
+)
+async def test_the_preference_centre_says_what_was_allowed_before_a_choice(
+    language: str, said: str
+) -> None:
+    """Not "only necessary cookies are used": the embeds allowed are named."""
+    headers = {"accept-language": language}
+    async with client_for(app_with()) as client:
+        before = current_choice((await client.get("/_consent/preferences", headers=headers)).text)
+        await post(client, "allow", providers=["video-host", "map-host"])
+        after = current_choice((await client.get("/_consent/preferences", headers=headers)).text)
+    assert said not in before
+    assert said in after
