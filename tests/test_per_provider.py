@@ -6,6 +6,7 @@ banner; what is injected and which cookies pass then follow that provider.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from consentgate import ConfigurationError
+from consentgate._outbox import Outbox
 from consentgate.providers import DeclaredCookie, Provider
 
 from .helpers import (
@@ -361,6 +363,40 @@ async def test_when_the_log_fails_a_withdrawn_provider_stays_withdrawn() -> None
     assert response.status_code == 503
     assert state["providers"] == [] and state["granted"] == []
     assert state["has_choice"] is False  # the answer itself was not recorded
+
+
+async def test_a_withdrawn_provider_is_kept_in_the_outbox_and_recorded_later(
+    tmp_path: Path,
+) -> None:
+    log = RecordingLog()
+    path = tmp_path / "outbox"
+    async with client_for(app_with(log, outbox=path)) as client:
+        await choose(client, "save", ["statistics"])
+        await post(client, "allow", providers=["video-host", "map-host"])
+        log.failing = True
+        # Grants marketing (refused: no proof), takes the map off (honoured, queued).
+        response = await post(
+            client, "save", categories=["statistics", "marketing"], providers=["video-host"]
+        )
+        state = await me(client)
+        log.failing = False
+        assert await Outbox(log, path).replay() == 1
+    assert response.status_code == 503
+    assert state["granted"] == ["statistics"] and state["providers"] == ["video-host"]
+    withdrawal = log.records[-1]
+    assert withdrawal.action == "withdraw"
+    assert withdrawal.granted == ("statistics",) and withdrawal.providers == ("video-host",)
+    assert withdrawal.refused == ("marketing", "preferences")
+
+
+async def test_allowing_a_provider_waits_for_the_log_and_is_not_queued(tmp_path: Path) -> None:
+    log = RecordingLog()
+    path = tmp_path / "outbox"
+    async with client_for(app_with(log, outbox=path)) as client:
+        log.failing = True
+        response = await post(client, "allow", providers=["video-host"])
+    assert response.status_code == 503
+    assert not Outbox(log, path).pending()
 
 
 # -- configuration -------------------------------------------------------------------------

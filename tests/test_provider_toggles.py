@@ -15,7 +15,7 @@ import httpx
 import pytest
 from hypothesis import given, strategies as st
 
-from consentgate._endpoints import Choice, _saved
+from consentgate._endpoints import Choice, _narrowed, _saved
 from consentgate._provider_table import ProviderTable
 from consentgate._state import ConsentState
 from consentgate.providers import GoogleAnalytics, Provider
@@ -269,3 +269,26 @@ def test_a_saved_form_never_allows_what_the_visitor_left_off(
         if not (untouched and toggles and toggles <= ticked and name in toggles):
             assert name in new_providers
     assert not new_providers & {p for p in TABLE.names if TABLE.categories[p] in new_granted}
+
+
+states = st.builds(
+    ConsentState,
+    consent_id=st.just("id"),
+    granted=st.frozensets(st.sampled_from(sorted(CHOOSABLE))),
+    providers=st.frozensets(st.sampled_from(TABLE.names)),
+    answered=st.booleans(),
+    provider_categories=st.just(TABLE.categories),
+)
+
+
+@given(current=states, state=states)
+def test_what_a_failed_log_leaves_is_what_both_choices_allow(
+    current: ConsentState, state: ConsentState
+) -> None:
+    """When a grant cannot be proven, only the withdrawal in it is applied."""
+    kept = _narrowed(current, state)
+    for name in TABLE.names:
+        both = current.allows_provider(name) and state.allows_provider(name)
+        assert kept.allows_provider(name) is both, name
+    assert kept.granted <= current.granted & state.granted
+    assert kept.has_choice is current.has_choice

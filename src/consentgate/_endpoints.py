@@ -36,7 +36,7 @@ from ._provider_table import ProviderTable
 from ._redirect import safe_next
 from ._render import Renderer, iso_week, next_values
 from ._retention import Retention
-from ._state import ConsentState
+from ._state import NECESSARY, ConsentState
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
 from .log._base import Action
 
@@ -552,11 +552,18 @@ def _widens(current: ConsentState, state: ConsentState) -> bool:
 
 
 def _narrowed(current: ConsentState, state: ConsentState) -> ConsentState:
-    """``state`` with nothing ``current`` did not allow: the withdrawal alone."""
+    """What both ``current`` and ``state`` allow: ``state``'s withdrawal alone.
+
+    A provider both allow stays allowed, on its own where no category kept covers it.
+    """
+    granted = state.granted & current.granted
+    table = state.provider_categories
+    names = current.providers | state.providers | set(table)
+    kept = {p for p in names if current.allows_provider(p) and state.allows_provider(p)}
     return replace(
         state,
-        granted=state.granted & current.granted,
-        providers=frozenset(filter(current.allows_provider, state.providers)),
+        granted=granted,
+        providers=frozenset(p for p in kept if table.get(p) not in (*granted, NECESSARY)),
         answered=current.has_choice,
     )
 
