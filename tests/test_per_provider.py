@@ -6,8 +6,12 @@ banner; what is injected and which cookies pass then follow that provider.
 
 from __future__ import annotations
 
+import re
+import time
+from html import unescape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -16,12 +20,14 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from consentgate import ConfigurationError
+from consentgate._csrf import CsrfTokens
 from consentgate._outbox import Outbox
 from consentgate.providers import DeclaredCookie, Provider
 
 from .helpers import (
     BASE_URL,
     PAGE,
+    SECRET,
     RecordingLog,
     all_providers,
     choose,
@@ -397,6 +403,42 @@ async def test_allowing_a_provider_waits_for_the_log_and_is_not_queued(tmp_path:
         response = await post(client, "allow", providers=["video-host"])
     assert response.status_code == 503
     assert not Outbox(log, path).pending()
+
+
+async def test_an_embed_form_that_expired_is_offered_again_naming_its_provider() -> None:
+    """A placeholder left open in a tab for days: one click allows what it would have."""
+    log = RecordingLog()
+    stale = CsrfTokens((SECRET,), 2 * 86400, clock=lambda: time.time() - 3 * 86400).issue()
+    fields = [
+        ("csrf_token", stale),
+        ("action", "allow"),
+        ("providers", "video-host"),
+        ("source", "embed"),
+        ("next", "/page#video-2"),
+        ("lang", "da"),
+    ]
+    async with client_for(app_with(log)) as client:
+        refused = await client.post(
+            "/_consent",
+            content=urlencode(fields),
+            headers={"origin": BASE_URL, "content-type": "application/x-www-form-urlencoded"},
+        )
+        form = refused.text.split('class="cg-confirm-form"', 1)[1]
+        again = [(k, unescape(v)) for k, v in re.findall(r'name="([^"]*)" value="([^"]*)"', form)]
+        response = await client.post(
+            "/_consent",
+            content=urlencode(again),
+            headers={"origin": BASE_URL, "content-type": "application/x-www-form-urlencoded"},
+        )
+    assert refused.status_code == 403
+    assert "<li>Video Host</li>" in refused.text
+    assert (
+        '<button type="submit" class="cg-button" name="action" value="allow">Tillad</button>'
+        in (refused.text)
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/page#video-2"
+    [record] = log.records
+    assert (record.action, record.source, record.providers) == ("allow", "embed", ("video-host",))
 
 
 # -- configuration -------------------------------------------------------------------------

@@ -405,6 +405,23 @@ class Renderer:
         values = {"csrf": csrf_token, **next_values(next_path)}
         return self._preferences_html(lang, state, values, saved=saved)
 
+    def _confirmed(self, lang: str, action: str, fields: Sequence[tuple[str, str]]) -> list[str]:
+        """What a confirm page lists, so the visitor sees what they confirm: the categories
+        a "save" switches on, the providers an "allow" allows."""
+
+        def posted(field: str) -> set[str]:
+            return {value for name, value in fields if name == field}
+
+        declaration = self.declaration(lang)
+        if action == "save":
+            chosen = posted("categories")
+            return [c.title for c in declaration if c.name in chosen and not c.always_on]
+        if action == "allow":
+            allowed = posted("providers")
+            titles = (p.title for c in declaration for p in c.providers if p.name in allowed)
+            return list(dict.fromkeys(titles))
+        return []
+
     def error_page(self, lang: str, message_key: str, *, next_path: str) -> str:
         return self._error_pages[lang, message_key].fill(next_values(next_path))
 
@@ -420,19 +437,14 @@ class Renderer:
         """The page that offers a choice whose form expired again, with a fresh token.
 
         ``fields`` are the other posted fields (categories, source, lang, ...), sent back
-        as they came; a "save" lists the categories it switches on. Rendered per
-        request: it is only for the rare expired form.
+        as they came. Rendered per request: it is only for the rare expired form.
         """
-        chosen = {value for name, value in fields if name == "categories"}
         html = self._render(
             "confirm.html",
             lang,
             action=action,
             button=_ACTION_BUTTONS.get(action, "banner.save"),
-            # What "save" would switch on, so the visitor sees what they confirm.
-            chosen=[c.title for c in self.declaration(lang) if c.name in chosen and not c.always_on]
-            if action == "save"
-            else [],
+            chosen=self._confirmed(lang, action, fields),
             # NUL marks a hole; a posted value must not open one.
             fields=[(k.replace("\0", ""), v.replace("\0", "")) for k, v in fields],
             csrf_token=hole("csrf"),
@@ -579,6 +591,7 @@ def check_templates(config: ConsentConfig) -> None:
 
 #: The label of the button that sends each action again, on the confirm page.
 _ACTION_BUTTONS = {
+    "allow": "errors.confirm_allow",
     "accept_all": "banner.accept_all",
     "reject_all": "banner.reject_all",
     "save": "banner.save",
