@@ -224,8 +224,18 @@ class Renderer:
             for lang in self.languages
             for key in ERROR_KEYS
         }
+        # Embeds allowed before any answer: the preference centre's other branch.
+        table = self.provider_table
+        allowed_only = ConsentState(
+            consent_id=_SAMPLE_CHOICE.consent_id,
+            decided_at=_SAMPLE_CHOICE.decided_at,
+            providers=table.choosable(table.names),
+            answered=False,
+            provider_categories=table.categories,
+        )
         for lang in self.languages:
             self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True)
+            self._preferences_html(lang, allowed_only, hole_values())
             self.confirm_page(
                 lang,
                 action="save",
