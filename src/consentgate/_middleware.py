@@ -35,7 +35,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -147,6 +147,7 @@ class ConsentMiddleware:
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
+        self._policy_path = _policy_path(config.privacy_policy_url)
         self._warned_encodings: set[bytes] = set()
         self._placement_checked = False
         if config.controller_name is None:
@@ -377,7 +378,9 @@ class ConsentMiddleware:
         """The banner, and the snippets of providers allowed one by one before answering it."""
         here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
-        head, body = self._stylesheet, self.renderer.banner[language].fill(values)
+        on_policy = unquote_to_bytes(path).rstrip(b"/") == self._policy_path
+        banners = self.renderer.folded_banner if on_policy else self.renderer.banner
+        head, body = self._stylesheet, banners[language].fill(values)
         if providers:
             snippets = self.renderer.snippets(frozenset(), providers, week, host)
             head, body = head + snippets[0], body + snippets[1]
@@ -414,6 +417,17 @@ class ConsentMiddleware:
                 "without banner or snippets (serve them as utf-8, identity or gzip)",
                 what,
             )
+
+
+def _policy_path(url: str | None) -> bytes | None:
+    """The path of the privacy policy, as a request's is compared with it; None without one.
+
+    The host of an absolute URL is not compared: on another site, the path is simply
+    never this site's policy in practice, and the cost of a match is a folded banner.
+    """
+    path = unquote_to_bytes(urlsplit(url or "").path).rstrip(b"/")
+    # A policy at the root of another site ("https://firma.dk/") names no page of this one.
+    return path or None
 
 
 @dataclass(frozen=True, slots=True)

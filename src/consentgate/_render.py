@@ -198,6 +198,11 @@ class Renderer:
             name: self.env.get_template(name) for p in config.providers for name in p.preludes
         }
         self.banner = {lang: Fragment(self._banner_html(lang)) for lang in self.languages}
+        #: The banner on the privacy policy's own page: folded to its title and its choice,
+        #: so the policy it links to can be read under it (also on a phone).
+        self.folded_banner = {
+            lang: Fragment(self._banner_html(lang, folded=True)) for lang in self.languages
+        }
         self.settings_link = {
             lang: Fragment(self._render("settings_link.html", lang, next_q=hole("next_q")))
             for lang in self.languages
@@ -479,10 +484,11 @@ class Renderer:
         )
         return Fragment(html).fill(values)
 
-    def _banner_html(self, lang: str) -> str:
+    def _banner_html(self, lang: str, *, folded: bool = False) -> str:
         return self._render(
             "banner.html",
             lang,
+            folded=folded,
             categories=[c for c in self.declaration(lang) if not c.always_on],
             csrf_token=hole("csrf"),
             next=hole("next"),
