@@ -49,7 +49,7 @@ from ._theme import theme_css
 from .providers import DeclaredCookie, Provider
 from .providers._google import CONSENT_MODE_PRELUDE
 
-__all__ = ["CategoryView", "Fragment", "Renderer"]
+__all__ = ["BANNER_ROOM", "CategoryView", "Fragment", "Renderer"]
 
 _BANNER_INTRO = {True: "banner.intro", False: "banner.intro_without_link"}
 
@@ -143,6 +143,11 @@ def _template_frame(tb: TracebackType | None) -> str | None:
             found = f"{filename}, line {tb.tb_lineno}"
         tb = tb.tb_next
     return found
+
+
+#: Room at the end of a page under the banner, so its last links can scroll out from under
+#: it (the stylesheet gives it the banner's height only while the banner is there).
+BANNER_ROOM = '<div class="cg-room"></div>'
 
 
 class Renderer:

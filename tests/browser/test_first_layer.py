@@ -188,3 +188,22 @@ def test_the_privacy_policy_is_readable_under_the_folded_banner(
         visitor.submit(banner.get_by_role("button", name="Afvis alle", exact=True), "/privacy")
         expect(visitor.page.locator("#consentgate-banner")).to_have_count(0)
         assert visitor.me()["granted"] == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_without_javascript_the_first_tab_reaches_the_banner(
+    browser: Browser, demo_url: str, viewport: dict[str, int]
+) -> None:
+    with open_visitor(browser, demo_url, javascript=False, viewport=viewport) as visitor:
+        banner = first_layer(visitor)
+        # It opens the body: a screen reader meets the labelled region before the page.
+        assert visitor.page.evaluate("document.body.firstElementChild.id") == "consentgate-banner"
+        expect(visitor.page.get_by_role("region").first).to_have_accessible_name(
+            "Dit valg om cookies"
+        )
+        visitor.page.keyboard.press("Tab")
+        focus = visitor.page.evaluate(FOCUS_AND_BANNER)
+        assert focus["inBanner"], focus
+        # The page's own links (the demo has six before its content) come after the choice.
+        expect(banner.get_by_role("button", name="Accepter alle", exact=True)).to_be_visible()
