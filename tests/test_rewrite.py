@@ -296,7 +296,7 @@ def test_never_holds_back_more_than_the_window(
     html: bytes, limits: dict[str, int], data: st.DataObject
 ) -> None:
     window = max(limits["body_window"], len(b"</head>") + 16)
-    injector = HtmlInjector(HEAD, BODY, **limits)
+    injector = HtmlInjector(HEAD, BODY, b"", **limits)
     fed = sent = 0
     for chunk in split(html, data.draw(st.lists(st.integers(0, len(html)), max_size=12))):
         out = injector.feed(chunk)
