@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
-from consentgate.log import PostgresConsentLog, SQLiteConsentLog, _postgres, _sqlite
+from consentgate.log import PostgresConsentLog, SQLiteConsentLog, _core, _postgres, _sqlite
 
 __all__ = ["PostgresStore", "SQLiteStore", "Store"]
 
@@ -28,8 +28,10 @@ class Store(abc.ABC):
     """One empty consent log of one backend."""
 
     kind: str
-    #: The backend's module, for its constants (``_PRUNE_CHUNK``, ``_ERASE``, ...).
+    #: The store's module, for its ``SCHEMA_VERSION``.
     module: ModuleType
+    #: The core both stores are built on, for its constants (``_PRUNE_CHUNK``, ``_ERASE``, ...).
+    core = _core
 
     @property
     @abc.abstractmethod

@@ -21,7 +21,9 @@ from consentgate.log import (
     open_log,
     record_hash,
 )
-from consentgate.log._base import Action, Source, check_store_url
+from consentgate.log._core import Fetch, Steps
+from consentgate.log._open import check_store_url
+from consentgate.log._record import Action, Source
 from tests.helpers import ids_in, make_config, make_record, peek, sequence_of
 from tests.stores import Store
 
@@ -154,12 +156,16 @@ async def test_wal_synchronous_full_and_busy_timeout(tmp_path: Path) -> None:
     async with SQLiteConsentLog(path, timeout=2.5) as log:
         await log.record(make_record())
 
-        def pragma(name: str) -> Any:
-            return lambda conn: conn.execute(f"PRAGMA {name}").fetchone()[0]
+        async def pragma(name: str) -> Any:
+            def steps() -> Steps[Any]:
+                rows = yield Fetch(f"PRAGMA {name}")
+                return rows[0][0]
+
+            return await log._run(steps(), "read", transaction="none")
 
         # synchronous and busy_timeout belong to the connection, so ask the log's own.
-        assert await log._run(pragma("synchronous"), "read") == 2  # FULL
-        assert await log._run(pragma("busy_timeout"), "read") == 2500
+        assert await pragma("synchronous") == 2  # FULL
+        assert await pragma("busy_timeout") == 2500
     with peek(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -171,9 +177,9 @@ async def test_schema_version_and_index(tmp_path: Path) -> None:
         async with SQLiteConsentLog(path) as log:
             await log.record(make_record())
     with peek(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        assert {"consent_records", "checkpoints"} <= tables
+        assert {"consent_records", "checkpoints", "consent_head"} <= tables
         indexes = conn.execute("PRAGMA index_list(consent_records)").fetchall()
         columns = [
             conn.execute(f"PRAGMA index_info({index[1]!r})").fetchall()[0][2] for index in indexes

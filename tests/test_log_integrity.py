@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from consentgate._exceptions import StorageError
 from consentgate.log import (
+    ChainHead,
     ChainLink,
     ChainReport,
     Checkpoint,
@@ -27,6 +28,7 @@ from consentgate.log import (
     SQLiteConsentLog,
     Tombstone,
     UnreadableRecord,
+    _core,
     _sqlite,
     record_hash,
     verify_chain,
@@ -69,7 +71,7 @@ async def test_records_are_hashed_and_chained(store: Store) -> None:
     async with store.open() as log:
         stored = await fill(log, 5)
         read = await links_of(log)
-    assert read == stored
+    assert read == [*stored, ChainHead(sequence=5, hash=str(stored[-1].hash))]
     assert stored[0].prev_hash == GENESIS_HASH
     for before, record in zip(stored, stored[1:], strict=False):
         assert record.prev_hash == before.hash
@@ -91,6 +93,7 @@ async def test_untouched_log_verifies(store: Store) -> None:
         erased=0,
         last_sequence=7,
         last_hash=stored[-1].hash,
+        head_checked=True,
     )
 
 
@@ -278,12 +281,10 @@ def test_any_single_row_mutation_is_detected(
 ) -> None:
     """Whatever one row becomes, the log either still says the same or fails verification.
 
-    Cutting off the newest row is the one change a chain cannot show (see _chain).
+    The newest row too: the head, kept with every batch, shows it cut off.
     """
     original, before = stored_chain
     column, value = mutation
-    if column == "delete" and row == 6:
-        row = 5
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "log.db"
         shutil.copy(original, path)
@@ -296,7 +297,7 @@ def test_any_single_row_mutation_is_detected(
                     record = before[row - 1]
                     assert isinstance(record, ConsentRecord)
                     digests = (consent_id_digest(record.consent_id), content_digest(record))
-                    conn.execute(_sqlite._ERASE, (*digests, row))
+                    conn.execute(_core._ERASE, (*digests, row))
                 else:
                     update = f"UPDATE consent_records SET {column} = ? WHERE sequence = ?"
                     conn.execute(update, (value, row))
@@ -345,7 +346,7 @@ async def test_v1_log_is_migrated_in_place_and_verifies(path: Path) -> None:
         history = await log.history("a")
         report = await log.verify()
         new = await log.record(make_record(consent_id="a"))
-        assert await log.migrate() == 2
+        assert await log.migrate() == 3
         after = await log.verify()
     assert [r.sequence for r in history] == [1, 3]
     assert [r.action for r in history] == ["grant", "withdraw"]
@@ -356,7 +357,7 @@ async def test_v1_log_is_migrated_in_place_and_verifies(path: Path) -> None:
     assert new.sequence == 6
     assert after.ok and after.checked == 5
     with peek(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         assert conn.execute("SELECT count(*) FROM consent_records").fetchone() == (5,)
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "consent_records_v2" not in names
@@ -514,7 +515,7 @@ async def test_prune_stops_at_the_first_record_that_is_not_old(store: Store) -> 
 
 @pytest.mark.anyio
 async def test_repeated_prunes_and_chunks(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store.module, "_PRUNE_CHUNK", 3)
+    monkeypatch.setattr(store.core, "_PRUNE_CHUNK", 3)
     async with store.open() as log:
         await fill(log, 20)
         assert await log.prune(at(8)) == 8
@@ -560,7 +561,7 @@ async def test_a_prune_overtaking_a_walk_is_no_break(store: Store) -> None:
         await log.prune(at(6))
         rest = [link async for link in walk]
     assert isinstance(rest[0], Checkpoint) and rest[0].sequence == 6
-    assert [link.sequence for link in rest[1:]] == [7, 8, 9, 10]
+    assert [link.sequence for link in rest[1:]] == [7, 8, 9, 10, 10]  # the head last
     assert verify_chain([*first, *rest]).ok
 
 
@@ -650,7 +651,7 @@ async def test_blanking_a_record_without_an_erase_request_is_detected(store: Sto
         stored = await fill(log, 6)
         target = stored[3]
         store.tamper(
-            store.module._ERASE,
+            store.core._ERASE,
             consent_id_digest(target.consent_id),
             content_digest(target),
             target.sequence,

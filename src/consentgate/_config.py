@@ -18,7 +18,7 @@ from ._state import NECESSARY
 from ._text import LocalizedText
 from ._theme import Theme
 from .log import ConsentLog
-from .log._base import check_store_url
+from .log._open import check_store_url
 from .log._privacy import UserAgentMode
 from .providers import Buffer, DeclaredCookie, GoogleAnalytics, JetpackStats, Provider, SiteKit
 

@@ -37,7 +37,7 @@ from ._render import Renderer, consent_mode, iso_week, next_values
 from ._retention import Retention
 from ._state import ConsentState
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
-from .log._base import Action
+from .log._record import Action
 
 __all__ = ["ConsentEndpoints"]
 

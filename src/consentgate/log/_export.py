@@ -18,9 +18,10 @@ Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
 
 Erased records are left out: their tombstones keep nothing but hashes. The
 export streams page by page, so memory stays constant however large the log.
-A backend with an ``export_lines`` method (see :class:`LineSource`) writes the
-lines itself, byte for byte as :func:`csv_lines` and :func:`json_lines` would,
-which spares building a record object per row.
+Every log writes its pages with ``ConsentLog.export_lines``: by default from
+its records with :func:`csv_lines` and :func:`json_lines`; the SQL stores let
+the database write the lines, byte for byte the same, which spares building a
+record object per row.
 """
 
 from __future__ import annotations
@@ -30,41 +31,29 @@ import io
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal, Protocol, get_args, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from ._base import ConsentLog, ConsentRecord, record_row
 from ._chain import format_time
+from ._record import ConsentRecord, record_row
+from ._schema import CONTENT_COLUMNS
+
+if TYPE_CHECKING:
+    from ._base import ConsentLog
 
 __all__ = [
     "CSV_HEADER",
     "EXPORT_COLUMNS",
     "FORMATS",
     "MEDIA_TYPES",
-    "Countable",
     "ExportFormat",
-    "LineSource",
     "csv_lines",
     "export_chunks",
     "json_lines",
     "parse_when",
 ]
 
-EXPORT_COLUMNS = (
-    "sequence",
-    "time",
-    "consent_id",
-    "action",
-    "granted",
-    "refused",
-    "policy_version",
-    "language",
-    "source",
-    "text_fingerprint",
-    "user_agent",
-    "ip",
-    "prev_hash",
-    "hash",
-)
+#: The record's columns with ``time`` first, as an auditor reads them.
+EXPORT_COLUMNS = ("sequence", "time", "consent_id", *CONTENT_COLUMNS[2:], "prev_hash", "hash")
 
 ExportFormat = Literal["csv", "jsonl"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
@@ -72,34 +61,6 @@ MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "appli
 
 #: Records a page holds: big pages keep the cost per page small, and memory stays bounded.
 DEFAULT_PAGE = 10_000
-
-
-@runtime_checkable
-class LineSource(Protocol):
-    """A log that writes its records' lines itself (no header): ``(records, text)`` pages."""
-
-    def export_lines(
-        self,
-        format: ExportFormat,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-        batch_size: int = DEFAULT_PAGE,
-    ) -> AsyncIterator[tuple[int, str]]: ...
-
-
-@runtime_checkable
-class Countable(Protocol):
-    """A log that can count the records an export would give, e.g. for a progress bar."""
-
-    async def count_records(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-    ) -> int: ...
 
 
 def csv_lines(records: Iterable[ConsentRecord]) -> str:
@@ -154,28 +115,15 @@ async def export_chunks(
     A CSV export starts with the header row; an empty log gives just that.
     ``on_page`` is told how many records each chunk holds, e.g. for a progress bar.
     """
-    filters: dict[str, Any] = {"since": since, "until": until, "consent_id": consent_id}
     if format == "csv":
         yield CSV_HEADER
-    if isinstance(log, LineSource):
-        async for count, lines in log.export_lines(format, **filters, batch_size=batch_size):
-            if on_page is not None:
-                on_page(count)
-            yield lines
-        return
-    encode = csv_lines if format == "csv" else json_lines
-    page: list[ConsentRecord] = []
-    async for record in log.iter_records(**filters, batch_size=batch_size):
-        page.append(record)
-        if len(page) >= batch_size:
-            if on_page is not None:
-                on_page(len(page))
-            yield encode(page)
-            page = []
-    if page:
+    pages = log.export_lines(
+        format, since=since, until=until, consent_id=consent_id, batch_size=batch_size
+    )
+    async for count, lines in pages:
         if on_page is not None:
-            on_page(len(page))
-        yield encode(page)
+            on_page(count)
+        yield lines
 
 
 def parse_when(text: str) -> datetime:

@@ -1,0 +1,124 @@
+"""The consent log's tables, written once and spoken in each store's column types.
+
+A released migration never changes what it creates, so a store's migrations
+call these with its own types; a new table or column is a new function here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import get_args
+
+from ._record import Action, Source
+
+__all__ = [
+    "CONSENT_ID_INDEX",
+    "CONTENT_COLUMNS",
+    "Types",
+    "checkpoints_table",
+    "head_mac_column",
+    "head_table",
+    "records_table",
+]
+
+#: The columns of a record's content: what erasure blanks.
+CONTENT_COLUMNS = (
+    "consent_id",
+    "time",
+    "action",
+    "granted",
+    "refused",
+    "policy_version",
+    "language",
+    "source",
+    "text_fingerprint",
+    "user_agent",
+    "ip",
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Types:
+    """The column types a dialect's DDL uses for what the tables hold."""
+
+    #: A 64-bit integer (sequences, counts).
+    integer: str
+    #: An auto-numbered integer key.
+    serial: str
+    text: str
+    #: A point in time.
+    time: str
+    #: True or false, with the dialect's check of ``erased`` if it has no boolean type.
+    flag: str
+    #: The dialect's check of a record's ``time``, if it keeps times as text.
+    time_check: str = ""
+
+
+def records_table(name: str, types: Types) -> str:
+    """The records table: a record (or an erased one's tombstone) and its place in the chain."""
+    integer, text = types.integer, types.text
+    actions = ", ".join(f"'{action}'" for action in get_args(Action))
+    sources = ", ".join(f"'{source}'" for source in get_args(Source))
+    required = [c for c in CONTENT_COLUMNS if c not in ("user_agent", "ip")]
+    blank = ", ".join("CAST(time AS TEXT)" if c == "time" else c for c in CONTENT_COLUMNS)
+    return f"""
+    CREATE TABLE {name} (
+        sequence          {integer} PRIMARY KEY,
+        consent_id        {text},
+        time              {types.time}{types.time_check},
+        action            {text} CHECK (action IN ({actions})),
+        granted           {text},
+        refused           {text},
+        policy_version    {text},
+        language          {text},
+        source            {text} CHECK (source IN ({sources})),
+        text_fingerprint  {text},
+        user_agent        {text},
+        ip                {text},
+        prev_hash         {text} NOT NULL CHECK (length(prev_hash) = 64),
+        hash              {text} NOT NULL CHECK (length(hash) = 64),
+        erased            {types.flag} NOT NULL DEFAULT FALSE,
+        consent_id_digest {text} CHECK (length(consent_id_digest) = 64),
+        content_digest    {text} CHECK (length(content_digest) = 64),
+        CHECK (CASE WHEN erased
+            THEN coalesce({blank}) IS NULL
+                 AND consent_id_digest IS NOT NULL AND content_digest IS NOT NULL
+            ELSE {" AND ".join(f"{c} IS NOT NULL" for c in required)}
+                 AND consent_id_digest IS NULL AND content_digest IS NULL
+        END)
+    )
+    """
+
+
+def checkpoints_table(types: Types) -> str:
+    """Where a pruned chain starts: the last deleted record's sequence and hash."""
+    return f"""
+    CREATE TABLE checkpoints (
+        id            {types.serial} PRIMARY KEY,
+        sequence      {types.integer} NOT NULL,
+        hash          {types.text} NOT NULL CHECK (length(hash) = 64),
+        deleted       {types.integer} NOT NULL CHECK (deleted > 0),
+        time          {types.time} NOT NULL,
+        pruned_before {types.time} NOT NULL
+    )
+    """
+
+
+def head_table(types: Types) -> str:
+    """The head: one row, moved on in the transaction of every batch (see ``_chain``)."""
+    return f"""
+    CREATE TABLE consent_head (
+        id       {types.integer} PRIMARY KEY CHECK (id = 1),
+        sequence {types.integer} NOT NULL,
+        hash     {types.text} NOT NULL CHECK (length(hash) = 64)
+    )
+    """
+
+
+def head_mac_column(types: Types) -> str:
+    """A keyed chain's head carries its MAC (see ``_chain``)."""
+    return f"ALTER TABLE consent_head ADD COLUMN mac {types.text} CHECK (length(mac) = 64)"
+
+
+#: The index ``history`` and erasure look a visitor up by.
+CONSENT_ID_INDEX = "CREATE INDEX consent_records_consent_id ON consent_records (consent_id)"
