@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
-from ._config import check_retention_days, sqlite_relative_to
+from ._config import CHAIN_KEY_ENV, check_retention_days, sqlite_relative_to
 from ._exceptions import ConsentGateError
 from .log import ChainHead, ConsentLog, open_log
 from .log._export import FORMATS, export_chunks, parse_when
@@ -33,8 +33,6 @@ from .log._export import FORMATS, export_chunks, parse_when
 __all__ = ["main"]
 
 EXIT_OK, EXIT_BROKEN, EXIT_ERROR = 0, 1, 2
-#: Where ``verify`` and the others find a keyed chain's key.
-CHAIN_KEY_VARIABLE = "CONSENTGATE_CHAIN_KEY"
 #: Seconds between progress updates on a terminal.
 _PROGRESS_INTERVAL = 0.2
 _BAR_WIDTH = 30
@@ -103,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
         "--chain-key-file",
         type=Path,
         metavar="FILE",
-        help=f"a keyed chain's key, read from FILE (else ${CHAIN_KEY_VARIABLE}, else --config)",
+        help=f"a keyed chain's key, read from FILE (else ${CHAIN_KEY_ENV}, else --config)",
     )
     parser = argparse.ArgumentParser(
         prog="consentgate", description="Look after a consentgate consent log."
@@ -190,7 +188,7 @@ async def _verify(args: argparse.Namespace) -> int:
     async with _OpenLog(args) as log:
         if log.chain_key is None and await _is_keyed(log):
             raise _Failure(
-                f"the log's chain is keyed: give its key in ${CHAIN_KEY_VARIABLE}, "
+                f"the log's chain is keyed: give its key in ${CHAIN_KEY_ENV}, "
                 "--chain-key-file or the --config file's chain_key"
             )
         report = await log.verify(expect_head=args.expect_head)
@@ -292,7 +290,7 @@ class _OpenLog:
 
 def _chain_key(args: argparse.Namespace, settings: dict[str, Any]) -> str | None:
     """The chain key: from the environment, else ``--chain-key-file``, else the config file."""
-    key = os.environ.get(CHAIN_KEY_VARIABLE)
+    key = os.environ.get(CHAIN_KEY_ENV)
     if not key and args.chain_key_file is not None:
         try:
             key = args.chain_key_file.read_text(encoding="utf-8").strip()

@@ -400,6 +400,7 @@ class ChainVerifier:
         #: What the next link must follow, for the reports.
         self._anchor = "the genesis hash"
         self._start = "genesis"
+        self._pruned_to = 0
         self._checked = 0
         self._erased = 0
         self._keyed = 0
@@ -477,7 +478,7 @@ class ChainVerifier:
             reason = f"record {sequence}, the expected head, is missing: " + (
                 f"the log ends at record {self._last_sequence}"
                 if expect.sequence > self._last_sequence
-                else f"the chain now starts after record {self._last_sequence}"
+                else f"the chain now starts after record {self._pruned_to}"
             )
         else:
             sequence, reason = None, f"{self._checked} records verified from {self._start}"
@@ -526,6 +527,7 @@ class ChainVerifier:
                     )
                 self._expect_seen = True
         self._last_sequence, self._last_hash = checkpoint.sequence, checkpoint.hash
+        self._pruned_to = checkpoint.sequence
         self._anchor = self._start = f"the checkpoint after record {checkpoint.sequence}"
         # Tombstones it deleted may have had their erase record deleted with them.
         self._pending = {
