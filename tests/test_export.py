@@ -125,6 +125,36 @@ async def test_csv_lines_end_in_crlf_and_quote_every_text_field(any_log: Consent
     assert all(line.split(",", 1)[1].startswith('"') for line in lines[1:-1])
 
 
+async def test_cells_a_spreadsheet_would_run_get_a_quote_in_csv_only(any_log: ConsentLog) -> None:
+    [stored] = await record_all(
+        any_log,
+        [
+            make_record(
+                consent_id='=HYPERLINK("http://evil")',
+                policy_version="+1",
+                language="-1",
+                text_fingerprint="@SUM(A1)",
+                user_agent="\tMozilla",
+                ip="\r1.2.3.0",
+                time=START,
+            )
+        ],
+    )
+    csv_text = await export(any_log)
+    assert csv_text == CSV_HEADER + (
+        f'{stored.sequence},"2024-05-01T12:00:00.000000Z","\'=HYPERLINK(""http://evil"")",'
+        '"grant","[""analytics"",""marketing""]","[""personalisation""]","\'+1","\'-1",'
+        f'"banner","\'@SUM(A1)","\'\tMozilla","\'\r1.2.3.0","{stored.prev_hash}","{stored.hash}"\r\n'
+    )
+    [line] = (await export(any_log, "jsonl")).splitlines()
+    exact = json.loads(line)
+    assert (exact["consent_id"], exact["user_agent"], exact["ip"]) == (
+        stored.consent_id,
+        "\tMozilla",
+        "\r1.2.3.0",
+    )
+
+
 async def test_special_characters_survive_csv_and_jsonl(any_log: ConsentLog) -> None:
     nasty = 'a "quoted", multi\r\nline, ünïcødé 🍪 =cmd|x; \\ \t end'
     await record_all(
@@ -189,6 +219,27 @@ FIXED = (
     visitor=st.sampled_from([None, "random", "visitor-2", "erased"]),
     batch_size=st.integers(min_value=1, max_value=3),
 )
+# Always: cells a spreadsheet would run as formulas.
+@example(
+    texts=["=HYPERLINK(1)", "+1", "-2\r\n@x", "@SUM(A1)"],
+    when=START,
+    granted=[],
+    refused=[],
+    since=None,
+    until=None,
+    visitor="random",
+    batch_size=2,
+)
+@example(
+    texts=["\tcmd", "\rcmd", '-"q"', "=="],
+    when=START,
+    granted=[],
+    refused=[],
+    since=None,
+    until=None,
+    visitor=None,
+    batch_size=3,
+)
 # Always: ``until`` just at a record's time, which leaves that record out.
 @example(
     texts=["", "", "", ""],
@@ -250,8 +301,13 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
     assert jsonl == json_lines(chosen)
     if placed in chosen:
         row = parse_csv(text)[1 + chosen.index(placed)]
-        assert row[2] == consent_id and row[10] == user_agent and row[11] == ip
+        assert (row[2], row[10], row[11]) == tuple(map(as_text, (consent_id, user_agent, ip)))
         assert json.loads(row[4]) == sorted(granted)
+
+
+def as_text(cell: str) -> str:
+    """A CSV cell as a spreadsheet must show it: a would-be formula after a ``'``."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
 def _matches(

@@ -12,9 +12,12 @@ Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
   site does not record them.
 - CSV is RFC 4180: a header row, CRLF line ends, and every field but
   ``sequence`` in double quotes (``"`` doubled inside), so a comma, quote or
-  line break in a user agent cannot shift a column. Values are exported as
-  stored; a spreadsheet may still read a user agent starting with ``=`` as a
-  formula, so import the file as text.
+  line break in a user agent cannot shift a column.
+- A CSV cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+  return (:data:`FORMULA_STARTS`) is written with a ``'`` before it, so that a
+  spreadsheet shows a user agent (or anything a tamperer wrote) as text instead
+  of running it as a formula (OWASP's advice on CSV injection). JSON Lines
+  stays exactly as stored.
 
 Erased records are left out: their tombstones keep nothing but hashes. The
 export streams page by page, so memory stays constant however large the log.
@@ -44,6 +47,7 @@ __all__ = [
     "CSV_HEADER",
     "EXPORT_COLUMNS",
     "FORMATS",
+    "FORMULA_STARTS",
     "MEDIA_TYPES",
     "ExportFormat",
     "csv_lines",
@@ -54,6 +58,9 @@ __all__ = [
 
 #: The record's columns with ``time`` first, as an auditor reads them.
 EXPORT_COLUMNS = ("sequence", "time", "consent_id", *CONTENT_COLUMNS[2:], "prev_hash", "hash")
+
+#: What a spreadsheet takes a cell starting with for a formula: such a CSV cell gets a ``'``.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 ExportFormat = Literal["csv", "jsonl"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
@@ -147,7 +154,12 @@ def parse_when(text: str) -> datetime:
 def _csv_row(record: ConsentRecord) -> tuple[Any, ...]:
     """The stored columns in the export's order, which puts ``time`` before ``consent_id``."""
     sequence, consent_id, when, *rest = record_row(record, format_time(record.time))
-    return (sequence, when, consent_id, *rest)
+    return (sequence, when, *map(_defused, (consent_id, *rest)))
+
+
+def _defused(cell: str | None) -> str | None:
+    """A text cell a spreadsheet will not run as a formula."""
+    return "'" + cell if cell and cell.startswith(FORMULA_STARTS) else cell
 
 
 CSV_HEADER = ",".join(f'"{column}"' for column in EXPORT_COLUMNS) + "\r\n"

@@ -65,7 +65,7 @@ from ._core import (
     answer,
     drive_async,
 )
-from ._export import EXPORT_COLUMNS
+from ._export import EXPORT_COLUMNS, FORMULA_STARTS
 from ._record import ConsentRecord
 
 if TYPE_CHECKING:
@@ -106,16 +106,24 @@ _V2: tuple[str, ...] = (_schema.head_mac_column(_TYPES),)
 #: ``time`` as ``_chain.format_time`` writes it, whatever the session's time zone.
 _UTC_TIME = "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #: A record as the CSV line ``_export.csv_lines`` writes: the sequence bare, every other
-#: column in double quotes with ``"`` doubled, absent values empty, CRLF. The category
-#: lists are the JSON text stored, which is what ``csv_lines`` writes.
+#: column in double quotes with ``"`` doubled, absent values empty, CRLF, and a ``'``
+#: before a cell a spreadsheet would take for a formula (``time`` never starts so). The
+#: category lists are the JSON text stored, which is what ``csv_lines`` writes.
+_FORMULA = ", ".join(f"chr({ord(start)})" for start in FORMULA_STARTS)
+
+
+def _or_empty(column: str) -> str:
+    """An optional column's value, or nothing; a required one as it is (NULL: no line)."""
+    return f"coalesce({column}, '')" if column in ("user_agent", "ip") else column
+
+
 _CSV_LINE = (
     "sequence::text || ',\"' || "
     + " || '\",\"' || ".join(
         _UTC_TIME
         if column == "time"
-        else f"replace(coalesce({column}, ''), '\"', '\"\"')"
-        if column in ("user_agent", "ip")
-        else f"replace({column}, '\"', '\"\"')"
+        else f"CASE WHEN left({column}, 1) IN ({_FORMULA}) THEN '''' ELSE '' END"
+        f" || replace({_or_empty(column)}, '\"', '\"\"')"
         for column in EXPORT_COLUMNS[1:]
     )
     + " || E'\"\\r\\n'"

@@ -38,7 +38,7 @@ from ._core import (
     answer,
     drive,
 )
-from ._export import EXPORT_COLUMNS
+from ._export import EXPORT_COLUMNS, FORMULA_STARTS
 from ._record import placed, record_row
 
 __all__ = ["SCHEMA_VERSION", "SQLiteConsentLog"]
@@ -101,13 +101,18 @@ _V2_AFTER: tuple[str, ...] = (
 )
 
 #: A record as the CSV line ``_export.csv_lines`` writes: the sequence bare, every other
-#: column in double quotes with ``"`` doubled (printf's ``%w``), absent values empty.
+#: column in double quotes with ``"`` doubled (printf's ``%w``), absent values empty, and
+#: a ``'`` before a cell a spreadsheet would take for a formula (``time`` never starts so).
+_FORMULA = ", ".join(f"char({ord(start)})" for start in FORMULA_STARTS)
 _CSV_LINE = (
     "printf('%d"
     + ',"%w"' * (len(EXPORT_COLUMNS) - 1)
     + "' || char(13, 10), "
     + ", ".join(
-        f"ifnull({column}, '')" if column in ("user_agent", "ip") else column
+        column
+        if column in ("sequence", "time")
+        else f"CASE WHEN substr({column}, 1, 1) IN ({_FORMULA}) THEN '''' || {column} "
+        f"ELSE ifnull({column}, '') END"
         for column in EXPORT_COLUMNS
     )
     + ")"
