@@ -15,6 +15,7 @@ import contextlib
 import functools
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -297,13 +298,19 @@ class SQLiteConsentLog(ChainedLog):
         ready = self._prepare(batch)
         if not ready:
             return
-        try:
-            written = self._drive(self._connection(), self._append_batch(ready), "write")
-        except Exception as exc:
-            self._drop()
-            self._batch_failed(ready, exc)
+        for retry in (True, False):
+            try:
+                written = self._drive(self._connection(), self._append_batch(ready), "write")
+            except Exception as exc:
+                self._drop()
+                # A connection opened while the file was read-only stays read-only:
+                # once on a fresh one, so the first write after a fix succeeds.
+                if retry and _read_only(exc):
+                    continue
+                self._batch_failed(ready, exc)
+                return
+            self._batch_written(written)
             return
-        self._batch_written(written)
 
     def _shutdown(self) -> None:
         # Records still queued are written first: their callers are waiting.
@@ -334,16 +341,18 @@ class SQLiteConsentLog(ChainedLog):
         if self._file_id is None:
             return True
         try:
-            stat = os.stat(self._path)
+            info = os.stat(self._path)
         except FileNotFoundError:
             return False
-        return (stat.st_dev, stat.st_ino) == self._file_id
+        return (info.st_dev, info.st_ino) == self._file_id
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit mode: transactions are spelled out where they happen.
         return sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
 
     def _open(self) -> sqlite3.Connection:
+        if self._path != _MEMORY:
+            _restore_write_access(self._path)
         conn = self._connect()
         try:
             mode = self._switch_to_wal(conn)
@@ -352,8 +361,8 @@ class SQLiteConsentLog(ChainedLog):
             conn.execute("PRAGMA synchronous=FULL")
             self._drive(conn, self._migrate(), "write")
             if self._path != _MEMORY:
-                stat = os.stat(self._path)
-                self._file_id = (stat.st_dev, stat.st_ino)
+                info = os.stat(self._path)
+                self._file_id = (info.st_dev, info.st_ino)
         except BaseException:
             conn.close()
             raise
@@ -385,6 +394,32 @@ class SQLiteConsentLog(ChainedLog):
         conn, self._conn, self._file_id = self._conn, None, None
         if conn is not None:
             conn.close()
+
+
+def _read_only(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    return isinstance(exc, sqlite3.Error) and code == sqlite3.SQLITE_READONLY
+
+
+def _restore_write_access(path: str) -> None:
+    """Make the -wal and -shm files writable again if the database file is.
+
+    SQLite creates them with the database file's permissions: opened while the
+    file was read-only, they stay read-only after its permissions are restored,
+    and every connection then fails to write. Only our own files are changed,
+    to the database file's mode, as SQLite would create them now.
+    """
+    try:
+        database = os.stat(path)
+    except OSError:
+        return
+    if not os.access(path, os.W_OK):
+        return
+    for suffix in ("-wal", "-shm"):
+        side = path + suffix
+        with contextlib.suppress(OSError):
+            if not os.access(side, os.W_OK) and os.stat(side).st_uid == os.geteuid():
+                os.chmod(side, stat.S_IMODE(database.st_mode))
 
 
 def _step(conn: sqlite3.Connection, step: Step) -> Any:
