@@ -556,9 +556,14 @@ class ChainVerifier:
             return self._break(
                 last, f"the log's head names record {last} with another hash: its end was rewritten"
             )
-        if self._key is not None and (
-            head.mac is None
-            or not hmac.compare_digest(head.mac, head_mac(self._key, last, head.hash))
+        # A log nothing was appended to has no links to sign.
+        if (
+            self._key is not None
+            and last
+            and (
+                head.mac is None
+                or not hmac.compare_digest(head.mac, head_mac(self._key, last, head.hash))
+            )
         ):
             return self._break(last, "the log's head is not signed with the chain key")
         self._head_checked = True
