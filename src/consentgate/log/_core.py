@@ -291,6 +291,11 @@ class ChainedLog(ConsentLog):
                 self._draining = False
         return batch
 
+    def _writer_stopped(self) -> None:
+        """The writer ended, perhaps before the queue was empty: a new one may start."""
+        with self._lock:
+            self._draining = False
+
     def _prepare(self, batch: list[_Pending]) -> Ready:
         """The batch's records the store will take; the others' callers fail now.
 

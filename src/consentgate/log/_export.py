@@ -47,6 +47,7 @@ __all__ = [
     "CSV_HEADER",
     "EXPORT_COLUMNS",
     "FORMATS",
+    "FORMULA_FREE_COLUMNS",
     "FORMULA_STARTS",
     "MEDIA_TYPES",
     "ExportFormat",
@@ -61,6 +62,10 @@ EXPORT_COLUMNS = ("sequence", "time", "consent_id", *CONTENT_COLUMNS[2:], "prev_
 
 #: What a spreadsheet takes a cell starting with for a formula: such a CSV cell gets a ``'``.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+#: Columns no stored value of can start like that (a number, a time, the schema's words):
+#: the stores' SQL writers spare them the check.
+FORMULA_FREE_COLUMNS = ("sequence", "time", "action", "source")
 
 ExportFormat = Literal["csv", "jsonl"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)

@@ -65,7 +65,7 @@ from ._core import (
     answer,
     drive_async,
 )
-from ._export import EXPORT_COLUMNS, FORMULA_STARTS
+from ._export import EXPORT_COLUMNS, FORMULA_FREE_COLUMNS, FORMULA_STARTS
 from ._record import ConsentRecord
 
 if TYPE_CHECKING:
@@ -107,8 +107,8 @@ _V2: tuple[str, ...] = (_schema.head_mac_column(_TYPES),)
 _UTC_TIME = "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #: A record as the CSV line ``_export.csv_lines`` writes: the sequence bare, every other
 #: column in double quotes with ``"`` doubled, absent values empty, CRLF, and a ``'``
-#: before a cell a spreadsheet would take for a formula (``time`` never starts so). The
-#: category lists are the JSON text stored, which is what ``csv_lines`` writes.
+#: before a cell a spreadsheet would take for a formula. The category lists are the
+#: JSON text stored, which is what ``csv_lines`` writes.
 _FORMULA = ", ".join(f"chr({ord(start)})" for start in FORMULA_STARTS)
 
 
@@ -122,6 +122,8 @@ _CSV_LINE = (
     + " || '\",\"' || ".join(
         _UTC_TIME
         if column == "time"
+        else f"replace({column}, '\"', '\"\"')"
+        if column in FORMULA_FREE_COLUMNS
         else f"CASE WHEN left({column}, 1) IN ({_FORMULA}) THEN '''' ELSE '' END"
         f" || replace({_or_empty(column)}, '\"', '\"\"')"
         for column in EXPORT_COLUMNS[1:]
@@ -319,6 +321,8 @@ class PostgresConsentLog(ChainedLog):
                     answer(batch)
         finally:
             self._writer = None
+            # Cancelled (its loop is closing): the next record starts a new writer.
+            self._writer_stopped()
 
     async def _write(self, batch: list[Any]) -> None:
         """One transaction for the whole batch; each caller is answered after COMMIT."""
