@@ -236,11 +236,11 @@ def test_export_shows_progress_only_on_a_terminal(
     assert "exporting" not in piped.getvalue()
 
 
-def test_progress_without_a_total_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_with_nothing_to_count_against_counts(monkeypatch: pytest.MonkeyPatch) -> None:
     from consentgate._cli import _Progress
 
     stream = io.StringIO()
-    progress = _Progress(stream, None)
+    progress = _Progress(stream, 0)
     progress.done(1234)
     assert re.fullmatch(r"\rexporting: 1,234 records  [\d,]+/s \n", stream.getvalue())
     halfway = io.StringIO()

@@ -361,9 +361,9 @@ async def _write(args: argparse.Namespace, log: ConsentLog, out: IO[bytes]) -> i
 
 
 class _Progress:
-    """A bar (when the log can count) or a count, and the rate, rewritten in place."""
+    """A bar (a count for an export of nothing) and the rate, rewritten in place."""
 
-    def __init__(self, stream: IO[str], total: int | None) -> None:
+    def __init__(self, stream: IO[str], total: int) -> None:
         self.stream = stream
         self.total = total
         self.started = self.shown = time.monotonic()
