@@ -113,6 +113,30 @@ def test_canonical_encoding_version_1_is_pinned() -> None:
     assert record_hash(record) == "dd95b7afd876eead3d06ca181a3ac732c0ee9d0584c75d703f335f798d11a4eb"
 
 
+def test_keyed_encoding_version_3_is_pinned() -> None:
+    import hmac
+
+    from consentgate.log._chain import head_mac
+
+    key = b"chain-key-that-is-long-enough-0123456789"
+    record = make_record(
+        consent_id="ø-1",
+        sequence=1,
+        prev_hash=GENESIS_HASH,
+        user_agent="Mozilla/5.0",
+        ip="2001:db8:abcd::",
+    )
+    link = (
+        f'{{"consent_id_digest":"{sha256("ø-1")}","content_digest":"{sha256(CONTENT)}",'
+        f'"prev_hash":"{GENESIS_HASH}","sequence":1,"v":3}}'
+    )
+    keyed = hmac.new(key, link.encode(), hashlib.sha256).hexdigest()
+    assert record_hash(record, key) == keyed
+    assert record_hash(record, key) != record_hash(record)
+    head = f'{{"hash":"{keyed}","sequence":1,"v":3}}'
+    assert head_mac(key, 1, keyed) == hmac.new(key, head.encode(), hashlib.sha256).hexdigest()
+
+
 def test_nulls_and_control_characters_are_encoded_canonically() -> None:
     record = make_record(policy_version='a"\\\n\x01\u2028', sequence=7, prev_hash=GENESIS_HASH)
     expected = CONTENT.replace('"ip":"2001:db8:abcd::"', '"ip":null')

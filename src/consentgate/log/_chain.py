@@ -29,19 +29,21 @@ encoded as UTF-8: no whitespace, only ``"``, ``\\`` and control characters
 escaped. Digests and hashes are lowercase hex. ``hash`` itself is never hashed.
 A change to any of this is a new ``"v"``, never an edit of version 1.
 
-Keyed links, version 2
+Keyed links, version 3
 ----------------------
 
 With a chain key (``ConsentConfig(chain_key=...)``, a secret that is not in the
 database), ``hash`` is the hex HMAC-SHA256, keyed with the UTF-8 bytes of the
-chain key, of the same link JSON with ``"v": 2``; the two digests are as in
-version 1. Whoever can write to the database but lacks the key cannot compute
-such a hash, so cannot forge, edit or re-chain a keyed link. A log keyed later
+chain key, of the same link JSON with ``"v": 3``; the two digests are as in
+version 1. (Version 2 is left to the next encoding of a record's content, which
+is about what a record holds, not how its link is hashed.) Whoever can write to
+the database but lacks the key cannot compute such a hash, so cannot forge,
+edit or re-chain a keyed link. A log keyed later
 in its life keeps its version 1 links: the first keyed link's ``prev_hash``
 commits to them. Once a chain is keyed, the verifier (given the key) refuses
 any version 1 link after a keyed one, and it requires the head (see below) to
 carry ``mac`` = hex HMAC-SHA256 (same key) of the canonical JSON
-``{"hash": ..., "sequence": <int>, "v": 2}`` of the head, so that rewriting
+``{"hash": ..., "sequence": <int>, "v": 3}`` of the head, so that rewriting
 the whole log as version 1 is no way round the key either.
 
 The head
@@ -120,7 +122,7 @@ __all__ = [
 
 ENCODING_VERSION = 1
 #: The encoding of a link hashed with a chain key.
-KEYED_VERSION = 2
+KEYED_VERSION = 3
 #: The ``prev_hash`` of the very first record.
 GENESIS_HASH = "0" * 64
 
@@ -336,7 +338,7 @@ def link_hash(
     content_digest: str,
     key: bytes | None = None,
 ) -> str:
-    """The hash of one link of the chain: version 1, or version 2 with a chain ``key``."""
+    """The hash of one link of the chain: version 1, or version 3 with a chain ``key``."""
     version = ENCODING_VERSION if key is None else KEYED_VERSION
     try:
         if type(sequence) is not int:  # a bool, float or text is json's to write
