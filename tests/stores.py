@@ -80,10 +80,21 @@ class Store(abc.ABC):
         version: int = self.module.SCHEMA_VERSION
         return version
 
+    #: The schema version each feature of the log came with, in this store.
+    versions: dict[str, int]
+
+    async def migrate_to(self, version: int) -> None:
+        """Create the schema as it was at ``version``, as an earlier release left it."""
+        log = self.open()
+        setattr(log, "migrations", log.migrations[:version])  # noqa: B010
+        async with log:
+            assert await log.migrate() == version
+
 
 class SQLiteStore(Store):
     kind = "sqlite"
     module = _sqlite
+    versions = {"chain": 2, "providers": 3, "head": 4}
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -134,6 +145,7 @@ class PostgresStore(Store):
 
     kind = "postgresql"
     module = _postgres
+    versions = {"chain": 1, "providers": 2, "head": 3}
     _schemas = itertools.count(1)
 
     def __init__(self, database_url: str) -> None:

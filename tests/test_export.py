@@ -105,6 +105,7 @@ async def test_csv_has_a_header_and_parses_back_to_the_records(any_log: ConsentL
         "action": "grant",
         "granted": '["analytics","marketing"]',
         "refused": '["personalisation"]',
+        "providers": "[]",
         "policy_version": "2024-05",
         "language": "de",
         "source": "banner",
@@ -143,7 +144,7 @@ async def test_cells_a_spreadsheet_would_run_get_a_quote_in_csv_only(any_log: Co
     csv_text = await export(any_log)
     assert csv_text == CSV_HEADER + (
         f'{stored.sequence},"2024-05-01T12:00:00.000000Z","\'=HYPERLINK(""http://evil"")",'
-        '"grant","[""analytics"",""marketing""]","[""personalisation""]","\'+1","\'-1",'
+        '"grant","[""analytics"",""marketing""]","[""personalisation""]","[]","\'+1","\'-1",'
         f'"banner","\'@SUM(A1)","\'\tMozilla","\'\r1.2.3.0","{stored.prev_hash}","{stored.hash}"\r\n'
     )
     [line] = (await export(any_log, "jsonl")).splitlines()
@@ -195,6 +196,22 @@ FIXED = (
     ),
     make_record(consent_id="erased", time=START + timedelta(minutes=3), user_agent="gone"),
     make_record(consent_id="visitor-2", time=START + timedelta(minutes=4), action="withdraw"),
+    make_record(
+        consent_id="visitor-3",
+        time=START + timedelta(minutes=5),
+        action="allow",
+        granted=(),
+        refused=(),
+        providers=("youtube", "vimeo"),
+        source="embed",
+    ),
+    make_record(
+        consent_id="erased",
+        time=START + timedelta(minutes=6),
+        action="allow",
+        providers=("youtube",),
+        source="embed",
+    ),
 )
 
 
@@ -214,6 +231,7 @@ FIXED = (
     ),
     granted=st.lists(st.text(min_size=1, alphabet='ab,"\n æøå\\\x01'), max_size=3, unique=True),
     refused=st.lists(st.text(min_size=1, alphabet="abæ"), max_size=2, unique=True),
+    providers=st.lists(st.text(min_size=1, alphabet='y,"\n ø\\\x01'), max_size=3, unique=True),
     since=st.sampled_from([None, START, START + timedelta(minutes=2)]),
     until=st.sampled_from([None, START + timedelta(minutes=2, microseconds=7), START + DAY]),
     visitor=st.sampled_from([None, "random", "visitor-2", "erased"]),
@@ -225,6 +243,7 @@ FIXED = (
     when=START,
     granted=[],
     refused=[],
+    providers=[],
     since=None,
     until=None,
     visitor="random",
@@ -235,6 +254,7 @@ FIXED = (
     when=START,
     granted=[],
     refused=[],
+    providers=[],
     since=None,
     until=None,
     visitor=None,
@@ -246,6 +266,7 @@ FIXED = (
     when=START,
     granted=[],
     refused=[],
+    providers=[],
     since=None,
     until=FIXED[1].time,
     visitor=None,
@@ -257,6 +278,7 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
     when: datetime,
     granted: list[str],
     refused: list[str],
+    providers: list[str],
     since: datetime | None,
     until: datetime | None,
     visitor: str | None,
@@ -277,6 +299,7 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
         ip=ip or None,
         granted=tuple(granted),
         refused=tuple(name for name in refused if name not in granted),
+        providers=tuple(providers),
     )
     filters: dict[str, Any] = {
         "since": since,
@@ -289,7 +312,7 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
         async with fresh.open() as log:
             assert writes_its_own_lines(log)
             stored = await record_all(log, [random, *FIXED])
-            assert await log.erase("erased") == 1
+            assert await log.erase("erased") == 2
             kept = [r for r in stored if r.consent_id != "erased"] + await log.history("erased")
             chosen = sorted((r for r in kept if _matches(r, **filters)), key=sequence_of)
             text = await export(log, **filters, batch_size=batch_size)
@@ -301,8 +324,9 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
     assert jsonl == json_lines(chosen)
     if placed in chosen:
         row = parse_csv(text)[1 + chosen.index(placed)]
-        assert (row[2], row[10], row[11]) == tuple(map(as_text, (consent_id, user_agent, ip)))
+        assert (row[2], row[11], row[12]) == tuple(map(as_text, (consent_id, user_agent, ip)))
         assert json.loads(row[4]) == sorted(granted)
+        assert json.loads(row[6]) == sorted(providers)
 
 
 def as_text(cell: str) -> str:
@@ -337,6 +361,7 @@ async def test_jsonl_has_one_object_per_record_with_real_arrays_and_nulls(
     assert [o["sequence"] for o in objects] == [r.sequence for r in stored]
     assert list(objects[0]) == list(EXPORT_COLUMNS)
     assert objects[0]["granted"] == ["analytics", "marketing"]
+    assert objects[0]["providers"] == []
     assert objects[0]["user_agent"] is None and objects[0]["ip"] is None
     assert objects[2]["time"] == "2024-05-01T12:02:00.000000Z"
     assert objects[2]["hash"] == stored[2].hash

@@ -1,7 +1,7 @@
 """The hash chain that makes the consent log tamper-evident.
 
-Canonical encoding, version 1
------------------------------
+Canonical encoding
+------------------
 
 Every stored record carries ``prev_hash`` (its predecessor's ``hash``, or
 :data:`GENESIS_HASH` for the first record) and ``hash``, computed in two
@@ -10,41 +10,64 @@ levels so that an erased record can still be checked (see *Erasure*):
 1. ``content_digest`` = SHA-256 of the canonical JSON of the record's content::
 
        {"action": ..., "consent_id": ..., "granted": [...], "ip": str | null,
-        "language": ..., "policy_version": ..., "refused": [...], "source": ...,
-        "text_fingerprint": ..., "time": "YYYY-MM-DDTHH:MM:SS.ffffffZ",
-        "user_agent": str | null}
+        "language": ..., "policy_version": ..., "providers": [...],
+        "refused": [...], "source": ..., "text_fingerprint": ...,
+        "time": "YYYY-MM-DDTHH:MM:SS.ffffffZ", "user_agent": str | null}
 
-   ``granted`` and ``refused`` are sorted; ``time`` is UTC with all six
-   fractional digits.
+   ``granted``, ``refused`` and ``providers`` are sorted; ``time`` is UTC
+   with all six fractional digits. A field added after version 1 (here
+   ``providers``) is left out while it holds its default (no providers), so a
+   record that uses none of them encodes byte for byte as in version 1.
 2. ``consent_id_digest`` = SHA-256 of the UTF-8 bytes of ``consent_id``.
-3. ``hash`` = SHA-256 of the canonical JSON of the link::
+3. The link: the canonical JSON ::
 
        {"consent_id_digest": ..., "content_digest": ..., "prev_hash": ...,
-        "sequence": <int>, "v": 1}
+        "sequence": <int>, "v": <version>}
+
+   and ``hash`` = its SHA-256, or with a chain key its HMAC (see *Keyed links*).
 
 Canonical JSON is RFC 8785 (JCS). For these value types (ASCII keys, strings,
 integers below 2**53, null, arrays of strings) that is exactly Python's
 ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
 encoded as UTF-8: no whitespace, only ``"``, ``\\`` and control characters
 escaped. Digests and hashes are lowercase hex. ``hash`` itself is never hashed.
-A change to any of this is a new ``"v"``, never an edit of version 1.
 
-Keyed links, version 3
-----------------------
+Encoding versions
+-----------------
+
+The link's ``"v"`` names the newest field the content may hold, and follows
+from the content (:func:`encoding_version`), so every record says how it was
+hashed:
+
+====  =====================================  ==========================================
+v     the content holds                      written
+====  =====================================  ==========================================
+1     the eleven fields of version 1         every record without providers
+2     version 1's, and ``providers``         a record with providers allowed one by one
+====  =====================================  ==========================================
+
+Adding providers to a version 1 record, or taking them off a version 2 one,
+changes its encoding and so its hash. A tombstone keeps the version of the
+record it replaced (the ``chain_version`` column), as its content is gone.
+Every store writes ``chain_version`` for every row, and the verifier holds a
+record's stored version to the one its content calls for. A change to any of
+this is a new version, never an edit of a released one: a log written by any
+earlier release keeps verifying.
+
+Keyed links
+-----------
 
 With a chain key (``ConsentConfig(chain_key=...)``, a secret that is not in the
 database), ``hash`` is the hex HMAC-SHA256, keyed with the UTF-8 bytes of the
-chain key, of the same link JSON with ``"v": 3``; the two digests are as in
-version 1. (Version 2 is left to the next encoding of a record's content, which
-is about what a record holds, not how its link is hashed.) Whoever can write to
+chain key, of the same link JSON, in the same version. Whoever can write to
 the database but lacks the key cannot compute such a hash, so cannot forge,
-edit or re-chain a keyed link. A log keyed later
-in its life keeps its version 1 links: the first keyed link's ``prev_hash``
-commits to them. Once a chain is keyed, the verifier (given the key) refuses
-any version 1 link after a keyed one, and it requires the head (see below) to
-carry ``mac`` = hex HMAC-SHA256 (same key) of the canonical JSON
-``{"hash": ..., "sequence": <int>, "v": 3}`` of the head, so that rewriting
-the whole log as version 1 is no way round the key either.
+edit or re-chain a keyed link. A log keyed later in its life keeps its
+unkeyed links: the first keyed link's ``prev_hash`` commits to them. Once a
+chain is keyed, the verifier (given the key) refuses any unkeyed link after a
+keyed one, and it requires the head (see below) to carry ``mac`` = hex
+HMAC-SHA256 (same key) of the canonical JSON ``{"hash": ..., "sequence": <int>}``
+of the head (no link has those keys), so that rewriting the whole log unkeyed
+is no way round the key either.
 
 The head
 --------
@@ -97,12 +120,11 @@ from functools import lru_cache
 from json.encoder import encode_basestring as _string  # what json.dumps uses
 from typing import Any, TypeAlias
 
-from ._record import ConsentRecord
+from ._record import ConsentRecord, encoding_version
 
 __all__ = [
     "ENCODING_VERSION",
     "GENESIS_HASH",
-    "KEYED_VERSION",
     "ChainHead",
     "ChainLink",
     "ChainReport",
@@ -113,6 +135,7 @@ __all__ = [
     "canonical_json",
     "consent_id_digest",
     "content_digest",
+    "encoding_version",
     "format_time",
     "head_mac",
     "link_hash",
@@ -120,9 +143,8 @@ __all__ = [
     "verify_chain",
 ]
 
-ENCODING_VERSION = 1
-#: The encoding of a link hashed with a chain key.
-KEYED_VERSION = 3
+#: The newest canonical encoding (see *Encoding versions*).
+ENCODING_VERSION = 2
 #: The ``prev_hash`` of the very first record.
 GENESIS_HASH = "0" * 64
 
@@ -136,6 +158,8 @@ class Tombstone:
     hash: str
     consent_id_digest: str
     content_digest: str
+    #: The canonical encoding version of the erased record (see *Encoding versions*).
+    version: int = 1
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -281,6 +305,8 @@ def content_digest(record: ConsentRecord) -> str:
                 _string(record.language),
                 ',"policy_version":',
                 _string(record.policy_version),
+                # From version 2, and only when there are any.
+                ',"providers":' + _strings(record.providers) if record.providers else "",
                 ',"refused":',
                 _strings(record.refused),
                 ',"source":',
@@ -300,7 +326,7 @@ def content_digest(record: ConsentRecord) -> str:
 
 
 def _content(record: ConsentRecord) -> dict[str, Any]:
-    return {
+    content = {
         "action": record.action,
         "consent_id": record.consent_id,
         "granted": list(record.granted),
@@ -313,6 +339,9 @@ def _content(record: ConsentRecord) -> dict[str, Any]:
         "time": format_time(record.time),
         "user_agent": record.user_agent,
     }
+    if record.providers:
+        content["providers"] = list(record.providers)
+    return content
 
 
 def _optional(value: str | None) -> str:
@@ -336,13 +365,13 @@ def link_hash(
     prev_hash: str,
     consent_id_digest: str,
     content_digest: str,
+    version: int = 1,
     key: bytes | None = None,
 ) -> str:
-    """The hash of one link of the chain: version 1, or version 3 with a chain ``key``."""
-    version = ENCODING_VERSION if key is None else KEYED_VERSION
+    """The hash of one link of the chain in encoding ``version``; an HMAC with a chain ``key``."""
     try:
-        if type(sequence) is not int:  # a bool, float or text is json's to write
-            raise TypeError
+        if type(sequence) is not int or type(version) is not int:
+            raise TypeError  # a bool, float or text is json's to write
         data = (
             f'{{"consent_id_digest":{_string(consent_id_digest)},'
             f'"content_digest":{_string(content_digest)},"prev_hash":{_string(prev_hash)},'
@@ -364,7 +393,7 @@ def link_hash(
 
 def head_mac(key: bytes, sequence: int, hash: str) -> str:
     """The MAC a keyed chain's head carries (see *Keyed links*)."""
-    data = canonical_json({"hash": hash, "sequence": sequence, "v": KEYED_VERSION})
+    data = canonical_json({"hash": hash, "sequence": sequence})
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
@@ -377,6 +406,7 @@ def record_hash(record: ConsentRecord, key: bytes | None = None) -> str:
         prev_hash=record.prev_hash,
         consent_id_digest=consent_id_digest(record.consent_id),
         content_digest=content_digest(record),
+        version=encoding_version(record),
         key=key,
     )
 
@@ -497,7 +527,7 @@ class ChainVerifier:
         )
 
     def _matches(self, link: Any, stored: str, hash_of: Any) -> bool:
-        """Whether ``stored`` is the link's hash: keyed, or (before any keyed link) version 1."""
+        """Whether ``stored`` is the link's hash: keyed, or (before any keyed link) unkeyed."""
         if self._key is not None and hash_of(link, self._key) == stored:
             self._keyed += 1
             return True
@@ -597,6 +627,7 @@ def _tombstone_hash(tombstone: Tombstone, key: bytes | None) -> str:
         prev_hash=tombstone.prev_hash,
         consent_id_digest=tombstone.consent_id_digest,
         content_digest=tombstone.content_digest,
+        version=tombstone.version,
         key=key,
     )
 

@@ -65,7 +65,16 @@ from ._chain import (
 )
 from ._expiry import Expiry
 from ._export import DEFAULT_PAGE, ExportFormat
-from ._record import Action, ConsentRecord, Source, erase_request, placed, record_row
+from ._record import (
+    RECORD_COLUMNS,
+    Action,
+    ConsentRecord,
+    Source,
+    encoding_version,
+    erase_request,
+    placed,
+    record_row,
+)
 from ._schema import CONTENT_COLUMNS
 
 __all__ = [
@@ -128,9 +137,13 @@ class BrokenLog(Exception):
     """The database holds something no consentgate wrote (or a newer one did)."""
 
 
-_RECORD_COLUMNS = f"sequence, {', '.join(CONTENT_COLUMNS)}, prev_hash, hash"
+_RECORD_COLUMNS = ", ".join(RECORD_COLUMNS)
 _LINK_COLUMNS = f"{_RECORD_COLUMNS}, erased, consent_id_digest, content_digest"
-_INSERT = f"INSERT INTO consent_records ({_RECORD_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+_INSERT = (
+    f"INSERT INTO consent_records ({_RECORD_COLUMNS}) "
+    f"VALUES ({', '.join('?' * len(RECORD_COLUMNS))})"
+)
+_PREV_HASH, _HASH, _VERSION = map(RECORD_COLUMNS.index, ("prev_hash", "hash", "chain_version"))
 _ERASE = (
     "UPDATE consent_records SET "
     + ", ".join(f"{column} = NULL" for column in CONTENT_COLUMNS)
@@ -373,6 +386,7 @@ class ChainedLog(ConsentLog):
                 prev_hash=prev_hash,
                 consent_id_digest=consent_id_digest(record.consent_id),
                 content_digest=digest,
+                version=encoding_version(record),
                 key=key,
             )
             stored.append(placed(record, sequence=sequence, prev_hash=prev_hash, hash=link))
@@ -700,9 +714,11 @@ class ChainedLog(ConsentLog):
             raise BrokenLog(f"malformed consent record: {exc}") from exc
 
     def _to_record(self, row: Sequence[Any]) -> ConsentRecord:
-        """A stored record from the values of the 14 record columns.
+        """A stored record from the values of ``RECORD_COLUMNS``.
 
         Raises TypeError or ValueError for a row that holds no record.
+        ``chain_version`` is not read: it follows from the content (``_to_link``
+        checks that it does).
         """
         (
             sequence,
@@ -711,6 +727,7 @@ class ChainedLog(ConsentLog):
             action,
             granted,
             refused,
+            providers,
             policy,
             language,
             source,
@@ -719,6 +736,7 @@ class ChainedLog(ConsentLog):
             ip,
             prev_hash,
             hash_,
+            _,
         ) = row
         return ConsentRecord(
             consent_id=consent_id,
@@ -726,6 +744,7 @@ class ChainedLog(ConsentLog):
             action=action,
             granted=tuple(json.loads(granted)),
             refused=tuple(json.loads(refused)),
+            providers=tuple(json.loads(providers)),
             policy_version=policy,
             language=language,
             source=source,
@@ -740,7 +759,7 @@ class ChainedLog(ConsentLog):
     def _to_link(self, row: Sequence[Any]) -> ChainLink:
         """A stored row as the verifier sees it; a damaged row becomes an UnreadableRecord.
 
-        Rows are the 14 record columns, then ``erased`` and the two digests a tombstone keeps.
+        Rows are ``RECORD_COLUMNS``, then ``erased`` and the two digests a tombstone keeps.
         """
         sequence, erased, id_digest, digest = row[0], row[-3], row[-2], row[-1]
         if erased:
@@ -748,15 +767,21 @@ class ChainedLog(ConsentLog):
                 return UnreadableRecord(sequence=sequence, reason="erased without its digests")
             return Tombstone(
                 sequence=sequence,
-                prev_hash=row[12],
-                hash=row[13],
+                prev_hash=row[_PREV_HASH],
+                hash=row[_HASH],
                 consent_id_digest=id_digest,
                 content_digest=digest,
+                version=row[_VERSION],
             )
         try:
-            return self._to_record(row[:14])
+            record = self._to_record(row[: len(RECORD_COLUMNS)])
         except (TypeError, ValueError) as exc:
             return UnreadableRecord(sequence=sequence, reason=str(exc))
+        version = encoding_version(record)
+        if row[_VERSION] != version:
+            reason = f"its chain_version is {row[_VERSION]!r}, its content is version {version}"
+            return UnreadableRecord(sequence=sequence, reason=reason)
+        return record
 
     def _to_checkpoint(self, row: Sequence[Any]) -> Checkpoint | UnreadableRecord:
         """A checkpoint row; a damaged one is a broken chain, not a read failure."""

@@ -1,13 +1,14 @@
 """Exporting the consent log as CSV or JSON Lines: one encoding for the CLI and the HTTP route.
 
 Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
-``granted``, ``refused``, ``policy_version``, ``language``, ``source``,
-``text_fingerprint``, ``user_agent``, ``ip``, ``prev_hash``, ``hash``.
+``granted``, ``refused``, ``providers``, ``policy_version``, ``language``,
+``source``, ``text_fingerprint``, ``user_agent``, ``ip``, ``prev_hash``, ``hash``.
 
 - ``time`` is ISO 8601 in UTC with microseconds (``2024-05-01T12:30:15.123456Z``).
-- ``granted`` and ``refused`` are JSON arrays of category names: in JSON Lines
-  real arrays, in CSV the array's text (``["marketing","statistics"]``), which
-  no category name can make ambiguous.
+- ``granted`` and ``refused`` are JSON arrays of category names, ``providers``
+  of the provider names allowed one by one: in JSON Lines real arrays, in CSV
+  the array's text (``["marketing","statistics"]``), which no name can make
+  ambiguous.
 - ``user_agent`` and ``ip`` are empty (CSV) or ``null`` (JSON Lines) when the
   site does not record them.
 - CSV is RFC 4180: a header row, CRLF line ends, and every field but
@@ -37,8 +38,7 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from ._chain import format_time
-from ._record import ConsentRecord, record_row
-from ._schema import CONTENT_COLUMNS
+from ._record import RECORD_COLUMNS, ConsentRecord, record_row
 
 if TYPE_CHECKING:
     from ._base import ConsentLog
@@ -57,8 +57,8 @@ __all__ = [
     "parse_when",
 ]
 
-#: The record's columns with ``time`` first, as an auditor reads them.
-EXPORT_COLUMNS = ("sequence", "time", "consent_id", *CONTENT_COLUMNS[2:], "prev_hash", "hash")
+#: The record's columns with ``time`` first, as an auditor reads them; no encoding version.
+EXPORT_COLUMNS = ("sequence", "time", "consent_id", *RECORD_COLUMNS[3:-1])
 
 #: What a spreadsheet takes a cell starting with for a formula: such a CSV cell gets a ``'``.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -95,6 +95,7 @@ def json_lines(records: Iterable[ConsentRecord]) -> str:
                 "action": record.action,
                 "granted": list(record.granted),
                 "refused": list(record.refused),
+                "providers": list(record.providers),
                 "policy_version": record.policy_version,
                 "language": record.language,
                 "source": record.source,
@@ -157,8 +158,8 @@ def parse_when(text: str) -> datetime:
 
 
 def _csv_row(record: ConsentRecord) -> tuple[Any, ...]:
-    """The stored columns in the export's order, which puts ``time`` before ``consent_id``."""
-    sequence, consent_id, when, *rest = record_row(record, format_time(record.time))
+    """The stored columns in the export's order: ``time`` before ``consent_id``, no version."""
+    sequence, consent_id, when, *rest, _ = record_row(record, format_time(record.time))
     return (sequence, when, *map(_defused, (consent_id, *rest)))
 
 

@@ -100,8 +100,25 @@ _V1: tuple[str, ...] = (
     _schema.head_table(_TYPES),
     f"INSERT INTO consent_head (id, sequence, hash) VALUES (1, 0, '{GENESIS_HASH}')",
 )
-#: Version 2: a keyed chain's head carries its MAC.
-_V2: tuple[str, ...] = (_schema.head_mac_column(_TYPES),)
+#: Version 2: providers allowed one by one, the ``"allow"`` action, the ``"embed"``
+#: source, and each row's canonical encoding version. The defaults let a process of
+#: the previous release, still running while another upgrades the schema, go on
+#: appending its (version 1) records; only tombstones are rewritten.
+_V2: tuple[str, ...] = (
+    "ALTER TABLE consent_records ADD COLUMN providers text DEFAULT '[]', "
+    "ADD COLUMN chain_version smallint NOT NULL DEFAULT 1 CHECK (chain_version IN (1, 2))",
+    "UPDATE consent_records SET providers = NULL WHERE erased",
+    "ALTER TABLE consent_records DROP CONSTRAINT consent_records_action_check, "
+    "ADD CONSTRAINT consent_records_action_check CHECK "
+    "(action IN ('grant', 'update', 'reject', 'withdraw', 'erase', 'allow')), "
+    "DROP CONSTRAINT consent_records_source_check, "
+    "ADD CONSTRAINT consent_records_source_check CHECK "
+    "(source IN ('banner', 'preferences', 'api', 'gpc', 'embed')), "
+    "ADD CONSTRAINT consent_records_providers_check CHECK "
+    "((providers IS NULL) = erased)",
+)
+#: Version 3: a keyed chain's head carries its MAC.
+_V3: tuple[str, ...] = (_schema.head_mac_column(_TYPES),)
 
 #: ``time`` as ``_chain.format_time`` writes it, whatever the session's time zone.
 _UTC_TIME = "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
@@ -156,7 +173,7 @@ def _json_value(column: str) -> str:
         return "sequence::text"
     if column == "time":
         return f"'\"' || {_UTC_TIME} || '\"'"
-    if column in ("granted", "refused"):
+    if column in ("granted", "refused", "providers"):
         return _json_categories(column)
     if column in ("user_agent", "ip"):
         return f"coalesce(to_json({column})::text, 'null')"
@@ -197,7 +214,7 @@ class PostgresConsentLog(ChainedLog):
     .. versionadded:: 0.1
     """
 
-    migrations = (_V1, _V2)
+    migrations = (_V1, _V2, _V3)
     line_sql = {"csv": _CSV_LINE, "jsonl": _JSON_LINE}
     lock_clause = " FOR UPDATE"
 

@@ -10,26 +10,31 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 __all__ = [
+    "RECORD_COLUMNS",
     "Action",
     "ConsentRecord",
     "Source",
+    "encoding_version",
     "erase_request",
     "format_categories",
     "placed",
     "record_row",
 ]
 
-Action = Literal["grant", "update", "reject", "withdraw", "erase"]
-#: Where the choice was made; ``"gpc"`` is a Global Privacy Control signal taken as a refusal.
-Source = Literal["banner", "preferences", "api", "gpc"]
+#: ``"allow"``: the visitor allowed providers one by one (e.g. to load an embed),
+#: which answers nothing about the categories.
+Action = Literal["grant", "update", "reject", "withdraw", "erase", "allow"]
+#: Where the choice was made; ``"gpc"`` is a Global Privacy Control signal taken as a
+#: refusal, ``"embed"`` a click-to-load placeholder.
+Source = Literal["banner", "preferences", "api", "gpc", "embed"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class ConsentRecord:
     """One choice one visitor made, as it is kept for proof.
 
-    ``time`` is normalised to UTC and ``granted``/``refused`` to sorted
-    tuples, so that equal choices are stored (and later hashed) identically.
+    ``time`` is normalised to UTC and ``granted``/``refused``/``providers`` to
+    sorted tuples, so that equal choices are stored (and later hashed) identically.
     """
 
     consent_id: str
@@ -37,6 +42,8 @@ class ConsentRecord:
     action: Action
     granted: tuple[str, ...]
     refused: tuple[str, ...]
+    #: The providers allowed one by one, beside the granted categories, after this choice.
+    providers: tuple[str, ...] = ()
     policy_version: str
     language: str
     source: Source
@@ -63,6 +70,7 @@ class ConsentRecord:
         granted, refused = tuple(sorted(self.granted)), tuple(sorted(self.refused))
         object.__setattr__(self, "granted", granted)
         object.__setattr__(self, "refused", refused)
+        object.__setattr__(self, "providers", tuple(sorted(self.providers)))
         if granted and refused and not set(granted).isdisjoint(refused):
             both = sorted(set(granted) & set(refused))
             raise ValueError(f"categories both granted and refused: {both}")
@@ -118,8 +126,33 @@ def format_categories(categories: tuple[str, ...]) -> str:
     return _COMPACT_JSON.encode(categories)
 
 
+#: The columns every store keeps per record, in the order of :func:`record_row`.
+RECORD_COLUMNS = (
+    "sequence",
+    "consent_id",
+    "time",
+    "action",
+    "granted",
+    "refused",
+    "providers",
+    "policy_version",
+    "language",
+    "source",
+    "text_fingerprint",
+    "user_agent",
+    "ip",
+    "prev_hash",
+    "hash",
+    "chain_version",
+)
+
+
 def record_row(record: ConsentRecord, time: Any) -> tuple[Any, ...]:
-    """A stored record as the values of the 14 record columns; ``time`` as the store keeps it."""
+    """A stored record as the values of :data:`RECORD_COLUMNS`; ``time`` as the store keeps it.
+
+    The last, ``chain_version``, is the canonical encoding its hash is computed
+    in (see ``_chain``): it follows from the content, and a tombstone keeps it.
+    """
     return (
         record.sequence,
         record.consent_id,
@@ -127,6 +160,7 @@ def record_row(record: ConsentRecord, time: Any) -> tuple[Any, ...]:
         record.action,
         format_categories(record.granted),
         format_categories(record.refused),
+        format_categories(record.providers),
         record.policy_version,
         record.language,
         record.source,
@@ -135,4 +169,10 @@ def record_row(record: ConsentRecord, time: Any) -> tuple[Any, ...]:
         record.ip,
         record.prev_hash,
         record.hash,
+        encoding_version(record),
     )
+
+
+def encoding_version(record: ConsentRecord) -> int:
+    """The canonical encoding a record is hashed in (see ``_chain``): 2 with providers, else 1."""
+    return 2 if record.providers else 1

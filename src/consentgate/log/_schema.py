@@ -7,9 +7,8 @@ call these with its own types; a new table or column is a new function here.
 from __future__ import annotations
 
 import dataclasses
-from typing import get_args
 
-from ._record import Action, Source
+from ._record import RECORD_COLUMNS
 
 __all__ = [
     "CONSENT_ID_INDEX",
@@ -22,7 +21,11 @@ __all__ = [
 ]
 
 #: The columns of a record's content: what erasure blanks.
-CONTENT_COLUMNS = (
+CONTENT_COLUMNS = RECORD_COLUMNS[1 : RECORD_COLUMNS.index("prev_hash")]
+
+# What the records table of ``records_table`` took when it was released; later
+# migrations widen them, this stays as it was.
+_V2_CONTENT = (
     "consent_id",
     "time",
     "action",
@@ -35,6 +38,8 @@ CONTENT_COLUMNS = (
     "user_agent",
     "ip",
 )
+_V2_ACTIONS = ("grant", "update", "reject", "withdraw", "erase")
+_V2_SOURCES = ("banner", "preferences", "api", "gpc")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,12 +60,13 @@ class Types:
 
 
 def records_table(name: str, types: Types) -> str:
-    """The records table: a record (or an erased one's tombstone) and its place in the chain."""
+    """The records table as first chained: a record (or an erased one's tombstone) and its
+    place in the chain. Later columns come with their own migrations."""
     integer, text = types.integer, types.text
-    actions = ", ".join(f"'{action}'" for action in get_args(Action))
-    sources = ", ".join(f"'{source}'" for source in get_args(Source))
-    required = [c for c in CONTENT_COLUMNS if c not in ("user_agent", "ip")]
-    blank = ", ".join("CAST(time AS TEXT)" if c == "time" else c for c in CONTENT_COLUMNS)
+    actions = ", ".join(f"'{action}'" for action in _V2_ACTIONS)
+    sources = ", ".join(f"'{source}'" for source in _V2_SOURCES)
+    required = [c for c in _V2_CONTENT if c not in ("user_agent", "ip")]
+    blank = ", ".join("CAST(time AS TEXT)" if c == "time" else c for c in _V2_CONTENT)
     return f"""
     CREATE TABLE {name} (
         sequence          {integer} PRIMARY KEY,

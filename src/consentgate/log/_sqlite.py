@@ -130,15 +130,16 @@ _JSON_LINE = (
         f"'{column}', json(CASE WHEN NOT json_valid({column}) THEN json_quote({column}) "
         f"WHEN instr({column}, '\\u') = 0 THEN {column} "
         f"ELSE (SELECT json_group_array(value) FROM json_each({column})) END)"
-        if column in ("granted", "refused")
+        if column in ("granted", "refused", "providers")
         else f"'{column}', {column}"
         for column in EXPORT_COLUMNS
     )
     + ") || char(10)"
 )
+#: A version 1 row as ``RECORD_COLUMNS``, for ``_to_v2``.
 _V1_AS_V2 = (
-    "SELECT sequence, consent_id, time, action, granted, refused, policy_version, language, "
-    "source, text_fingerprint, NULL, NULL, NULL, NULL FROM consent_records "
+    "SELECT sequence, consent_id, time, action, granted, refused, '[]', policy_version, "
+    "language, source, text_fingerprint, NULL, NULL, NULL, NULL, 1 FROM consent_records "
     "WHERE sequence > ? ORDER BY sequence LIMIT 1000"
 )
 _V2_INSERT = (
@@ -147,9 +148,60 @@ _V2_INSERT = (
     f"VALUES ({', '.join('?' * 14)})"
 )
 
-#: Version 3: the head, kept in the same transaction as every batch, so that a cut-off
-#: tail shows and a sequence is never given out again. It starts where the chain ends.
+#: Version 3: providers allowed one by one, the ``"allow"`` action, the ``"embed"``
+#: source, and each row's canonical encoding version. Rebuilt, as a CHECK changes. The
+#: defaults let a process of the previous release, still running while another upgrades
+#: the schema, go on appending its (version 1) records.
+_V3_RECORDS = f"""
+    CREATE TABLE consent_records_v3 (
+        sequence          INTEGER PRIMARY KEY,
+        consent_id        TEXT,
+        time              TEXT CHECK (time GLOB {_TIME_GLOB}),
+        action            TEXT CHECK (action IN ('grant', 'update', 'reject', 'withdraw', 'erase',
+                                                 'allow')),
+        granted           TEXT,
+        refused           TEXT,
+        policy_version    TEXT,
+        language          TEXT,
+        source            TEXT CHECK (source IN ('banner', 'preferences', 'api', 'gpc', 'embed')),
+        text_fingerprint  TEXT,
+        user_agent        TEXT,
+        ip                TEXT,
+        providers         TEXT DEFAULT '[]',
+        prev_hash         TEXT NOT NULL CHECK (length(prev_hash) = 64),
+        hash              TEXT NOT NULL CHECK (length(hash) = 64),
+        chain_version     INTEGER NOT NULL DEFAULT 1 CHECK (chain_version IN (1, 2)),
+        erased            INTEGER NOT NULL DEFAULT 0 CHECK (erased IN (0, 1)),
+        consent_id_digest TEXT CHECK (length(consent_id_digest) = 64),
+        content_digest    TEXT CHECK (length(content_digest) = 64),
+        CHECK (CASE erased
+            WHEN 0 THEN consent_id IS NOT NULL AND time IS NOT NULL AND action IS NOT NULL
+                    AND granted IS NOT NULL AND refused IS NOT NULL AND providers IS NOT NULL
+                    AND policy_version IS NOT NULL AND language IS NOT NULL
+                    AND source IS NOT NULL AND text_fingerprint IS NOT NULL
+                    AND consent_id_digest IS NULL AND content_digest IS NULL
+            ELSE coalesce(consent_id, time, action, granted, refused, policy_version,
+                          language, source, text_fingerprint, user_agent, ip, providers) IS NULL
+                    AND consent_id_digest IS NOT NULL AND content_digest IS NOT NULL
+        END)
+    )
+"""
+_V2_COLUMNS = (
+    "sequence, consent_id, time, action, granted, refused, policy_version, language, source, "
+    "text_fingerprint, user_agent, ip, prev_hash, hash, erased, consent_id_digest, content_digest"
+)
 _V3: tuple[str, ...] = (
+    _V3_RECORDS,
+    f"INSERT INTO consent_records_v3 ({_V2_COLUMNS}, providers) "
+    f"SELECT {_V2_COLUMNS}, CASE erased WHEN 0 THEN '[]' END FROM consent_records",
+    "DROP TABLE consent_records",
+    "ALTER TABLE consent_records_v3 RENAME TO consent_records",
+    _schema.CONSENT_ID_INDEX,
+)
+
+#: Version 4: the head, kept in the same transaction as every batch, so that a cut-off
+#: tail shows and a sequence is never given out again. It starts where the chain ends.
+_V4: tuple[str, ...] = (
     _schema.head_table(_TYPES),
     _schema.head_mac_column(_TYPES),
     f"""
@@ -181,7 +233,8 @@ def _to_v2(log: ChainedLog) -> Steps[None]:
             unhashed = placed(record, sequence=sequence, prev_hash=prev_hash, hash="")
             link = record_hash(unhashed)
             chained = placed(record, sequence=sequence, prev_hash=prev_hash, hash=link)
-            linked.append(record_row(chained, format_time(record.time)))
+            row = record_row(chained, format_time(record.time))
+            linked.append(row[:6] + row[7:-1])  # the version 2 table has no providers yet
             prev_hash = link
         yield ExecuteMany(_V2_INSERT, linked)
         after = rows[-1][0]
@@ -200,7 +253,7 @@ class SQLiteConsentLog(ChainedLog):
     processes may share one file: the write lock orders their records into one chain.
     """
 
-    migrations = (_V1, _to_v2, _V3)
+    migrations = (_V1, _to_v2, _V3, _V4)
     line_sql = {"csv": _CSV_LINE, "jsonl": _JSON_LINE}
 
     def __init__(

@@ -47,13 +47,15 @@ LogFactory = Callable[[], ConsentLog]
 
 
 def make_record(i: int, **overrides: Any) -> ConsentRecord:
-    """The ``i``-th record of the suite: seven visitors, a minute apart."""
+    """The ``i``-th record of the suite: seven visitors, a minute apart, some in every
+    canonical encoding (see ``_chain``)."""
     fields: dict[str, Any] = {
         "consent_id": f"visitor-{i % 7}",
         "time": START + timedelta(minutes=i),
         "action": "grant" if i % 3 else "reject",
         "granted": ("analytics", "marketing") if i % 3 else (),
         "refused": ("personalisation",) if i % 3 else ("analytics", "marketing"),
+        "providers": ("vimeo", "youtube") if i % 5 == 1 else (),
         "policy_version": "2024-05",
         "language": "da",
         "source": "banner",
