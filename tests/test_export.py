@@ -114,6 +114,7 @@ async def test_csv_has_a_header_and_parses_back_to_the_records(any_log: ConsentL
         "ip": "",
         "prev_hash": record.prev_hash or "",
         "hash": record.hash or "",
+        "gpc": "false",
     }
 
 
@@ -145,7 +146,7 @@ async def test_cells_a_spreadsheet_would_run_get_a_quote_in_csv_only(any_log: Co
     assert csv_text == CSV_HEADER + (
         f'{stored.sequence},"2024-05-01T12:00:00.000000Z","\'=HYPERLINK(""http://evil"")",'
         '"grant","[""analytics"",""marketing""]","[""personalisation""]","[]","\'+1","\'-1",'
-        f'"banner","\'@SUM(A1)","\'\tMozilla","\'\r1.2.3.0","{stored.prev_hash}","{stored.hash}"\r\n'
+        f'"banner","\'@SUM(A1)","\'\tMozilla","\'\r1.2.3.0","{stored.prev_hash}","{stored.hash}","false"\r\n'
     )
     [line] = (await export(any_log, "jsonl")).splitlines()
     exact = json.loads(line)
@@ -193,6 +194,7 @@ FIXED = (
         granted=(),
         refused=(),
         source="gpc",
+        gpc=True,
     ),
     make_record(consent_id="erased", time=START + timedelta(minutes=3), user_agent="gone"),
     make_record(consent_id="visitor-2", time=START + timedelta(minutes=4), action="withdraw"),

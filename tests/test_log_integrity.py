@@ -347,7 +347,7 @@ async def test_v1_log_is_migrated_in_place_and_verifies(path: Path) -> None:
         history = await log.history("a")
         report = await log.verify()
         new = await log.record(make_record(consent_id="a"))
-        assert await log.migrate() == 4
+        assert await log.migrate() == 5
         after = await log.verify()
     assert [r.sequence for r in history] == [1, 3]
     assert [r.action for r in history] == ["grant", "withdraw"]
@@ -358,7 +358,7 @@ async def test_v1_log_is_migrated_in_place_and_verifies(path: Path) -> None:
     assert new.sequence == 6
     assert after.ok and after.checked == 5
     with peek(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(4,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
         assert conn.execute("SELECT count(*) FROM consent_records").fetchone() == (5,)
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "consent_records_v2" not in names
@@ -455,17 +455,19 @@ async def make_old_log(store: Store, version: int) -> list[ConsentRecord]:
     for row in rows:
         placeholders = ", ".join("?" * len(row))
         store.query(f"INSERT INTO consent_records ({columns}) VALUES ({placeholders})", *row)
-    if store.kind == "postgresql":  # its head came with its first schema
+    if version >= store.versions["head"] or store.kind == "postgresql":  # a head from its first
         store.query("UPDATE consent_head SET sequence = ?, hash = ?", 5, records[-1].hash)
     return records
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("schema", ["before providers", "with providers, before the head"])
-async def test_a_log_of_an_earlier_schema_upgrades_and_keeps_verifying(
-    store: Store, schema: str
+@pytest.mark.parametrize("feature", ["providers", "head", "gpc"])
+async def test_a_log_of_the_schema_before_a_feature_upgrades_and_keeps_verifying(
+    store: Store, feature: str
 ) -> None:
-    version = store.versions["providers"] - (schema == "before providers")
+    """Each earlier schema of either store (the first has a test of its own) is brought
+    up to the newest, and every record in it, of every encoding, keeps verifying."""
+    version = store.versions[feature] - 1
     old = await make_old_log(store, version)
     async with store.open() as log:
         before = await log.verify()
@@ -494,15 +496,17 @@ async def test_a_log_of_an_earlier_schema_upgrades_and_keeps_verifying(
     assert after.ok and after.checked == 7 and after.erased == 3, after.reason
     assert head.sequence == 7
     tombstones = {t.sequence: t.version for t in links if isinstance(t, Tombstone)}
-    v = 2 if schema != "before providers" else 1
+    v = 1 if feature == "providers" else 2
     assert tombstones == {2: v, 5: v, 6: 2}
     assert store.query("SELECT version FROM schema_version") == [(store.schema_version,)]
-    # The upgraded log takes a chain key: keyed links with providers follow the old ones.
+    # The upgraded log takes a chain key: keyed links with providers and GPC follow.
     async with store.open(chain_key=b"k" * 32) as log:
         keyed = await log.record(make_record(consent_id="d", providers=("youtube",)))
+        with_gpc = await log.record(make_record(consent_id="d", gpc=True))
         report = await log.verify()
-    assert keyed.sequence == 8
-    assert report.ok and report.keyed == 1 and report.checked == 8, report.reason
+    assert (keyed.sequence, with_gpc.sequence) == (8, 9)
+    assert store.row(9)["chain_version"] == 3 and store.row(9)["gpc"]
+    assert report.ok and report.keyed == 2 and report.checked == 9, report.reason
     async with store.open() as log:  # without the key, the keyed link reads as altered
         assert (await log.verify()).first_broken_sequence == 8
 

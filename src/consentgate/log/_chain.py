@@ -9,15 +9,17 @@ levels so that an erased record can still be checked (see *Erasure*):
 
 1. ``content_digest`` = SHA-256 of the canonical JSON of the record's content::
 
-       {"action": ..., "consent_id": ..., "granted": [...], "ip": str | null,
-        "language": ..., "policy_version": ..., "providers": [...],
-        "refused": [...], "source": ..., "text_fingerprint": ...,
-        "time": "YYYY-MM-DDTHH:MM:SS.ffffffZ", "user_agent": str | null}
+       {"action": ..., "consent_id": ..., "gpc": true, "granted": [...],
+        "ip": str | null, "language": ..., "policy_version": ...,
+        "providers": [...], "refused": [...], "source": ...,
+        "text_fingerprint": ..., "time": "YYYY-MM-DDTHH:MM:SS.ffffffZ",
+        "user_agent": str | null}
 
    ``granted``, ``refused`` and ``providers`` are sorted; ``time`` is UTC
-   with all six fractional digits. A field added after version 1 (here
-   ``providers``) is left out while it holds its default (no providers), so a
-   record that uses none of them encodes byte for byte as in version 1.
+   with all six fractional digits. A field added after version 1
+   (``providers``, ``gpc``) is left out while it holds its default (no
+   providers, no GPC), so a record that uses none of them encodes byte for
+   byte as in version 1, and ``gpc`` is only ever ``true``.
 2. ``consent_id_digest`` = SHA-256 of the UTF-8 bytes of ``consent_id``.
 3. The link: the canonical JSON ::
 
@@ -27,7 +29,7 @@ levels so that an erased record can still be checked (see *Erasure*):
    and ``hash`` = its SHA-256, or with a chain key its HMAC (see *Keyed links*).
 
 Canonical JSON is RFC 8785 (JCS). For these value types (ASCII keys, strings,
-integers below 2**53, null, arrays of strings) that is exactly Python's
+integers below 2**53, true, null, arrays of strings) that is exactly Python's
 ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
 encoded as UTF-8: no whitespace, only ``"``, ``\\`` and control characters
 escaped. Digests and hashes are lowercase hex. ``hash`` itself is never hashed.
@@ -42,12 +44,14 @@ hashed:
 ====  =====================================  ==========================================
 v     the content holds                      written
 ====  =====================================  ==========================================
-1     the eleven fields of version 1         every record without providers
+1     the eleven fields of version 1         a record without providers or GPC
 2     version 1's, and ``providers``         a record with providers allowed one by one
+3     version 2's, and ``"gpc": true``       a choice made with Global Privacy Control
 ====  =====================================  ==========================================
 
-Adding providers to a version 1 record, or taking them off a version 2 one,
-changes its encoding and so its hash. A tombstone keeps the version of the
+A record is in the first version that holds what it carries: a choice made
+with GPC is version 3 with or without providers. Adding or taking off
+providers or GPC changes a record's encoding and so its hash. A tombstone keeps the version of the
 record it replaced (the ``chain_version`` column), as its content is gone.
 Every store writes ``chain_version`` for every row, and the verifier holds a
 record's stored version to the one its content calls for. A change to any of
@@ -144,7 +148,7 @@ __all__ = [
 ]
 
 #: The newest canonical encoding (see *Encoding versions*).
-ENCODING_VERSION = 2
+ENCODING_VERSION = 3
 #: The ``prev_hash`` of the very first record.
 GENESIS_HASH = "0" * 64
 
@@ -297,6 +301,8 @@ def content_digest(record: ConsentRecord) -> str:
                 _string(record.action),
                 ',"consent_id":',
                 _string(record.consent_id),
+                # From version 3, and only when true.
+                ',"gpc":true' if record.gpc else "",
                 ',"granted":',
                 _strings(record.granted),
                 ',"ip":',
@@ -326,7 +332,7 @@ def content_digest(record: ConsentRecord) -> str:
 
 
 def _content(record: ConsentRecord) -> dict[str, Any]:
-    content = {
+    content: dict[str, Any] = {
         "action": record.action,
         "consent_id": record.consent_id,
         "granted": list(record.granted),
@@ -341,6 +347,8 @@ def _content(record: ConsentRecord) -> dict[str, Any]:
     }
     if record.providers:
         content["providers"] = list(record.providers)
+    if record.gpc:
+        content["gpc"] = True
     return content
 
 

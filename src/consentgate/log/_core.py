@@ -734,6 +734,7 @@ class ChainedLog(ConsentLog):
             text,
             user_agent,
             ip,
+            gpc,
             prev_hash,
             hash_,
             _,
@@ -752,6 +753,7 @@ class ChainedLog(ConsentLog):
             sequence=sequence,
             user_agent=user_agent,
             ip=ip,
+            gpc=_flag(gpc),
             prev_hash=prev_hash,
             hash=hash_,
         )
@@ -800,6 +802,13 @@ class ChainedLog(ConsentLog):
             return UnreadableRecord(
                 sequence=None, reason=f"the prune checkpoint is unreadable: {exc}"
             )
+
+
+def _flag(value: Any) -> bool:
+    """A stored boolean: PostgreSQL's, or SQLite's 0 or 1; TypeError for anything else."""
+    if type(value) not in (bool, int) or value not in (0, 1):
+        raise TypeError(f"gpc is {value!r}, not true or false")
+    return bool(value)
 
 
 def _count(sql: str, params: Sequence[Any]) -> Steps[int]:

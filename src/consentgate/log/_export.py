@@ -2,7 +2,8 @@
 
 Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
 ``granted``, ``refused``, ``providers``, ``policy_version``, ``language``,
-``source``, ``text_fingerprint``, ``user_agent``, ``ip``, ``prev_hash``, ``hash``.
+``source``, ``text_fingerprint``, ``user_agent``, ``ip``, ``prev_hash``, ``hash``,
+``gpc`` (last, so that readers of the earlier columns by position keep working).
 
 - ``time`` is ISO 8601 in UTC with microseconds (``2024-05-01T12:30:15.123456Z``).
 - ``granted`` and ``refused`` are JSON arrays of category names, ``providers``
@@ -11,6 +12,8 @@ Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
   ambiguous.
 - ``user_agent`` and ``ip`` are empty (CSV) or ``null`` (JSON Lines) when the
   site does not record them.
+- ``gpc`` is ``true`` when the visitor's browser sent Global Privacy Control
+  with the choice, else ``false``: JSON booleans, in CSV their text.
 - CSV is RFC 4180: a header row, CRLF line ends, and every field but
   ``sequence`` in double quotes (``"`` doubled inside), so a comma, quote or
   line break in a user agent cannot shift a column.
@@ -57,8 +60,15 @@ __all__ = [
     "parse_when",
 ]
 
-#: The record's columns with ``time`` first, as an auditor reads them; no encoding version.
-EXPORT_COLUMNS = ("sequence", "time", "consent_id", *RECORD_COLUMNS[3:-1])
+#: The record's columns with ``time`` first, as an auditor reads them, and ``gpc``, which
+#: came later, last; no encoding version.
+EXPORT_COLUMNS = (
+    "sequence",
+    "time",
+    "consent_id",
+    *(c for c in RECORD_COLUMNS[3:-1] if c != "gpc"),
+    "gpc",
+)
 
 #: What a spreadsheet takes a cell starting with for a formula: such a CSV cell gets a ``'``.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -104,6 +114,7 @@ def json_lines(records: Iterable[ConsentRecord]) -> str:
                 "ip": record.ip,
                 "prev_hash": record.prev_hash,
                 "hash": record.hash,
+                "gpc": record.gpc,
             },
             ensure_ascii=False,
             separators=(",", ":"),
@@ -158,9 +169,18 @@ def parse_when(text: str) -> datetime:
 
 
 def _csv_row(record: ConsentRecord) -> tuple[Any, ...]:
-    """The stored columns in the export's order: ``time`` before ``consent_id``, no version."""
-    sequence, consent_id, when, *rest, _ = record_row(record, format_time(record.time))
-    return (sequence, when, *map(_defused, (consent_id, *rest)))
+    """The stored columns in the export's order: ``time`` before ``consent_id``, ``gpc``
+    last, no version."""
+    row = record_row(record, format_time(record.time))
+    sequence, consent_id, when, *rest = (row[column] for column in _CSV_PLACES)
+    return (sequence, when, *map(_defused, (consent_id, *rest)), _BOOLEANS[record.gpc])
+
+
+#: Where ``record_row`` has each of the CSV's cells but the last, ``gpc``.
+_CSV_PLACES = tuple(
+    place for place, c in enumerate(RECORD_COLUMNS) if c not in ("gpc", "chain_version")
+)
+_BOOLEANS = {True: "true", False: "false"}
 
 
 def _defused(cell: str | None) -> str | None:

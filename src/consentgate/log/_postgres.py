@@ -119,6 +119,17 @@ _V2: tuple[str, ...] = (
 )
 #: Version 3: a keyed chain's head carries its MAC.
 _V3: tuple[str, ...] = (_schema.head_mac_column(_TYPES),)
+#: Version 4: whether the visitor's browser sent Global Privacy Control with the choice,
+#: and canonical encoding version 3, which holds it. The default lets a writer of the
+#: previous release append its records meanwhile; only tombstones are rewritten.
+_V4: tuple[str, ...] = (
+    "ALTER TABLE consent_records ADD COLUMN gpc boolean DEFAULT false",
+    "UPDATE consent_records SET gpc = NULL WHERE erased",
+    "ALTER TABLE consent_records ADD CONSTRAINT consent_records_gpc_check CHECK "
+    "((gpc IS NULL) = erased), "
+    "DROP CONSTRAINT consent_records_chain_version_check, "
+    "ADD CONSTRAINT consent_records_chain_version_check CHECK (chain_version IN (1, 2, 3))",
+)
 
 #: ``time`` as ``_chain.format_time`` writes it, whatever the session's time zone.
 _UTC_TIME = "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
@@ -139,6 +150,8 @@ _CSV_LINE = (
     + " || '\",\"' || ".join(
         _UTC_TIME
         if column == "time"
+        else "CASE WHEN gpc THEN 'true' ELSE 'false' END"
+        if column == "gpc"
         else f"replace({column}, '\"', '\"\"')"
         if column in FORMULA_FREE_COLUMNS
         else f"CASE WHEN left({column}, 1) IN ({_FORMULA}) THEN '''' ELSE '' END"
@@ -214,7 +227,7 @@ class PostgresConsentLog(ChainedLog):
     .. versionadded:: 0.1
     """
 
-    migrations = (_V1, _V2, _V3)
+    migrations = (_V1, _V2, _V3, _V4)
     line_sql = {"csv": _CSV_LINE, "jsonl": _JSON_LINE}
     lock_clause = " FOR UPDATE"
 

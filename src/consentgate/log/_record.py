@@ -55,6 +55,9 @@ class ConsentRecord:
     user_agent: str | None = None
     #: Off by default; when on, reduced by ``truncate_ip`` to its /24 or /48 network.
     ip: str | None = None
+    #: Whether the visitor's browser sent Global Privacy Control (``Sec-GPC: 1``) with
+    #: this choice: the choice was made with that objection in force.
+    gpc: bool = False
     #: The predecessor's ``hash``; set by the log when it stores the record.
     prev_hash: str | None = None
     #: SHA-256 (or, with a chain key, HMAC) of the record and its place in the chain
@@ -71,6 +74,8 @@ class ConsentRecord:
         object.__setattr__(self, "granted", granted)
         object.__setattr__(self, "refused", refused)
         object.__setattr__(self, "providers", tuple(sorted(self.providers)))
+        if type(self.gpc) is not bool:
+            raise TypeError(f"ConsentRecord.gpc must be True or False, not {self.gpc!r}")
         if granted and refused and not set(granted).isdisjoint(refused):
             both = sorted(set(granted) & set(refused))
             raise ValueError(f"categories both granted and refused: {both}")
@@ -141,6 +146,7 @@ RECORD_COLUMNS = (
     "text_fingerprint",
     "user_agent",
     "ip",
+    "gpc",
     "prev_hash",
     "hash",
     "chain_version",
@@ -167,6 +173,7 @@ def record_row(record: ConsentRecord, time: Any) -> tuple[Any, ...]:
         record.text_fingerprint,
         record.user_agent,
         record.ip,
+        record.gpc,
         record.prev_hash,
         record.hash,
         encoding_version(record),
@@ -174,5 +181,10 @@ def record_row(record: ConsentRecord, time: Any) -> tuple[Any, ...]:
 
 
 def encoding_version(record: ConsentRecord) -> int:
-    """The canonical encoding a record is hashed in (see ``_chain``): 2 with providers, else 1."""
+    """The canonical encoding a record is hashed in: the first that holds what it carries.
+
+    3 with GPC, else 2 with providers, else 1 (see ``_chain``, *Encoding versions*).
+    """
+    if record.gpc:
+        return 3
     return 2 if record.providers else 1

@@ -40,7 +40,7 @@ from ._core import (
     drive,
 )
 from ._export import EXPORT_COLUMNS, FORMULA_FREE_COLUMNS, FORMULA_STARTS
-from ._record import placed, record_row
+from ._record import RECORD_COLUMNS, placed, record_row
 
 __all__ = ["SCHEMA_VERSION", "SQLiteConsentLog"]
 
@@ -106,12 +106,16 @@ _V2_AFTER: tuple[str, ...] = (
 #: a ``'`` before a cell a spreadsheet would take for a formula (tested by the code of its
 #: first character: ``char()`` calls in the list would cost a fifth of the export's time).
 _FORMULA = ", ".join(str(ord(start)) for start in FORMULA_STARTS)
+#: ``gpc`` as the JSON text of its boolean.
+_GPC_TEXT = "CASE gpc WHEN 1 THEN 'true' WHEN 0 THEN 'false' END"
 _CSV_LINE = (
     "printf('%d"
     + ',"%w"' * (len(EXPORT_COLUMNS) - 1)
     + "' || char(13, 10), "
     + ", ".join(
-        column
+        _GPC_TEXT
+        if column == "gpc"
+        else column
         if column in FORMULA_FREE_COLUMNS
         else f"CASE WHEN unicode({column}) IN ({_FORMULA}) THEN '''' || {column} "
         f"ELSE ifnull({column}, '') END"
@@ -131,6 +135,8 @@ _JSON_LINE = (
         f"WHEN instr({column}, '\\u') = 0 THEN {column} "
         f"ELSE (SELECT json_group_array(value) FROM json_each({column})) END)"
         if column in ("granted", "refused", "providers")
+        else f"'gpc', json({_GPC_TEXT})"
+        if column == "gpc"
         else f"'{column}', {column}"
         for column in EXPORT_COLUMNS
     )
@@ -139,8 +145,14 @@ _JSON_LINE = (
 #: A version 1 row as ``RECORD_COLUMNS``, for ``_to_v2``.
 _V1_AS_V2 = (
     "SELECT sequence, consent_id, time, action, granted, refused, '[]', policy_version, "
-    "language, source, text_fingerprint, NULL, NULL, NULL, NULL, 1 FROM consent_records "
+    "language, source, text_fingerprint, NULL, NULL, 0, NULL, NULL, 1 FROM consent_records "
     "WHERE sequence > ? ORDER BY sequence LIMIT 1000"
+)
+#: Where ``record_row`` has the columns of the version 2 table, in ``_V2_INSERT``'s order.
+_V2_PLACES = tuple(
+    place
+    for place, column in enumerate(RECORD_COLUMNS)
+    if column not in ("providers", "gpc", "chain_version")
 )
 _V2_INSERT = (
     "INSERT INTO consent_records_v2 (sequence, consent_id, time, action, granted, refused, "
@@ -217,6 +229,57 @@ _V4: tuple[str, ...] = (
 )
 
 
+#: Version 5: whether the visitor's browser sent Global Privacy Control with the choice,
+#: and canonical encoding version 3, which holds it. Rebuilt, as a CHECK changes; the
+#: default lets a writer of the previous release append its records meanwhile.
+_V5_RECORDS = f"""
+    CREATE TABLE consent_records_v5 (
+        sequence          INTEGER PRIMARY KEY,
+        consent_id        TEXT,
+        time              TEXT CHECK (time GLOB {_TIME_GLOB}),
+        action            TEXT CHECK (action IN ('grant', 'update', 'reject', 'withdraw', 'erase',
+                                                 'allow')),
+        granted           TEXT,
+        refused           TEXT,
+        policy_version    TEXT,
+        language          TEXT,
+        source            TEXT CHECK (source IN ('banner', 'preferences', 'api', 'gpc', 'embed')),
+        text_fingerprint  TEXT,
+        user_agent        TEXT,
+        ip                TEXT,
+        providers         TEXT DEFAULT '[]',
+        gpc               INTEGER DEFAULT 0 CHECK (gpc IN (0, 1)),
+        prev_hash         TEXT NOT NULL CHECK (length(prev_hash) = 64),
+        hash              TEXT NOT NULL CHECK (length(hash) = 64),
+        chain_version     INTEGER NOT NULL DEFAULT 1 CHECK (chain_version IN (1, 2, 3)),
+        erased            INTEGER NOT NULL DEFAULT 0 CHECK (erased IN (0, 1)),
+        consent_id_digest TEXT CHECK (length(consent_id_digest) = 64),
+        content_digest    TEXT CHECK (length(content_digest) = 64),
+        CHECK (CASE erased
+            WHEN 0 THEN consent_id IS NOT NULL AND time IS NOT NULL AND action IS NOT NULL
+                    AND granted IS NOT NULL AND refused IS NOT NULL AND providers IS NOT NULL
+                    AND policy_version IS NOT NULL AND language IS NOT NULL
+                    AND source IS NOT NULL AND text_fingerprint IS NOT NULL
+                    AND gpc IS NOT NULL
+                    AND consent_id_digest IS NULL AND content_digest IS NULL
+            ELSE coalesce(consent_id, time, action, granted, refused, policy_version,
+                          language, source, text_fingerprint, user_agent, ip, providers,
+                          gpc) IS NULL
+                    AND consent_id_digest IS NOT NULL AND content_digest IS NOT NULL
+        END)
+    )
+"""
+_V4_COLUMNS = f"{_V2_COLUMNS}, providers, chain_version"
+_V5: tuple[str, ...] = (
+    _V5_RECORDS,
+    f"INSERT INTO consent_records_v5 ({_V4_COLUMNS}, gpc) "
+    f"SELECT {_V4_COLUMNS}, CASE erased WHEN 0 THEN 0 END FROM consent_records",
+    "DROP TABLE consent_records",
+    "ALTER TABLE consent_records_v5 RENAME TO consent_records",
+    _schema.CONSENT_ID_INDEX,
+)
+
+
 def _to_v2(log: ChainedLog) -> Steps[None]:
     """Rebuild the table with the chain columns, hashing the existing rows in sequence order.
 
@@ -234,7 +297,7 @@ def _to_v2(log: ChainedLog) -> Steps[None]:
             link = record_hash(unhashed)
             chained = placed(record, sequence=sequence, prev_hash=prev_hash, hash=link)
             row = record_row(chained, format_time(record.time))
-            linked.append(row[:6] + row[7:-1])  # the version 2 table has no providers yet
+            linked.append(tuple(row[place] for place in _V2_PLACES))
             prev_hash = link
         yield ExecuteMany(_V2_INSERT, linked)
         after = rows[-1][0]
@@ -253,7 +316,7 @@ class SQLiteConsentLog(ChainedLog):
     processes may share one file: the write lock orders their records into one chain.
     """
 
-    migrations = (_V1, _to_v2, _V3, _V4)
+    migrations = (_V1, _to_v2, _V3, _V4, _V5)
     line_sql = {"csv": _CSV_LINE, "jsonl": _JSON_LINE}
 
     def __init__(

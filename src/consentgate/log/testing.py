@@ -56,6 +56,7 @@ def make_record(i: int, **overrides: Any) -> ConsentRecord:
         "granted": ("analytics", "marketing") if i % 3 else (),
         "refused": ("personalisation",) if i % 3 else ("analytics", "marketing"),
         "providers": ("vimeo", "youtube") if i % 5 == 1 else (),
+        "gpc": i % 4 == 2,
         "policy_version": "2024-05",
         "language": "da",
         "source": "banner",
