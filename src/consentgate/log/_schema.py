@@ -1,7 +1,11 @@
 """The consent log's tables, written once and spoken in each store's column types.
 
 A released migration never changes what it creates, so a store's migrations
-call these with its own types; a new table or column is a new function here.
+call these with its own types, and what they create is frozen here (the lists
+of actions and sources as they were then, not ``Action`` and ``Source``). A
+change the two stores make differently (SQLite rebuilds the records table to
+change a CHECK, PostgreSQL alters it: providers, ``gpc``) is written with the
+store's migrations.
 """
 
 from __future__ import annotations
