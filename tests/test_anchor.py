@@ -19,11 +19,9 @@ import pytest
 
 from consentgate import ConfigurationError
 from consentgate._cli import main
-from consentgate._outbox import Outbox
 from consentgate.log._chain import canonical_json
 
-from .helpers import SECRET, RecordingLog, choose, client_for, make_app, make_config, make_record
-from .servers import Lifespan
+from .helpers import SECRET, choose, client_for, make_app, make_config
 
 pytestmark = pytest.mark.anyio
 
@@ -171,25 +169,6 @@ async def test_an_unreachable_receiver_is_logged(caplog: pytest.LogCaptureFixtur
                     break
                 await asyncio.sleep(0.01)
     assert "failed after 5 tries: ConnectError" in caplog.text
-
-
-async def test_records_replayed_from_the_outbox_count_toward_the_next_anchor(
-    receiver: Receiver, tmp_path: Path
-) -> None:
-    outbox = tmp_path / "outbox"
-    for visitor in ("a", "b", "c"):  # left by an earlier process while the log was down
-        await Outbox(RecordingLog(), outbox).add(make_record(consent_id=visitor))
-    store = f"sqlite:///{tmp_path / 'log.db'}"
-    config = make_config(
-        store=store, outbox=outbox, anchor_url=receiver.url, anchor_every_records=3
-    )
-    server = Lifespan(make_app(config))
-    await server.startup()  # replays the outbox in the background
-    try:
-        await receiver.wait_for(1)
-    finally:
-        await server.shutdown()
-    assert [body["sequence"] for body in receiver.bodies] == [3]
 
 
 def test_anchoring_without_httpx_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

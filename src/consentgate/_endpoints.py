@@ -102,6 +102,14 @@ class ConsentEndpoints:
             Retention(log, config.retention_days) if config.retention_days is not None else None
         )
         self.body_timeout = config.body_timeout
+        self.outbox = Outbox(log, config.outbox_path)
+        if config.outbox_path is None and isinstance(config.store, str):
+            if not config.store.lower().startswith("sqlite:"):
+                logger.warning(
+                    "no outbox set: a refusal made while the consent log is down "
+                    "is kept in memory only until the log is back; set outbox to a file on a "
+                    "local disk so it survives a restart"
+                )
         self.anchor = (
             Anchor(
                 log,
@@ -113,19 +121,6 @@ class ConsentEndpoints:
             if config.anchor_url is not None
             else None
         )
-        # Replayed records move the head too: they count toward the next anchor.
-        self.outbox = Outbox(
-            log,
-            config.outbox_path,
-            on_recorded=self.anchor.recorded if self.anchor is not None else None,
-        )
-        if config.outbox_path is None and isinstance(config.store, str):
-            if not config.store.lower().startswith("sqlite:"):
-                logger.warning(
-                    "no outbox set: a refusal made while the consent log is down "
-                    "is kept in memory only until the log is back; set outbox to a file on a "
-                    "local disk so it survives a restart"
-                )
         self.log_user_agent = config.log_user_agent
         self.log_ip = config.log_ip
         # Keyed with the newest secret, so hashed user agents cannot be looked up

@@ -29,7 +29,7 @@ import logging
 import os
 import stat
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -57,7 +57,6 @@ class Outbox:
     """Records the log could not take, in order, until :meth:`replay` has written them.
 
     ``path`` is the outbox file; ``None`` keeps pending records in memory only.
-    ``on_recorded`` is called for each record a replay wrote (the anchor counts them).
     """
 
     def __init__(
@@ -67,7 +66,6 @@ class Outbox:
         *,
         retry_first: float = RETRY_FIRST,
         retry_max: float = RETRY_MAX,
-        on_recorded: Callable[[], object] | None = None,
     ) -> None:
         if path is not None and sys.platform == "win32":
             logger.warning(
@@ -79,7 +77,6 @@ class Outbox:
         self.path = path
         self.retry_first = retry_first
         self.retry_max = retry_max
-        self.on_recorded = on_recorded
         self._memory: list[ConsentRecord] = []
         self._lock = asyncio.Lock()
         #: Replays finished (either way), and the error of the last if it failed: a
@@ -199,14 +196,9 @@ class Outbox:
             start += len(wave)
             known = await _settle(self._in_log(record) for record in wave)
             missing = [record for record, logged in zip(wave, known, strict=True) if not logged]
-            await _settle(self._record(record) for record in missing)
+            await _settle(self.log.record(record) for record in missing)
             written += len(missing)
         return written
-
-    async def _record(self, record: ConsentRecord) -> None:
-        await self.log.record(record)
-        if self.on_recorded is not None:
-            self.on_recorded()
 
     async def _in_log(self, record: ConsentRecord) -> bool:
         """Whether the log already holds ``record``: a replay that died before emptying the file."""
