@@ -1,10 +1,13 @@
-"""The ``consentgate`` command: migrate, verify, export and prune a consent log.
+"""The ``consentgate`` command: migrate, verify, export, prune a consent log and show its head.
 
 Every subcommand takes the store from ``--store URL`` or from the ``store``
 setting of ``--config consentgate.toml`` (the site's own config file). The
 command needs nothing else from that file, so it does not ask for the signing
-secret either. Exit status: 0 done, 1 ``verify`` found a broken link, 2 a
-usage, configuration or storage error, told in one line on stderr.
+secret either. A keyed chain's key comes from the environment
+(``CONSENTGATE_CHAIN_KEY``), a file (``--chain-key-file``) or the config file,
+never from the command line, where other users of the machine could read it.
+Exit status: 0 done, 1 ``verify`` found a broken link, 2 a usage,
+configuration or storage error, told in one line on stderr.
 """
 
 from __future__ import annotations
@@ -22,10 +25,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
-from ._config import check_retention_days, sqlite_relative_to
+from ._config import CHAIN_KEY_ENV, check_retention_days, sqlite_relative_to
 from ._exceptions import ConsentGateError
-from .log import ConsentLog, PostgresConsentLog, SQLiteConsentLog, open_log
-from .log._export import FORMATS, Countable, export_chunks, parse_when
+from .log import ChainHead, ConsentLog, open_log
+from .log._export import FORMATS, export_chunks, parse_when
 
 __all__ = ["main"]
 
@@ -94,6 +97,12 @@ def _parser() -> argparse.ArgumentParser:
         help="the site's consentgate TOML file, for its store (and retention_days)",
     )
     common.add_argument("--store", metavar="URL", help="the consent log URL; overrides --config")
+    common.add_argument(
+        "--chain-key-file",
+        type=Path,
+        metavar="FILE",
+        help=f"a keyed chain's key, read from FILE (else ${CHAIN_KEY_ENV}, else --config)",
+    )
     parser = argparse.ArgumentParser(
         prog="consentgate", description="Look after a consentgate consent log."
     )
@@ -108,7 +117,18 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify", parents=[common], help="check the hash chain; exit 1 at the first broken link"
     )
+    verify.add_argument(
+        "--expect-head",
+        type=_head,
+        metavar="SEQ:HASH",
+        help="a head kept elsewhere (from `consentgate head`): exit 1 unless the log holds it",
+    )
     verify.set_defaults(run=_verify)
+
+    head = commands.add_parser(
+        "head", parents=[common], help="print the head of the chain as SEQ:HASH, to keep elsewhere"
+    )
+    head.set_defaults(run=_show_head)
 
     export = commands.add_parser(
         "export", parents=[common], help="write the records as CSV or JSON Lines"
@@ -138,6 +158,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _head(text: str) -> ChainHead:
+    try:
+        return ChainHead.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _when(text: str) -> datetime:
     try:
         return parse_when(text)
@@ -159,15 +186,32 @@ async def _migrate(args: argparse.Namespace) -> int:
 
 async def _verify(args: argparse.Namespace) -> int:
     async with _OpenLog(args) as log:
-        report = await log.verify()
+        if log.chain_key is None and await _is_keyed(log):
+            raise _Failure(
+                f"the log's chain is keyed: give its key in ${CHAIN_KEY_ENV}, "
+                "--chain-key-file or the --config file's chain_key"
+            )
+        report = await log.verify(expect_head=args.expect_head)
     if report.ok:
         erased = f", {report.erased} of them erased" if report.erased else ""
+        keyed = f", {report.keyed} keyed" if report.keyed else ""
         # The head, to keep elsewhere: a later verify can then tell a cut-off tail.
-        head = f"; head: record {report.last_sequence} {report.last_hash}"
-        print(f"ok: {report.reason}{erased}{head if report.last_sequence is not None else ''}")
+        head = f"; head: {report.last_sequence}:{report.last_hash}"
+        shown = head if report.last_sequence is not None else ""
+        print(f"ok: {report.reason}{erased}{keyed}{shown}")
         return EXIT_OK
-    print(f"BROKEN at record {report.first_broken_sequence}: {report.reason}")
+    where = report.first_broken_sequence
+    print(f"BROKEN{f' at record {where}' if where is not None else ''}: {report.reason}")
     return EXIT_BROKEN
+
+
+async def _show_head(args: argparse.Namespace) -> int:
+    async with _OpenLog(args) as log:
+        head = await log.head()
+    if head is None:
+        raise _Failure(f"{type(log).__name__} keeps no head")
+    print(head)
+    return EXIT_OK
 
 
 async def _export(args: argparse.Namespace) -> int:
@@ -228,29 +272,46 @@ class _OpenLog:
         timeout = settings.get("store_timeout", 5.0)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise _Failure(f"store_timeout must be a positive number of seconds, not {timeout!r}")
-        self.log = open_log(url, timeout=float(timeout))
+        self.log = open_log(url, timeout=float(timeout), chain_key=_chain_key(args, settings))
         self.create = create
 
     async def __aenter__(self) -> ConsentLog:
+        # Reading commands must not create a log, or a mistyped path or database
+        # would verify as an empty log (and get tables).
         log = self.log
-        if not self.create and not await _holds_log(log):
+        if not self.create and not await log.has_log():
             await log.aclose()
-            where = log.path if isinstance(log, SQLiteConsentLog) else repr(log)
-            raise _Failure(f"no consent log at {where} (`consentgate migrate` creates one)")
+            raise _Failure(f"no consent log at {log.name} (`consentgate migrate` creates one)")
         return log
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.log.aclose()
 
 
-async def _holds_log(log: ConsentLog) -> bool:
-    """Whether the store already has a consent log: reading commands must not create one,
-    or a mistyped path or database would verify as an empty log (and get tables)."""
-    if isinstance(log, SQLiteConsentLog) and log.path == ":memory:":
-        return True  # new each time: nothing to mistype
-    if isinstance(log, SQLiteConsentLog | PostgresConsentLog):
-        return await log.has_log()
-    return True
+def _chain_key(args: argparse.Namespace, settings: dict[str, Any]) -> str | None:
+    """The chain key: from the environment, else ``--chain-key-file``, else the config file."""
+    key = os.environ.get(CHAIN_KEY_ENV)
+    if not key and args.chain_key_file is not None:
+        try:
+            key = args.chain_key_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _Failure(f"cannot read {os.fspath(args.chain_key_file)!r}: {exc}") from exc
+    if not key:
+        key = settings.get("chain_key")
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str):
+        raise _Failure("chain_key must be text")
+    return key
+
+
+async def _is_keyed(log: ConsentLog) -> bool:
+    """Whether the head says the chain is keyed; a log without a readable head is not."""
+    try:
+        head = await log.head()
+    except ConsentGateError:
+        return False  # verify reports what is wrong with it
+    return head is not None and head.mac is not None
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -271,11 +332,9 @@ async def _write(args: argparse.Namespace, log: ConsentLog, out: IO[bytes]) -> i
     """Write the export to ``out``; returns the records written. Shows progress on a terminal."""
     progress = None
     if sys.stderr.isatty():
-        total = None
-        if isinstance(log, Countable):
-            total = await log.count_records(
-                since=args.since, until=args.until, consent_id=args.consent_id
-            )
+        total = await log.count_records(
+            since=args.since, until=args.until, consent_id=args.consent_id
+        )
         progress = _Progress(sys.stderr, total)
     count = 0
 
@@ -302,9 +361,9 @@ async def _write(args: argparse.Namespace, log: ConsentLog, out: IO[bytes]) -> i
 
 
 class _Progress:
-    """A bar (when the log can count) or a count, and the rate, rewritten in place."""
+    """A bar (a count for an export of nothing) and the rate, rewritten in place."""
 
-    def __init__(self, stream: IO[str], total: int | None) -> None:
+    def __init__(self, stream: IO[str], total: int) -> None:
         self.stream = stream
         self.total = total
         self.started = self.shown = time.monotonic()

@@ -20,7 +20,7 @@ from ._state import NECESSARY
 from ._text import LocalizedText
 from ._theme import Theme
 from .log import ConsentLog
-from .log._base import check_store_url
+from .log._open import check_store_url
 from .log._privacy import UserAgentMode
 from .providers import (
     Buffer,
@@ -53,6 +53,8 @@ MAX_COOKIE_MAX_AGE = 395 * _DAY
 MIN_ADMIN_TOKEN_LENGTH = 32
 #: Where ``from_toml`` takes ``admin_token`` from when the file has none.
 ADMIN_TOKEN_ENV = "CONSENTGATE_ADMIN_TOKEN"
+#: Where ``from_toml`` and the ``consentgate`` command find the chain key.
+CHAIN_KEY_ENV = "CONSENTGATE_CHAIN_KEY"
 #: A century: beyond that a cut-off date would fall before year 1.
 MAX_RETENTION = 36500
 IpMode = Literal["off", "truncate"]
@@ -182,6 +184,16 @@ class ConsentConfig:
     #: What the log keeps of the client address (from the server, not X-Forwarded-For):
     #: nothing, or its /24 (IPv4) or /48 (IPv6) network.
     log_ip: IpMode = "off"
+    #: A secret kept out of the database: the chain's links are then HMACs with it, which
+    #: someone with only database access can neither forge nor recompute.
+    chain_key: str | None = field(default=None, repr=False)
+    #: A URL the database host cannot rewrite (a webhook, a pre-signed object-store URL):
+    #: the signed head of the log is POSTed there now and then. Needs ``consentgate[anchor]``.
+    anchor_url: str | None = None
+    #: Anchor the head once this many records were written since the last anchor...
+    anchor_every_records: int = 1000
+    #: ...or this many minutes after the first record not yet anchored, whichever comes first.
+    anchor_every_minutes: float = 60.0
 
     def __post_init__(self) -> None:
         # Lists given by a caller or read from TOML become tuples: a config stays frozen.
@@ -302,6 +314,8 @@ class ConsentConfig:
                 data["secret_key"] = secret
         if "admin_token" not in data and os.environ.get(ADMIN_TOKEN_ENV):
             data["admin_token"] = os.environ[ADMIN_TOKEN_ENV]
+        if "chain_key" not in data and os.environ.get(CHAIN_KEY_ENV):
+            data["chain_key"] = os.environ[CHAIN_KEY_ENV]
         data["providers"] = [
             p if isinstance(p, Provider) else _provider_from_toml(i, p)
             for i, p in enumerate(data.get("providers", []))
@@ -542,6 +556,54 @@ class ConsentConfig:
             "log_ip",
             f"expected 'off' or 'truncate', got {self.log_ip!r}",
         )
+        if self.chain_key is not None:
+            _require(
+                isinstance(self.chain_key, str) and len(self.chain_key) >= MIN_SECRET_LENGTH,
+                "chain_key",
+                f"must be a secret of at least {MIN_SECRET_LENGTH} characters (or unset)",
+            )
+            _require(
+                isinstance(self.store, str),
+                "chain_key",
+                "give the key to the ConsentLog you made (its chain_key argument), not here",
+            )
+            _require(
+                self.chain_key not in self.signing_keys,
+                "chain_key",
+                "must differ from the signing secrets",
+            )
+        self._check_anchor()
+
+    def _check_anchor(self) -> None:
+        _require(
+            isinstance(self.anchor_every_records, int)
+            and not isinstance(self.anchor_every_records, bool)
+            and self.anchor_every_records >= 1,
+            "anchor_every_records",
+            "must be a whole number of records, at least 1",
+        )
+        _require(
+            isinstance(self.anchor_every_minutes, int | float)
+            and not isinstance(self.anchor_every_minutes, bool)
+            and 0 < self.anchor_every_minutes < 60 * 24 * 366,
+            "anchor_every_minutes",
+            "must be a positive number of minutes, below a year",
+        )
+        if self.anchor_url is None:
+            return
+        _require(
+            isinstance(self.anchor_url, str) and _is_web_url(self.anchor_url),
+            "anchor_url",
+            "must be an absolute http(s) URL",
+        )
+        try:
+            import httpx  # noqa: F401
+        except ImportError as exc:
+            raise ConfigurationError(
+                "anchor_url",
+                f"anchoring sends the head with httpx, which is not installed ({exc}); "
+                "install it with: pip install consentgate[anchor]",
+            ) from exc
 
 
 def check_retention_days(days: object) -> None:

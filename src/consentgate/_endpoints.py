@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.types import Receive, Scope, Send
 
 from ._admin import AdminExport
+from ._anchor import Anchor
 from ._assets import IMMUTABLE, Assets
 from ._cookie import ConsentCookie, new_consent_id
 from ._csp import without_nonces
@@ -38,7 +39,7 @@ from ._render import Renderer, iso_week, next_values
 from ._retention import Retention
 from ._state import NECESSARY, ConsentState
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
-from .log._base import Action
+from .log._record import Action
 
 __all__ = ["ConsentEndpoints"]
 
@@ -109,6 +110,17 @@ class ConsentEndpoints:
                     "is kept in memory only until the log is back; set outbox to a file on a "
                     "local disk so it survives a restart"
                 )
+        self.anchor = (
+            Anchor(
+                log,
+                config.anchor_url,
+                config.signing_keys[0],
+                every_records=config.anchor_every_records,
+                every_minutes=config.anchor_every_minutes,
+            )
+            if config.anchor_url is not None
+            else None
+        )
         self.log_user_agent = config.log_user_agent
         self.log_ip = config.log_ip
         # Keyed with the newest secret, so hashed user agents cannot be looked up
@@ -229,6 +241,9 @@ class ConsentEndpoints:
                 )
                 self._apply(unsaved, request, state)
                 return unsaved
+        else:
+            if self.anchor is not None:
+                self.anchor.recorded()
 
         response: Response
         if wants_json:

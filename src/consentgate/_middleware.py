@@ -113,7 +113,7 @@ class ConsentMiddleware:
         self.log: ConsentLog = (
             config.store
             if isinstance(config.store, ConsentLog)
-            else open_log(config.store, timeout=config.store_timeout)
+            else open_log(config.store, timeout=config.store_timeout, chain_key=config.chain_key)
         )
         self.assets = Assets(config.prefix)
         self.renderer = Renderer(config, self.assets)
