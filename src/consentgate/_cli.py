@@ -1,4 +1,5 @@
-"""The ``consentgate`` command: migrate, verify, export and prune a consent log.
+"""The ``consentgate`` command: migrate, verify, export and prune a consent log, and
+scan a running site (``_scan_command``).
 
 Every subcommand takes the store from ``--store URL`` or from the ``store``
 setting of ``--config consentgate.toml`` (the site's own config file). The
@@ -24,6 +25,7 @@ from typing import IO, Any
 from . import __version__
 from ._config import check_retention_days, sqlite_relative_to
 from ._exceptions import ConsentGateError
+from ._scan_command import add_scan_parser
 from .log import ConsentLog, PostgresConsentLog, SQLiteConsentLog, open_log
 from .log._export import FORMATS, Countable, export_chunks, parse_when
 
@@ -95,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     common.add_argument("--store", metavar="URL", help="the consent log URL; overrides --config")
     parser = argparse.ArgumentParser(
-        prog="consentgate", description="Look after a consentgate consent log."
+        prog="consentgate",
+        description="Look after a consentgate consent log, or scan a site behind consentgate.",
     )
     parser.add_argument("--version", action="version", version=f"consentgate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -135,6 +138,8 @@ def _parser() -> argparse.ArgumentParser:
         "--before", type=_when, metavar="WHEN", help="delete records older than this date/time"
     )
     prune.set_defaults(run=_prune)
+
+    add_scan_parser(commands)
     return parser
 
 
