@@ -59,6 +59,8 @@ class AsyncConsentClient:
         """Choose on ``page`` (its banner; the preference centre for ``save``, or once the
         banner is gone); returns the page the visitor lands on."""
         shown = await self.http.get(_form_page(action, page, self.prefix))
+        if not _has_form(shown):
+            shown = await self.http.get(self.prefix + "/preferences")
         form, data = _choice(shown, action, categories, providers, self.prefix, page)
         answer = await self.http.post(
             form.action or self.prefix, data=data, headers={"origin": self.origin}
@@ -112,7 +114,8 @@ class ConsentClient:
         providers: Sequence[str] = (),
         page: str = "/",
     ) -> httpx.Response:
-        """As :meth:`AsyncConsentClient.choose`."""
+        """As :meth:`AsyncConsentClient.choose`: through the banner on ``page``, or the
+        preference centre for ``save`` or once the banner is gone."""
         choose = partial(
             self._client.choose, action, categories=categories, providers=providers, page=page
         )
@@ -122,6 +125,10 @@ class ConsentClient:
     def consent(self) -> ConsentState:
         """The visitor's consent as the site sees it (``<prefix>/me``)."""
         return self._portal.call(self._client.consent)
+
+
+def _has_form(shown: httpx.Response) -> bool:
+    return shown.status_code == 200 and bool(parse_page(shown.text).consent_forms())
 
 
 def _form_page(action: Action, page: str, prefix: str) -> str:
@@ -148,10 +155,7 @@ def _choice(
         raise AssertionError(f"GET {shown.url} answered {shown.status_code}:\n{shown.text}")
     forms = parse_page(shown.text).consent_forms()
     if not forms:
-        raise AssertionError(
-            f"{shown.url} shows no consent form (has the visitor chosen already? "
-            f"choose through {prefix}/preferences with action='save')"
-        )
+        raise AssertionError(f"neither the page nor {prefix}/preferences shows a consent form")
     form = forms[0]
     offered = {(name, value) for name, value, _ in form.checkboxes}
     for name, values in (("categories", categories), ("providers", providers)):

@@ -27,6 +27,8 @@ def consent_client(request: pytest.FixtureRequest) -> Iterator[ConsentClient]:
     try:
         app = request.getfixturevalue("consentgate_app")
     except pytest.FixtureLookupError:
+        app = None
+    if app is None:
         pytest.fail(
             "consent_client needs the app to test: define a `consentgate_app` fixture "
             "returning your ASGI app (in conftest.py)",
