@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from examples.leaky_site.app import app as leaky_app
@@ -122,6 +123,17 @@ async def test_the_sync_assertions_work_inside_an_event_loop() -> None:
     app = site({"/": html_page("<p>x</p>", META_PIXEL)}, make_config(block_known_trackers=False))
     with pytest.raises(AssertionError, match="meta-pixel"):
         assert_no_tracking_before_consent(app)
+
+
+@pytest.fixture
+def consentgate_app() -> Any:
+    """The app this module's ``consent_client`` visits (the plugin asks for it by name)."""
+    return make_app()
+
+
+def test_the_plugin_s_fixture_in_this_suite(consent_client: ConsentClient) -> None:
+    consent_client.choose("save", categories=["marketing"])
+    assert consent_client.consent.granted == {"marketing"}
 
 
 PLUGIN_TEST = """
