@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from tests.scan_sites import (
     subjects,
     text_route,
 )
+from tests.servers import ROOT
 
 pytestmark = pytest.mark.anyio
 
@@ -267,3 +270,19 @@ def test_what_the_parser_counts_as_loading() -> None:
         ("img", "https://px.example/p.gif", False),
         ("iframe", "https://v.example/", True),
     ]
+
+
+def test_the_middleware_and_the_log_commands_do_not_import_the_scanner() -> None:
+    """The scan extra is optional: nothing but ``consentgate scan`` and the kit needs httpx."""
+    code = (
+        "import sys, consentgate, consentgate._cli, consentgate.contrib.django\n"
+        "from examples.starlette_site.app import app\n"
+        "assert consentgate._cli.main(['--version']) == 0\n"
+        "loaded = {m for m in sys.modules if m.split('.')[0] == 'httpx' or "
+        "m.startswith(('consentgate.scan', 'consentgate.testing'))}\n"
+        "assert not loaded, loaded\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
