@@ -113,6 +113,7 @@ def report_html(report: ScanReport) -> str:
         pages=sorted({page.url for page in report.pages}),
         visitors=VISITORS,
         lifetime=_lifetime,
+        path=lambda url: _path(url, report.target),
         version=__version__,
     )
 
