@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 from examples.leaky_site.app import app as leaky_app
 from examples.starlette_site.app import app as demo_app, config as demo_config
 
-from consentgate.scan import Declaration
+from consentgate.scan import Declaration, Scanner
 from consentgate.scan._cookies import parse_set_cookie
 from consentgate.scan._html import parse_page
 from tests.helpers import make_config
@@ -286,3 +289,52 @@ def test_the_middleware_and_the_log_commands_do_not_import_the_scanner() -> None
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
+
+
+class EndlessVideo(httpx.AsyncByteStream):
+    """A body that never ends, counting what was read of it."""
+
+    def __init__(self) -> None:
+        self.read = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while True:
+            self.read += 1
+            yield b"\0" * 65536
+
+
+class WithVideo(httpx.AsyncBaseTransport):
+    """The app, but ``/intro.mp4`` is an endless video (ASGITransport would buffer it)."""
+
+    def __init__(self, app: Any, video: EndlessVideo) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.video = video
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/intro.mp4":
+            return httpx.Response(200, headers={"content-type": "video/mp4"}, stream=self.video)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_what_is_not_text_is_not_downloaded() -> None:
+    video = EndlessVideo()
+    app = site({"/": html_page('<a href="/intro.mp4">video</a>')})
+
+    def client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=WithVideo(app, video), base_url="http://testserver")
+
+    report = await Scanner(client, "http://testserver/").scan()
+    seen = [(p.status, p.content_type) for p in report.pages if p.url.endswith("/intro.mp4")]
+    assert seen == [(200, "video/mp4")] * 3
+    assert video.read == 0
+
+
+@pytest.mark.slow
+async def test_robots_crawl_delay_spaces_the_requests() -> None:
+    robots = text_route("/robots.txt", "User-agent: *\nCrawl-delay: 1\n")
+    requests: list[str] = []
+    report = await scan(site({"/": html_page("<p>Hei</p>")}, extra=[robots]), requests, paths=["/"])
+    # Every GET after robots.txt waited its turn (the two choices are posts, sent at once).
+    gets = len(requests) - 2
+    assert gets == 7
+    assert report.duration >= 1.0 * (gets - 1)

@@ -12,6 +12,7 @@ the scan never sends a request to another host.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import deque
@@ -44,6 +45,8 @@ __all__ = ["DEFAULT_PREFIX", "USER_AGENT", "ScanError", "Scanner"]
 USER_AGENT = "consentgate-scan (+https://pypi.org/project/consentgate/)"
 DEFAULT_PREFIX = "/_consent"
 MAX_REDIRECTS = 5
+#: The most of a page the scan reads; a browser would stop parsing long before.
+MAX_BODY = 5 * 1024 * 1024
 _SITEMAP_LOC = re.compile(r"<loc>\s*([^<\s]+)\s*</loc>")
 
 #: Makes one visitor's client: its own cookie jar, the site's transport.
@@ -99,6 +102,9 @@ class Scanner:
         self.registry = Registry.of((*trackers, *builtin_trackers()))
         self.progress = progress
         self.known = known_tracker_cookies()
+        #: Seconds between requests: robots.txt's Crawl-delay, if it sets one.
+        self.delay = 0.0
+        self._last_request: float | None = None
 
     # -- the scan ---------------------------------------------------------
 
@@ -247,11 +253,20 @@ class Scanner:
         return answer
 
     async def _get(self, client: httpx.AsyncClient, url: str) -> _Answer:
-        """GET ``url``, following redirects on the site's origin only."""
+        """GET ``url``, following redirects on the site's origin only.
+
+        Only text is read (HTML, XML, plain text), and at most ``MAX_BODY`` of it: a
+        link to a video or a PDF costs its headers, not its download.
+        """
         cookies: list[tuple[str, str]] = []
         for _ in range(MAX_REDIRECTS + 1):
+            if self._last_request is not None and self.delay:
+                await asyncio.sleep(max(0.0, self._last_request + self.delay - time.monotonic()))
+            self._last_request = time.monotonic()
             try:
-                response = await client.get(url)
+                async with client.stream("GET", url) as response:
+                    content_type = _media_type(response)
+                    body = await _read_text(response) if _is_text(content_type) else ""
             except httpx.HTTPError as exc:
                 raise ScanError(f"GET {url} failed: {exc or type(exc).__name__}") from exc
             cookies += [(h, url) for h in response.headers.get_list("set-cookie")]
@@ -263,8 +278,7 @@ class Scanner:
                 url = following
                 continue
             break
-        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        return _Answer(url, response.status_code, content_type, response.text, cookies)
+        return _Answer(url, response.status_code, content_type, body, cookies)
 
     # -- what the pages hold -----------------------------------------------
 
@@ -337,6 +351,9 @@ class Scanner:
             return None
         robots = RobotFileParser()
         robots.parse(answer.text.splitlines())
+        delay = robots.crawl_delay(USER_AGENT)
+        if delay is not None:
+            self.delay = float(delay)
         return robots
 
     async def _sitemap(self, client: httpx.AsyncClient) -> list[str]:
@@ -360,6 +377,26 @@ class Scanner:
     def _tell(self, visitor: Visitor, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress(visitor, done, total)
+
+
+def _media_type(response: httpx.Response) -> str:
+    content_type: str = response.headers.get("content-type", "")
+    return content_type.split(";")[0].strip().lower()
+
+
+def _is_text(media_type: str) -> bool:
+    return media_type.startswith("text/") or media_type.endswith(("xml", "+xml"))
+
+
+async def _read_text(response: httpx.Response) -> str:
+    """The body as text, cut at ``MAX_BODY`` bytes."""
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) >= MAX_BODY:
+            del body[MAX_BODY:]
+            break
+    return body.decode(response.encoding or "utf-8", errors="replace")
 
 
 def _is_html(answer: _Answer) -> bool:
