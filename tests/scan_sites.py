@@ -101,3 +101,19 @@ undeclared_app = site(
     make_config(store="sqlite:///:memory:"),
     cookies={"/": {"cart": "1"}},
 )
+
+
+LOADER_JS = """\
+var pixel = document.createElement("script");
+pixel.src = "https://connect.facebook.net/en_US/fbevents.js";
+document.head.appendChild(pixel);
+document.cookie = "_hjSessionUser_42=1; max-age=3600; path=/";
+"""
+
+#: For ``--browser``: a first-party script that loads a tracker and sets a tracker's cookie,
+#: neither of which the HTML names. Only a browser running the page sees them.
+script_loader_app = site(
+    {"/": html_page("<p>Hei</p>", '<script src="/loader.js"></script>')},
+    make_config(store="sqlite:///:memory:"),
+    extra=[text_route("/loader.js", LOADER_JS, "text/javascript")],
+)

@@ -16,7 +16,7 @@ import pytest
 from examples.leaky_site.app import app as leaky_app, config as leaky_config
 
 from consentgate import ConsentConfig
-from consentgate.scan import Declaration, ScanReport
+from consentgate.scan import Declaration, ResourceSeen, ScanReport
 from consentgate.scan._output import (
     SCHEMA_VERSION,
     declaration_toml,
@@ -79,6 +79,20 @@ async def test_the_schema_is_strict(leaky: ScanReport) -> None:
         copy = json.loads(json.dumps(document))
         change(copy)
         assert not checker.is_valid(copy)
+
+
+async def test_a_browser_request_follows_the_schema(leaky: ScanReport) -> None:
+    request = ResourceSeen(
+        "request",
+        "https://connect.facebook.net/x.js",
+        "http://testserver/",
+        "new",
+        "meta-pixel",
+        "marketing",
+        False,
+    )
+    leaky.resources.append(request)
+    validator().validate(json.loads(json.dumps(report_json(leaky))))
 
 
 async def test_the_html_report_is_self_contained_and_escaped() -> None:

@@ -74,6 +74,11 @@ def add_scan_parser(commands: Any) -> None:
         "instead of the report",
     )
     scan.add_argument(
+        "--browser",
+        action="store_true",
+        help="also visit in Chromium (Playwright), to see what scripts load and set",
+    )
+    scan.add_argument(
         "--timeout", type=_positive_float, default=10.0, metavar="SECONDS", help="per request"
     )
     scan.set_defaults(run=_run)
@@ -132,6 +137,8 @@ async def _run(args: argparse.Namespace) -> int:
         declaration=declaration,
         trackers=trackers,
         progress=progress,
+        browser=args.browser,
+        timeout=timeout,
     )
     report = await scanner.scan()
     if progress is not None:

@@ -87,6 +87,8 @@ class Scanner:
         declaration: Declaration | None = None,
         trackers: Sequence[Tracker] = (),
         progress: Progress | None = None,
+        browser: bool = False,
+        timeout: float = 10.0,
     ) -> None:
         self.client = client
         self.start_url = start_url
@@ -101,6 +103,8 @@ class Scanner:
         self.declaration = declaration
         self.registry = Registry.of((*trackers, *builtin_trackers()))
         self.progress = progress
+        self.browser = browser
+        self.timeout = timeout
         self.known = known_tracker_cookies()
         #: Seconds between requests: robots.txt's Crawl-delay, if it sets one.
         self.delay = 0.0
@@ -146,6 +150,8 @@ class Scanner:
                     self._tell(visitor, i + 1, len(pages))
 
         report.cookies = self._cookies(raw_cookies, declaration)
+        if self.browser:
+            await self._browse(pages, report, declaration, refused)
         findings = [
             *banner_findings(BannerSeen(first, banner_form, prefix, after_choice, refused)),
             *resource_findings(report.resources, declaration),
@@ -156,6 +162,51 @@ class Scanner:
         report.findings = sorted(findings, key=lambda f: f.severity != "error")
         report.duration = time.monotonic() - started
         return report
+
+    async def _browse(
+        self,
+        pages: list[str],
+        report: ScanReport,
+        declaration: Declaration,
+        refused: dict[Visitor, str],
+    ) -> None:
+        """Add what the visitors' browsers did: requests to other hosts, cookies set by scripts."""
+        from ._browser import browse
+
+        requests, cookies, not_clicked = await browse(self.origin, pages, self.timeout)
+        for request in requests:
+            parts = urlsplit(request.url)
+            owner = self.registry.owner_of((parts.hostname or "").lower(), parts.path or "/")
+            report.resources.append(
+                ResourceSeen(
+                    "request",
+                    request.url,
+                    request.page,
+                    request.visitor,
+                    owner.provider if owner else None,
+                    owner.category if owner else None,
+                    False,
+                )
+            )
+        already = {(c.name, c.visitor) for c in report.cookies}
+        for cookie in cookies:
+            if (cookie.name, cookie.visitor) in already:
+                continue
+            declared_by, category, tracker = classify_cookie(cookie.name, declaration, self.known)
+            report.cookies.append(
+                CookieSeen(
+                    cookie.name,
+                    cookie.domain,
+                    cookie.lifetime,
+                    cookie.page,
+                    cookie.visitor,
+                    declared_by,
+                    category,
+                    tracker,
+                )
+            )
+        for visitor, why in not_clicked.items():
+            refused.setdefault(visitor, why)
 
     async def _crawl(
         self,
