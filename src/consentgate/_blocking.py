@@ -587,26 +587,31 @@ class Blocking:
         self.blocker = Blocker(
             self.registry, unknown=config.unknown_third_party, declared=frozenset(declared)
         )
-        self._categories = frozenset(c.name for c in config.all_categories)
-        #: What each provider needs, for ``data-consent="<provider>"``; the first entry wins.
-        self._provider_categories = {
-            **{t.provider: t.category for t in reversed(self.registry.trackers)},
-            **declared,
+        #: What each name ``data-consent`` may hold needs: a category itself, a provider its
+        #: category (every tracker of a provider has the same one, see ``Registry.of``).
+        self._needs = {
+            **{t.provider: t.category for t in self.registry.trackers},
+            **{c.name: c.name for c in config.all_categories},
         }
 
     def page_of(
         self, state: ConsentState, host: str, path: str, placeholder: Placeholder | None = None
     ) -> PageBlocker:
-        """The blocker of one page, for a visitor of consent ``state``."""
+        """The blocker of one page, for a visitor of consent ``state``.
 
-        def allows(tracker: Tracker) -> bool:
-            return state.allows(tracker.category) or state.allows_provider(tracker.provider)
+        One rule decides all markup: a provider's runs once the visitor grants its
+        category or allowed it on its own. ``state.providers`` holds only providers
+        the site declares (the consent cookie indexes them by the provider table), so
+        a provider only the registry knows is released by its category alone.
+        """
+        needs = self._needs
 
         def allows_name(name: str) -> bool:
-            if name in self._categories:
-                return state.allows(name)
-            category = self._provider_categories.get(name)
-            return category is not None and state.allows(category) or state.allows_provider(name)
+            category = needs.get(name)
+            return name in state.providers or category is not None and state.allows(category)
+
+        def allows(tracker: Tracker) -> bool:
+            return allows_name(tracker.provider)
 
         return self.blocker.page(
             allows=allows, allows_name=allows_name, host=host, path=path, placeholder=placeholder
