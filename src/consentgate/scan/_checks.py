@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from .._state import NECESSARY
 from ._declaration import Declaration, DeclaredEntry
 from ._html import Form
-from ._model import CookieSeen, Finding, ResourceSeen, Visitor
+from ._model import CookieSeen, Finding, ResourceSeen, Severity, Visitor
 
 __all__ = ["BannerSeen", "banner_findings", "classify_cookie", "cookie_findings"]
 
@@ -23,7 +23,7 @@ def classify_cookie(
     """(declared by, category it needs, built-in tracker known to set it)."""
     declared = declaration.covering(name)
     tracker = next((entry for entry in known if entry.matches(name)), None)
-    # Declared by several: it needs the most permissive of them only if all are optional.
+    # Declared by several: necessary if one of them says so (the firewall lets it pass then).
     if declared:
         necessary = [entry for entry in declared if entry.category == NECESSARY]
         chosen = necessary[0] if necessary else declared[0]
@@ -34,44 +34,45 @@ def classify_cookie(
 
 
 def cookie_findings(cookies: Iterable[CookieSeen]) -> list[Finding]:
-    """A non-necessary cookie without consent is a violation; a cookie no declaration
-    covers is undeclared. One finding per cookie and visitor, at the first page."""
+    """A cookie that needs consent, without it, is a violation (once per visitor); a cookie no
+    declaration covers is undeclared (once, at the first visitor that got it)."""
     findings: list[Finding] = []
-    seen: dict[tuple[str, str, Visitor], int] = {}
+    violations: set[tuple[str, Visitor]] = set()
+    undeclared: set[str] = set()
     for cookie in cookies:
         optional = cookie.category is not None and cookie.category != NECESSARY
-        if cookie.visitor in _WITHOUT_CONSENT and optional:
-            key = ("violation", cookie.name, cookie.visitor)
-            if key not in seen:
-                seen[key] = len(findings)
-                whose = cookie.declared_by or cookie.tracker
-                findings.append(
-                    Finding(
-                        "violation",
-                        "error",
-                        cookie.page,
-                        cookie.visitor,
-                        f"{_WHO[cookie.visitor]} got cookie {cookie.name} ({whose}, "
-                        f"{cookie.category}), which needs consent",
-                        cookie.name,
-                    )
+        if (
+            cookie.visitor in _WITHOUT_CONSENT
+            and optional
+            and (cookie.name, cookie.visitor) not in violations
+        ):
+            violations.add((cookie.name, cookie.visitor))
+            whose = cookie.declared_by or cookie.tracker
+            findings.append(
+                Finding(
+                    "violation",
+                    "error",
+                    cookie.page,
+                    cookie.visitor,
+                    f"{_WHO[cookie.visitor]} got cookie {cookie.name} ({whose}, "
+                    f"{cookie.category}), which needs consent",
+                    cookie.name,
                 )
-        if cookie.declared_by is None:
-            key = ("undeclared", cookie.name, cookie.visitor)
-            if key not in seen:
-                seen[key] = len(findings)
-                known = f" (set by {cookie.tracker})" if cookie.tracker else ""
-                findings.append(
-                    Finding(
-                        "undeclared",
-                        "warning",
-                        cookie.page,
-                        cookie.visitor,
-                        f"cookie {cookie.name}{known} is set but no declaration covers it",
-                        cookie.name,
-                    )
+            )
+        if cookie.declared_by is None and cookie.name not in undeclared:
+            undeclared.add(cookie.name)
+            known = f" (set by {cookie.tracker})" if cookie.tracker else ""
+            findings.append(
+                Finding(
+                    "undeclared",
+                    "warning",
+                    cookie.page,
+                    cookie.visitor,
+                    f"cookie {cookie.name}{known} is set but no declaration covers it",
+                    cookie.name,
                 )
-    return _once_per_site(findings, "undeclared")
+            )
+    return findings
 
 
 def resource_findings(resources: Iterable[ResourceSeen], declaration: Declaration) -> list[Finding]:
@@ -171,15 +172,8 @@ class BannerSeen:
 
 
 def banner_findings(seen: BannerSeen) -> list[Finding]:
-    def banner(check: str, severity: str, detail: str, visitor: Visitor = "new") -> Finding:
-        return Finding(
-            "banner",
-            "error" if severity == "error" else "warning",
-            seen.page,
-            visitor,
-            detail,
-            check,
-        )
+    def banner(check: str, severity: Severity, detail: str, visitor: Visitor = "new") -> Finding:
+        return Finding("banner", severity, seen.page, visitor, detail, check)
 
     form = seen.form
     if form is None:
@@ -237,16 +231,3 @@ def banner_findings(seen: BannerSeen) -> list[Finding]:
                 )
             )
     return findings
-
-
-def _once_per_site(findings: list[Finding], kind: str) -> list[Finding]:
-    """One finding of ``kind`` per subject, at the first visitor that saw it."""
-    subjects: set[str] = set()
-    kept: list[Finding] = []
-    for finding in findings:
-        if finding.kind == kind:
-            if finding.subject in subjects:
-                continue
-            subjects.add(finding.subject)
-        kept.append(finding)
-    return kept
