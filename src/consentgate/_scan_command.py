@@ -51,7 +51,9 @@ def add_scan_parser(commands: Any) -> None:
         "-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout"
     )
     scan.add_argument(
-        "--ignore-robots", action="store_true", help="scan pages robots.txt disallows too"
+        "--ignore-robots",
+        action="store_true",
+        help="ignore robots.txt (its Disallow and Crawl-delay)",
     )
     scan.add_argument(
         "--fail-on",
@@ -79,7 +81,11 @@ def add_scan_parser(commands: Any) -> None:
         help="also visit in Chromium (Playwright), to see what scripts load and set",
     )
     scan.add_argument(
-        "--timeout", type=_positive_float, default=10.0, metavar="SECONDS", help="per request"
+        "--timeout",
+        type=_positive_float,
+        default=10.0,
+        metavar="SECONDS",
+        help="per request; default: 10",
     )
     scan.set_defaults(run=_run)
 
