@@ -196,6 +196,25 @@ async def test_the_crawl_follows_links_and_the_sitemap_on_its_own_origin_only() 
     assert not any("/_consent/preferences" in url for url in crawled)
 
 
+async def test_sitemaps_robots_txt_names_and_sitemap_indexes() -> None:
+    pages = {"/": html_page("<p>no links</p>"), "/deep": html_page("<p>deep</p>")}
+    index = (
+        "<?xml version='1.0'?><sitemapindex><sitemap><loc>http://testserver/maps/pages.xml"
+        "</loc></sitemap><sitemap><loc>https://elsewhere.example/map.xml</loc></sitemap>"
+        "</sitemapindex>"
+    )
+    listed = "<urlset><url><loc>http://testserver/deep</loc></url></urlset>"
+    extra = [
+        text_route("/robots.txt", "Sitemap: http://testserver/maps/index.xml\n"),
+        text_route("/maps/index.xml", index, "application/xml"),
+        text_route("/maps/pages.xml", listed, "text/xml"),
+    ]
+    requests: list[str] = []
+    report = await scan(site(pages, extra=extra), requests)
+    assert "http://testserver/deep" in {p.url for p in report.pages}
+    assert not any("elsewhere" in url for url in requests)
+
+
 async def test_max_pages_bounds_the_crawl() -> None:
     pages = {f"/{i}": html_page(f'<a href="/{i + 1}">next</a>') for i in range(10)}
     pages["/"] = html_page('<a href="/0">start</a>')

@@ -47,6 +47,8 @@ DEFAULT_PREFIX = "/_consent"
 MAX_REDIRECTS = 5
 #: The most of a page the scan reads; a browser would stop parsing long before.
 MAX_BODY = 5 * 1024 * 1024
+#: Sitemap documents read at most (an index and the sitemaps it lists).
+MAX_SITEMAPS = 10
 _SITEMAP_LOC = re.compile(r"<loc>\s*([^<\s]+)\s*</loc>")
 
 #: Makes one visitor's client: its own cookie jar, the site's transport.
@@ -250,7 +252,7 @@ class Scanner:
                             queue.append(link)
             if not sitemap_read:
                 sitemap_read = True
-                for link in await self._sitemap(client):
+                for link in await self._sitemap(client, robots):
                     if link not in queued and not _under(link, prefix):
                         queued.add(link)
                         queue.append(link)
@@ -407,11 +409,29 @@ class Scanner:
             self.delay = float(delay)
         return robots
 
-    async def _sitemap(self, client: httpx.AsyncClient) -> list[str]:
-        answer = await self._get(client, self.origin + "/sitemap.xml")
-        if answer.status != 200 or "xml" not in answer.content_type:
-            return []
-        links = (self._same_origin(answer.url, loc) for loc in _SITEMAP_LOC.findall(answer.text))
+    async def _sitemap(
+        self, client: httpx.AsyncClient, robots: RobotFileParser | None
+    ) -> list[str]:
+        """The pages the site's sitemaps list: ``/sitemap.xml`` and those robots.txt names,
+        following sitemap indexes, at most ``MAX_SITEMAPS`` documents, on this origin."""
+        named = robots.site_maps() if robots is not None else None
+        queue = deque([self.origin + "/sitemap.xml", *(named or ())])
+        read: set[str] = set()
+        pages: list[str] = []
+        while queue and len(read) < MAX_SITEMAPS:
+            url = self._same_origin(self.origin, queue.popleft())
+            if url is None or url in read:
+                continue
+            read.add(url)
+            answer = await self._get(client, url)
+            if answer.status != 200 or "xml" not in answer.content_type:
+                continue
+            locs = _SITEMAP_LOC.findall(answer.text)
+            if "<sitemapindex" in answer.text:
+                queue.extend(locs)
+            else:
+                pages.extend(locs)
+        links = (self._same_origin(self.origin, page) for page in pages)
         return [link for link in links if link is not None]
 
     def _absolute(self, path: str) -> str:
