@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.tracker_corpus import CORPUS
 
-from .conftest import CHROMIUM, Visitor, open_visitor, serve
+from .helpers import CHROMIUM, Visitor, open_visitor, serve
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
