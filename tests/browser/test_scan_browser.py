@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.servers import ROOT, uvicorn
 
-from .conftest import CHROMIUM
+from .helpers import CHROMIUM
 
 
 def scan(*args: str, chromium: Path = CHROMIUM) -> subprocess.CompletedProcess[str]:
