@@ -185,12 +185,13 @@ async def test_the_crawl_follows_links_and_the_sitemap_on_its_own_origin_only() 
     requests: list[str] = []
     report = await scan(site(pages, extra=extra), requests)
     crawled = [p.url for p in report.pages if p.visitor == "new"]
-    assert crawled == [
+    assert crawled[0] == "http://testserver/"
+    assert sorted(crawled) == [
         "http://testserver/",
         "http://testserver/a",
         "http://testserver/away",
-        "http://testserver/privatliv",  # the banner's privacy policy link
         "http://testserver/only-in-sitemap",
+        "http://testserver/privatliv",  # the banner's privacy policy link
     ]
     assert all(url.startswith("http://testserver/") for url in requests)
     assert not any("/_consent/preferences" in url for url in crawled)
