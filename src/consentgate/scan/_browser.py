@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._exceptions import ConsentGateError
 from ._model import Visitor
+from ._scanner import ScanError
 
 if TYPE_CHECKING:
     from playwright.async_api import BrowserContext, Route
@@ -46,7 +46,7 @@ PAGE_TIMEOUT_MS = 15_000
 SETTLE_MS = 500
 
 
-class BrowserUnavailable(ConsentGateError):
+class BrowserUnavailable(ScanError):
     """Playwright or Chromium is missing."""
 
 
