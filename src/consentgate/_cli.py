@@ -1,4 +1,5 @@
-"""The ``consentgate`` command: migrate, verify, export, prune a consent log and show its head.
+"""The ``consentgate`` command: migrate, verify, export, prune a consent log and show its
+head, and scan a running site (``_scan_command``).
 
 Every subcommand takes the store from ``--store URL`` or from the ``store``
 setting of ``--config consentgate.toml`` (the site's own config file). The
@@ -27,6 +28,7 @@ from typing import IO, Any
 from . import __version__
 from ._config import CHAIN_KEY_ENV, check_retention_days, sqlite_relative_to
 from ._exceptions import ConsentGateError
+from ._scan_command import add_scan_parser
 from .log import ChainHead, ConsentLog, open_log
 from .log._export import FORMATS, export_chunks, parse_when
 
@@ -104,7 +106,8 @@ def _parser() -> argparse.ArgumentParser:
         help=f"a keyed chain's key, read from FILE (else ${CHAIN_KEY_ENV}, else --config)",
     )
     parser = argparse.ArgumentParser(
-        prog="consentgate", description="Look after a consentgate consent log."
+        prog="consentgate",
+        description="Look after a consentgate consent log, or scan a site behind consentgate.",
     )
     parser.add_argument("--version", action="version", version=f"consentgate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -155,6 +158,8 @@ def _parser() -> argparse.ArgumentParser:
         "--before", type=_when, metavar="WHEN", help="delete records older than this date/time"
     )
     prune.set_defaults(run=_prune)
+
+    add_scan_parser(commands)
     return parser
 
 
