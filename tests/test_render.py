@@ -7,7 +7,7 @@ from functools import cache
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given, strategies as st
@@ -17,6 +17,7 @@ from consentgate._locales import available_languages, builtin_texts
 from consentgate._render import Renderer, hole
 from consentgate._state import NO_CONSENT
 from consentgate.providers import GoogleAnalytics
+from consentgate.providers._disclosure import Role, TransferBasis
 
 from .helpers import all_providers, build, make_config
 
@@ -637,9 +638,21 @@ def test_every_text_is_shown_somewhere_so_an_override_always_shows() -> None:
     package = TEMPLATES.parent
     sources = "".join(p.read_text(encoding="utf-8") for p in TEMPLATES.glob("*.html"))
     sources += (package / "_render.py").read_text(encoding="utf-8")
+    # A role or transfer basis is looked up by its value: t["disclosure.roles." ~ vendor.role].
+    by_value = {
+        "disclosure.roles": get_args(Role),
+        "disclosure.bases": (*get_args(TransferBasis), "not-needed"),
+    }
     unused = [
         key
         for key in builtin_texts("en")
-        if f'"{key}"' not in sources and not re.fullmatch(r"categories\.\w+\.\w+", key)
+        if f'"{key}"' not in sources
+        and not re.fullmatch(r"categories\.\w+\.\w+", key)
+        and not (
+            f'"{key.rpartition(".")[0]}." ~' in sources
+            and key.rpartition(".")[2] in by_value.get(key.rpartition(".")[0], ())
+        )
     ]
     assert unused == []
+    for prefix, values in by_value.items():
+        assert {f"{prefix}.{value}" for value in values} <= set(builtin_texts("en"))

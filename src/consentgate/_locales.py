@@ -6,7 +6,7 @@ import difflib
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib.resources import files
 from types import MappingProxyType
@@ -19,6 +19,8 @@ __all__ = [
     "available_languages",
     "builtin_texts",
     "check_overrides",
+    "country_codes",
+    "country_names",
     "provider_text",
     "provider_texts",
     "text_keys",
@@ -61,6 +63,23 @@ def provider_texts(language: str) -> Texts:
 def provider_text(key: str) -> Mapping[str, str]:
     """One provider text in every language, e.g. ``provider_text("purposes.visitor")``."""
     return MappingProxyType({lang: provider_texts(lang)[key] for lang in available_languages()})
+
+
+_COUNTRIES = "countries."
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """The ISO 3166-1 codes every language file names (``[providers.countries]``)."""
+    return frozenset(
+        key.removeprefix(_COUNTRIES) for key in provider_texts("en") if key.startswith(_COUNTRIES)
+    )
+
+
+def country_names(codes: Iterable[str], language: str) -> str:
+    """Country names in ``language``, joined with commas, in the given order."""
+    texts = provider_texts(language)
+    return ", ".join(texts.get(f"{_COUNTRIES}{code}", code) for code in codes)
 
 
 def _flatten(

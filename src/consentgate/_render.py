@@ -41,7 +41,7 @@ from ._config import ConsentConfig
 from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._exceptions import ConfigurationError
 from ._fair_choice import unfair_choice
-from ._locales import Texts, available_languages, builtin_texts
+from ._locales import Texts, available_languages, builtin_texts, country_names
 from ._provider_table import ProviderTable
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
@@ -165,6 +165,7 @@ class Renderer:
             undefined=StrictUndefined,
         )
         self.env.filters["localized"] = localized
+        self.env.filters["countries"] = country_names
         self.texts: dict[str, Texts] = {
             lang: {**builtin_texts(lang), **config.texts.get(lang, {})} for lang in self.languages
         }
@@ -285,6 +286,14 @@ class Renderer:
             if lang in self.languages and q > best_q:
                 best, best_q = lang, q
         return best
+
+    def language_of(self, tag: object) -> str | None:
+        """The available language a language tag (``da``, ``de-AT``, ``no``) names, if any."""
+        if not isinstance(tag, str):
+            return None
+        primary = tag.strip().partition("-")[0].partition("_")[0].lower()
+        primary = _LANGUAGE_ALIASES.get(primary, primary)
+        return primary if primary in self.languages else None
 
     # -- what pages get -------------------------------------------------
 
