@@ -136,7 +136,9 @@
     if (shown) return shown.focus();
     if (show.busy) return; // already on its way
     show.busy = 1;
-    const url = `${prefix}/preferences?next=${encodeURIComponent(location.pathname + location.search)}`;
+    // In the language the page showed consentgate in (language_from may differ from Accept-Language).
+    const lang = d.querySelector(".cg-settings-link,.cg-banner")?.lang || "";
+    const url = `${prefix}/preferences?lang=${lang}&next=${encodeURIComponent(location.pathname + location.search)}`;
     try {
       const response = await fetch(url);
       if (!response.ok) throw 0;

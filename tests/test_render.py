@@ -186,13 +186,13 @@ def test_banner_has_the_hidden_fields(lang: str) -> None:
 def test_banner_links_to_the_privacy_policy_and_the_preferences(lang: str) -> None:
     tags = Tags(banner_html(default_renderer(), lang))
     links = [a["href"] for a in tags.find("a")]
-    assert links == ["/privatliv", "/_consent/preferences?next=%2Fpage%3Fx%3D1"]
+    assert links == ["/privatliv", f"/_consent/preferences?lang={lang}&next=%2Fpage%3Fx%3D1"]
 
 
 def test_banner_without_privacy_policy_links_only_to_the_preferences() -> None:
     renderer = build(make_config(privacy_policy_url=None))
     links = [a["href"] for a in Tags(banner_html(renderer, "en")).find("a")]
-    assert links == ["/_consent/preferences?next=%2Fpage%3Fx%3D1"]
+    assert links == ["/_consent/preferences?lang=en&next=%2Fpage%3Fx%3D1"]
 
 
 @pytest.mark.parametrize("lang", available_languages())
