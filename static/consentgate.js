@@ -189,7 +189,7 @@
     const modal = shown.hasAttribute("aria-modal");
     if (event.key == "Escape" && shown.classList.contains("cg-settings")) close();
     if (event.key != "Tab" || !modal) return;
-    const all = [...shown.querySelectorAll("a[href],button,input,[tabindex='0']")].filter((x) => x.offsetParent);
+    const all = [...shown.querySelectorAll("a[href],button,input,summary,[tabindex='0']")].filter((x) => x.offsetParent);
     const at = d.activeElement;
     const [first, last] = [all[0], all[all.length - 1]];
     if (event.shiftKey ? at == first || at == shown : at == last) {

@@ -8,6 +8,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from ._csrf import normalize_origin
 from ._exceptions import ConfigurationError
 from ._locales import available_languages, check_overrides
 from ._registry import Tracker, tracker_from_table
+from ._site_locales import SiteLocales, catalog_keys, load_site_locales
 from ._state import NECESSARY
 from ._text import LocalizedText
 from ._theme import Theme
@@ -186,6 +188,9 @@ class ConsentConfig:
     template_dirs: Sequence[str | os.PathLike[str]] = ()
     #: Colours, font, corner radius and position of the banner; None keeps the built-in look.
     theme: Theme | None = None
+    #: Folders of language files (``pl.toml``, ``da.toml``) shaped like consentgate's own:
+    #: a language of the site's own, and texts and keys of its own for its templates.
+    locale_dirs: Sequence[str | os.PathLike[str]] = ()
     #: Texts to use instead of the built-in ones, per language:
     #: ``{"da": {"banner.title": "..."}}``.
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -215,7 +220,7 @@ class ConsentConfig:
         self._check_blocking()
         self._check_cookie()
         self._check_paths()
-        languages = available_languages()
+        languages = (*available_languages(), *self.site_locales.added)
         _require(
             self.language_from in get_args(LanguageSource) or callable(self.language_from),
             "language_from",
@@ -283,6 +288,11 @@ class ConsentConfig:
                 return Path(database + "-outbox")
         return None
 
+    @cached_property
+    def site_locales(self) -> SiteLocales:
+        """The site's language files (``locale_dirs``), read and checked once."""
+        return load_site_locales(self.locale_dirs, catalog_keys(self.providers))
+
     @property
     def all_categories(self) -> tuple[Category, ...]:
         return BUILTIN_CATEGORIES + tuple(self.categories)
@@ -342,11 +352,12 @@ class ConsentConfig:
             data["theme"] = _from_table(Theme, "theme", data["theme"])
         if relative_to is not None:
             here = Path(relative_to)
-            if isinstance(data.get("template_dirs"), list):
-                data["template_dirs"] = [
-                    here / folder if isinstance(folder, str) else folder
-                    for folder in data["template_dirs"]
-                ]
+            for folders in ("template_dirs", "locale_dirs"):
+                if isinstance(data.get(folders), list):
+                    data[folders] = [
+                        here / folder if isinstance(folder, str) else folder
+                        for folder in data[folders]
+                    ]
             # The default store too: the same file wherever the app is started from.
             store = data.get("store", cls.__dataclass_fields__["store"].default)
             if isinstance(store, str):
@@ -545,7 +556,8 @@ class ConsentConfig:
         if self.theme is not None:
             _require(isinstance(self.theme, Theme), "theme", "must be a consentgate.Theme")
             self.theme.validate("theme")
-        object.__setattr__(self, "texts", check_overrides(self.texts))
+        site = self.site_locales
+        object.__setattr__(self, "texts", check_overrides(self.texts, site.added, site.own_keys))
         for i, folder in enumerate(self.template_dirs):
             is_path = isinstance(folder, str | os.PathLike)
             _require(
@@ -618,6 +630,7 @@ def check_retention_days(days: object) -> None:
 
 _SEQUENCE_FIELDS = (
     "secret_keys",
+    "locale_dirs",
     "providers",
     "trackers",
     "categories",
