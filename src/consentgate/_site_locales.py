@@ -99,8 +99,8 @@ def load_site_locales(
                 + (
                     f"; every language needs the site's own keys ({', '.join(sorted(own))})"
                     if key in own
-                    else f"; an added language needs every text consentgate shows "
-                    f"(see {lang!r} beside consentgate's en.toml)"
+                    else "; an added language needs every text consentgate shows "
+                    "(the keys of consentgate's locales/en.toml)"
                 ),
             )
         for key, text in given.items():
