@@ -37,7 +37,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -55,7 +55,7 @@ from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
 from ._page_language import LanguageFromPage
 from ._placement import check_placement
-from ._render import ACCEPT_LANGUAGE_READ, Renderer, iso_week
+from ._render import ACCEPT_LANGUAGE_READ, BANNER_ROOM, Renderer, iso_week
 from ._rewrite import PageRewrite, PlainRewriter, RewriteError, ascii_compatible_codec
 from ._state import SCOPE_KEY, CookieReading, Headers, LazyConsent
 from .log import ConsentLog, open_log
@@ -146,6 +146,7 @@ class ConsentMiddleware:
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
+        self._policy_path = _policy_path(config.privacy_policy_url)
         self.blocking = Blocking(config)
         self.embeds = EmbedPlaceholders(self.renderer)
         self._warned_encodings: set[bytes] = set()
@@ -307,8 +308,9 @@ class ConsentMiddleware:
         encoding: bytes,
         csp: bytes | None,
     ) -> PageRewrite | LanguageFromPage | None:
-        """What this page gets before ``</head>`` and ``</body>``, and the blocker for the
-        app's own tracker markup; None to pass it untouched.
+        """What this page gets before ``</head>``, before ``</body>`` and after ``<body>``
+        (the banner), and the blocker for the app's own tracker markup; None to pass it
+        untouched.
 
         ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
         """
@@ -355,15 +357,14 @@ class ConsentMiddleware:
         """The page's rewrite with its texts in ``language``."""
         insertion = self.fragments(scope, visitor, codec, language)
         if nonces is None or not insertion.nonced:
-            head, body = insertion.head, insertion.body
+            head, body, top = insertion.head, insertion.body, insertion.top
         else:
-            head = with_nonces(insertion.nonced[0], nonces)
-            body = with_nonces(insertion.nonced[1], nonces)
+            head, body, top = (with_nonces(part, nonces) for part in insertion.nonced)
         path: str = scope["path"]
         here = _here(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
         placeholder = self.embeds.for_page(language, here, self.csrf.issue, codec, nonces)
         blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
-        return PageRewrite(head, body, blocker)
+        return PageRewrite(head, body, blocker, top)
 
     @staticmethod
     def _language_from_app(source: Callable[[Scope], str | None], scope: Scope) -> str | None:
@@ -378,8 +379,9 @@ class ConsentMiddleware:
     def fragments(
         self, scope: Scope, visitor: _Visitor, codec: str, language: str | None = None
     ) -> _Insertion:
-        """What goes before ``</head>`` and before ``</body>`` for this visitor, encoded,
-        with texts in ``language`` (the visitor's Accept-Language when not given)."""
+        """What goes before ``</head>``, before ``</body>`` and after ``<body>`` for this
+        visitor, encoded, with texts in ``language`` (the visitor's Accept-Language when not
+        given)."""
         language = language or visitor.language
         path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
@@ -419,14 +421,20 @@ class ConsentMiddleware:
         week: str,
         codec: str,
     ) -> _Insertion:
-        """The banner, and the snippets of providers allowed one by one before answering it."""
+        """The banner, and the snippets of providers allowed one by one before answering it.
+
+        The banner opens the body, so a keyboard or a screen reader meets it first; the
+        room it leaves at the end of the page goes where the body ends.
+        """
         here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
-        head, body = self._stylesheet, self.renderer.banner[language].fill(values)
+        on_policy = unquote_to_bytes(path).rstrip(b"/") == self._policy_path
+        banners = self.renderer.folded_banner if on_policy else self.renderer.banner
+        head, body, top = self._stylesheet, BANNER_ROOM, banners[language].fill(values)
         if providers:
             snippets = self.renderer.snippets(frozenset(), providers, week, host)
             head, body = head + snippets[0], body + snippets[1]
-        return _Insertion.of(head, body, codec)
+        return _Insertion.of(head, body, codec, top)
 
     def _render_consented(
         self,
@@ -461,6 +469,17 @@ class ConsentMiddleware:
             )
 
 
+def _policy_path(url: str | None) -> bytes | None:
+    """The path of the privacy policy, as a request's is compared with it; None without one.
+
+    The host of an absolute URL is not compared: on another site, the path is simply
+    never this site's policy in practice, and the cost of a match is a folded banner.
+    """
+    path = unquote_to_bytes(urlsplit(url or "").path).rstrip(b"/")
+    # A policy at the root of another site ("https://firma.dk/") names no page of this one.
+    return path or None
+
+
 @dataclass(frozen=True, slots=True)
 class _Insertion:
     """A page's fragments, encoded: as a page without a CSP nonce gets them, and with
@@ -468,16 +487,22 @@ class _Insertion:
 
     head: bytes
     body: bytes
-    nonced: tuple[bytes, bytes] | None
+    top: bytes
+    nonced: tuple[bytes, bytes, bytes] | None
 
     @classmethod
-    def of(cls, head: str, body: str, codec: str) -> _Insertion:
-        plain = _encode(without_nonces(head), codec), _encode(without_nonces(body), codec)
-        marked = _encode(head, codec), _encode(body, codec)
+    def of(cls, head: str, body: str, codec: str, top: str = "") -> _Insertion:
+        marked = _encode(head, codec), _encode(body, codec), _encode(top, codec)
+        plain = (
+            _encode(without_nonces(head), codec),
+            _encode(without_nonces(body), codec),
+            _encode(without_nonces(top), codec),
+        )
         return cls(*plain, marked if marked != plain else None)
 
     def bytes(self) -> int:
-        return len(self.head) + len(self.body) + (sum(map(len, self.nonced)) if self.nonced else 0)
+        nonced = sum(map(len, self.nonced)) if self.nonced else 0
+        return len(self.head) + len(self.body) + len(self.top) + nonced
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,7 +551,8 @@ class _ResponseGate(LazyConsent):
         "visitor",
     )
     # Set when the response is to be rewritten:
-    insert: PageRewrite | LanguageFromPage  # what goes before </head> and </body>, what is blocked
+    # What goes before </head>, before </body>, after <body>; what is blocked:
+    insert: PageRewrite | LanguageFromPage
     gzip: bool
     start: Message | None  # the held response start, until the first body message
     injector: PlainRewriter  # made once the body turns out to stream
