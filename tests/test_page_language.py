@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import logging
 from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,12 +14,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from consentgate import ConfigurationError
+from consentgate import ConfigurationError, ConsentConfig
 from consentgate._locales import builtin_texts
 from consentgate._page_language import SNIFF_LIMIT, LanguageFromPage, html_lang
 from consentgate._rewrite import PageRewrite
 
-from .helpers import choose, client_for, make_app, make_config
+from .helpers import SECRET, choose, client_for, make_app, make_config
 
 pytestmark = pytest.mark.anyio
 
@@ -244,3 +245,12 @@ async def test_the_preference_centre_takes_lang_then_accept_language(
             f"/_consent/preferences{query}", headers={"accept-language": header}
         )
     assert f"<h1>{builtin_texts(expected)['preferences.title']}</h1>" in response.text
+
+
+def test_language_from_comes_from_toml(tmp_path: Path) -> None:
+    path = tmp_path / "consentgate.toml"
+    path.write_text(
+        f'secret_key = "{SECRET}"\nstore = "sqlite:///:memory:"\nlanguage_from = "html-lang"\n',
+        encoding="utf-8",
+    )
+    assert ConsentConfig.from_toml(path).language_from == "html-lang"
