@@ -137,7 +137,7 @@
     if (show.busy) return; // already on its way
     show.busy = 1;
     // In the language the page showed consentgate in (language_from may differ from Accept-Language).
-    const lang = d.querySelector(".cg-settings-link,.cg-banner")?.lang || "";
+    const lang = d.querySelector("#consentgate-settings,.cg-banner")?.lang || "";
     const url = `${prefix}/preferences?lang=${lang}&next=${encodeURIComponent(location.pathname + location.search)}`;
     try {
       const response = await fetch(url);
