@@ -34,8 +34,7 @@ def html_lang(start: bytes, *, complete: bool = True) -> tuple[bool, str | None]
 
     ``complete`` says no more bytes will come: the page's start is all there is.
     """
-    start = start[:SNIFF_LIMIT]
-    tag = _HTML_TAG.search(start)
+    tag = _HTML_TAG.search(start, 0, SNIFF_LIMIT)
     if tag is not None:
         past = _PAST_IT.search(start, 0, tag.start())
         if past is None:
@@ -45,7 +44,7 @@ def html_lang(start: bytes, *, complete: bool = True) -> tuple[bool, str | None]
             value = next(group for group in found.groups() if group is not None)
             return True, value.decode("latin-1").strip() or None
         return True, None
-    if complete or len(start) >= SNIFF_LIMIT or _PAST_IT.search(start):
+    if complete or len(start) >= SNIFF_LIMIT or _PAST_IT.search(start, 0, SNIFF_LIMIT):
         return True, None
     return False, None
 
