@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 from markupsafe import escape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
 from consentgate import ConfigurationError, ConsentConfig
 from consentgate._locales import available_languages, builtin_texts, provider_texts
 from consentgate.providers import GoogleAnalytics, Hotjar, YouTube
 
 from .helpers import SECRET, client_for, make_app, make_config
+from .tracker_corpus import VIMEO, YOUTUBE, page_with
 
 pytestmark = pytest.mark.anyio
 
@@ -211,3 +215,20 @@ def test_locale_dirs_in_toml_are_relative_to_the_file(tmp_path: Path) -> None:
     )
     config = ConsentConfig.from_toml(path)
     assert config.site_locales.added == ("pl",)
+
+
+async def test_an_embeds_placeholder_speaks_the_added_language(tmp_path: Path) -> None:
+    """A declared provider's description from the site's file, and so is an undeclared
+    one's (Vimeo, known only to the registry), since the file gives it."""
+    config = make_config(locale_dirs=[polish(tmp_path)], providers=[YouTube()])
+    html = page_with(YOUTUBE, VIMEO)
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse(html)
+
+    app = make_app(config, [Route("/video", page)])
+    async with client_for(app) as client:
+        shown = (await client.get("/video", headers={"accept-language": "pl"})).text
+    assert str(escape(f"PL: {provider_texts('en')['descriptions.youtube']}")) in shown
+    assert str(escape(f"PL: {builtin_texts('en')['embed.video']}")) in shown
+    assert str(escape(f"PL: {provider_texts('en')['descriptions.vimeo']}")) in shown
