@@ -43,6 +43,7 @@ from .providers import (
     Vimeo,
     YouTube,
 )
+from .providers._base import BuiltinProvider
 
 __all__ = ["BUILTIN_CATEGORIES", "Category", "ConsentConfig"]
 
@@ -457,7 +458,7 @@ class ConsentConfig:
             disclosure = provider.disclosure
             if disclosure is None:
                 # Built-ins without one run on the site's own server (Matomo).
-                if type(provider) is Provider:
+                if not isinstance(provider, BuiltinProvider):
                     logger.warning(
                         "providers[%d] (%s) has no disclosure, so consentgate cannot tell "
                         "whether it processes data outside the EU/EEA; give it a Disclosure",
