@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -16,6 +18,7 @@ from ._csrf import normalize_origin
 from ._exceptions import ConfigurationError
 from ._locales import available_languages, check_overrides
 from ._registry import Tracker, tracker_from_table
+from ._site_locales import SiteLocales, catalog_keys, load_site_locales
 from ._state import NECESSARY
 from ._text import LocalizedText
 from ._theme import Theme
@@ -25,6 +28,7 @@ from .log._privacy import UserAgentMode
 from .providers import (
     Buffer,
     DeclaredCookie,
+    Disclosure,
     GoogleAnalytics,
     GoogleMaps,
     GoogleTagManager,
@@ -39,8 +43,11 @@ from .providers import (
     Vimeo,
     YouTube,
 )
+from .providers._base import BuiltinProvider
 
 __all__ = ["BUILTIN_CATEGORIES", "Category", "ConsentConfig"]
+
+logger = logging.getLogger(__name__)
 
 #: The environment variable ``from_toml`` reads the secret from when the file has none.
 SECRET_ENV = "CONSENTGATE_SECRET_KEY"
@@ -58,6 +65,11 @@ CHAIN_KEY_ENV = "CONSENTGATE_CHAIN_KEY"
 #: A century: beyond that a cut-off date would fall before year 1.
 MAX_RETENTION = 36500
 IpMode = Literal["off", "truncate"]
+#: Where the banner's language comes from: the visitor's Accept-Language, the page's
+#: ``<html lang>``, or a function of the request's ASGI scope.
+LanguageSource = Literal["accept-language", "html-lang"]
+#: What a provider processing data outside the EU/EEA is at start-up.
+OutsideEeaPolicy = Literal["allow", "warn", "refuse"]
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 _EMAIL = re.compile(r"[^@\s<>\"'()\[\],;:\\]+@[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+")
@@ -121,6 +133,10 @@ class ConsentConfig:
     #: Make the app's own tracker markup inert until the visitor allows its provider,
     #: as the built-in registry (``consentgate/trackers.toml``) knows it.
     block_known_trackers: bool = True
+    #: A provider that processes data outside the EU/EEA (its ``disclosure`` says so):
+    #: fine ("allow"), a start-up warning naming it ("warn"), or a ConfigurationError
+    #: ("refuse"), for a site that promises its visitors EU-only processing.
+    processing_outside_eea: OutsideEeaPolicy = "allow"
     #: The site's own registry entries, beside (and before) the built-in ones.
     trackers: Sequence[Tracker] = ()
     #: A script or iframe from a host no entry names: log it once ("warn"), treat it
@@ -158,6 +174,11 @@ class ConsentConfig:
     #: Path prefixes that never get a banner or snippets injected (e.g. ``"/admin"``).
     exclude_paths: Sequence[str] = ()
     default_language: str = "en"
+    #: Where a page's banner and settings link take their language from: the visitor's
+    #: ``Accept-Language`` header, the page's ``<html lang="...">``, or a function given
+    #: the request's ASGI scope that returns a language code or None. Whatever names no
+    #: language consentgate has falls back to Accept-Language, then ``default_language``.
+    language_from: LanguageSource | Callable[[Mapping[str, Any]], str | None] = "accept-language"
     #: Show a small "Cookie settings" link on pages once a choice is made.
     show_settings_link: bool = True
     #: Extra origins (``https://www.example.com``) allowed to post a choice.
@@ -170,6 +191,9 @@ class ConsentConfig:
     template_dirs: Sequence[str | os.PathLike[str]] = ()
     #: Colours, font, corner radius and position of the banner; None keeps the built-in look.
     theme: Theme | None = None
+    #: Folders of language files (``pl.toml``, ``da.toml``) shaped like consentgate's own:
+    #: a language of the site's own, and texts and keys of its own for its templates.
+    locale_dirs: Sequence[str | os.PathLike[str]] = ()
     #: Texts to use instead of the built-in ones, per language:
     #: ``{"da": {"banner.title": "..."}}``.
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -205,10 +229,17 @@ class ConsentConfig:
         _require(bool(self.policy_version.strip()), "policy_version", "must not be empty")
         self._check_categories()
         self._check_providers()
+        self._check_processing_outside_eea()
         self._check_blocking()
         self._check_cookie()
         self._check_paths()
-        languages = available_languages()
+        languages = (*available_languages(), *self.site_locales.added)
+        _require(
+            self.language_from in get_args(LanguageSource) or callable(self.language_from),
+            "language_from",
+            "expected 'accept-language', 'html-lang' or a function of the request's scope, "
+            f"got {self.language_from!r}",
+        )
         _require(
             self.default_language in languages,
             "default_language",
@@ -269,6 +300,11 @@ class ConsentConfig:
             if database != ":memory:":
                 return Path(database + "-outbox")
         return None
+
+    @cached_property
+    def site_locales(self) -> SiteLocales:
+        """The site's language files (``locale_dirs``), read and checked once."""
+        return load_site_locales(self.locale_dirs, catalog_keys(self.providers))
 
     @property
     def all_categories(self) -> tuple[Category, ...]:
@@ -331,11 +367,12 @@ class ConsentConfig:
             data["theme"] = _from_table(Theme, "theme", data["theme"])
         if relative_to is not None:
             here = Path(relative_to)
-            if isinstance(data.get("template_dirs"), list):
-                data["template_dirs"] = [
-                    here / folder if isinstance(folder, str) else folder
-                    for folder in data["template_dirs"]
-                ]
+            for folders in ("template_dirs", "locale_dirs"):
+                if isinstance(data.get(folders), list):
+                    data[folders] = [
+                        here / folder if isinstance(folder, str) else folder
+                        for folder in data[folders]
+                    ]
             # The default store too: the same file wherever the app is started from.
             store = data.get("store", cls.__dataclass_fields__["store"].default)
             if isinstance(store, str):
@@ -421,6 +458,43 @@ class ConsentConfig:
                     f"{cookie.name!r} would cover consentgate's own cookie {self.cookie_name!r}",
                 )
 
+    def _check_processing_outside_eea(self) -> None:
+        policy = self.processing_outside_eea
+        _require(
+            policy in get_args(OutsideEeaPolicy),
+            "processing_outside_eea",
+            f"expected 'allow', 'warn' or 'refuse', got {policy!r}",
+        )
+        if policy == "allow":
+            return
+        outside = []
+        for i, provider in enumerate(self.providers):
+            disclosure = provider.disclosure
+            if disclosure is None:
+                # Built-ins without one run on the site's own server (Matomo).
+                if not isinstance(provider, BuiltinProvider):
+                    logger.warning(
+                        "providers[%d] (%s) has no disclosure, so consentgate cannot tell "
+                        "whether it processes data outside the EU/EEA; give it a Disclosure",
+                        i,
+                        provider.name,
+                    )
+                continue
+            if disclosure.outside_eea:
+                outside.append(
+                    f"providers[{i}] {provider.title} ({disclosure.legal_entity}: "
+                    f"{', '.join(disclosure.outside_eea)})"
+                )
+        if not outside:
+            return
+        names = "; ".join(outside)
+        if policy == "refuse":
+            raise ConfigurationError(
+                "processing_outside_eea",
+                f"'refuse', but these providers process data outside the EU/EEA: {names}",
+            )
+        logger.warning("providers processing data outside the EU/EEA: %s", names)
+
     def _check_blocking(self) -> None:
         _require(
             isinstance(self.block_known_trackers, bool),
@@ -497,7 +571,8 @@ class ConsentConfig:
         if self.theme is not None:
             _require(isinstance(self.theme, Theme), "theme", "must be a consentgate.Theme")
             self.theme.validate("theme")
-        object.__setattr__(self, "texts", check_overrides(self.texts))
+        site = self.site_locales
+        object.__setattr__(self, "texts", check_overrides(self.texts, site.added, site.own_keys))
         for i, folder in enumerate(self.template_dirs):
             is_path = isinstance(folder, str | os.PathLike)
             _require(
@@ -618,6 +693,7 @@ def check_retention_days(days: object) -> None:
 
 _SEQUENCE_FIELDS = (
     "secret_keys",
+    "locale_dirs",
     "providers",
     "trackers",
     "categories",
@@ -682,6 +758,12 @@ def _provider_from_toml(i: int, table: Any) -> Provider:
         raise ConfigurationError(
             f"{where}.type", f"expected one of {', '.join(PROVIDER_TYPES)}, got {kind!r}"
         )
+    if isinstance(table.get("disclosure"), dict):
+        disclosure = dict(table["disclosure"])
+        for key in ("countries", "transfer_basis"):
+            if isinstance(disclosure.get(key), list):
+                disclosure[key] = tuple(disclosure[key])
+        table["disclosure"] = _from_table(Disclosure, f"{where}.disclosure", disclosure)
     if "cookies" in table:
         table["cookies"] = tuple(
             _from_table(DeclaredCookie, f"{where}.cookies[{j}]", c)

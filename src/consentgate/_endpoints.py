@@ -309,7 +309,10 @@ class ConsentEndpoints:
         )
 
     def preferences(self, request: Request) -> Response:
-        lang = self.renderer.negotiate(request.headers.get("accept-language"))
+        # The banner and settings link name the language the page showed them in.
+        lang = self.renderer.language_of(request.query_params.get("lang")) or (
+            self.renderer.negotiate(request.headers.get("accept-language"))
+        )
         html = self.renderer.preferences_page(
             lang,
             self._current(request),

@@ -46,13 +46,14 @@ from ._blocking import Blocking
 from ._cache import Memo
 from ._config import ConsentConfig
 from ._cookie import MAX_VALUE_BYTES, ConsentCookie
-from ._csp import nonces_in, with_nonces, without_nonces
+from ._csp import Nonces, nonces_in, with_nonces, without_nonces
 from ._csrf import CsrfTokens
 from ._embeds import EmbedPlaceholders
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
 from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
+from ._page_language import LanguageFromPage
 from ._placement import check_placement
 from ._render import ACCEPT_LANGUAGE_READ, BANNER_ROOM, Renderer, iso_week
 from ._rewrite import PageRewrite, PlainRewriter, RewriteError, ascii_compatible_codec
@@ -306,7 +307,7 @@ class ConsentMiddleware:
         content_type: bytes,
         encoding: bytes,
         csp: bytes | None,
-    ) -> PageRewrite | None:
+    ) -> PageRewrite | LanguageFromPage | None:
         """What this page gets before ``</head>``, before ``</body>`` and after ``<body>``
         (the banner), and the blocker for the app's own tracker markup; None to pass it
         untouched.
@@ -328,20 +329,60 @@ class ConsentMiddleware:
         if codec is None:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
             return None
-        insertion = self.fragments(scope, visitor, codec)
         nonces = nonces_in(csp) if csp is not None else None
+        source = self.config.language_from
+        if isinstance(source, str):
+            if source == "accept-language":
+                return self._rewrite(scope, visitor, visitor.language, codec, nonces)
+            return LanguageFromPage(
+                lambda tag: self._rewrite(
+                    scope,
+                    visitor,
+                    self.renderer.language_of(tag) or visitor.language,
+                    codec,
+                    nonces,
+                )
+            )
+        language = self.renderer.language_of(self._language_from_app(source, scope))
+        return self._rewrite(scope, visitor, language or visitor.language, codec, nonces)
+
+    def _rewrite(
+        self,
+        scope: Scope,
+        visitor: _Visitor,
+        language: str,
+        codec: str,
+        nonces: Nonces | None,
+    ) -> PageRewrite:
+        """The page's rewrite with its texts in ``language``."""
+        insertion = self.fragments(scope, visitor, codec, language)
         if nonces is None or not insertion.nonced:
             head, body, top = insertion.head, insertion.body, insertion.top
         else:
             head, body, top = (with_nonces(part, nonces) for part in insertion.nonced)
+        path: str = scope["path"]
         here = _here(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
-        placeholder = self.embeds.for_page(visitor.language, here, self.csrf.issue, codec, nonces)
+        placeholder = self.embeds.for_page(language, here, self.csrf.issue, codec, nonces)
         blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
         return PageRewrite(head, body, blocker, top)
 
-    def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> _Insertion:
+    @staticmethod
+    def _language_from_app(source: Callable[[Scope], str | None], scope: Scope) -> str | None:
+        """What the site's ``language_from`` function says; its failure costs the page only
+        its language (logged), never the banner."""
+        try:
+            return source(scope)
+        except Exception:
+            logger.exception("language_from failed; the banner follows Accept-Language")
+            return None
+
+    def fragments(
+        self, scope: Scope, visitor: _Visitor, codec: str, language: str | None = None
+    ) -> _Insertion:
         """What goes before ``</head>``, before ``</body>`` and after ``<body>`` for this
-        visitor, encoded."""
+        visitor, encoded, with texts in ``language`` (the visitor's Accept-Language when not
+        given)."""
+        language = language or visitor.language
         path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         state = visitor.reading.state
@@ -350,7 +391,7 @@ class ConsentMiddleware:
             # one by one: without them, every host shares one entry.
             return self._banner_fragments(
                 state.providers,
-                visitor.language,
+                language,
                 path,
                 query,
                 visitor.hostname if state.providers else "",
@@ -361,7 +402,7 @@ class ConsentMiddleware:
         return self._consented_fragments(
             state.granted,
             state.providers,
-            visitor.language,
+            language,
             path,
             query,
             visitor.hostname,
@@ -510,7 +551,8 @@ class _ResponseGate(LazyConsent):
         "visitor",
     )
     # Set when the response is to be rewritten:
-    insert: PageRewrite  # what goes before </head>, before </body>, after <body>; what is blocked
+    # What goes before </head>, before </body>, after <body>; what is blocked:
+    insert: PageRewrite | LanguageFromPage
     gzip: bool
     start: Message | None  # the held response start, until the first body message
     injector: PlainRewriter  # made once the body turns out to stream

@@ -41,10 +41,18 @@ from ._config import ConsentConfig
 from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._exceptions import ConfigurationError
 from ._fair_choice import unfair_choice
-from ._locales import Texts, available_languages, builtin_texts
+from ._locales import (
+    CatalogText,
+    Texts,
+    available_languages,
+    builtin_texts,
+    country_key,
+    country_names,
+    provider_texts,
+)
 from ._provider_table import ProviderTable
 from ._state import NECESSARY, NO_CONSENT, ConsentState
-from ._text import localized
+from ._text import LocalizedText, localized
 from ._theme import theme_css
 from .providers import DeclaredCookie, Provider
 from .providers._google import CONSENT_MODE_PRELUDE
@@ -154,7 +162,8 @@ class Renderer:
     def __init__(self, config: ConsentConfig, assets: Assets) -> None:
         self.config = config
         self.assets = assets
-        self.languages = available_languages()
+        self.site = config.site_locales
+        self.languages = (*available_languages(), *self.site.added)
         self.env = Environment(
             loader=ChoiceLoader(
                 [
@@ -169,9 +178,15 @@ class Renderer:
             # A misspelt variable in a site's template is an error, not an empty string.
             undefined=StrictUndefined,
         )
-        self.env.filters["localized"] = localized
+        self.env.filters["localized"] = self.localized
+        self.env.filters["countries"] = self.country_names
         self.texts: dict[str, Texts] = {
-            lang: {**builtin_texts(lang), **config.texts.get(lang, {})} for lang in self.languages
+            lang: {
+                **(builtin_texts(lang) if lang not in self.site.added else {}),
+                **self.site.texts.get(lang, {}),
+                **config.texts.get(lang, {}),
+            }
+            for lang in self.languages
         }
         self.theme_url = (
             assets.add("theme.css", theme_css(config.theme).encode())
@@ -295,6 +310,40 @@ class Renderer:
             if lang in self.languages and q > best_q:
                 best, best_q = lang, q
         return best
+
+    def localized(self, text: LocalizedText, lang: str) -> str:
+        """``text`` in ``lang``; a built-in provider's text also in a language the site added."""
+        if isinstance(text, CatalogText) and lang in self.site.provider_texts:
+            own = self.site.provider_texts[lang].get(text.key)
+            if own is not None:
+                return str(own)
+        return localized(text, lang)
+
+    def country_names(self, codes: Iterable[str], lang: str) -> str:
+        """Country names in ``lang`` (a language the site added included), comma-separated."""
+        if lang not in self.site.provider_texts:
+            return country_names(codes, lang)
+        own = self.site.provider_texts[lang]
+        return ", ".join(
+            str(own[country_key(code)]) if country_key(code) in own else country_names([code], "en")
+            for code in codes
+        )
+
+    def provider_description(self, name: str, lang: str) -> str:
+        """A registry tracker's built-in description (``descriptions.<name>``), or ""."""
+        key = f"descriptions.{name}"
+        if lang in self.site.provider_texts:
+            own = self.site.provider_texts[lang].get(key)
+            return str(own) if own is not None else provider_texts("en").get(key, "")
+        return provider_texts(lang).get(key, "")
+
+    def language_of(self, tag: object) -> str | None:
+        """The available language a language tag (``da``, ``de-AT``, ``no``) names, if any."""
+        if not isinstance(tag, str):
+            return None
+        primary = tag.strip().partition("-")[0].partition("_")[0].lower()
+        primary = _LANGUAGE_ALIASES.get(primary, primary)
+        return primary if primary in self.languages else None
 
     # -- what pages get -------------------------------------------------
 

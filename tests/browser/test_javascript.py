@@ -109,7 +109,7 @@ def focus_is_inside(visitor: Visitor, selector: str) -> bool:
 
 # The banner's Tab stops, as its script counts them: what is focusable and shown.
 _FOCUS_STOPS = """() => [...document.querySelectorAll(
-    "#consentgate-banner :is(a[href], button, input, [tabindex='0'])")]
+    "#consentgate-banner :is(a[href], button, input, summary, [tabindex='0'])")]
     .filter((x) => x.offsetParent)"""
 
 
