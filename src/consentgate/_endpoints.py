@@ -3,6 +3,7 @@
 - ``POST <prefix>``: record a choice (form or JSON), then redirect or answer JSON.
 - ``GET <prefix>/preferences``: the preference centre and cookie declaration.
 - ``GET <prefix>/me``: the visitor's current consent as JSON.
+- ``<prefix>/me/record``, ``<prefix>/me/erase``: the visitor's own consent record (``_rights``).
 - ``GET <prefix>/static/<name>``: the banner's assets, content-hashed, cached for a year.
 - ``GET <prefix>/admin/export``: the consent log for the site owner (``_admin``).
 """
@@ -35,6 +36,7 @@ from ._outbox import Outbox
 from ._redirect import safe_next
 from ._render import Renderer, consent_mode, iso_week, next_values
 from ._retention import Retention
+from ._rights import RIGHTS_PATHS, VisitorRights
 from ._state import ConsentState
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
 from .log._base import Action
@@ -101,6 +103,14 @@ class ConsentEndpoints:
                     "is kept in memory only until the log is back; set outbox to a file on a "
                     "local disk so it survives a restart"
                 )
+        self.rights = VisitorRights(
+            renderer=renderer,
+            cookie=cookie,
+            csrf=csrf,
+            log=log,
+            firewall=firewall,
+            trusted_origins=self.trusted_origins,
+        )
         self.log_user_agent = config.log_user_agent
         self.log_ip = config.log_ip
         # Keyed with the newest secret, so hashed user agents cannot be looked up
@@ -127,6 +137,9 @@ class ConsentEndpoints:
         elif path == "/me":
             allowed = ("GET", "HEAD")
             response = self.me(request) if method in allowed else None
+        elif path in RIGHTS_PATHS:
+            await (await self.rights(request, path))(scope, receive, send)
+            return
         elif path.startswith("/static/"):
             allowed = ("GET", "HEAD")
             response = self.static(path[len("/static/") :]) if method in allowed else None

@@ -179,6 +179,15 @@ class Renderer:
             "controller_address": (config.controller_address or "").strip().splitlines(),
             "controller_email": config.controller_email,
         }
+        #: How long the log keeps a record, per language (the preference centre says so).
+        self.retention = {
+            lang: (
+                self.texts[lang]["record.kept_until_erased"]
+                if config.retention_days is None
+                else self.texts[lang]["record.kept_for"].format(days=config.retention_days)
+            )
+            for lang in self.languages
+        }
         self.own_provider = self._own_provider()
         self.choosable = self._choosable_categories()
         self._snippet_templates: list[_SnippetTemplates] = [
@@ -422,6 +431,7 @@ class Renderer:
             state=state,
             declaration=self.declaration(lang),
             saved=saved,
+            retention=self.retention[lang],
             csrf_token=hole("csrf"),
             next=hole("next"),
             next_q=hole("next_q"),
@@ -437,6 +447,12 @@ class Renderer:
             next=hole("next"),
             next_q=hole("next_q"),
         )
+
+    def render_page(self, name: str, lang: str, **context: Any) -> str:
+        """A page rendered whole for one request, with no holes to fill: for pages
+        whose content comes from the log (a visitor's records), which must not pass
+        through a Fragment."""
+        return self._render(name, lang, **context)
 
     @_naming_template_errors()
     def _render(self, name: str, lang: str, **context: Any) -> str:
@@ -545,7 +561,9 @@ def consent_mode(granted: frozenset[str]) -> dict[str, str]:
 
 def check_templates(config: ConsentConfig) -> None:
     """Render every page once with ``config``; ConfigurationError names a broken template."""
-    Renderer(config, Assets(config.prefix))
+    from ._rights import check_rights_pages  # it builds on this module
+
+    check_rights_pages(Renderer(config, Assets(config.prefix)))
 
 
 #: The label of the button that sends each action again, on the confirm page.
