@@ -1,16 +1,19 @@
-"""The ``consentgate`` command: migrate, verify, export and prune a consent log.
+"""The ``consentgate`` command: migrate, verify, export and prune a consent log, and
+show or erase one visitor's record.
 
 Every subcommand takes the store from ``--store URL`` or from the ``store``
 setting of ``--config consentgate.toml`` (the site's own config file). The
 command needs nothing else from that file, so it does not ask for the signing
-secret either. Exit status: 0 done, 1 ``verify`` found a broken link, 2 a
-usage, configuration or storage error, told in one line on stderr.
+secret either. Exit status: 0 done, 1 ``verify`` found a broken link (or
+``erase`` was not confirmed), 2 a usage, configuration or storage error (or a
+consent id the log does not know), told in one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -24,7 +27,9 @@ from typing import IO, Any
 from . import __version__
 from ._config import check_retention_days, sqlite_relative_to
 from ._exceptions import ConsentGateError
-from .log import ConsentLog, PostgresConsentLog, SQLiteConsentLog, open_log
+from ._rights import record_document
+from .log import ConsentLog, ConsentRecord, PostgresConsentLog, SQLiteConsentLog, open_log
+from .log._chain import format_time
 from .log._export import FORMATS, Countable, export_chunks, parse_when
 
 __all__ = ["main"]
@@ -135,7 +140,29 @@ def _parser() -> argparse.ArgumentParser:
         "--before", type=_when, metavar="WHEN", help="delete records older than this date/time"
     )
     prune.set_defaults(run=_prune)
+    _add_record_commands(commands, common)
     return parser
+
+
+def _add_record_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """``show`` and ``erase``: answering one visitor's access or erasure request."""
+    show = commands.add_parser(
+        "show",
+        parents=[common],
+        help="one visitor's consent record, as they would download it themselves",
+    )
+    show.add_argument("--consent-id", required=True, metavar="ID", help="the visitor's id")
+    show.add_argument("--format", choices=("table", "json"), default="table", help="default: table")
+    show.set_defaults(run=_show)
+
+    erase = commands.add_parser(
+        "erase",
+        parents=[common],
+        help="erase one visitor's records (they become tombstones; the chain still verifies)",
+    )
+    erase.add_argument("--consent-id", required=True, metavar="ID", help="the visitor's id")
+    erase.add_argument("--yes", action="store_true", help="erase without asking")
+    erase.set_defaults(run=_erase)
 
 
 def _when(text: str) -> datetime:
@@ -206,7 +233,115 @@ async def _prune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _show(args: argparse.Namespace) -> int:
+    async with _OpenLog(args) as log:
+        records = await _history(log, args.consent_id)
+    if args.format == "json":
+        settings = _settings(args)
+        document = record_document(
+            args.consent_id,
+            records,
+            controller={
+                "name": settings.get("controller_name"),
+                "address": settings.get("controller_address"),
+                "email": settings.get("controller_email"),
+                "privacy_policy_url": settings.get("privacy_policy_url"),
+            },
+            retention_days=settings.get("retention_days"),
+        )
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(f"consent id {args.consent_id}: {len(records)} records")
+        print(_table(records))
+    return EXIT_OK
+
+
+async def _erase(args: argparse.Namespace) -> int:
+    async with _OpenLog(args) as log:
+        records = await _history(log, args.consent_id)
+        count = sum(record.action != "erase" for record in records)
+        if count == 0:
+            when = format_time(records[-1].time)
+            print(f"nothing left to erase: consent id {args.consent_id} was erased at {when}")
+            return EXIT_OK
+        if not args.yes and not _confirmed(
+            f"Erase the {count} records of consent id {args.consent_id}? Their content "
+            "cannot be restored, and the proof of this visitor's choices is gone. [y/N] "
+        ):
+            print(f"consentgate {args.command}: nothing erased", file=sys.stderr)
+            return EXIT_BROKEN
+        erased = await log.erase(args.consent_id)
+    print(
+        f"erased {erased} records of consent id {args.consent_id}; "
+        "the log keeps an erase record of it"
+    )
+    return EXIT_OK
+
+
 # -- helpers ------------------------------------------------------------------
+
+
+async def _history(log: ConsentLog, consent_id: str) -> list[ConsentRecord]:
+    """The visitor's records; a consent id the log never held is a failure (exit 2)."""
+    records = await log.history(consent_id)
+    if not records:
+        raise _Failure(f"the consent log holds no record of consent id {consent_id!r}")
+    return records
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        answer = input(question)
+    except EOFError:  # no terminal to ask: the safe answer
+        print(file=sys.stderr)
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+_TABLE_COLUMNS = (
+    "sequence",
+    "time",
+    "action",
+    "granted",
+    "refused",
+    "policy",
+    "source",
+    "language",
+    "user agent",
+    "ip",
+)
+
+
+def _table(records: Sequence[ConsentRecord]) -> str:
+    """The records as an aligned text table, one line each; ``-`` where nothing is kept."""
+    rows = [_TABLE_COLUMNS] + [
+        tuple(
+            _printable(value)
+            for value in (
+                str(record.sequence),
+                format_time(record.time),
+                record.action,
+                ",".join(record.granted) or "-",
+                ",".join(record.refused) or "-",
+                record.policy_version or "-",
+                record.source,
+                record.language or "-",
+                record.user_agent or "-",
+                record.ip or "-",
+            )
+        )
+        for record in records
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_TABLE_COLUMNS))]
+    return "\n".join(
+        "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _printable(value: str) -> str:
+    """A stored value safe to print on a terminal: no control characters."""
+    return "".join(c if c.isprintable() else "?" for c in value)
 
 
 class _OpenLog:

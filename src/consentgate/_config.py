@@ -140,7 +140,8 @@ class ConsentConfig:
     #: Days a consent record is kept; older ones are pruned once a day (and by
     #: ``consentgate prune``). ``None`` keeps every record.
     retention_days: int | None = None
-    #: Bearer token for ``GET <prefix>/admin/export``; ``None`` turns the route off.
+    #: Bearer token for ``<prefix>/admin/export``, ``/admin/records`` and ``/admin/erase``;
+    #: ``None`` turns those routes off.
     admin_token: str | None = field(default=None, repr=False)
     #: What the log keeps of the User-Agent: nothing, its first 64 characters, or a keyed hash.
     log_user_agent: UserAgentMode = "off"

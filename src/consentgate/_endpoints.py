@@ -6,6 +6,8 @@
 - ``<prefix>/me/record``, ``<prefix>/me/erase``: the visitor's own consent record (``_rights``).
 - ``GET <prefix>/static/<name>``: the banner's assets, content-hashed, cached for a year.
 - ``GET <prefix>/admin/export``: the consent log for the site owner (``_admin``).
+- ``GET <prefix>/admin/records``, ``POST <prefix>/admin/erase``: one visitor's record, for
+  the site owner (``_admin_records``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.types import Receive, Scope, Send
 
 from ._admin import AdminExport
+from ._admin_records import ADMIN_RECORD_PATHS, AdminRecords
 from ._assets import IMMUTABLE, Assets
 from ._cookie import ConsentCookie, new_consent_id
 from ._csp import without_nonces
@@ -91,6 +94,7 @@ class ConsentEndpoints:
         self.policy_version = renderer.config.policy_version
         config = renderer.config
         self.admin = AdminExport(log, config.admin_token)
+        self.admin_records = AdminRecords(log, config)
         self.retention = (
             Retention(log, config.retention_days) if config.retention_days is not None else None
         )
@@ -138,14 +142,17 @@ class ConsentEndpoints:
             allowed = ("GET", "HEAD")
             response = self.me(request) if method in allowed else None
         elif path in RIGHTS_PATHS:
-            await (await self.rights(request, path))(scope, receive, send)
-            return
+            allowed = ()  # they answer 405 themselves
+            response = await self.rights(request, path)
         elif path.startswith("/static/"):
             allowed = ("GET", "HEAD")
             response = self.static(path[len("/static/") :]) if method in allowed else None
         elif path == "/admin/export":
             allowed = ("GET",)
             response = await self.admin(request)
+        elif path in ADMIN_RECORD_PATHS:
+            allowed = ()  # they answer 405 themselves
+            response = await self.admin_records(request, path)
         else:
             allowed = ()
             response = PlainTextResponse("Not Found", status_code=404)
