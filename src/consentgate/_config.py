@@ -38,6 +38,8 @@ ADMIN_TOKEN_ENV = "CONSENTGATE_ADMIN_TOKEN"
 #: A century: beyond that a cut-off date would fall before year 1.
 MAX_RETENTION = 36500
 IpMode = Literal["off", "truncate"]
+#: What a Global Privacy Control signal refuses: marketing, every optional category, or nothing.
+GpcMode = Literal["marketing", "all", "ignore"]
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 _EMAIL = re.compile(r"[^@\s<>\"'()\[\],;:\\]+@[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+")
@@ -148,6 +150,10 @@ class ConsentConfig:
     #: What the log keeps of the client address (from the server, not X-Forwarded-For):
     #: nothing, or its /24 (IPv4) or /48 (IPv6) network.
     log_ip: IpMode = "off"
+    #: What a browser sending Global Privacy Control (``Sec-GPC: 1``) has refused until
+    #: it ticks a category itself: ``"marketing"`` (the "sale or sharing" the signal opts
+    #: out of), ``"all"`` optional categories, or nothing (``"ignore"``).
+    gpc: GpcMode = "marketing"
 
     def __post_init__(self) -> None:
         # Lists given by a caller or read from TOML become tuples: a config stays frozen.
@@ -226,6 +232,13 @@ class ConsentConfig:
     @property
     def all_categories(self) -> tuple[Category, ...]:
         return BUILTIN_CATEGORIES + tuple(self.categories)
+
+    @property
+    def gpc_refused(self) -> frozenset[str]:
+        """The optional categories a Global Privacy Control signal refuses."""
+        if self.gpc == "all":
+            return frozenset(self.optional_categories)
+        return frozenset({"marketing"}) if self.gpc == "marketing" else frozenset()
 
     @property
     def optional_categories(self) -> tuple[str, ...]:
@@ -467,6 +480,11 @@ class ConsentConfig:
             self.log_user_agent in get_args(UserAgentMode),
             "log_user_agent",
             f"expected 'off', 'truncate' or 'hash', got {self.log_user_agent!r}",
+        )
+        _require(
+            self.gpc in get_args(GpcMode),
+            "gpc",
+            f"expected 'marketing', 'all' or 'ignore', got {self.gpc!r}",
         )
         _require(
             self.log_ip in get_args(IpMode),

@@ -34,6 +34,7 @@ from ._csp import without_nonces
 from ._csrf import CsrfTokens, normalize_origin, same_site_request
 from ._exceptions import StorageError
 from ._firewall import CookieFirewall
+from ._gpc import sends_gpc
 from ._http import hostname, read_cookies
 from ._outbox import Outbox
 from ._redirect import safe_next
@@ -68,6 +69,8 @@ class Choice:
     csrf_token: str
     source: str
     language: str | None
+    #: The page's script saw ``navigator.globalPrivacyControl`` (a proxy may drop Sec-GPC).
+    gpc: bool = False
 
 
 class ConsentEndpoints:
@@ -196,7 +199,8 @@ class ConsentEndpoints:
             return self._error(403, "errors.forbidden", lang, choice.next_path, host, wants_json)
 
         current = self._current(request)
-        granted = self._granted(choice)
+        gpc = self._gpc(request, script_saw=choice.gpc)
+        granted = self._granted(choice, gpc)
         now = datetime.now(UTC)
         state = ConsentState(
             consent_id=current.consent_id or new_consent_id(),
@@ -213,7 +217,7 @@ class ConsentEndpoints:
             policy_version=self.policy_version,
             language=lang,
             source=choice.source,  # type: ignore[arg-type]
-            text_fingerprint=self.renderer.fingerprints[(_shown(choice.source), lang)],
+            text_fingerprint=self.renderer.fingerprint(_shown(choice.source), lang, gpc),
             user_agent=self._user_agent(request),
             ip=self._ip(request),
         )
@@ -310,6 +314,7 @@ class ConsentEndpoints:
             next_path=safe_next(request.query_params.get("next")),
             csrf_token=self.csrf.issue(),
             saved=False,
+            gpc=self._gpc(request),
         )
         return HTMLResponse(html, headers=_PRIVATE)
 
@@ -350,10 +355,18 @@ class ConsentEndpoints:
         value = read_cookies(request.scope["headers"], self.cookie.name.encode("latin-1"))[0]
         return self.cookie.read(value.decode("latin-1") if value is not None else None).state
 
-    def _granted(self, choice: Choice) -> frozenset[str]:
+    def _gpc(self, request: Request, *, script_saw: bool = False) -> bool:
+        """Whether the browser sends Global Privacy Control and it refuses something here."""
+        return bool(self.renderer.gpc_refused) and (
+            script_saw or sends_gpc(request.headers.get("sec-gpc"))
+        )
+
+    def _granted(self, choice: Choice, gpc: bool) -> frozenset[str]:
+        """What a choice grants. With GPC, "Accept all" leaves out what the signal refuses;
+        a category the visitor ticks themselves is their own choice, and granted."""
         choosable = frozenset(self.renderer.choosable)
         if choice.action == "accept_all":
-            return choosable
+            return choosable - self.renderer.gpc_refused if gpc else choosable
         if choice.action == "reject_all":
             return frozenset()
         return frozenset(choice.categories) & choosable
@@ -473,6 +486,7 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
         csrf_token=token,
         source=source if source in (*SOURCES, "api") else "banner",
         language=language or None,
+        gpc=fields.get("gpc") in ("1", True),
     )
 
 

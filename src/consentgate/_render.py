@@ -199,26 +199,37 @@ class Renderer:
         self._preludes = {
             name: self.env.get_template(name) for p in config.providers for name in p.preludes
         }
+        #: What a Global Privacy Control signal refuses here, of what visitors are asked about.
+        self.gpc_refused = config.gpc_refused & frozenset(self.choosable)
         self.banner = {lang: Fragment(self._banner_html(lang)) for lang in self.languages}
+        #: The banner a browser sending GPC gets: it says the signal is honoured.
+        self.gpc_banner = (
+            {lang: Fragment(self._banner_html(lang, gpc=True)) for lang in self.languages}
+            if self.gpc_refused
+            else self.banner
+        )
         self.settings_link = {
             lang: Fragment(self._render("settings_link.html", lang, next_q=hole("next_q")))
             for lang in self.languages
         }
         pages = {
-            (source, lang): html
+            (source, lang, gpc): html
             for lang in self.languages
+            for gpc in ((False, True) if self.gpc_refused else (False,))
             for source, html in (
-                ("banner", self.banner[lang].html),
-                ("preferences", self._preferences_html(lang, NO_CONSENT, hole_values())),
+                ("banner", (self.gpc_banner if gpc else self.banner)[lang].html),
+                ("preferences", self._preferences_html(lang, NO_CONSENT, hole_values(), gpc=gpc)),
             )
         }
-        for (source, lang), html in pages.items():
+        for (source, lang, _), html in pages.items():
             unfair = unfair_choice(html, config.prefix)
             if unfair is not None:
                 raise ConfigurationError("template_dirs", f"{source}.html ({lang}): {unfair}")
-        self.fingerprints = {
-            key: hashlib.sha256(html.encode()).hexdigest() for key, html in pages.items()
-        }
+        digests = {key: hashlib.sha256(html.encode()).hexdigest() for key, html in pages.items()}
+        self.fingerprints = {(s, lang): d for (s, lang, gpc), d in digests.items() if not gpc}
+        self._gpc_fingerprints = {
+            (s, lang): d for (s, lang, gpc), d in digests.items() if gpc
+        } or self.fingerprints
         self._error_pages = {
             (lang, key): Fragment(
                 self._render("error.html", lang, message=self.texts[lang][key], next=hole("next"))
@@ -227,7 +238,7 @@ class Renderer:
             for key in ERROR_KEYS
         }
         for lang in self.languages:
-            self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True)
+            self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True, gpc=True)
             self.confirm_page(
                 lang,
                 action="save",
@@ -373,6 +384,10 @@ class Renderer:
         js = escape(self.assets.url("consentgate.js"))
         return f'{links}<script src="{js}" defer nonce="{SCRIPT_NONCE}"></script>'
 
+    def fingerprint(self, source: str, lang: str, gpc: bool) -> str:
+        """The fingerprint of the page a choice was made on; with GPC it carried a notice."""
+        return (self._gpc_fingerprints if gpc else self.fingerprints)[source, lang]
+
     def preferences_page(
         self,
         lang: str,
@@ -381,9 +396,10 @@ class Renderer:
         next_path: str,
         csrf_token: str,
         saved: bool,
+        gpc: bool = False,
     ) -> str:
         values = {"csrf": csrf_token, **next_values(next_path)}
-        return self._preferences_html(lang, state, values, saved=saved)
+        return self._preferences_html(lang, state, values, saved=saved, gpc=gpc)
 
     def error_page(self, lang: str, message_key: str, *, next_path: str) -> str:
         return self._error_pages[lang, message_key].fill(next_values(next_path))
@@ -423,12 +439,18 @@ class Renderer:
     # -- building blocks ------------------------------------------------
 
     def _preferences_html(
-        self, lang: str, state: ConsentState, values: Mapping[str, str], saved: bool = False
+        self,
+        lang: str,
+        state: ConsentState,
+        values: Mapping[str, str],
+        saved: bool = False,
+        gpc: bool = False,
     ) -> str:
         html = self._render(
             "preferences.html",
             lang,
             state=state,
+            gpc=gpc and bool(self.gpc_refused),
             declaration=self.declaration(lang),
             saved=saved,
             retention=self.retention[lang],
@@ -438,10 +460,11 @@ class Renderer:
         )
         return Fragment(html).fill(values)
 
-    def _banner_html(self, lang: str) -> str:
+    def _banner_html(self, lang: str, gpc: bool = False) -> str:
         return self._render(
             "banner.html",
             lang,
+            gpc=gpc,
             categories=[c for c in self.declaration(lang) if not c.always_on],
             csrf_token=hole("csrf"),
             next=hole("next"),
@@ -475,10 +498,11 @@ class Renderer:
                 controller=controller or site[:1].lower() + site[1:]
             ),
             config=self.config,
+            gpc_refused=self.gpc_refused,
             privacy_policy_url=self.config.privacy_policy_url,
             stylesheet_url=self.assets.url("consentgate.css"),
             script_url=self.assets.url("consentgate.js"),
-            **context,
+            **{"gpc": False, **context},
         )
 
     def declaration(self, lang: str) -> list[CategoryView]:
