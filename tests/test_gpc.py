@@ -176,3 +176,18 @@ async def test_the_apps_other_404s_are_untouched() -> None:
     async with client_for(app_with(RecordingLog(), routes)) as client:
         response = await client.get("/.well-known/other.json")
     assert response.status_code == 404 and response.text == "gone"
+
+
+async def test_of_several_sec_gpc_headers_any_1_is_the_signal() -> None:
+    log = RecordingLog()
+    headers = [(b"sec-gpc", b"0"), (b"sec-gpc", b"1"), (b"accept-language", b"en")]
+    async with client_for(app_with(log)) as client:
+        banner = (await client.get("/page", headers=headers)).text
+        await choose(client, "accept_all", headers=None)
+        token = csrf_token((await client.get("/_consent/preferences")).text)
+        data = {"action": "accept_all", "csrf_token": token, "next": "/page"}
+        await client.post(
+            "/_consent", data=data, headers=[(b"origin", BASE_URL.encode()), *headers]
+        )
+    assert NOTICE in banner
+    assert log.records[-1].granted == ("statistics",)

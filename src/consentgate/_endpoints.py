@@ -34,7 +34,7 @@ from ._csp import without_nonces
 from ._csrf import CsrfTokens, normalize_origin, same_site_request
 from ._exceptions import StorageError
 from ._firewall import CookieFirewall
-from ._gpc import sends_gpc
+from ._gpc import gpc_in
 from ._http import hostname, read_cookies
 from ._outbox import Outbox
 from ._redirect import safe_next
@@ -357,9 +357,7 @@ class ConsentEndpoints:
 
     def _gpc(self, request: Request, *, script_saw: bool = False) -> bool:
         """Whether the browser sends Global Privacy Control and it refuses something here."""
-        return bool(self.renderer.gpc_refused) and (
-            script_saw or sends_gpc(request.headers.get("sec-gpc"))
-        )
+        return bool(self.renderer.gpc_refused) and (script_saw or gpc_in(request.headers.raw))
 
     def _granted(self, choice: Choice, gpc: bool) -> frozenset[str]:
         """What a choice grants. With GPC, "Accept all" leaves out what the signal refuses;

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 from starlette.types import Message, Scope, Send
 
-__all__ = ["GPC_LAST_UPDATE", "GPC_RESOURCE", "GpcResource", "sends_gpc"]
+__all__ = ["GPC_LAST_UPDATE", "GPC_RESOURCE", "GpcResource", "gpc_in", "sends_gpc"]
 
 #: Where the GPC specification puts a site's support resource.
 GPC_RESOURCE = "/.well-known/gpc.json"
@@ -34,7 +34,7 @@ def sends_gpc(value: str | bytes | None) -> bool:
 
 
 def gpc_in(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    """Whether raw ASGI request headers carry the signal."""
+    """Whether raw ASGI request headers carry the signal (any one of several will do)."""
     return any(name == b"sec-gpc" and sends_gpc(value) for name, value in headers)
 
 
