@@ -93,6 +93,15 @@ async def test_the_record_page_shows_every_choice_read_from_the_log(log: Consent
     assert "cannot be corrected or restricted" in page
 
 
+async def test_the_pages_are_whole_without_a_controller_name() -> None:
+    async with client_for(
+        make_app(make_config(store=RecordingLog(), controller_name=None))
+    ) as client:
+        await choose(client, "accept_all")
+        pages = [(await client.get(path)).text for path in (RECORD, ERASE, "/_consent/preferences")]
+    assert not any("\x00" in page for page in pages)
+
+
 async def test_what_the_log_does_not_keep_is_said_so() -> None:
     async with client_for(make_app(make_config(store=RecordingLog()))) as client:
         await choose(client, "accept_all")
