@@ -5,19 +5,31 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any, get_args
 
 import httpx
 import pytest
 
-from consentgate import StorageError
+from consentgate import ConsentState, StorageError
+from consentgate._cookie import ConsentCookie
 from consentgate._locales import available_languages, builtin_texts
 from consentgate.log import ConsentLog, ConsentRecord
 from consentgate.log._base import Action, Source
 from consentgate.log._export import EXPORT_COLUMNS, export_chunks
 
-from .conftest import BASE_URL, RecordingLog, choose, client_for, csrf_token, make_app, make_config
+from .conftest import (
+    BASE_URL,
+    SECRET,
+    RecordingLog,
+    choose,
+    client_for,
+    csrf_token,
+    make_app,
+    make_config,
+)
 from .stores import Store
+from .test_log import make_record
 
 pytestmark = pytest.mark.anyio
 
@@ -209,6 +221,32 @@ async def test_the_download_is_the_record_as_json_in_the_exports_field_names(
     assert document["records"] == [json.loads(line) for line in exported.splitlines()]
     assert [list(record) for record in document["records"]] == [list(EXPORT_COLUMNS)] * 2
     assert [r["action"] for r in document["records"]] == ["grant", "update"]
+
+
+async def test_an_odd_consent_id_stays_out_of_the_download_header() -> None:
+    log = RecordingLog()
+    odd = 'visitor"\r\nX-Injected: 1'
+    cookie = ConsentCookie(
+        name="consentgate",
+        keys=(SECRET,),
+        policy_version="2026-11",
+        categories=("statistics", "marketing"),
+        max_age=3600,
+        domain=None,
+    )
+    state = ConsentState(
+        consent_id=odd, granted=frozenset(), policy_version="2026-11", decided_at=datetime.now(UTC)
+    )
+    await log.record(make_record(consent_id=odd))
+    async with client_for(make_app(make_config(store=log))) as client:
+        client.cookies.set("consentgate", cookie.encode(state))
+        response = await client.get(RECORD, params={"format": "json"})
+    assert response.status_code == 200
+    assert response.json()["consent_id"] == odd
+    assert response.headers["content-disposition"] == (
+        'attachment; filename="consent-record-consent.json"'
+    )
+    assert "x-injected" not in response.headers
 
 
 # -- erasure ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +49,7 @@ RIGHTS_PATHS = frozenset({"/me/record", "/me/erase"})
 #: The erase form is two fields and a button; anything longer is not it.
 _MAX_FORM = 4096
 _PRIVATE = {"Cache-Control": "no-store", "Vary": "Cookie"}
+_PLAIN_ID = re.compile(r"[A-Za-z0-9-]{1,64}")
 
 # A visitor with a record, for rendering every page once at start-up.
 _SAMPLE_STATE = ConsentState(
@@ -213,8 +215,10 @@ class VisitorRights:
             retention_days=self.config.retention_days,
         )
         response = _json(document, 200)
+        # Ids are UUIDs; anything else (an older release's cookie) stays out of the header.
+        name = state.consent_id if _PLAIN_ID.fullmatch(state.consent_id) else "consent"
         response.headers["Content-Disposition"] = (
-            f'attachment; filename="consent-record-{state.consent_id}.json"'
+            f'attachment; filename="consent-record-{name}.json"'
         )
         return response
 
