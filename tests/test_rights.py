@@ -288,6 +288,24 @@ async def test_erasing_tombstones_the_record_and_forgets_the_visitor(log: Consen
     assert kept == [(old_id, "erase"), (new_id, "reject")]
 
 
+async def test_a_host_prefixed_consent_cookie_is_expired_as_its_prefix_requires() -> None:
+    """A browser drops a __Host- cookie only on a Set-Cookie that says Secure."""
+    app = make_app(make_config(store=RecordingLog(), cookie_name="__Host-consentgate"))
+    async with client_for(app) as client:
+        chosen = await choose(client, "accept_all")
+        value = chosen.headers["set-cookie"].split(";", 1)[0]
+        # httpx keeps no Secure cookie over http; the browser would send it back.
+        page = await client.get(ERASE, headers={"cookie": value})
+        response = await client.post(
+            ERASE,
+            data={"csrf_token": csrf_token(page.text), "confirm": "yes"},
+            headers={"origin": BASE_URL, "cookie": value},
+        )
+    assert response.status_code == 303
+    [expired] = [c for c in set_cookies(response) if c.startswith("__Host-consentgate=")]
+    assert "Max-Age=0" in expired and "; Secure" in expired and "Domain" not in expired
+
+
 async def test_the_confirmation_page_explains_what_erasing_means() -> None:
     async with client_for(make_app(make_config(store=RecordingLog()))) as client:
         await choose(client, "accept_all")
