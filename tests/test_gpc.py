@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from consentgate import ConfigurationError
 
-from .conftest import (
+from .helpers import (
     BASE_URL,
     RecordingLog,
     choose,

@@ -16,9 +16,8 @@ from consentgate._cli import main
 from consentgate.log import ConsentLog
 from consentgate.log._export import EXPORT_COLUMNS, export_chunks
 
-from .conftest import RecordingLog, client_for, make_app, make_config
+from .helpers import RecordingLog, client_for, make_app, make_config, make_record
 from .stores import Store
-from .test_log import make_record
 
 TOKEN = "admin-token-that-is-long-enough-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}

@@ -18,7 +18,7 @@ from consentgate.log import ConsentLog, ConsentRecord
 from consentgate.log._base import Action, Source
 from consentgate.log._export import EXPORT_COLUMNS, export_chunks
 
-from .conftest import (
+from .helpers import (
     BASE_URL,
     SECRET,
     RecordingLog,
@@ -27,9 +27,9 @@ from .conftest import (
     csrf_token,
     make_app,
     make_config,
+    make_record,
 )
 from .stores import Store
-from .test_log import make_record
 
 pytestmark = pytest.mark.anyio
 
