@@ -40,7 +40,14 @@ from .log import ConsentLog, ConsentRecord
 from .log._chain import format_time
 from .log._export import export_object
 
-__all__ = ["RIGHTS_PATHS", "RecordView", "VisitorRights", "check_rights_pages", "record_document"]
+__all__ = [
+    "RIGHTS_PATHS",
+    "RecordView",
+    "VisitorRights",
+    "check_rights_pages",
+    "controller_of",
+    "record_document",
+]
 
 logger = logging.getLogger("consentgate")
 
