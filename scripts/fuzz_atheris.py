@@ -82,7 +82,7 @@ def cookie(data: bytes) -> None:
     assert visitor.hostname == hostname(host)
     for _, value in visitor.expired:
         name = value.split(b"=", 1)[0].decode("latin-1")
-        assert MIDDLEWARE.firewall.category_of(name) is not None, name
+        assert MIDDLEWARE.firewall.owners_of(name), name
 
 
 def next_path(data: bytes) -> None:

@@ -13,7 +13,7 @@
   const api = (window.consentgate = {
     categories: meta
       ? meta.content.split(" ").filter(String)
-      : [...d.querySelectorAll(".cg-preferences-form :checked")].map((box) => box.value),
+      : [...d.querySelectorAll(".cg-preferences-form [name=categories]:checked")].map((box) => box.value),
     open: () => show(),
   });
 
@@ -99,7 +99,8 @@
     );
   };
 
-  const enhance = (form) =>
+  const enhance = (form) => {
+    form.querySelectorAll(".cg-declaration").forEach((part) => tie(part));
     form.addEventListener("submit", async (event) => {
       const button = event.submitter;
       if (!button || form.busy) return;
@@ -128,6 +129,7 @@
       }
       form.busy = 0;
     });
+  };
 
   // The banner while there is no choice; later, the preference centre in a dialog.
   const show = async () => {
@@ -159,6 +161,20 @@
     }
     show.busy = 0;
   };
+
+  // A category's box sets its providers' boxes and follows them (all on: ticked, some: mixed).
+  const tie = (part, from) => {
+    const all = part.querySelector("[name=categories]");
+    const each = [...part.querySelectorAll("[name=providers]")];
+    if (!all) return;
+    if (from == all) for (const b of each) b.checked = all.checked;
+    else if (from) all.checked = each.every((b) => b.checked);
+    all.indeterminate = !all.checked && each.some((b) => b.checked);
+  };
+  d.addEventListener("change", (e) => {
+    const part = e.target.closest(".cg-declaration");
+    if (part) tie(part, e.target);
+  });
 
   const link = () => {
     const a = d.getElementById("consentgate-settings");

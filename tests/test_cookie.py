@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given, strategies as st
+from itsdangerous import URLSafeSerializer
 
-from consentgate._cookie import ConsentCookie, expire_cookie_header, new_consent_id
+from consentgate._cookie import SALT, ConsentCookie, expire_cookie_header, new_consent_id
+from consentgate._provider_table import ProviderTable
 from consentgate._state import ConsentState
 
 from .helpers import OLD_SECRET, SECRET
@@ -282,3 +284,174 @@ def test_secure_follows_the_config_else_the_scheme(
         secure=configured,
     )
     assert cookie.secure_for(scheme) is expected
+
+
+# -- providers allowed one by one (payload version 2) ---------------------------------
+
+TABLE = ProviderTable(
+    {"youtube": "marketing", "vimeo": "marketing", "google-maps": "preferences", "up": "necessary"}
+)
+ALLOWABLE = sorted(TABLE.choosable(TABLE.names))
+PROVIDER_COOKIE = ConsentCookie(
+    name="consentgate",
+    keys=(SECRET,),
+    policy_version="2026-11",
+    categories=CATEGORIES,
+    max_age=MAX_AGE,
+    domain=None,
+    clock=lambda: NOW,
+    providers=TABLE,
+)
+
+
+def signed(payload: object, key: str = SECRET) -> str:
+    """A payload as consentgate would sign it: what a buggy or older release could write."""
+    return URLSafeSerializer(key, salt=SALT).dumps(payload)
+
+
+@given(
+    consent_id=st.text(max_size=40),
+    granted=st.frozensets(st.sampled_from(CATEGORIES)),
+    providers=st.frozensets(st.sampled_from(ALLOWABLE)),
+    answered=st.booleans(),
+    decided_at=st.integers(min_value=int(NOW) - MAX_AGE, max_value=int(NOW)),
+)
+def test_any_state_with_providers_reads_back_equal(
+    consent_id: str,
+    granted: frozenset[str],
+    providers: frozenset[str],
+    answered: bool,
+    decided_at: int,
+) -> None:
+    state = ConsentState(
+        consent_id=consent_id,
+        granted=granted,
+        policy_version="2026-11",
+        decided_at=datetime.fromtimestamp(decided_at, UTC),
+        providers=providers,
+        answered=answered,
+    )
+    read = PROVIDER_COOKIE.read(PROVIDER_COOKIE.encode(state)).state
+    assert read == state
+    assert read.has_choice is answered
+    # The reader gives the state the site's table: allows_provider needs nothing more.
+    for name in TABLE.names:
+        expected = name in providers or TABLE.categories[name] in ("necessary", *granted)
+        assert read.allows_provider(name) is expected, name
+
+
+@given(
+    providers=st.frozensets(st.sampled_from(ALLOWABLE), min_size=1),
+    index=st.integers(min_value=0),
+    replacement=st.characters(codec="ascii"),
+)
+def test_a_tampered_provider_payload_reads_as_no_choice(
+    providers: frozenset[str], index: int, replacement: str
+) -> None:
+    state = ConsentState(
+        consent_id="id",
+        policy_version="2026-11",
+        decided_at=datetime.fromtimestamp(NOW, UTC),
+        providers=providers,
+        answered=False,
+    )
+    value = PROVIDER_COOKIE.encode(state)
+    payload, signature = value.rsplit(".", 1)
+    index %= len(payload)
+    tampered = payload[:index] + replacement + payload[index + 1 :]
+    read = PROVIDER_COOKIE.read(f"{tampered}.{signature}").state
+    if tampered != payload:
+        assert read.consent_id is None and read.providers == frozenset()
+
+
+def test_the_cookie_keeps_providers_as_a_bitmask_of_the_table() -> None:
+    state = ConsentState(
+        consent_id="8d3b5a4e-0c1f-4d7e-9a2b-3c4d5e6f7a8b",
+        policy_version="2026-11",
+        decided_at=datetime.fromtimestamp(NOW, UTC),
+        providers=frozenset({"youtube", "vimeo"}),
+        answered=False,
+    )
+    value = PROVIDER_COOKIE.encode(state)
+    payload = URLSafeSerializer(SECRET, salt=SALT).loads(value)
+    assert payload == [2, state.consent_id, [], "2026-11", int(NOW), 0, TABLE.digest, 0b1100]
+    assert TABLE.names == ("google-maps", "up", "vimeo", "youtube")
+    assert len(value) < len(VALUE) + 40  # a few characters more than a choice without them
+
+
+def test_a_version_1_cookie_reads_as_before() -> None:
+    value = signed([1, "id", ["statistics", "gone"], "2026-11", int(NOW) - 60])
+    read = PROVIDER_COOKIE.read(value).state
+    assert read.has_choice and read.answered
+    assert read.granted == frozenset({"statistics"}) and read.providers == frozenset()
+    assert read.decided_at == datetime.fromtimestamp(NOW - 60, UTC)
+
+
+def test_providers_of_another_table_are_not_read_but_the_categories_are() -> None:
+    """After the site adds a provider, bit 3 would name another one: none counts."""
+    state = ConsentState(
+        consent_id="id",
+        granted=frozenset({"statistics"}),
+        policy_version="2026-11",
+        decided_at=datetime.fromtimestamp(NOW, UTC),
+        providers=frozenset({"youtube"}),
+    )
+    value = PROVIDER_COOKIE.encode(state)
+    grown = ProviderTable({**TABLE.categories, "zzz-new": "marketing", "aaa-new": "marketing"})
+    cookie = ConsentCookie(
+        name="consentgate",
+        keys=(SECRET,),
+        policy_version="2026-11",
+        categories=CATEGORIES,
+        max_age=MAX_AGE,
+        domain=None,
+        clock=lambda: NOW,
+        providers=grown,
+    )
+    read = cookie.read(value).state
+    assert read.has_choice and read.granted == frozenset({"statistics"})
+    assert read.providers == frozenset()
+    assert not read.allows_provider("youtube")
+    # The same table in another order is the same table.
+    reordered = ProviderTable(dict(reversed(list(TABLE.categories.items()))))
+    assert reordered.digest == TABLE.digest and reordered.names == TABLE.names
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [2, "id", [], "2026-11", int(NOW), 0, TABLE.digest, 1 << 4],  # beyond the table
+        [2, "id", [], "2026-11", int(NOW), 0, TABLE.digest, -(1 << 4)],
+        [2, "id", [], "2026-11", int(NOW), 2, TABLE.digest, 0],
+        [2, "id", [], "2026-11", int(NOW), True, TABLE.digest, 0],
+        [2, "id", [], "2026-11", int(NOW), 0, TABLE.digest, "8"],
+        [2, "id", [], "2026-11", int(NOW), 0, None, 0],
+        [2, "id", [], "2026-11", int(NOW), 0, TABLE.digest],
+        [2, "id", [], "2026-11", int(NOW)],
+        [1, "id", [], "2026-11", int(NOW), 0, TABLE.digest, 0],
+        [3, "id", [], "2026-11", int(NOW), 0, TABLE.digest, 0],
+        [True, "id", [], "2026-11", int(NOW)],
+        [[2], "id", [], "2026-11", int(NOW)],
+        [],
+    ],
+)
+def test_malformed_version_2_payloads_read_as_no_choice(payload: list[object]) -> None:
+    read = PROVIDER_COOKIE.read(signed(payload)).state
+    if payload and payload[-1] in (1 << 4, -(1 << 4)):
+        # No bitmask of this table: the choice stands, no provider is read from it.
+        assert read.consent_id == "id" and read.providers == frozenset()
+    else:
+        assert read.consent_id is None
+
+
+def test_a_necessary_provider_is_never_kept_as_allowed_on_its_own() -> None:
+    value = signed([2, "id", [], "2026-11", int(NOW), 1, TABLE.digest, 0b0010])
+    read = PROVIDER_COOKIE.read(value).state
+    assert read.providers == frozenset()
+    assert read.allows_provider("up")  # always: it is necessary
+
+
+def test_no_cookie_still_knows_the_sites_providers() -> None:
+    read = PROVIDER_COOKIE.read(None).state
+    assert not read.has_choice
+    assert read.allows_provider("up") and not read.allows_provider("youtube")

@@ -549,6 +549,8 @@ async def test_me_without_a_choice() -> None:
         "consent_id": None,
         "has_choice": False,
         "granted": [],
+        "providers": [],
+        "allowed_providers": [],
         "policy_version": "",
         "decided_at": None,
     }

@@ -103,6 +103,7 @@ async def test_csv_has_a_header_and_parses_back_to_the_records(any_log: ConsentL
         "action": "grant",
         "granted": '["analytics","marketing"]',
         "refused": '["personalisation"]',
+        "providers": "[]",
         "policy_version": "2024-05",
         "language": "de",
         "source": "banner",
@@ -163,6 +164,22 @@ FIXED = (
     ),
     make_record(consent_id="erased", time=START + timedelta(minutes=3), user_agent="gone"),
     make_record(consent_id="visitor-2", time=START + timedelta(minutes=4), action="withdraw"),
+    make_record(
+        consent_id="visitor-3",
+        time=START + timedelta(minutes=5),
+        action="allow",
+        granted=(),
+        refused=(),
+        providers=("youtube", "vimeo"),
+        source="embed",
+    ),
+    make_record(
+        consent_id="erased",
+        time=START + timedelta(minutes=6),
+        action="allow",
+        providers=("youtube",),
+        source="embed",
+    ),
 )
 
 
@@ -182,6 +199,7 @@ FIXED = (
     ),
     granted=st.lists(st.text(min_size=1, alphabet='ab,"\n æøå\\\x01'), max_size=3, unique=True),
     refused=st.lists(st.text(min_size=1, alphabet="abæ"), max_size=2, unique=True),
+    providers=st.lists(st.text(min_size=1, alphabet='y,"\n ø\\\x01'), max_size=3, unique=True),
     since=st.sampled_from([None, START, START + timedelta(minutes=2)]),
     until=st.sampled_from([None, START + timedelta(minutes=2, microseconds=7), START + DAY]),
     visitor=st.sampled_from([None, "random", "visitor-2", "erased"]),
@@ -193,6 +211,7 @@ FIXED = (
     when=START,
     granted=[],
     refused=[],
+    providers=[],
     since=None,
     until=FIXED[1].time,
     visitor=None,
@@ -204,6 +223,7 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
     when: datetime,
     granted: list[str],
     refused: list[str],
+    providers: list[str],
     since: datetime | None,
     until: datetime | None,
     visitor: str | None,
@@ -224,6 +244,7 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
         ip=ip or None,
         granted=tuple(granted),
         refused=tuple(name for name in refused if name not in granted),
+        providers=tuple(providers),
     )
     filters: dict[str, Any] = {
         "since": since,
@@ -236,7 +257,7 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
         async with fresh.open() as log:
             assert isinstance(log, LineSource)
             stored = await record_all(log, [random, *FIXED])
-            assert await log.erase("erased") == 1
+            assert await log.erase("erased") == 2
             kept = [r for r in stored if r.consent_id != "erased"] + await log.history("erased")
             chosen = sorted((r for r in kept if _matches(r, **filters)), key=sequence_of)
             text = await export(log, **filters, batch_size=batch_size)
@@ -248,8 +269,9 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
     assert jsonl == json_lines(chosen)
     if placed in chosen:
         row = parse_csv(text)[1 + chosen.index(placed)]
-        assert row[2] == consent_id and row[10] == user_agent and row[11] == ip
+        assert row[2] == consent_id and row[11] == user_agent and row[12] == ip
         assert json.loads(row[4]) == sorted(granted)
+        assert json.loads(row[6]) == sorted(providers)
 
 
 def _matches(
@@ -279,6 +301,7 @@ async def test_jsonl_has_one_object_per_record_with_real_arrays_and_nulls(
     assert [o["sequence"] for o in objects] == [r.sequence for r in stored]
     assert list(objects[0]) == list(EXPORT_COLUMNS)
     assert objects[0]["granted"] == ["analytics", "marketing"]
+    assert objects[0]["providers"] == []
     assert objects[0]["user_agent"] is None and objects[0]["ip"] is None
     assert objects[2]["time"] == "2024-05-01T12:02:00.000000Z"
     assert objects[2]["hash"] == stored[2].hash

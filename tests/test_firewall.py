@@ -37,19 +37,21 @@ def names_and_domains(headers: list[str]) -> list[tuple[str, str | None]]:
 
 
 @pytest.mark.parametrize(
-    ("cookie", "category"),
+    ("cookie", "owner"),
     [
-        ("_ga", "statistics"),
-        ("_ga_TEST123456", "statistics"),
-        ("tk_ai", "statistics"),
-        ("tk_qs", "statistics"),
-        ("tk_whatever", "statistics"),
-        ("tk_", "statistics"),
-        ("chat.session", "preferences"),
+        ("_ga", ("google-analytics", "statistics")),
+        ("_ga_TEST123456", ("google-analytics", "statistics")),
+        ("tk_ai", ("jetpack-stats", "statistics")),
+        ("tk_qs", ("jetpack-stats", "statistics")),
+        ("tk_whatever", ("jetpack-stats", "statistics")),
+        ("tk_", ("jetpack-stats", "statistics")),
+        ("chat.session", ("chat", "preferences")),
     ],
 )
-def test_declared_cookies_have_their_providers_category(cookie: str, category: str) -> None:
-    assert FIREWALL.category_of(cookie) == category
+def test_declared_cookies_have_their_provider_and_its_category(
+    cookie: str, owner: tuple[str, str]
+) -> None:
+    assert FIREWALL.owners_of(cookie) == (owner,)
 
 
 @pytest.mark.parametrize(
@@ -69,8 +71,8 @@ def test_declared_cookies_have_their_providers_category(cookie: str, category: s
         "",
     ],
 )
-def test_undeclared_cookies_have_no_category(cookie: str) -> None:
-    assert FIREWALL.category_of(cookie) is None
+def test_undeclared_cookies_have_no_owner(cookie: str) -> None:
+    assert FIREWALL.owners_of(cookie) == ()
 
 
 def test_firewall_without_declared_cookies_is_falsy() -> None:
@@ -175,3 +177,38 @@ def test_expire_leaves_allowed_and_undeclared_cookies_alone() -> None:
 
 def test_expire_with_no_cookies_is_empty() -> None:
     assert FIREWALL.expire({}, NOTHING, "www.example.com") == []
+
+
+# -- providers allowed one by one --------------------------------------------------
+
+
+def test_a_provider_allowed_on_its_own_gets_its_cookies_and_no_other() -> None:
+    chat_only = ConsentState(consent_id="id", providers=frozenset({"chat"}))
+    assert FIREWALL.blocks("chat.session", chat_only) is False
+    assert FIREWALL.blocks("_ga", chat_only) is True
+    assert FIREWALL.allows_set_cookie(b"chat.session=1; Path=/", chat_only)
+    assert not FIREWALL.allows_set_cookie(b"_ga=GA1.1; Path=/", chat_only)
+
+
+def test_a_cookie_two_providers_declare_passes_when_either_is_allowed() -> None:
+    shared = DeclaredCookie(name="shared_id", purpose="Shared", expiry="1 day")
+    firewall = CookieFirewall(
+        [
+            Provider(name="maps", title="Maps", category="preferences", cookies=(shared,)),
+            Provider(name="ads", title="Ads", category="marketing", cookies=(shared,)),
+        ],
+        None,
+    )
+    assert firewall.owners_of("shared_id") == (("maps", "preferences"), ("ads", "marketing"))
+    assert firewall.blocks("shared_id", NOTHING)
+    assert not firewall.blocks(
+        "shared_id", ConsentState(consent_id="id", providers=frozenset({"ads"}))
+    )
+    granted = ConsentState(consent_id="id", granted=frozenset({"preferences"}))
+    assert not firewall.blocks("shared_id", granted)
+
+
+def test_expire_spares_the_cookies_of_a_provider_allowed_on_its_own() -> None:
+    chat_only = ConsentState(consent_id="id", providers=frozenset({"chat"}))
+    expired = FIREWALL.expire({"chat.session": "1", "_ga": "2"}, chat_only, "example.com")
+    assert {name for name, _ in names_and_domains(expired)} == {"_ga"}

@@ -25,6 +25,7 @@ from consentgate.log._chain import (
     canonical_json,
     consent_id_digest,
     content_digest,
+    encoding_version,
     format_time,
     link_hash,
 )
@@ -65,6 +66,7 @@ def tombstone_of(record: ConsentRecord) -> Tombstone:
         hash=record.hash,
         consent_id_digest=consent_id_digest(record.consent_id),
         content_digest=content_digest(record),
+        version=encoding_version(record),
     )
 
 
@@ -113,6 +115,63 @@ def test_canonical_encoding_version_1_is_pinned() -> None:
     assert record_hash(record) == "dd95b7afd876eead3d06ca181a3ac732c0ee9d0584c75d703f335f798d11a4eb"
 
 
+def test_canonical_encoding_version_2_adds_providers_and_nothing_else() -> None:
+    record = make_record(
+        consent_id="ø-1",
+        sequence=1,
+        prev_hash=GENESIS_HASH,
+        user_agent="Mozilla/5.0",
+        ip="2001:db8:abcd::",
+        providers=("youtube", "google-maps"),
+    )
+    content = CONTENT.replace(
+        '"policy_version":"2024-05",',
+        '"policy_version":"2024-05","providers":["google-maps","youtube"],',
+    )
+    assert encoding_version(record) == 2
+    assert content_digest(record) == sha256(content)
+    link = (
+        f'{{"consent_id_digest":"{sha256("ø-1")}","content_digest":"{sha256(content)}",'
+        f'"prev_hash":"{GENESIS_HASH}","sequence":1,"v":2}}'
+    )
+    assert record_hash(record) == sha256(link)
+    # A golden value: if this changes, every stored log with providers stops verifying.
+    assert record_hash(record) == "01b8f9bbcd2c686567a660feaba7a3cfa673e04eac66754426b699477cd4f122"
+    # Without providers, the same record is version 1, byte for byte as ever.
+    plain = dataclasses.replace(record, providers=())
+    assert encoding_version(plain) == 1
+    assert content_digest(plain) == sha256(CONTENT)
+
+
+def test_adding_or_removing_providers_breaks_the_hash() -> None:
+    """The version follows from the content, so neither edit can keep the old hash."""
+    records = chain(3)
+    with_providers = dataclasses.replace(records[1], providers=("youtube",))
+    assert not verify_chain([records[0], with_providers, records[2]]).ok
+    v2 = dataclasses.replace(records[1], providers=("youtube",))
+    v2 = dataclasses.replace(v2, hash=record_hash(v2))
+    third = dataclasses.replace(records[2], prev_hash=v2.hash)
+    third = dataclasses.replace(third, hash=record_hash(third))
+    assert verify_chain([records[0], v2, third]).ok
+    stripped = dataclasses.replace(v2, providers=())
+    report = verify_chain([records[0], stripped, third])
+    assert (report.ok, report.first_broken_sequence) == (False, 2)
+
+
+def test_a_tombstone_keeps_the_version_of_the_record_it_replaced() -> None:
+    records = chain(3)
+    v2 = dataclasses.replace(records[1], providers=("youtube",))
+    v2 = dataclasses.replace(v2, hash=record_hash(v2))
+    third = dataclasses.replace(records[2], prev_hash=v2.hash)
+    third = dataclasses.replace(third, hash=record_hash(third))
+    links: list[ChainLink] = [records[0], tombstone_of(v2), third]
+    append_erase(links, v2.consent_id)
+    assert verify_chain(links).ok
+    links[1] = dataclasses.replace(tombstone_of(v2), version=1)
+    report = verify_chain(links)
+    assert (report.ok, report.first_broken_sequence) == (False, 2)
+
+
 def test_nulls_and_control_characters_are_encoded_canonically() -> None:
     record = make_record(policy_version='a"\\\n\x01\u2028', sequence=7, prev_hash=GENESIS_HASH)
     expected = CONTENT.replace('"ip":"2001:db8:abcd::"', '"ip":null')
@@ -147,6 +206,7 @@ def test_equal_choices_hash_equally_whatever_the_input_order_or_zone() -> None:
         {"text_fingerprint": "cd" * 32},
         {"user_agent": "x"},
         {"ip": "192.0.2.0"},
+        {"providers": ("youtube",)},
         {"sequence": 2},
         {"prev_hash": "1" * 64},
     ],
@@ -373,6 +433,7 @@ _text = st.text(max_size=12).filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF
             "consent_id": _text,
             "granted": st.lists(_text, max_size=3, unique=True),
             "refused": st.lists(_text, max_size=3, unique=True),
+            "providers": st.lists(_text, max_size=3, unique=True),
             "policy_version": _text,
             "language": _text,
             "text_fingerprint": _text,
@@ -389,13 +450,15 @@ def test_written_out_encoding_equals_canonical_json(
 ) -> None:
     granted = tuple(fields.pop("granted"))
     refused = tuple(c for c in fields.pop("refused") if c not in granted)
+    providers = tuple(fields.pop("providers"))
     record = make_record(
         **fields,
         granted=granted,
         refused=refused,
+        providers=providers,
         time=datetime(2020, 1, 1, tzinfo=UTC) + timedelta(microseconds=microseconds),
     )
-    general = {
+    general: dict[str, Any] = {
         "action": record.action,
         "consent_id": record.consent_id,
         "granted": list(record.granted),
@@ -408,14 +471,17 @@ def test_written_out_encoding_equals_canonical_json(
         "time": format_time(record.time),
         "user_agent": record.user_agent,
     }
+    if record.providers:  # version 2
+        general["providers"] = list(record.providers)
     digest = hashlib.sha256(canonical_json(general)).hexdigest()
     assert content_digest(record) == digest
+    version = 2 if record.providers else 1
     link = {
         "consent_id_digest": consent_id_digest(record.consent_id),
         "content_digest": digest,
         "prev_hash": prev_hash,
         "sequence": sequence,
-        "v": 1,
+        "v": version,
     }
     assert (
         link_hash(
@@ -423,6 +489,7 @@ def test_written_out_encoding_equals_canonical_json(
             prev_hash=prev_hash,
             consent_id_digest=consent_id_digest(record.consent_id),
             content_digest=digest,
+            version=version,
         )
         == hashlib.sha256(canonical_json(link)).hexdigest()
     )

@@ -31,7 +31,8 @@ from consentgate.log import (
     record_hash,
     verify_chain,
 )
-from consentgate.log._chain import GENESIS_HASH, consent_id_digest, content_digest
+from consentgate.log._base import format_categories
+from consentgate.log._chain import GENESIS_HASH, consent_id_digest, content_digest, format_time
 from tests.helpers import ListLog, make_record, peek
 from tests.stores import Store
 
@@ -345,7 +346,7 @@ async def test_v1_log_is_migrated_in_place_and_verifies(path: Path) -> None:
         history = await log.history("a")
         report = await log.verify()
         new = await log.record(make_record(consent_id="a"))
-        assert await log.migrate() == 2
+        assert await log.migrate() == 3
         after = await log.verify()
     assert [r.sequence for r in history] == [1, 3]
     assert [r.action for r in history] == ["grant", "withdraw"]
@@ -356,7 +357,7 @@ async def test_v1_log_is_migrated_in_place_and_verifies(path: Path) -> None:
     assert new.sequence == 6
     assert after.ok and after.checked == 5
     with peek(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(2,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
         assert conn.execute("SELECT count(*) FROM consent_records").fetchone() == (5,)
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "consent_records_v2" not in names
@@ -382,6 +383,192 @@ async def test_failed_migration_leaves_the_v1_log_untouched(path: Path) -> None:
     with peek(path) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
         assert conn.execute("SELECT count(*) FROM consent_records").fetchone() == (2,)
+
+
+#: The columns a log had before providers were added, in both stores.
+_BEFORE_PROVIDERS = (
+    "sequence, consent_id, time, action, granted, refused, policy_version, language, source, "
+    "text_fingerprint, user_agent, ip, prev_hash, hash, erased, consent_id_digest, content_digest"
+)
+
+
+def make_log_before_providers(store: Store) -> list[ConsentRecord]:
+    """A log as the release before per-provider consent left it: records, one erased.
+
+    Returns the records as they were hashed then: sequence 2 is erased (its
+    tombstone keeps the hash), 4 is the erase record.
+    """
+    records: list[ConsentRecord] = []
+    prev_hash = GENESIS_HASH
+    for sequence, (consent_id, action) in enumerate(
+        [("a", "grant"), ("b", "grant"), ("a", "withdraw"), ("b", "erase"), ("c", "reject")],
+        start=1,
+    ):
+        record = make_record(
+            consent_id=consent_id,
+            action=action,
+            time=at(sequence),
+            sequence=sequence,
+            prev_hash=prev_hash,
+            user_agent="Mozilla/5.0" if sequence == 1 else None,
+        )
+        prev_hash = record_hash(record)
+        records.append(dataclasses.replace(record, hash=prev_hash))
+    rows = []
+    for record in records:
+        time: Any = record.time if store.kind == "postgresql" else format_time(record.time)
+        content = (
+            record.consent_id,
+            time,
+            record.action,
+            format_categories(record.granted),
+            format_categories(record.refused),
+            record.policy_version,
+            record.language,
+            record.source,
+            record.text_fingerprint,
+            record.user_agent,
+            record.ip,
+        )
+        erased = record.sequence == 2
+        digests = (consent_id_digest(record.consent_id), content_digest(record))
+        rows.append(
+            (
+                record.sequence,
+                *((None,) * len(content) if erased else content),
+                record.prev_hash,
+                record.hash,
+                erased,
+                *(digests if erased else (None, None)),
+            )
+        )
+    previous = store.schema_version - 1
+    if store.kind == "sqlite":
+        with closing(sqlite3.connect(store.path, isolation_level=None)) as conn:  # type: ignore[attr-defined]
+            conn.execute("BEGIN")
+            conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+            for migration in _sqlite._MIGRATIONS[:previous]:
+                migration(conn)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (previous,))
+            conn.executemany(
+                f"INSERT INTO consent_records ({_BEFORE_PROVIDERS}) VALUES ({', '.join('?' * 17)})",
+                rows,
+            )
+            conn.execute("COMMIT")
+    else:
+        store.query("CREATE TABLE schema_version (version integer NOT NULL)")
+        for migration in store.module._MIGRATIONS[:previous]:
+            for statement in migration:
+                store.query(statement)
+        store.query("INSERT INTO schema_version (version) VALUES (?)", previous)
+        for row in rows:
+            store.query(
+                f"INSERT INTO consent_records ({_BEFORE_PROVIDERS}) VALUES ({', '.join('?' * 17)})",
+                *row,
+            )
+        store.query("UPDATE consent_head SET sequence = ?, hash = ?", 5, records[-1].hash)
+    return records
+
+
+@pytest.mark.anyio
+async def test_a_log_from_before_providers_upgrades_and_keeps_verifying(store: Store) -> None:
+    old = make_log_before_providers(store)
+    async with store.open() as log:
+        before = await log.verify()
+        history = await log.history("a")
+        allowed = await log.record(
+            make_record(
+                consent_id="c",
+                action="allow",
+                granted=(),
+                refused=(),
+                providers=("youtube",),
+                source="embed",
+                time=at(6),
+            )
+        )
+        assert await log.erase("c") == 2  # the reject and the allow: two tombstones, v1 and v2
+        after = await log.verify()
+        links = await links_of(log)
+    assert before.ok and before.checked == 5 and before.erased == 1, before.reason
+    # Every old record reads back, and hashes, exactly as it was written.
+    assert history == [old[0], old[2]]
+    assert [r.hash for r in history] == [record_hash(r) for r in history]
+    assert allowed.sequence == 6 and allowed.providers == ("youtube",)
+    assert after.ok and after.checked == 7 and after.erased == 3, after.reason
+    tombstones = {t.sequence: t.version for t in links if isinstance(t, Tombstone)}
+    assert tombstones == {2: 1, 5: 1, 6: 2}
+    assert store.query("SELECT version FROM schema_version") == [(store.schema_version,)]
+
+
+@pytest.mark.anyio
+async def test_a_writer_of_the_release_before_can_still_append_after_the_upgrade(
+    store: Store,
+) -> None:
+    """In a rolling deployment a process of the previous release, started before the
+    upgrade, may write on for a while: its rows are version 1 records, and verify."""
+    old = make_log_before_providers(store)
+    async with store.open() as log:
+        assert await log.migrate() == store.schema_version
+        record = make_record(consent_id="d", time=at(6), sequence=6, prev_hash=old[-1].hash)
+        record = dataclasses.replace(record, hash=record_hash(record))
+        columns = _BEFORE_PROVIDERS.rsplit(", erased", 1)[0]  # what that release inserted
+        time: Any = record.time if store.kind == "postgresql" else format_time(record.time)
+        store.tamper(
+            f"INSERT INTO consent_records ({columns}) VALUES ({', '.join('?' * 14)})",
+            6,
+            "d",
+            time,
+            "grant",
+            '["analytics","marketing"]',
+            '["personalisation"]',
+            record.policy_version,
+            record.language,
+            record.source,
+            record.text_fingerprint,
+            None,
+            None,
+            record.prev_hash,
+            record.hash,
+        )
+        if store.kind == "postgresql":
+            store.tamper("UPDATE consent_head SET sequence = 6, hash = ?", record.hash)
+        report = await log.verify()
+        [read] = await log.history("d")
+    assert report.ok and report.checked == 6, report.reason
+    assert read == record
+
+
+@pytest.mark.anyio
+async def test_a_stored_record_with_providers_verifies_and_edits_to_it_are_found(
+    store: Store,
+) -> None:
+    async with store.open() as log:
+        await log.record(make_record(consent_id="a"))
+        stored = await log.record(
+            make_record(consent_id="b", action="allow", providers=("youtube", "vimeo"))
+        )
+        [read] = await log.history("b")
+        assert read == stored and read.providers == ("vimeo", "youtube")
+        assert store.row(2)["chain_version"] == 2 and store.row(1)["chain_version"] == 1
+        assert (await log.verify()).ok
+        store.tamper("UPDATE consent_records SET providers = '[\"vimeo\"]' WHERE sequence = 2")
+        assert (await log.verify()).first_broken_sequence == 2
+        store.tamper("UPDATE consent_records SET providers = '[]' WHERE sequence = 2")
+        assert (await log.verify()).first_broken_sequence == 2
+        store.tamper("UPDATE consent_records SET providers = '[\"x\"]' WHERE sequence = 1")
+        assert (await log.verify()).first_broken_sequence == 1
+
+
+@pytest.mark.anyio
+async def test_a_tombstones_encoding_version_is_covered_by_its_hash(store: Store) -> None:
+    async with store.open() as log:
+        await log.record(make_record(consent_id="a", action="allow", providers=("youtube",)))
+        assert await log.erase("a") == 1
+        assert (await log.verify()).ok
+        store.tamper("UPDATE consent_records SET chain_version = 1 WHERE sequence = 1")
+        report = await log.verify()
+    assert report.first_broken_sequence == 1 and "erased record 1 was altered" in report.reason
 
 
 @pytest.mark.anyio
@@ -597,6 +784,7 @@ async def test_erase_leaves_tombstones_and_an_erase_record(store: Store) -> None
         "sequence",
         "prev_hash",
         "hash",
+        "chain_version",
         "erased",
         "consent_id_digest",
         "content_digest",

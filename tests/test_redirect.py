@@ -55,6 +55,29 @@ def test_unsafe_values_fall_back_to_the_home_page(value: str | None) -> None:
     assert safe_next(value) == "/"
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # A click-to-load form returns to its embed: the fragment is kept.
+        ("/blog/post?x=1#video-3", "/blog/post?x=1#video-3"),
+        ("/#top", "/#top"),
+        ("/page#a b", "/page#a%20b"),
+        ("/page#æ", "/page#%C3%A6"),
+        # In a fragment, what looks like a host is only a fragment: it stays on the page.
+        ("/page#//evil.example", "/page#//evil.example"),
+        ("/page#https://evil.example", "/page#https://evil.example"),
+        ("/page#\\evil", "/"),
+        ("/page#\r\nLocation: x", "/"),
+        ("/page#%0d%0aLocation: x", "/"),
+        ("#video-3", "/"),
+    ],
+)
+def test_a_fragment_is_kept_safely(value: str, expected: str) -> None:
+    assert safe_next(value) == expected
+    parts = urlsplit(safe_next(value))
+    assert not parts.scheme and not parts.netloc
+
+
 def test_value_of_maximum_length_is_kept() -> None:
     value = "/" + "a" * (MAX_LENGTH - 1)
     assert safe_next(value) == value

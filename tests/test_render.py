@@ -541,6 +541,13 @@ def test_site_page_can_add_its_own_stylesheet(tmp_path: Path) -> None:
             "{{ state.nothing.more }}{% endblock %}",
             "preferences.html, line 3:",
         ),
+        (
+            # Only a visitor who allowed an embed before answering sees this branch.
+            "preferences.html",
+            '{% extends "@consentgate/preferences.html" %}{% block current %}\n'
+            "{% if state.providers %}{{ state.nothing.more }}{% endif %}{% endblock %}",
+            "preferences.html, line 2:",
+        ),
         ("error.html", "<p>{{ mesage }}</p>", "error.html, line 1: 'mesage' is undefined"),
         ("settings_link.html", "{% if %}", "settings_link.html, line 1:"),
         ("banner.html", '{% include "missing.html" %}', "missing.html"),

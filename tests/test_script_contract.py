@@ -194,13 +194,14 @@ def test_necessary_providers_start_with_the_first_choice_only() -> None:
         name="uptime", title="Uptime", category="necessary", head="<script src='/up.js'></script>"
     )
     renderer = build(make_config(providers=[necessary, Buffer()]))
-    first = renderer.started(ConsentState(), frozenset(), "202648", "example.com")
+    rejected = ConsentState(consent_id="x")
+    first = renderer.started(ConsentState(), rejected, "202648", "example.com")
     later = renderer.started(
-        ConsentState(consent_id="x", granted=frozenset()), frozenset({"marketing"}), "202648", "h"
+        rejected, ConsentState(consent_id="x", granted=frozenset({"marketing"})), "202648", "h"
     )
     assert "/up.js" in first[0]
     assert "/up.js" not in later[0] and "bufferapp" in later[0] + later[1]
-    assert renderer.needs_reload(ConsentState(), frozenset()) is False
+    assert renderer.needs_reload(ConsentState(), rejected) is False
 
 
 @pytest.mark.parametrize(
@@ -210,7 +211,7 @@ def test_necessary_providers_start_with_the_first_choice_only() -> None:
 )
 def test_consent_mode_matches_the_prelude_template(granted: set[str]) -> None:
     renderer = build(make_config(providers=[GoogleAnalytics("G-TEST123456")]))
-    head, _ = renderer.snippets(frozenset(granted), "202648", "example.com")
+    head, _ = renderer.snippets(frozenset(granted), frozenset(), "202648", "example.com")
     update = re.search(r'gtag\("consent", "update", (\{.*?\})\);', head, re.S)
     assert update is not None
     assert json.loads(update[1]) == consent_mode(frozenset(granted))

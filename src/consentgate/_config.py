@@ -351,6 +351,7 @@ class ConsentConfig:
     def _check_providers(self) -> None:
         known = {c.name for c in self.all_categories}
         keys: dict[str, int] = {}
+        categories: dict[str, str] = {}
         for i, provider in enumerate(self.providers):
             where = f"providers[{i}]"
             _require(isinstance(provider, Provider), where, "must be a consentgate Provider")
@@ -359,6 +360,14 @@ class ConsentConfig:
                 provider.category in known,
                 f"{where}.category",
                 f"unknown category {provider.category!r}; known: {', '.join(sorted(known))}",
+            )
+            # A visitor allows a provider by its name: one name, one category.
+            category = categories.setdefault(provider.name, provider.category)
+            _require(
+                category == provider.category,
+                f"{where}.category",
+                f"another provider named {provider.name!r} is in {category!r}; "
+                "give this one another name or the same category",
             )
             _require(
                 provider.key not in keys,

@@ -1,4 +1,15 @@
-"""The consent cookie: a signed, versioned encoding of ConsentState."""
+"""The consent cookie: a signed, versioned encoding of ConsentState.
+
+Payload version 2 (written now) is a JSON array::
+
+    [2, consent_id, [granted categories], policy_version, decided_at,
+     answered (0 or 1), provider table digest, provider bitmask]
+
+where the bitmask indexes the site's provider table (see ``_provider_table``)
+and the digest says which table. Version 1, ``[1, consent_id, [granted],
+policy_version, decided_at]``, is still read: an answered choice without
+providers.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +24,15 @@ from typing import Any
 from itsdangerous import BadData, URLSafeSerializer
 
 from ._cache import Memo
-from ._state import NO_CONSENT, ConsentState, CookieReading
+from ._provider_table import EMPTY_TABLE, ProviderTable
+from ._state import ConsentState, CookieReading
 
 __all__ = ["ConsentCookie", "expire_cookie_header", "new_consent_id"]
 
 SALT = "consentgate.consent"
-PAYLOAD_VERSION = 1
+PAYLOAD_VERSION = 2
+#: The payload versions this release reads, and their lengths.
+_PAYLOAD_LENGTHS = {1: 5, 2: 8}
 #: A longer value is not one consentgate wrote (its own are a few hundred bytes): it
 #: reads as "no choice" without being verified or remembered.
 MAX_VALUE_BYTES = 4096
@@ -32,9 +46,6 @@ _EPOCH = "Thu, 01 Jan 1970 00:00:00 GMT"
 def new_consent_id() -> str:
     """A random consent id: a UUID4 carries 122 random bits."""
     return str(uuid.uuid4())
-
-
-_NOTHING_EVER = (CookieReading(NO_CONSENT), math.inf)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +74,15 @@ class ConsentCookie:
         domain: str | None,
         secure: bool | None = None,
         clock: Callable[[], float] = time.time,
+        providers: ProviderTable = EMPTY_TABLE,
     ) -> None:
         self.name = name
+        self.providers = providers
+        # "No choice", knowing the site's providers (of necessary ones, say).
+        self._nothing = (
+            CookieReading(ConsentState(provider_categories=providers.categories)),
+            math.inf,
+        )
         self._secure = secure
         self._prefixed = name.startswith(("__Host-", "__Secure-"))
         self.max_age = max_age
@@ -91,6 +109,9 @@ class ConsentCookie:
             sorted(state.granted),
             state.policy_version,
             int(state.decided_at.timestamp()),
+            int(state.answered),
+            self.providers.digest,
+            self.providers.mask(state.providers),
         ]
         return self._newest.dumps(payload)
 
@@ -100,10 +121,10 @@ class ConsentCookie:
     def read_until(self, value: str | None) -> tuple[CookieReading, float]:
         """What the cookie says now, and until when that holds (for callers that cache it)."""
         if not value or len(value) > MAX_VALUE_BYTES:
-            return _NOTHING_EVER
+            return self._nothing
         verified = self._verify(value)
         if verified is None or self._clock() > verified.expires_at:
-            return _NOTHING_EVER
+            return self._nothing
         return verified.reading, verified.expires_at
 
     def secure_for(self, scheme: str) -> bool:
@@ -147,7 +168,7 @@ class ConsentCookie:
             except BadData:
                 return None
             old_key = True
-        state = _parse(payload, self._categories)
+        state = _parse(payload, self._categories, self.providers)
         if state is None or state.policy_version != self._policy_version:
             return None
         assert state.decided_at is not None
@@ -156,30 +177,55 @@ class ConsentCookie:
 
 
 def _verified_bytes(verified: _Verified | None) -> int:
-    # The state's objects: an id, a policy version, a set of category names, a datetime.
-    return 0 if verified is None else 400 + 64 * len(verified.reading.state.granted)
+    # The state's objects: an id, a policy version, sets of category and provider names,
+    # a datetime (the provider table is shared, not the state's own).
+    if verified is None:
+        return 0
+    state = verified.reading.state
+    return 400 + 64 * (len(state.granted) + len(state.providers))
 
 
-def _parse(payload: Any, known: frozenset[str]) -> ConsentState | None:
+def _parse(payload: Any, known: frozenset[str], table: ProviderTable) -> ConsentState | None:
     # A signature proves we wrote it, but maybe an older release did: check the shape.
-    if not (isinstance(payload, list) and len(payload) == 5 and payload[0] == PAYLOAD_VERSION):
+    if not (isinstance(payload, list) and payload and _is_int(payload[0])):
         return None
-    _, consent_id, granted, policy_version, decided_at = payload
+    if len(payload) != _PAYLOAD_LENGTHS.get(payload[0]):
+        return None
+    consent_id, granted, policy_version, decided_at = payload[1:5]
     if not (
         isinstance(consent_id, str)
         and isinstance(granted, list)
         and all(isinstance(c, str) for c in granted)
         and isinstance(policy_version, str)
-        and isinstance(decided_at, int)
+        and _is_int(decided_at)
     ):
         return None
+    providers: frozenset[str] = frozenset()
+    answered = True
+    if payload[0] == 2:
+        answered_flag, digest, mask = payload[5:]
+        if not (_is_int(answered_flag) and answered_flag in (0, 1)):
+            return None
+        if not isinstance(digest, str) or not _is_int(mask):
+            return None
+        answered = bool(answered_flag)
+        # Bits of another table could name other providers: none of them counts.
+        names = table.names_in(mask) if digest == table.digest else None
+        providers = table.choosable(names or ())
     # A category the site no longer has is not a grant for anything.
     return ConsentState(
         consent_id=consent_id,
         granted=frozenset(granted) & known,
         policy_version=policy_version,
         decided_at=datetime.fromtimestamp(decided_at, UTC),
+        providers=providers,
+        answered=answered,
+        provider_categories=table.categories,
     )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def expire_cookie_header(name: str, domain: str | None = None) -> str:

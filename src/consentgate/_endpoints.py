@@ -37,11 +37,12 @@ from ._firewall import CookieFirewall
 from ._gpc import gpc_in
 from ._http import hostname, read_cookies
 from ._outbox import Outbox
+from ._provider_table import ProviderTable
 from ._redirect import safe_next
-from ._render import Renderer, consent_mode, iso_week, next_values
+from ._render import Renderer, iso_week, next_values
 from ._retention import Retention
 from ._rights import RIGHTS_PATHS, VisitorRights
-from ._state import ConsentState
+from ._state import NECESSARY, ConsentState
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
 from .log._base import Action
 
@@ -50,8 +51,12 @@ __all__ = ["ConsentEndpoints"]
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 16 * 1024
-ACTIONS = ("accept_all", "reject_all", "save")
-SOURCES = ("banner", "preferences")
+#: Fields a form may have: the preference centre posts two per provider (its toggle, and
+#: that it was shown) beside the categories; MAX_BODY bounds the work anyway.
+MAX_FIELDS = 512
+ACTIONS = ("accept_all", "reject_all", "save", "allow")
+#: Where a form may say it was posted from; a JSON body is ``"api"``.
+SOURCES = ("banner", "preferences", "embed")
 
 
 class BadRequest(Exception):
@@ -65,6 +70,9 @@ class BadRequest(Exception):
 class Choice:
     action: str
     categories: tuple[str, ...]
+    providers: tuple[str, ...]
+    #: The provider toggles the form showed, ticked or not (the preference centre's).
+    providers_shown: tuple[str, ...]
     next_path: str
     csrf_token: str
     source: str
@@ -200,20 +208,21 @@ class ConsentEndpoints:
 
         current = self._current(request)
         gpc = self._gpc(request, script_saw=choice.gpc)
-        granted = self._granted(choice, gpc)
         now = datetime.now(UTC)
-        state = ConsentState(
-            consent_id=current.consent_id or new_consent_id(),
-            granted=granted,
-            policy_version=self.policy_version,
-            decided_at=now.replace(microsecond=0),
-        )
+        state = self._decide(current, choice, now.replace(microsecond=0), gpc)
+        if state is None:
+            return self._error(400, "errors.bad_request", lang, choice.next_path, host, wants_json)
+        action = _action(current, state, choice.action)
         record = ConsentRecord(
             consent_id=str(state.consent_id),
             time=now,
-            action=_action(current, granted),
-            granted=tuple(sorted(granted)),
-            refused=tuple(c for c in sorted(self.renderer.choosable) if c not in granted),
+            action=action,
+            granted=tuple(state.granted),
+            # Only an answer to the banner refuses: allowing an embed first refuses nothing.
+            refused=tuple(c for c in self.renderer.choosable if c not in state.granted)
+            if state.has_choice
+            else (),
+            providers=tuple(state.providers),
             policy_version=self.policy_version,
             language=lang,
             source=choice.source,  # type: ignore[arg-type]
@@ -226,17 +235,16 @@ class ConsentEndpoints:
                 await self.outbox.replay()  # earlier choices first: the log keeps their order
             await self.log.record(record)
         except StorageError as exc:
-            before = current.granted if current.has_choice else frozenset()
-            if not granted <= before:
-                # A grant needs its proof; what the visitor refused is still honoured.
+            if _widens(current, state):
+                # A grant needs its proof; what the visitor withdrew is still honoured.
                 logger.error("consent log write failed, choice not acknowledged: %s", exc)
                 refused = self._error(
                     503, "errors.unavailable", lang, choice.next_path, host, wants_json
                 )
-                if current.has_choice and before - granted:
-                    kept = before & granted
+                if action == "withdraw":
+                    kept = _narrowed(current, state)
                     await self._keep_for_later(self._withdrawal(record, kept), exc)
-                    self._apply(refused, request, replace(state, granted=kept))
+                    self._apply(refused, request, kept)
                 return refused
             if not await self._keep_for_later(record, exc):
                 # Nowhere to keep the proof: still honoured, but not acknowledged.
@@ -262,7 +270,7 @@ class ConsentEndpoints:
         Only a genuine token (signed by us, just old) from this site gets here; the
         visitor's click on the page is what makes the choice, as on the banner.
         """
-        posted = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=64)
+        posted = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
         html = self.renderer.confirm_page(
             lang,
             action=choice.action,
@@ -297,13 +305,16 @@ class ConsentEndpoints:
         )
         return True
 
-    def _withdrawal(self, record: ConsentRecord, granted: frozenset[str]) -> ConsentRecord:
+    def _withdrawal(self, record: ConsentRecord, kept: ConsentState) -> ConsentRecord:
         """``record`` cut down to what it withdrew: what is applied when its grant is refused."""
         return replace(
             record,
             action="withdraw",
-            granted=tuple(sorted(granted)),
-            refused=tuple(c for c in sorted(self.renderer.choosable) if c not in granted),
+            granted=tuple(sorted(kept.granted)),
+            refused=tuple(c for c in sorted(self.renderer.choosable) if c not in kept.granted)
+            if kept.has_choice
+            else (),
+            providers=tuple(sorted(kept.providers)),
         )
 
     def preferences(self, request: Request) -> Response:
@@ -359,15 +370,45 @@ class ConsentEndpoints:
         """Whether the browser sends Global Privacy Control and it refuses something here."""
         return bool(self.renderer.gpc_refused) and (script_saw or gpc_in(request.headers.raw))
 
-    def _granted(self, choice: Choice, gpc: bool) -> frozenset[str]:
-        """What a choice grants. With GPC, "Accept all" leaves out what the signal refuses;
-        a category the visitor ticks themselves is their own choice, and granted."""
+    def _decide(
+        self, current: ConsentState, choice: Choice, now: datetime, gpc: bool
+    ) -> ConsentState | None:
+        """The visitor's consent after ``choice``; None for an ``allow`` of no known provider.
+
+        Accept, reject and save answer the banner with the whole choice: what they
+        do not name is off, providers allowed one by one included (a provider whose
+        category is granted needs no entry of its own). ``allow`` adds providers and
+        changes nothing else, not even when the choice lapses. With GPC, "Accept all"
+        leaves out what the signal refuses; a category the visitor ticks or a provider
+        they allow themselves is their own choice, and granted.
+        """
+        table = self.renderer.provider_table
         choosable = frozenset(self.renderer.choosable)
+        named = table.choosable(choice.providers)
+        decided = ConsentState(
+            consent_id=current.consent_id or new_consent_id(),
+            policy_version=self.policy_version,
+            decided_at=now,
+            provider_categories=table.categories,
+        )
+        if choice.action == "allow":
+            if not named:
+                return None
+            return replace(
+                decided,
+                granted=current.granted,
+                providers=current.providers
+                | {p for p in named if table.categories[p] not in current.granted},
+                answered=current.has_choice,
+                decided_at=current.decided_at if current.consent_id else now,
+            )
         if choice.action == "accept_all":
-            return choosable - self.renderer.gpc_refused if gpc else choosable
+            refused = self.renderer.gpc_refused if gpc else frozenset()
+            return replace(decided, granted=choosable - refused)
         if choice.action == "reject_all":
-            return frozenset()
-        return frozenset(choice.categories) & choosable
+            return decided
+        granted, providers = _saved(current, choice, choosable, table)
+        return replace(decided, granted=granted, providers=providers)
 
     def _page_update(
         self, before: ConsentState, state: ConsentState, choice: Choice, lang: str, host: str
@@ -380,7 +421,7 @@ class ConsentEndpoints:
         ``settings_link``: the link that takes the banner's place.
         """
         renderer = self.renderer
-        head, body = renderer.started(before, state.granted, iso_week(), hostname(host))
+        head, body = renderer.started(before, state, iso_week(), hostname(host))
         # No nonce placeholders: the script gives what it starts its own nonce.
         head, body = without_nonces(head), without_nonces(body)
         link = None
@@ -389,8 +430,10 @@ class ConsentEndpoints:
             link = renderer.settings_link[lang].fill(values)
         return {
             "snippets": {"head": head, "body": body},
-            "reload": renderer.needs_reload(before, state.granted),
-            "consent_mode": consent_mode(state.granted) if renderer.uses_consent_mode else None,
+            "reload": renderer.needs_reload(before, state),
+            "consent_mode": renderer.consent_mode(state.granted, state.providers)
+            if renderer.uses_consent_mode
+            else None,
             "settings_link": link,
         }
 
@@ -458,11 +501,15 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
             if not isinstance(fields, dict):
                 raise BadRequest()
             categories = fields.get("categories", [])
+            providers = fields.get("providers", [])
+            shown = fields.get("providers_shown", [])
             source = "api"
         elif media_type in ("application/x-www-form-urlencoded", ""):
-            form = parse_qs(body.decode("utf-8"), max_num_fields=64, strict_parsing=False)
+            form = parse_qs(body.decode("utf-8"), max_num_fields=MAX_FIELDS, strict_parsing=False)
             fields = {k: v[0] for k, v in form.items()}
             categories = form.get("categories", [])
+            providers = form.get("providers", [])
+            shown = form.get("providers_shown", [])
             source = fields.get("source", "banner")
         else:
             raise BadRequest(415)
@@ -470,9 +517,10 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
         # RecursionError: JSON nested deeper than the parser goes, e.g. "[" * 5000.
         raise BadRequest() from exc
     action = fields.get("action")
-    if action not in ACTIONS or not isinstance(categories, list):
+    lists = (categories, providers, shown)
+    if action not in ACTIONS or not all(isinstance(names, list) for names in lists):
         raise BadRequest()
-    if not all(isinstance(c, str) for c in categories):
+    if not all(isinstance(name, str) for names in lists for name in names):
         raise BadRequest()
     token, next_value, language = (fields.get(k, "") for k in ("csrf_token", "next", "lang"))
     if not all(isinstance(v, str) for v in (token, next_value, language)):
@@ -480,6 +528,8 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
     return Choice(
         action=action,
         categories=tuple(categories),
+        providers=tuple(providers),
+        providers_shown=tuple(shown),
         next_path=safe_next(next_value),
         csrf_token=token,
         source=source if source in (*SOURCES, "api") else "banner",
@@ -488,15 +538,76 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
     )
 
 
-def _action(current: ConsentState, granted: frozenset[str]) -> Action:
+def _saved(
+    current: ConsentState, choice: Choice, choosable: frozenset[str], table: ProviderTable
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The categories a saved form grants, and the providers it allows one by one.
+
+    The preference centre has a toggle per provider inside each category, and
+    says which it showed (``providers_shown``). A category stands for all its
+    providers. Without JavaScript its box and theirs are posted as left, so
+    what the visitor changed is read against their current choice: a category
+    ticked now is granted whole; one unticked now with its providers' boxes
+    untouched takes them all off; otherwise a category is granted only with
+    every one of its providers ticked, and the ticked ones of the rest are
+    allowed one by one. The script keeps the boxes in step, which reads the same.
+    """
+    named = table.choosable(choice.providers)
+    shown = table.choosable(choice.providers_shown)
+    posted = frozenset(choice.categories) & choosable
+    granted: set[str] = set()
+    providers = set(named)
+    for category in choosable:
+        toggles = {p for p in shown if table.categories[p] == category}
+        ticked = toggles & named
+        if category in posted and (ticked == toggles or not current.allows(category)):
+            granted.add(category)
+        elif category not in posted and toggles and ticked == toggles and current.allows(category):
+            providers -= toggles
+    return frozenset(granted), frozenset(p for p in providers if table.categories[p] not in granted)
+
+
+def _action(current: ConsentState, state: ConsentState, posted: str) -> Action:
+    """What the log calls a change from ``current`` to ``state``."""
     before = current.granted if current.has_choice else frozenset()
-    if before - granted:
+    if before - state.granted or not all(map(state.allows_provider, current.providers)):
         return "withdraw"
+    if posted == "allow":
+        return "allow"
+    chose = bool(state.granted or state.providers)
     if not current.has_choice:
-        return "grant" if granted else "reject"
-    return "update" if granted else "reject"
+        return "grant" if chose else "reject"
+    return "update" if chose else "reject"
+
+
+def _widens(current: ConsentState, state: ConsentState) -> bool:
+    """Whether ``state`` allows a category or provider ``current`` did not."""
+    before = current.granted if current.has_choice else frozenset()
+    return not state.granted <= before or not all(map(current.allows_provider, state.providers))
+
+
+def _narrowed(current: ConsentState, state: ConsentState) -> ConsentState:
+    """What both ``current`` and ``state`` allow: ``state``'s withdrawal alone.
+
+    A provider both allow stays allowed, on its own where no category kept covers it.
+    """
+    granted = state.granted & current.granted
+    table = state.provider_categories
+    names = current.providers | state.providers | set(table)
+    kept = {p for p in names if current.allows_provider(p) and state.allows_provider(p)}
+    return replace(
+        state,
+        granted=granted,
+        providers=frozenset(p for p in kept if table.get(p) not in (*granted, NECESSARY)),
+        answered=current.has_choice,
+    )
 
 
 def _shown(source: str) -> str:
-    """Which page's texts a choice was made on (the script posts from the banner)."""
-    return "preferences" if source == "preferences" else "banner"
+    """Which page's texts a choice was made on (the script posts from the banner).
+
+    An embed's placeholder names its provider, its purpose and privacy policy,
+    which is that provider's entry in the cookie declaration of the preference
+    centre: its texts are the ones fingerprinted.
+    """
+    return "preferences" if source in ("preferences", "embed") else "banner"

@@ -1,8 +1,9 @@
 """The server-side cookie firewall: tracker cookies exist only with consent.
 
 Every provider declares the cookies it sets. A ``Set-Cookie`` from the app for
-a cookie whose category is not granted is dropped, and such cookies the
-browser still holds are expired.
+a cookie whose provider is not allowed (neither on its own nor through its
+category) is dropped, and such cookies the browser still holds are expired. A
+cookie several providers declare passes when any of them is allowed.
 """
 
 from __future__ import annotations
@@ -27,13 +28,14 @@ MAX_CACHED_NAME = 256
 
 class CookieFirewall:
     def __init__(self, providers: Iterable[Provider], cookie_domain: str | None) -> None:
-        patterns: dict[str, list[str]] = {}
+        patterns: dict[tuple[str, str], list[str]] = {}
         for provider in providers:
             for cookie in provider.cookies:
-                patterns.setdefault(provider.category, []).append(cookie.pattern())
+                owner = (provider.name, provider.category)
+                patterns.setdefault(owner, []).append(cookie.pattern())
         self._matchers = [
-            (category, re.compile("|".join(f"(?:{p})" for p in sources)))
-            for category, sources in patterns.items()
+            (owner, re.compile("|".join(f"(?:{p})" for p in sources)))
+            for owner, sources in patterns.items()
         ]
         # Every declared name in one pattern, over raw header bytes: a request's cookie
         # names are checked without decoding or remembering any of them.
@@ -42,8 +44,8 @@ class CookieFirewall:
             or b"(?!)"
         )
         self._cookie_domain = cookie_domain
-        self.category_of = Memo(
-            self._category_of,
+        self.owners_of = Memo(
+            self._owners_of,
             max_entries=1024,
             max_bytes=1024 * (MAX_CACHED_NAME + 100),
             max_key_bytes=MAX_CACHED_NAME,
@@ -52,16 +54,15 @@ class CookieFirewall:
     def __bool__(self) -> bool:
         return bool(self._matchers)
 
-    def _category_of(self, cookie_name: str) -> str | None:
-        """The category of the provider that declared ``cookie_name``, if any did."""
-        for category, matcher in self._matchers:
-            if matcher.fullmatch(cookie_name):
-                return category
-        return None
+    def _owners_of(self, cookie_name: str) -> tuple[tuple[str, str], ...]:
+        """The ``(provider name, category)`` of every provider that declared ``cookie_name``."""
+        return tuple(owner for owner, matcher in self._matchers if matcher.fullmatch(cookie_name))
 
     def blocks(self, cookie_name: str, state: ConsentState) -> bool:
-        category = self.category_of(cookie_name)
-        return category is not None and not state.allows(category)
+        owners = self.owners_of(cookie_name)
+        return bool(owners) and not any(
+            state.allows(category) or name in state.providers for name, category in owners
+        )
 
     def allows_set_cookie(self, header_value: bytes, state: ConsentState) -> bool:
         name = header_value.split(b"=", 1)[0].strip().decode("latin-1")

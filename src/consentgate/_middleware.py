@@ -123,6 +123,7 @@ class ConsentMiddleware:
         self.assets = Assets(config.prefix)
         self.renderer = Renderer(config, self.assets)
         self.cookie = ConsentCookie(
+            providers=self.renderer.provider_table,
             name=config.cookie_name,
             keys=config.signing_keys,
             policy_version=config.policy_version,
@@ -351,25 +352,56 @@ class ConsentMiddleware:
         query: bytes = scope.get("query_string", b"")
         state = visitor.reading.state
         if not state.has_choice and self.renderer.choosable:
+            # The host matters to a banner page only for snippets of providers allowed
+            # one by one: without them, every host shares one entry.
             return self._banner_fragments(
-                visitor.language, path, query, self.csrf.issue(), codec, visitor.gpc
+                state.providers,
+                visitor.language,
+                path,
+                query,
+                visitor.hostname if state.providers else "",
+                self.csrf.issue(),
+                iso_week(),
+                codec,
+                visitor.gpc,
             )
         return self._consented_fragments(
-            state.granted, visitor.language, path, query, visitor.hostname, iso_week(), codec
+            state.granted,
+            state.providers,
+            visitor.language,
+            path,
+            query,
+            visitor.hostname,
+            iso_week(),
+            codec,
         )
 
     def _render_banner(
-        self, language: str, path: bytes, query: bytes, csrf: str, codec: str, gpc: bool
+        self,
+        providers: frozenset[str],
+        language: str,
+        path: bytes,
+        query: bytes,
+        host: str,
+        csrf: str,
+        week: str,
+        codec: str,
+        gpc: bool,
     ) -> _Insertion:
+        """The banner, and the snippets of providers allowed one by one before answering it."""
         here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
         banners = self.renderer.gpc_banner if gpc else self.renderer.banner
-        banner = banners[language].fill(values)
-        return _Insertion.of(self._stylesheet, banner, codec)
+        head, body = self._stylesheet, banners[language].fill(values)
+        if providers:
+            snippets = self.renderer.snippets(frozenset(), providers, week, host)
+            head, body = head + snippets[0], body + snippets[1]
+        return _Insertion.of(head, body, codec)
 
     def _render_consented(
         self,
         granted: frozenset[str],
+        providers: frozenset[str],
         language: str,
         path: bytes,
         query: bytes,
@@ -377,7 +409,7 @@ class ConsentMiddleware:
         week: str,
         codec: str,
     ) -> _Insertion:
-        head, body = self.renderer.snippets(granted, week, host)
+        head, body = self.renderer.snippets(granted, providers, week, host)
         # The stylesheet and script always, so the page API (consentgate.open(), the
         # change event) is there whether or not the small link is shown.
         head = self._stylesheet + head

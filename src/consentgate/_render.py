@@ -42,6 +42,7 @@ from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._exceptions import ConfigurationError
 from ._fair_choice import unfair_choice
 from ._locales import Texts, available_languages, builtin_texts
+from ._provider_table import ProviderTable
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
 from ._theme import theme_css
@@ -190,12 +191,18 @@ class Renderer:
         }
         self.own_provider = self._own_provider()
         self.choosable = self._choosable_categories()
+        #: Provider names and their categories, as consent states and the cookie know them.
+        self.provider_table = ProviderTable.of(config.providers)
         self._snippet_templates: list[_SnippetTemplates] = [
             (p, self._compile(p.head_template, p.head), self._compile(p.body_template, p.body))
             for p in config.providers
         ]
         #: Whether any provider runs behind Google Consent Mode, which the script updates.
         self.uses_consent_mode = any(CONSENT_MODE_PRELUDE in p.preludes for p in config.providers)
+        #: Providers behind Google Consent Mode, by name, with their categories.
+        self._consent_mode_providers = {
+            p.name: p.category for p in config.providers if CONSENT_MODE_PRELUDE in p.preludes
+        }
         self._preludes = {
             name: self.env.get_template(name) for p in config.providers for name in p.preludes
         }
@@ -237,8 +244,18 @@ class Renderer:
             for lang in self.languages
             for key in ERROR_KEYS
         }
+        # Embeds allowed before any answer: the preference centre's other branch.
+        table = self.provider_table
+        allowed_only = ConsentState(
+            consent_id=_SAMPLE_CHOICE.consent_id,
+            decided_at=_SAMPLE_CHOICE.decided_at,
+            providers=table.choosable(table.names),
+            answered=False,
+            provider_categories=table.categories,
+        )
         for lang in self.languages:
             self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True, gpc=True)
+            self._preferences_html(lang, allowed_only, hole_values())
             self.confirm_page(
                 lang,
                 action="save",
@@ -251,7 +268,7 @@ class Renderer:
         optional = config.optional_categories
         with _naming_template_errors("providers"):
             for granted in (optional, (), *((name,) for name in optional)):
-                self._snippets(frozenset(granted), "202601", "www.example.com")
+                self._snippets(frozenset(granted), frozenset(), "202601", "www.example.com")
         self.snippets = Memo(
             self._snippets,
             max_entries=512,
@@ -291,52 +308,73 @@ class Renderer:
 
     # -- what pages get -------------------------------------------------
 
-    def _snippets(self, granted: frozenset[str], iso_week: str, host: str) -> tuple[str, str]:
-        """Head and body HTML of every provider ``granted`` allows.
+    def _snippets(
+        self, granted: frozenset[str], providers: frozenset[str], iso_week: str, host: str
+    ) -> tuple[str, str]:
+        """Head and body HTML of every provider ``granted`` or ``providers`` allows.
 
-        The head also names the granted categories, for consentgate's script.
+        The head also names the granted categories (and the providers allowed on
+        their own, if any), for consentgate's script.
         """
-        head, body = self._render_snippets(self._running(granted), (), granted, iso_week, host)
+        running = self._running(granted, providers)
+        head, body = self._render_snippets(running, (), granted, providers, iso_week, host)
         names = escape(" ".join(sorted(granted)))
-        return f'<meta name="consentgate-granted" content="{names}">{head}', body
+        meta = f'<meta name="consentgate-granted" content="{names}">'
+        if providers:
+            allowed = escape(" ".join(sorted(providers)))
+            meta += f'<meta name="consentgate-providers" content="{allowed}">'
+        return meta + head, body
 
     def started(
-        self, before: ConsentState, granted: frozenset[str], iso_week: str, host: str
+        self, before: ConsentState, after: ConsentState, iso_week: str, host: str
     ) -> tuple[str, str]:
-        """Head and body HTML of the providers ``granted`` allows that ``before`` did not.
+        """Head and body HTML of the providers ``after`` allows that ``before`` did not.
 
         The page a visitor decided on ran what ``before`` allowed (nothing at all
-        while the banner was up); the script starts the rest without a reload.
+        while the banner was up, but for providers allowed one by one); the script
+        starts the rest without a reload.
         """
-        running = self._running(before.granted) if self._had_snippets(before) else []
-        new = [entry for entry in self._running(granted) if entry not in running]
+        running = self._running_for(before)
+        new = [entry for entry in self._running_for(after) if entry not in running]
         present = {name for p, _, _ in running for name in p.preludes}
-        return self._render_snippets(new, present, granted, iso_week, host)
+        return self._render_snippets(new, present, after.granted, after.providers, iso_week, host)
 
-    def needs_reload(self, before: ConsentState, granted: frozenset[str]) -> bool:
+    def needs_reload(self, before: ConsentState, after: ConsentState) -> bool:
         """Whether a withdrawal leaves a provider running that only a reload stops.
 
         Google tags stop storing and sending identifiers on a Consent Mode update
         to denied, which the script sends; any other provider cannot be stopped
         once its script has run.
         """
-        if not self._had_snippets(before):
-            return False
+        still = self._running_for(after)
         return any(
-            CONSENT_MODE_PRELUDE not in p.preludes
-            for p, _, _ in self._running(before.granted)
-            if p.category not in granted and p.category != NECESSARY
+            CONSENT_MODE_PRELUDE not in entry[0].preludes
+            for entry in self._running_for(before)
+            if entry not in still
         )
 
-    def _had_snippets(self, state: ConsentState) -> bool:
-        """Whether a page for ``state`` carried snippets (the banner page carries none)."""
-        return state.has_choice or not self.choosable
+    def _running_for(self, state: ConsentState) -> list[_SnippetTemplates]:
+        """What a page for ``state`` ran: the banner page runs only providers allowed one by one."""
+        if state.has_choice or not self.choosable:
+            return self._running(state.granted, state.providers)
+        return self._running(frozenset(), state.providers) if state.providers else []
 
-    def _running(self, granted: frozenset[str]) -> list[_SnippetTemplates]:
+    def consent_mode(self, granted: frozenset[str], providers: frozenset[str]) -> dict[str, str]:
+        """The Google Consent Mode types for ``granted``, and for the category of each
+        Google provider allowed on its own: allowed, it runs as if its category were granted
+        (no other Google tag of that category runs, as none is allowed)."""
+        google = self._consent_mode_providers
+        return consent_mode(granted | {google[name] for name in providers if name in google})
+
+    def _running(
+        self, granted: frozenset[str], providers: frozenset[str]
+    ) -> list[_SnippetTemplates]:
         return [
             entry
             for entry in self._snippet_templates
-            if entry[0].category == NECESSARY or entry[0].category in granted
+            if entry[0].category == NECESSARY
+            or entry[0].category in granted
+            or entry[0].name in providers
         ]
 
     def _render_snippets(
@@ -344,12 +382,13 @@ class Renderer:
         allowed: list[_SnippetTemplates],
         present: Iterable[str],
         granted: frozenset[str],
+        providers: frozenset[str],
         iso_week: str,
         host: str,
     ) -> tuple[str, str]:
         context: dict[str, Any] = {
             "granted": granted,
-            "consent_mode": consent_mode(granted),
+            "consent_mode": self.consent_mode(granted, providers),
             "iso_week": iso_week,
             "host": host,
             "csp_nonce": SCRIPT_NONCE,
@@ -401,6 +440,23 @@ class Renderer:
         values = {"csrf": csrf_token, **next_values(next_path)}
         return self._preferences_html(lang, state, values, saved=saved, gpc=gpc)
 
+    def _confirmed(self, lang: str, action: str, fields: Sequence[tuple[str, str]]) -> list[str]:
+        """What a confirm page lists, so the visitor sees what they confirm: the categories
+        a "save" switches on, the providers an "allow" allows."""
+
+        def posted(field: str) -> set[str]:
+            return {value for name, value in fields if name == field}
+
+        declaration = self.declaration(lang)
+        if action == "save":
+            chosen = posted("categories")
+            return [c.title for c in declaration if c.name in chosen and not c.always_on]
+        if action == "allow":
+            allowed = posted("providers")
+            titles = (p.title for c in declaration for p in c.providers if p.name in allowed)
+            return list(dict.fromkeys(titles))
+        return []
+
     def error_page(self, lang: str, message_key: str, *, next_path: str) -> str:
         return self._error_pages[lang, message_key].fill(next_values(next_path))
 
@@ -416,19 +472,14 @@ class Renderer:
         """The page that offers a choice whose form expired again, with a fresh token.
 
         ``fields`` are the other posted fields (categories, source, lang, ...), sent back
-        as they came; a "save" lists the categories it switches on. Rendered per
-        request: it is only for the rare expired form.
+        as they came. Rendered per request: it is only for the rare expired form.
         """
-        chosen = {value for name, value in fields if name == "categories"}
         html = self._render(
             "confirm.html",
             lang,
             action=action,
             button=_ACTION_BUTTONS.get(action, "banner.save"),
-            # What "save" would switch on, so the visitor sees what they confirm.
-            chosen=[c.title for c in self.declaration(lang) if c.name in chosen and not c.always_on]
-            if action == "save"
-            else [],
+            chosen=self._confirmed(lang, action, fields),
             # NUL marks a hole; a posted value must not open one.
             fields=[(k.replace("\0", ""), v.replace("\0", "")) for k, v in fields],
             csrf_token=hole("csrf"),
@@ -592,6 +643,7 @@ def check_templates(config: ConsentConfig) -> None:
 
 #: The label of the button that sends each action again, on the confirm page.
 _ACTION_BUTTONS = {
+    "allow": "errors.confirm_allow",
     "accept_all": "banner.accept_all",
     "reject_all": "banner.reject_all",
     "save": "banner.save",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 __all__ = [
@@ -27,34 +28,66 @@ SCOPE_KEY = "consentgate"
 #: The category that is always on and never a choice.
 NECESSARY = "necessary"
 
+_NO_PROVIDERS: Mapping[str, str] = MappingProxyType({})
+
 
 @dataclass(frozen=True, slots=True)
 class ConsentState:
     """What a visitor has chosen.
 
-    ``consent_id`` is ``None`` until the visitor makes a choice; ``granted``
-    holds the optional categories they accepted (``necessary`` is implied).
+    ``consent_id`` is ``None`` until the visitor first chooses anything;
+    ``granted`` holds the optional categories they accepted (``necessary`` is
+    implied). ``providers`` holds the providers they allowed one by one, e.g.
+    by loading an embed, beside their categories. Allowing a provider is no
+    answer to the banner: ``answered`` is False for a state holding only that.
+
+    ``provider_categories`` is the site's provider name -> category table,
+    which the middleware sets from the configuration whenever it reads the
+    consent cookie, so ``allows_provider`` needs nothing from the caller and a
+    state derived with ``dataclasses.replace`` stays right. A state built
+    without it allows only the providers it names.
     """
 
     consent_id: str | None = None
     granted: frozenset[str] = frozenset()
     policy_version: str = ""
     decided_at: datetime | None = None
+    providers: frozenset[str] = frozenset()
+    answered: bool = True
+    provider_categories: Mapping[str, str] = field(
+        default_factory=lambda: _NO_PROVIDERS, compare=False, repr=False
+    )
 
     @property
     def has_choice(self) -> bool:
-        """True once the visitor accepted, rejected or saved a choice."""
-        return self.consent_id is not None
+        """True once the visitor accepted, rejected or saved a choice, not just allowed an embed."""
+        return self.consent_id is not None and self.answered
 
     def allows(self, category: str) -> bool:
         """Whether anything of ``category`` may run for this visitor."""
         return category == NECESSARY or category in self.granted
+
+    def allows_provider(self, name: str) -> bool:
+        """Whether provider ``name`` may run: allowed on its own, or its category granted."""
+        if name in self.providers:
+            return True
+        category = self.provider_categories.get(name)
+        return category is not None and self.allows(category)
+
+    @property
+    def allowed_providers(self) -> frozenset[str]:
+        """Every provider of the site that may run for this visitor."""
+        return self.providers | {
+            name for name, category in self.provider_categories.items() if self.allows(category)
+        }
 
     def as_json(self) -> dict[str, Any]:
         return {
             "consent_id": self.consent_id,
             "has_choice": self.has_choice,
             "granted": sorted(self.granted),
+            "providers": sorted(self.providers),
+            "allowed_providers": sorted(self.allowed_providers),
             "policy_version": self.policy_version,
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
         }

@@ -3,6 +3,8 @@
 - ``google``: Google's tags only, so every provider can be stopped without a reload.
 - ``strict``: all the demo's providers, and every page under a nonce-only
   Content-Security-Policy with a fresh nonce per response, as a strict site sends it.
+- ``embed``: the demo with a page holding a click-to-load form for one provider, as a
+  placeholder posts it (``action=allow``), far down the page under ``#video``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ import secrets
 from examples.starlette_site.app import DEMO_SECRET, app as demo, config as demo_config
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentgate import ConsentConfig, ConsentMiddleware
+from consentgate._csrf import CsrfTokens
 from consentgate.providers import GoogleAnalytics, SiteKit
 
 google_config = ConsentConfig(
@@ -64,4 +70,28 @@ strict = Starlette(
         Middleware(ConsentMiddleware, config=demo_config),
         Middleware(StrictPolicy),
     ],
+)
+
+
+async def embed_page(request: Request) -> HTMLResponse:
+    """A page whose embed waits for its provider (Buffer's button stands in for a video)."""
+    token = CsrfTokens(demo_config.signing_keys, demo_config.csrf_max_age).issue()
+    filler = "".join(f"<p>Afsnit {i}</p>" for i in range(80))
+    return HTMLResponse(
+        "<!doctype html><html lang='da'><head><title>Video</title></head><body><main>"
+        f"<h1>Video</h1>{filler}"
+        '<section id="video"><form method="post" action="/_consent">'
+        f'<input type="hidden" name="csrf_token" value="{token}">'
+        '<input type="hidden" name="action" value="allow">'
+        '<input type="hidden" name="providers" value="buffer">'
+        '<input type="hidden" name="source" value="embed">'
+        '<input type="hidden" name="next" value="/video#video">'
+        "<button>Vis indhold fra Buffer</button></form></section>"
+        "</main></body></html>"
+    )
+
+
+embed = Starlette(
+    routes=[Route("/video", embed_page), *demo.routes],
+    middleware=[Middleware(ConsentMiddleware, config=demo_config)],
 )

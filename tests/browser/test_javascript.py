@@ -242,6 +242,8 @@ def test_reject_all_starts_nothing_and_leaves_the_settings_link(js_visitor: Visi
         "decided_at": None,
         "has_choice": True,
         "granted": [],
+        "providers": [],
+        "allowed_providers": [],
         "policy_version": "2026-11",
     }
 
@@ -539,3 +541,64 @@ def test_opening_twice_at_once_gives_one_dialog(js_visitor: Visitor) -> None:
     expect(banner(js_visitor)).to_be_visible()
     js_visitor.page.evaluate("consentgate.open()")
     expect(js_visitor.page.locator(".cg-settings")).to_have_count(1)
+
+
+def box(scope: Locator, name: str, value: str) -> Locator:
+    return scope.locator(f'input[name="{name}"][value="{value}"]')
+
+
+def indeterminate(checkbox: Locator) -> bool:
+    result: bool = checkbox.evaluate("box => box.indeterminate")
+    return result
+
+
+@pytest.mark.browser
+def test_a_categorys_toggle_sets_its_providers_and_follows_them(js_visitor: Visitor) -> None:
+    stay = load(js_visitor, "/_consent/preferences?next=/contact")
+    form = js_visitor.page.locator("form.cg-preferences-form")
+    statistics = box(form, "categories", "statistics")
+    tools = [box(form, "providers", name) for name in ("google-analytics", "site-kit")]
+
+    statistics.check()
+    for tool in tools:
+        expect(tool).to_be_checked()
+    # One provider off: the category is no longer all on, but some are.
+    tools[0].uncheck()
+    expect(statistics).not_to_be_checked()
+    assert indeterminate(statistics)
+    form.get_by_role("button", name=SAVE, exact=True).click()
+    expect(js_visitor.page.get_by_role("status")).to_have_text(re.compile(r"\S"))
+    stay.check()
+    me = js_visitor.me()
+    assert me["granted"] == [] and me["providers"] == ["jetpack-stats", "site-kit"]
+    assert categories(js_visitor) == []
+
+    # Shown again, the page says what is on; all providers on again makes the category on.
+    js_visitor.goto("/_consent/preferences?next=/contact")
+    form = js_visitor.page.locator("form.cg-preferences-form")
+    statistics = box(form, "categories", "statistics")
+    expect(statistics).not_to_be_checked()
+    assert indeterminate(statistics)
+    expect(box(form, "providers", "google-analytics")).not_to_be_checked()
+    box(form, "providers", "google-analytics").check()
+    expect(statistics).to_be_checked()
+    assert not indeterminate(statistics)
+    statistics.uncheck()
+    expect(box(form, "providers", "jetpack-stats")).not_to_be_checked()
+
+
+@pytest.mark.browser
+def test_the_settings_dialog_has_the_provider_toggles_too(js_visitor: Visitor) -> None:
+    load(js_visitor)
+    choose(js_visitor, REJECT_ALL)
+    js_visitor.page.evaluate("window.consentgate.open()")
+    dialog = banner(js_visitor)
+    expect(dialog).to_be_visible()
+    box(dialog, "providers", "buffer").check()
+    assert indeterminate(box(dialog, "categories", "marketing")) is False  # its one provider: all
+    expect(box(dialog, "categories", "marketing")).to_be_checked()
+    box(dialog, "providers", "site-kit").check()
+    assert indeterminate(box(dialog, "categories", "statistics"))
+    choose(js_visitor, SAVE)
+    me = js_visitor.me()
+    assert me["granted"] == ["marketing"] and me["providers"] == ["site-kit"]

@@ -19,13 +19,23 @@ from types import TracebackType
 from typing import Any, Literal, Self, TypeAlias
 
 from .._exceptions import ConfigurationError
-from ._chain import ChainReport, ChainVerifier, Checkpoint, Tombstone, UnreadableRecord
+from ._chain import (
+    ChainReport,
+    ChainVerifier,
+    Checkpoint,
+    Tombstone,
+    UnreadableRecord,
+    encoding_version,
+)
 
 __all__ = ["Action", "ChainLink", "ConsentLog", "ConsentRecord", "Source", "open_log"]
 
-Action = Literal["grant", "update", "reject", "withdraw", "erase"]
-#: Where the choice was made; ``"gpc"`` is a Global Privacy Control signal taken as a refusal.
-Source = Literal["banner", "preferences", "api", "gpc"]
+#: ``"allow"``: the visitor allowed providers one by one (e.g. to load an embed),
+#: which answers nothing about the categories.
+Action = Literal["grant", "update", "reject", "withdraw", "erase", "allow"]
+#: Where the choice was made; ``"gpc"`` is a Global Privacy Control signal taken as a
+#: refusal, ``"embed"`` a click-to-load placeholder.
+Source = Literal["banner", "preferences", "api", "gpc", "embed"]
 
 #: How many chain links ``verify`` checks per hop off the event loop.
 _VERIFY_PAGE = 1000
@@ -35,8 +45,8 @@ _VERIFY_PAGE = 1000
 class ConsentRecord:
     """One choice one visitor made, as it is kept for proof.
 
-    ``time`` is normalised to UTC and ``granted``/``refused`` to sorted
-    tuples, so that equal choices are stored (and later hashed) identically.
+    ``time`` is normalised to UTC and ``granted``/``refused``/``providers`` to
+    sorted tuples, so that equal choices are stored (and later hashed) identically.
     """
 
     consent_id: str
@@ -44,6 +54,8 @@ class ConsentRecord:
     action: Action
     granted: tuple[str, ...]
     refused: tuple[str, ...]
+    #: The providers allowed one by one, beside the granted categories, after this choice.
+    providers: tuple[str, ...] = ()
     policy_version: str
     language: str
     source: Source
@@ -69,6 +81,7 @@ class ConsentRecord:
         granted, refused = tuple(sorted(self.granted)), tuple(sorted(self.refused))
         object.__setattr__(self, "granted", granted)
         object.__setattr__(self, "refused", refused)
+        object.__setattr__(self, "providers", tuple(sorted(self.providers)))
         if granted and refused and not set(granted).isdisjoint(refused):
             both = sorted(set(granted) & set(refused))
             raise ValueError(f"categories both granted and refused: {both}")
@@ -186,8 +199,16 @@ def format_categories(categories: tuple[str, ...]) -> str:
     return _COMPACT_JSON.encode(categories)
 
 
+#: How many values ``record_row`` gives: the columns every store keeps per record.
+RECORD_WIDTH = 16
+
+
 def record_row(record: ConsentRecord, time: Any) -> tuple[Any, ...]:
-    """A stored record as the values of the 14 record columns; ``time`` as the store keeps it."""
+    """A stored record as the values of the 16 record columns; ``time`` as the store keeps it.
+
+    The last, ``chain_version``, is the canonical encoding its hash was computed
+    with; a record's follows from its content, a tombstone keeps it.
+    """
     return (
         record.sequence,
         record.consent_id,
@@ -201,13 +222,15 @@ def record_row(record: ConsentRecord, time: Any) -> tuple[Any, ...]:
         record.text_fingerprint,
         record.user_agent,
         record.ip,
+        format_categories(record.providers),
         record.prev_hash,
         record.hash,
+        encoding_version(record),
     )
 
 
 def record_from_row(row: Sequence[Any], time: datetime) -> ConsentRecord:
-    """A stored record from the values of the 14 record columns; ``time`` already read.
+    """A stored record from the values of the 16 record columns; ``time`` already read.
 
     Raises TypeError or ValueError for a row that holds no record.
     """
@@ -224,8 +247,10 @@ def record_from_row(row: Sequence[Any], time: datetime) -> ConsentRecord:
         text,
         user_agent,
         ip,
+        providers,
         prev_hash,
         hash_,
+        _,
     ) = row
     return ConsentRecord(
         consent_id=consent_id,
@@ -233,6 +258,7 @@ def record_from_row(row: Sequence[Any], time: datetime) -> ConsentRecord:
         action=action,
         granted=tuple(json.loads(granted)),
         refused=tuple(json.loads(refused)),
+        providers=tuple(json.loads(providers)),
         policy_version=policy,
         language=language,
         source=source,
@@ -250,7 +276,7 @@ def link_from_row(
 ) -> ChainLink:
     """A stored row as the verifier sees it; a damaged row becomes an UnreadableRecord.
 
-    Rows are the 14 record columns (``to_record`` reads those), then ``erased``
+    Rows are the 16 record columns (``to_record`` reads those), then ``erased``
     and the two digests a tombstone keeps.
     """
     sequence, erased, id_digest, digest = row[0], row[-3], row[-2], row[-1]
@@ -259,13 +285,14 @@ def link_from_row(
             return UnreadableRecord(sequence=sequence, reason="erased without its digests")
         return Tombstone(
             sequence=sequence,
-            prev_hash=row[12],
-            hash=row[13],
+            prev_hash=row[13],
+            hash=row[14],
             consent_id_digest=id_digest,
             content_digest=digest,
+            version=row[15],
         )
     try:
-        return to_record(row[:14])
+        return to_record(row[:RECORD_WIDTH])
     except (TypeError, ValueError) as exc:
         return UnreadableRecord(sequence=sequence, reason=str(exc))
 

@@ -29,6 +29,23 @@ encoded as UTF-8: no whitespace, only ``"``, ``\\`` and control characters
 escaped. Digests and hashes are lowercase hex. ``hash`` itself is never hashed.
 A change to any of this is a new ``"v"``, never an edit of version 1.
 
+Canonical encoding, version 2
+-----------------------------
+
+Version 2 adds the providers a visitor allowed one by one. It differs from
+version 1 in exactly two places: the content has one more key, between
+``policy_version`` and ``refused``::
+
+       {..., "policy_version": ..., "providers": [...], "refused": [...], ...}
+
+with ``providers`` sorted, and the link says ``"v": 2``. A record is encoded
+in version 2 exactly when it carries providers (:func:`encoding_version`), so
+every record without them is hashed as it always was and every log written
+before keeps verifying byte for byte. Adding providers to a version 1 record,
+or taking them off a version 2 one, changes its encoding and so its hash. A
+tombstone keeps the version of the record it replaced (the ``chain_version``
+column), as its content is gone.
+
 Chain order
 -----------
 
@@ -72,6 +89,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENCODING_VERSION",
+    "encoding_version",
     "GENESIS_HASH",
     "ChainReport",
     "ChainVerifier",
@@ -87,7 +105,8 @@ __all__ = [
     "verify_chain",
 ]
 
-ENCODING_VERSION = 1
+#: The newest canonical encoding; records without providers still use version 1.
+ENCODING_VERSION = 2
 #: The ``prev_hash`` of the very first record.
 GENESIS_HASH = "0" * 64
 
@@ -101,6 +120,8 @@ class Tombstone:
     hash: str
     consent_id_digest: str
     content_digest: str
+    #: The canonical encoding version of the erased record (see the module docstring).
+    version: int = 1
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -176,6 +197,11 @@ def canonical_json(value: Any) -> bytes:
     return _CANONICAL.encode(value).encode("utf-8")
 
 
+def encoding_version(record: ConsentRecord) -> int:
+    """The canonical encoding a record is hashed in: 2 if it carries providers, else 1."""
+    return 2 if record.providers else 1
+
+
 def content_digest(record: ConsentRecord) -> str:
     """SHA-256 over the record's content: everything but its place in the chain.
 
@@ -199,6 +225,8 @@ def content_digest(record: ConsentRecord) -> str:
                 _string(record.language),
                 ',"policy_version":',
                 _string(record.policy_version),
+                # Version 2 only: version 1 records have no providers.
+                ',"providers":' + _strings(record.providers) if record.providers else "",
                 ',"refused":',
                 _strings(record.refused),
                 ',"source":',
@@ -218,7 +246,7 @@ def content_digest(record: ConsentRecord) -> str:
 
 
 def _content(record: ConsentRecord) -> dict[str, Any]:
-    return {
+    content = {
         "action": record.action,
         "consent_id": record.consent_id,
         "granted": list(record.granted),
@@ -231,6 +259,9 @@ def _content(record: ConsentRecord) -> dict[str, Any]:
         "time": format_time(record.time),
         "user_agent": record.user_agent,
     }
+    if record.providers:
+        content["providers"] = list(record.providers)
+    return content
 
 
 def _optional(value: str | None) -> str:
@@ -248,15 +279,22 @@ def consent_id_digest(consent_id: str) -> str:
     return hashlib.sha256(consent_id.encode("utf-8")).hexdigest()
 
 
-def link_hash(*, sequence: int, prev_hash: str, consent_id_digest: str, content_digest: str) -> str:
-    """The hash of one link of the chain."""
+def link_hash(
+    *,
+    sequence: int,
+    prev_hash: str,
+    consent_id_digest: str,
+    content_digest: str,
+    version: int = 1,
+) -> str:
+    """The hash of one link of the chain, in canonical encoding ``version``."""
     try:
-        if type(sequence) is not int:  # a bool, float or text is json's to write
-            raise TypeError
+        if type(sequence) is not int or type(version) is not int:
+            raise TypeError  # a bool, float or text is json's to write
         text = (
             f'{{"consent_id_digest":{_string(consent_id_digest)},'
             f'"content_digest":{_string(content_digest)},"prev_hash":{_string(prev_hash)},'
-            f'"sequence":{sequence},"v":{ENCODING_VERSION}}}'
+            f'"sequence":{sequence},"v":{version}}}'
         )
     except TypeError:  # a value of another type (a tampered row read back)
         link = {
@@ -264,7 +302,7 @@ def link_hash(*, sequence: int, prev_hash: str, consent_id_digest: str, content_
             "content_digest": content_digest,
             "prev_hash": prev_hash,
             "sequence": sequence,
-            "v": ENCODING_VERSION,
+            "v": version,
         }
         return hashlib.sha256(canonical_json(link)).hexdigest()
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -279,6 +317,7 @@ def record_hash(record: ConsentRecord) -> str:
         prev_hash=record.prev_hash,
         consent_id_digest=consent_id_digest(record.consent_id),
         content_digest=content_digest(record),
+        version=encoding_version(record),
     )
 
 
@@ -410,6 +449,7 @@ def _tombstone_hash(tombstone: Tombstone) -> str:
         prev_hash=tombstone.prev_hash,
         consent_id_digest=tombstone.consent_id_digest,
         content_digest=tombstone.content_digest,
+        version=tombstone.version,
     )
 
 

@@ -1,13 +1,14 @@
 """Exporting the consent log as CSV or JSON Lines: one encoding for the CLI and the HTTP route.
 
 Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
-``granted``, ``refused``, ``policy_version``, ``language``, ``source``,
-``text_fingerprint``, ``user_agent``, ``ip``, ``prev_hash``, ``hash``.
+``granted``, ``refused``, ``providers``, ``policy_version``, ``language``,
+``source``, ``text_fingerprint``, ``user_agent``, ``ip``, ``prev_hash``, ``hash``.
 
 - ``time`` is ISO 8601 in UTC with microseconds (``2024-05-01T12:30:15.123456Z``).
-- ``granted`` and ``refused`` are JSON arrays of category names: in JSON Lines
-  real arrays, in CSV the array's text (``["marketing","statistics"]``), which
-  no category name can make ambiguous.
+- ``granted`` and ``refused`` are JSON arrays of category names, ``providers``
+  of the provider names allowed one by one: in JSON Lines real arrays, in CSV
+  the array's text (``["marketing","statistics"]``), which no name can make
+  ambiguous.
 - ``user_agent`` and ``ip`` are empty (CSV) or ``null`` (JSON Lines) when the
   site does not record them.
 - CSV is RFC 4180: a header row, CRLF line ends, and every field but
@@ -57,6 +58,7 @@ EXPORT_COLUMNS = (
     "action",
     "granted",
     "refused",
+    "providers",
     "policy_version",
     "language",
     "source",
@@ -121,7 +123,8 @@ def json_lines(records: Iterable[ConsentRecord]) -> str:
 
 
 def export_object(record: ConsentRecord) -> dict[str, Any]:
-    """One record as JSON Lines (and a visitor's own download) give it."""
+    """One record as JSON Lines (and a visitor's own download) give it: the keys of
+    ``EXPORT_COLUMNS``, in their order."""
     return {
         "sequence": record.sequence,
         "time": format_time(record.time),
@@ -129,6 +132,7 @@ def export_object(record: ConsentRecord) -> dict[str, Any]:
         "action": record.action,
         "granted": list(record.granted),
         "refused": list(record.refused),
+        "providers": list(record.providers),
         "policy_version": record.policy_version,
         "language": record.language,
         "source": record.source,
@@ -198,9 +202,10 @@ def parse_when(text: str) -> datetime:
 
 
 def _csv_row(record: ConsentRecord) -> tuple[Any, ...]:
-    """The stored columns in the export's order, which puts ``time`` before ``consent_id``."""
-    sequence, consent_id, when, *rest = record_row(record, format_time(record.time))
-    return (sequence, when, consent_id, *rest)
+    """The stored columns in the export's order: ``time`` before ``consent_id``,
+    ``providers`` after ``refused``, and no encoding version."""
+    row = record_row(record, format_time(record.time))
+    return (row[0], row[2], row[1], *row[3:6], row[12], *row[6:12], row[13], row[14])
 
 
 CSV_HEADER = ",".join(f'"{column}"' for column in EXPORT_COLUMNS) + "\r\n"

@@ -73,6 +73,7 @@ from ._chain import (
     Checkpoint,
     consent_id_digest,
     content_digest,
+    encoding_version,
     format_time,
     link_hash,
 )
@@ -159,17 +160,35 @@ _V1: tuple[str, ...] = (
     f"INSERT INTO consent_head (id, sequence, hash) VALUES (1, 0, '{GENESIS_HASH}')",
 )
 
+#: Version 2: providers allowed one by one, the ``"allow"`` action, the ``"embed"``
+#: source, and each row's canonical encoding version. The defaults let a process of
+#: the previous release, still running while another upgrades the schema, go on
+#: appending its (version 1) records; only tombstones are rewritten.
+_V2: tuple[str, ...] = (
+    "ALTER TABLE consent_records ADD COLUMN providers text DEFAULT '[]', "
+    "ADD COLUMN chain_version smallint NOT NULL DEFAULT 1 CHECK (chain_version IN (1, 2))",
+    "UPDATE consent_records SET providers = NULL WHERE erased",
+    "ALTER TABLE consent_records DROP CONSTRAINT consent_records_action_check, "
+    "ADD CONSTRAINT consent_records_action_check CHECK "
+    "(action IN ('grant', 'update', 'reject', 'withdraw', 'erase', 'allow')), "
+    "DROP CONSTRAINT consent_records_source_check, "
+    "ADD CONSTRAINT consent_records_source_check CHECK "
+    "(source IN ('banner', 'preferences', 'api', 'gpc', 'embed')), "
+    "ADD CONSTRAINT consent_records_providers_check CHECK "
+    "((providers IS NULL) = erased)",
+)
+
 #: Schema changes, applied in order; version N is ``_MIGRATIONS[N - 1]``.
 #: Append only: a released migration never changes, or existing logs diverge.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 _CONTENT = (
     "consent_id, time, action, granted, refused, policy_version, language, source, "
-    "text_fingerprint, user_agent, ip"
+    "text_fingerprint, user_agent, ip, providers"
 )
-_RECORD_COLUMNS = f"sequence, {_CONTENT}, prev_hash, hash"
-_INSERT = f"INSERT INTO consent_records ({_RECORD_COLUMNS}) VALUES ({', '.join(['%s'] * 14)})"
+_RECORD_COLUMNS = f"sequence, {_CONTENT}, prev_hash, hash, chain_version"
+_INSERT = f"INSERT INTO consent_records ({_RECORD_COLUMNS}) VALUES ({', '.join(['%s'] * 16)})"
 _ERASE = (
     "UPDATE consent_records SET "
     + ", ".join(f"{column.strip()} = NULL" for column in _CONTENT.split(","))
@@ -223,7 +242,7 @@ def _json_value(column: str) -> str:
         return "sequence::text"
     if column == "time":
         return f"'\"' || {_UTC_TIME} || '\"'"
-    if column in ("granted", "refused"):
+    if column in ("granted", "refused", "providers"):
         return _json_categories(column)
     if column in ("user_agent", "ip"):
         return f"coalesce(to_json({column})::text, 'null')"
@@ -853,6 +872,7 @@ async def _append(
             prev_hash=prev_hash,
             consent_id_digest=consent_id_digest(record.consent_id),
             content_digest=digest,
+            version=encoding_version(record),
         )
         stored.append(placed(record, sequence=sequence, prev_hash=prev_hash, hash=link))
         prev_hash = link

@@ -55,6 +55,7 @@ from ._chain import (
     Checkpoint,
     consent_id_digest,
     content_digest,
+    encoding_version,
     format_time,
     link_hash,
     record_hash,
@@ -154,11 +155,62 @@ _V2_AFTER: tuple[str, ...] = (
     """,
 )
 
+#: Version 3: providers allowed one by one, the ``"allow"`` action, the ``"embed"``
+#: source, and each row's canonical encoding version. Rebuilt, as a CHECK changes. The
+#: defaults let a process of the previous release, still running while another upgrades
+#: the schema, go on appending its (version 1) records.
+_V3_RECORDS = f"""
+    CREATE TABLE consent_records_v3 (
+        sequence          INTEGER PRIMARY KEY,
+        consent_id        TEXT,
+        time              TEXT CHECK (time GLOB {_TIME_GLOB}),
+        action            TEXT CHECK (action IN ('grant', 'update', 'reject', 'withdraw', 'erase',
+                                                 'allow')),
+        granted           TEXT,
+        refused           TEXT,
+        policy_version    TEXT,
+        language          TEXT,
+        source            TEXT CHECK (source IN ('banner', 'preferences', 'api', 'gpc', 'embed')),
+        text_fingerprint  TEXT,
+        user_agent        TEXT,
+        ip                TEXT,
+        providers         TEXT DEFAULT '[]',
+        prev_hash         TEXT NOT NULL CHECK (length(prev_hash) = 64),
+        hash              TEXT NOT NULL CHECK (length(hash) = 64),
+        chain_version     INTEGER NOT NULL DEFAULT 1 CHECK (chain_version IN (1, 2)),
+        erased            INTEGER NOT NULL DEFAULT 0 CHECK (erased IN (0, 1)),
+        consent_id_digest TEXT CHECK (length(consent_id_digest) = 64),
+        content_digest    TEXT CHECK (length(content_digest) = 64),
+        CHECK (CASE erased
+            WHEN 0 THEN consent_id IS NOT NULL AND time IS NOT NULL AND action IS NOT NULL
+                    AND granted IS NOT NULL AND refused IS NOT NULL AND providers IS NOT NULL
+                    AND policy_version IS NOT NULL AND language IS NOT NULL
+                    AND source IS NOT NULL AND text_fingerprint IS NOT NULL
+                    AND consent_id_digest IS NULL AND content_digest IS NULL
+            ELSE coalesce(consent_id, time, action, granted, refused, policy_version,
+                          language, source, text_fingerprint, user_agent, ip, providers) IS NULL
+                    AND consent_id_digest IS NOT NULL AND content_digest IS NOT NULL
+        END)
+    )
+"""
+_V2_COLUMNS = (
+    "sequence, consent_id, time, action, granted, refused, policy_version, language, source, "
+    "text_fingerprint, user_agent, ip, prev_hash, hash, erased, consent_id_digest, content_digest"
+)
+_V3: tuple[str, ...] = (
+    _V3_RECORDS,
+    f"INSERT INTO consent_records_v3 ({_V2_COLUMNS}, providers) "
+    f"SELECT {_V2_COLUMNS}, CASE erased WHEN 0 THEN '[]' END FROM consent_records",
+    "DROP TABLE consent_records",
+    "ALTER TABLE consent_records_v3 RENAME TO consent_records",
+    "CREATE INDEX consent_records_consent_id ON consent_records (consent_id)",
+)
+
 _CONTENT = (
     "consent_id, time, action, granted, refused, policy_version, language, source, "
-    "text_fingerprint, user_agent, ip"
+    "text_fingerprint, user_agent, ip, providers"
 )
-_RECORD_COLUMNS = f"sequence, {_CONTENT}, prev_hash, hash"
+_RECORD_COLUMNS = f"sequence, {_CONTENT}, prev_hash, hash, chain_version"
 #: A record as the CSV line ``_export.csv_lines`` writes: the sequence bare, every other
 #: column in double quotes with ``"`` doubled (printf's ``%w``), absent values empty.
 _CSV_LINE = (
@@ -182,17 +234,18 @@ _JSON_LINE = (
         f"'{column}', json(CASE WHEN NOT json_valid({column}) THEN json_quote({column}) "
         f"WHEN instr({column}, '\\u') = 0 THEN {column} "
         f"ELSE (SELECT json_group_array(value) FROM json_each({column})) END)"
-        if column in ("granted", "refused")
+        if column in ("granted", "refused", "providers")
         else f"'{column}', {column}"
         for column in EXPORT_COLUMNS
     )
     + ") || char(10)"
 )
-_VALUES = ", ".join("?" * 14)
-_INSERT = f"INSERT INTO consent_records ({_RECORD_COLUMNS}) VALUES ({_VALUES})"
+_INSERT = f"INSERT INTO consent_records ({_RECORD_COLUMNS}) VALUES ({', '.join('?' * 16)})"
+#: A version 1 row as ``_RECORD_COLUMNS``, for ``_to_v2``.
 _V1_AS_V2 = (
     "SELECT sequence, consent_id, time, action, granted, refused, policy_version, language, "
-    "source, text_fingerprint, NULL, NULL, NULL, NULL FROM consent_records ORDER BY sequence"
+    "source, text_fingerprint, NULL, NULL, '[]', NULL, NULL, 1 FROM consent_records "
+    "ORDER BY sequence"
 )
 _ERASE = (
     "UPDATE consent_records SET "
@@ -223,16 +276,24 @@ def _to_v2(conn: sqlite3.Connection) -> None:
         for record in _to_records(rows):
             record = dataclasses.replace(record, prev_hash=prev_hash)
             prev_hash = record_hash(record)
-            linked.append(_row(dataclasses.replace(record, hash=prev_hash)))
+            row = _row(dataclasses.replace(record, hash=prev_hash))
+            linked.append(row[:12] + row[13:15])  # the version 2 table's columns
         conn.executemany(
-            f"INSERT INTO consent_records_v2 ({_RECORD_COLUMNS}) VALUES ({_VALUES})", linked
+            "INSERT INTO consent_records_v2 (sequence, consent_id, time, action, granted, "
+            "refused, policy_version, language, source, text_fingerprint, user_agent, ip, "
+            f"prev_hash, hash) VALUES ({', '.join('?' * 14)})",
+            linked,
         )
     _statements(_V2_AFTER)(conn)
 
 
 #: Schema changes, applied in order at open; version N is ``_MIGRATIONS[N - 1]``.
 #: Append only: a released migration never changes, or existing logs diverge.
-_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_statements(_V1), _to_v2)
+_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _statements(_V1),
+    _to_v2,
+    _statements(_V3),
+)
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
@@ -782,6 +843,7 @@ def _append(
             prev_hash=prev_hash,
             consent_id_digest=consent_id_digest(record.consent_id),
             content_digest=digest,
+            version=encoding_version(record),
         )
         stored.append(placed(record, sequence=sequence, prev_hash=prev_hash, hash=link))
         prev_hash = link
