@@ -26,8 +26,17 @@ NOW = datetime.now(UTC)
 
 
 async def fill(log: ConsentLog) -> None:
-    """Two records of visitor ``v1`` around one of ``v2``."""
-    await log.record(make_record(consent_id="v1", time=NOW - timedelta(days=3)))
+    """Two records of visitor ``v1`` (the first allowing a provider of a refused category)
+    around one of ``v2``."""
+    await log.record(
+        make_record(
+            consent_id="v1",
+            time=NOW - timedelta(days=3),
+            granted=("analytics",),
+            refused=("marketing", "personalisation"),
+            providers=("video-host",),
+        )
+    )
     await log.record(make_record(consent_id="v2", time=NOW - timedelta(days=2)))
     await log.record(
         make_record(
@@ -68,17 +77,18 @@ def test_show_prints_the_history_as_a_table(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "consent id v1: 2 records"
     assert lines[1].split() == [
-        "sequence", "time", "action", "granted", "refused", "policy", "source", "language",
-        "user", "agent", "ip",
+        "sequence", "time", "action", "granted", "refused", "providers", "policy", "source",
+        "language", "user", "agent", "ip",
     ]  # fmt: skip
-    assert lines[2].split()[:5] == [
+    assert lines[2].split()[:6] == [
         "1",
         lines[2].split()[1],
         "grant",
-        "analytics,marketing",
-        "personalisation",
+        "analytics",
+        "marketing,personalisation",
+        "video-host",
     ]
-    assert lines[3].split()[2:5] == ["withdraw", "-", "analytics,marketing"]
+    assert lines[3].split()[2:6] == ["withdraw", "-", "analytics,marketing", "-"]
     assert "Mozilla/5.0?[2J" in lines[3]  # no terminal control sequence gets through
     assert len(lines) == 4
 
@@ -97,6 +107,7 @@ def test_show_as_json_is_what_the_visitor_downloads(
     assert document["retention_days"] == 400
     assert [list(r) for r in document["records"]] == [list(EXPORT_COLUMNS)] * 2
     assert [r["sequence"] for r in document["records"]] == [1, 3]
+    assert [r["providers"] for r in document["records"]] == [["video-host"], []]
 
 
 def test_show_and_erase_an_unknown_id_exit_2(
@@ -168,6 +179,7 @@ async def test_admin_records_gives_the_visitors_document(log: ConsentLog) -> Non
     assert document["consent_id"] == "v1"
     assert document["controller"]["name"] == "Testfirma ApS"
     assert [r["sequence"] for r in document["records"]] == [1, 3]
+    assert [r["providers"] for r in document["records"]] == [["video-host"], []]
 
 
 @anyio

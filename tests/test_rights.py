@@ -17,11 +17,13 @@ from consentgate._locales import available_languages, builtin_texts
 from consentgate.log import ConsentLog, ConsentRecord
 from consentgate.log._base import Action, Source
 from consentgate.log._export import EXPORT_COLUMNS, export_chunks
+from consentgate.providers import Provider
 
 from .helpers import (
     BASE_URL,
     SECRET,
     RecordingLog,
+    all_providers,
     choose,
     client_for,
     csrf_token,
@@ -34,6 +36,8 @@ from .stores import Store
 pytestmark = pytest.mark.anyio
 
 RECORD, ERASE = "/_consent/me/record", "/_consent/me/erase"
+#: An embed's provider, which a visitor can allow on its own.
+VIDEO = Provider(name="video-host", title="Video Host", category="marketing", body="<i>v</i>")
 
 
 @pytest.fixture
@@ -103,6 +107,42 @@ async def test_the_record_page_shows_every_choice_read_from_the_log(log: Consent
     assert "quote your consent ID" in page
     assert "until you ask us to erase them" in page
     assert "cannot be corrected or restricted" in page
+
+
+async def test_providers_allowed_one_by_one_are_on_the_record(log: ConsentLog) -> None:
+    config = make_config(store=log, providers=[*all_providers(), VIDEO])
+    async with client_for(make_app(config)) as client:
+        page = await client.get("/_consent/preferences")
+        allowed = await client.post(
+            "/_consent",
+            data={
+                "action": "allow",
+                "providers": "video-host",
+                "csrf_token": csrf_token(page.text),
+                "next": "/page",
+                "source": "embed",
+            },
+            headers={"origin": BASE_URL},
+        )
+        assert allowed.status_code == 303
+        await choose(client, "save", ["statistics"])
+        english = (await client.get(RECORD, headers={"accept-language": "en"})).text
+        danish = (await client.get(RECORD, headers={"accept-language": "da"})).text
+        document = (await client.get(RECORD, params={"format": "json"})).json()
+    entries = re.findall(r"<li>\s*<h3>(.*?)</li>", english, re.S)
+    assert len(entries) == 2
+    assert "Service allowed" in entries[0]
+    assert "<dt>Services allowed one by one</dt><dd>Video Host</dd>" in entries[0]
+    assert "the placeholder of an embedded service" in entries[0]
+    # Allowing an embed answers nothing about the categories, so it refuses nothing.
+    assert re.search(r"<dt>Refused</dt><dd>none</dd>", entries[0])
+    assert "Services allowed one by one" not in entries[1]
+    assert "Tjeneste tilladt" in danish and "Tjenester tilladt enkeltvis" in danish
+    records = document["records"]
+    assert [(r["action"], r["providers"], r["source"]) for r in records] == [
+        ("allow", ["video-host"], "embed"),
+        ("withdraw", [], "banner"),  # the save left the provider out: withdrawn
+    ]
 
 
 async def test_the_pages_are_whole_without_a_controller_name() -> None:

@@ -75,6 +75,8 @@ class RecordView:
     action: str
     granted: tuple[str, ...]
     refused: tuple[str, ...]
+    #: Providers allowed one by one, beside the granted categories.
+    providers: tuple[str, ...]
     policy_version: str
     source: str
     language: str
@@ -274,15 +276,19 @@ class VisitorRights:
 def record_views(
     renderer: Renderer, records: Sequence[ConsentRecord], lang: str
 ) -> list[RecordView]:
-    """The records in the visitor's language: category titles, action and source names."""
+    """The records in the visitor's language: category and provider titles, action and
+    source names. A name the site no longer declares is shown as the log holds it."""
     texts = renderer.texts[lang]
-    titles = {category.name: category.title for category in renderer.declaration(lang)}
+    declaration = renderer.declaration(lang)
+    titles = {category.name: category.title for category in declaration}
+    provider_titles = {p.name: p.title for category in declaration for p in category.providers}
     return [
         RecordView(
             time=record.time,
             action=texts.get(f"record.action.{record.action}", record.action),
             granted=tuple(titles.get(name, name) for name in record.granted),
             refused=tuple(titles.get(name, name) for name in record.refused),
+            providers=tuple(provider_titles.get(name, name) for name in record.providers),
             policy_version=record.policy_version,
             source=texts.get(f"record.source.{record.source}", record.source),
             language=record.language,
@@ -302,6 +308,7 @@ def check_rights_pages(renderer: Renderer) -> None:
         action="grant",
         granted=("statistics",),
         refused=("marketing",),
+        providers=("sample",),
         policy_version="1",
         language="en",
         source="banner",
