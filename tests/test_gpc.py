@@ -12,10 +12,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from consentgate import ConfigurationError
+from consentgate.providers import Provider
 
 from .helpers import (
     BASE_URL,
     RecordingLog,
+    all_providers,
     choose,
     client_for,
     csrf_token,
@@ -85,6 +87,27 @@ async def test_a_category_ticked_with_gpc_is_the_visitors_own_choice() -> None:
         ("update", ("marketing", "statistics")),
     ]
     assert "bufferapp.com" in page  # marketing's provider runs: their explicit grant stands
+
+
+async def test_with_gpc_an_embed_the_visitor_allows_is_their_own_choice() -> None:
+    video = Provider(name="video-host", title="Video Host", category="marketing", body="<i>v</i>")
+    log = RecordingLog()
+    app = app_with(log, providers=[*all_providers(), video])
+    async with client_for(app) as client:
+        await choose(client, "accept_all", headers=GPC)
+        accepted = (await client.get("/_consent/me")).json()
+        token = csrf_token((await client.get("/_consent/preferences")).text)
+        data = {"action": "allow", "providers": "video-host", "csrf_token": token, "gpc": "1"}
+        await client.post("/_consent", data=data, headers={"origin": BASE_URL, **GPC})
+        allowed = (await client.get("/_consent/me")).json()
+    # Accept all left the refused category's providers out, the embed's click let one in.
+    assert "video-host" not in accepted["allowed_providers"]
+    assert accepted["granted"] == ["statistics"]
+    assert allowed["granted"] == ["statistics"] and allowed["providers"] == ["video-host"]
+    assert [(r.action, r.providers) for r in log.records] == [
+        ("grant", ()),
+        ("allow", ("video-host",)),
+    ]
 
 
 async def test_the_signal_alone_writes_nothing() -> None:
