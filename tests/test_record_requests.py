@@ -7,16 +7,18 @@ import asyncio
 import io
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from consentgate._cli import main
+from consentgate._outbox import encode
 from consentgate.log import ConsentLog
 from consentgate.log._export import EXPORT_COLUMNS, export_chunks
 
-from .helpers import RecordingLog, client_for, make_app, make_config, make_record
+from .helpers import RecordingLog, choose, client_for, make_app, make_config, make_record
 from .stores import Store
 
 TOKEN = "admin-token-that-is-long-enough-0123456789"
@@ -110,6 +112,28 @@ def test_show_as_json_is_what_the_visitor_downloads(
     assert [r["providers"] for r in document["records"]] == [["video-host"], []]
 
 
+def test_show_and_erase_take_what_the_sites_outbox_still_holds(
+    filled: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A withdrawal made while the log was down waits in the site's outbox: the visitor's
+    record shows it, and an erasure takes it too instead of leaving it to come back."""
+    config = tmp_path / "consentgate.toml"
+    config.write_text('outbox = "pending"\n')
+    pending = tmp_path / "pending"
+    waiting = make_record(consent_id="v1", time=NOW, action="withdraw", granted=())
+    pending.write_text(encode(waiting) + "\n")
+    argv = ["--store", filled.url, "--config", str(config), "--consent-id", "v1"]
+    capsys.readouterr()
+    assert main(["show", *argv]) == 0
+    assert capsys.readouterr().out.startswith("consent id v1: 3 records")
+    assert pending.read_text() == ""
+    pending.write_text(encode(replace(waiting, time=NOW + timedelta(seconds=1))) + "\n")
+    assert main(["erase", *argv, "--yes"]) == 0
+    assert capsys.readouterr().out.startswith("erased 4 records of consent id v1")
+    assert pending.read_text() == ""
+    assert main(["verify", "--store", filled.url]) == 0
+
+
 def test_show_and_erase_an_unknown_id_exit_2(
     filled: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -201,6 +225,21 @@ async def test_admin_erase_by_form_and_by_json(log: ConsentLog) -> None:
         ("v1", "erase"),
         ("v2", "erase"),
     ]
+
+
+@anyio
+async def test_admin_erase_takes_the_outboxs_withdrawals_with_it(tmp_path: Path) -> None:
+    log, outbox = RecordingLog(), tmp_path / "outbox"
+    app = make_app(make_config(store=log, admin_token=TOKEN, outbox=outbox))
+    async with client_for(app) as client:
+        await choose(client, "accept_all")
+        consent_id = (await client.get("/_consent/me")).json()["consent_id"]
+        log.failing = True
+        await choose(client, "reject_all")  # honoured, and kept in the outbox
+        log.failing = False  # back, before the outbox's retry in the background
+        erased = await client.post(ERASE, data={"consent_id": consent_id}, headers=AUTH)
+    assert erased.json() == {"consent_id": consent_id, "erased": 2}
+    assert outbox.read_bytes() == b"" and log.records == []
 
 
 @anyio

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, get_args
 
 import httpx
@@ -390,6 +391,31 @@ async def test_an_erasure_the_log_cannot_do_changes_nothing_and_says_so() -> Non
     assert "could not be erased" in response.text or "kunne ikke slettes" in response.text
     assert set_cookies(response) == []
     assert len(log.records) == 1
+
+
+async def test_a_withdrawal_still_in_the_outbox_is_shown_and_erased_too(tmp_path: Path) -> None:
+    log, outbox = RecordingLog(), tmp_path / "outbox"
+    async with client_for(make_app(make_config(store=log, outbox=outbox))) as client:
+        await choose(client, "accept_all")
+        consent_id = await consent_id_of(client)
+        log.failing = True
+        await choose(client, "reject_all")  # honoured, and kept in the outbox
+        assert outbox.read_bytes() != b""
+        log.failing = False  # back, before the outbox's retry in the background
+        page = (await client.get(RECORD, headers={"accept-language": "en"})).text
+        entries = re.findall(r"<li>\s*<h3>(.*?)</li>", page, re.S)
+        assert [("Consent given" in e, "Consent withdrawn" in e) for e in entries] == [
+            (True, False),
+            (False, True),
+        ]
+        await choose(client, "accept_all")
+        log.failing = True
+        await choose(client, "reject_all")
+        log.failing = False
+        assert (await erase(client)).status_code == 303
+        # Nothing is left to come back into the log once the erasure is done.
+        assert outbox.read_bytes() == b""
+    assert [r for r in log.records if r.consent_id == consent_id] == []
 
 
 async def test_routes_answer_only_their_methods() -> None:

@@ -29,7 +29,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from ._admin import _check_token
 from ._config import ConsentConfig
 from ._exceptions import StorageError
-from ._rights import controller_of, record_document
+from ._outbox import Outbox
+from ._rights import controller_of, erase_from, history_of, record_document
 from .log import ConsentLog, ConsentRecord
 
 __all__ = ["ADMIN_RECORD_PATHS", "AdminRecords"]
@@ -49,9 +50,10 @@ class _BadRequest(Exception):
 class AdminRecords:
     """The routes of :data:`ADMIN_RECORD_PATHS`; ``config.admin_token`` None turns them off."""
 
-    def __init__(self, log: ConsentLog, config: ConsentConfig) -> None:
+    def __init__(self, log: ConsentLog, config: ConsentConfig, outbox: Outbox) -> None:
         self.log = log
         self.config = config
+        self.outbox = outbox
         token = config.admin_token
         self._token = token.encode() if token is not None else None
 
@@ -73,12 +75,12 @@ class AdminRecords:
         except _BadRequest as exc:
             return _json({"error": str(exc)}, 400)
         try:
-            records = await self.log.history(consent_id)
+            records = await history_of(self.log, self.outbox, consent_id)
             if not records:
                 return _json({"error": "the consent log holds no record of this consent_id"}, 404)
             if method == "GET":
                 return _json(self._document(consent_id, records), 200)
-            erased = await self.log.erase(consent_id)
+            erased = await erase_from(self.log, self.outbox, consent_id)
         except StorageError as exc:
             logger.error("admin %s failed: %s", path, exc)
             return _json({"error": "the consent log cannot be reached"}, 503)

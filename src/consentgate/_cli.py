@@ -27,8 +27,10 @@ from typing import IO, Any
 from . import __version__
 from ._config import check_retention_days, sqlite_relative_to
 from ._exceptions import ConsentGateError
-from ._rights import record_document
+from ._outbox import Outbox
+from ._rights import erase_from, history_of, record_document
 from .log import ConsentLog, ConsentRecord, PostgresConsentLog, SQLiteConsentLog, open_log
+from .log._base import check_store_url
 from .log._chain import format_time
 from .log._export import FORMATS, Countable, export_chunks, parse_when
 
@@ -234,8 +236,9 @@ async def _prune(args: argparse.Namespace) -> int:
 
 
 async def _show(args: argparse.Namespace) -> int:
-    async with _OpenLog(args) as log:
-        records = await _history(log, args.consent_id)
+    opened = _OpenLog(args)
+    async with opened as log:
+        records = await _history(log, opened.outbox, args.consent_id)
     if args.format == "json":
         settings = _settings(args)
         document = record_document(
@@ -257,8 +260,9 @@ async def _show(args: argparse.Namespace) -> int:
 
 
 async def _erase(args: argparse.Namespace) -> int:
-    async with _OpenLog(args) as log:
-        records = await _history(log, args.consent_id)
+    opened = _OpenLog(args)
+    async with opened as log:
+        records = await _history(log, opened.outbox, args.consent_id)
         count = sum(record.action != "erase" for record in records)
         if count == 0:
             when = format_time(records[-1].time)
@@ -270,7 +274,7 @@ async def _erase(args: argparse.Namespace) -> int:
         ):
             print(f"consentgate {args.command}: nothing erased", file=sys.stderr)
             return EXIT_BROKEN
-        erased = await log.erase(args.consent_id)
+        erased = await erase_from(log, opened.outbox, args.consent_id)
     print(
         f"erased {erased} records of consent id {args.consent_id}; "
         "the log keeps an erase record of it"
@@ -281,9 +285,9 @@ async def _erase(args: argparse.Namespace) -> int:
 # -- helpers ------------------------------------------------------------------
 
 
-async def _history(log: ConsentLog, consent_id: str) -> list[ConsentRecord]:
+async def _history(log: ConsentLog, outbox: Outbox, consent_id: str) -> list[ConsentRecord]:
     """The visitor's records; a consent id the log never held is a failure (exit 2)."""
-    records = await log.history(consent_id)
+    records = await history_of(log, outbox, consent_id)
     if not records:
         raise _Failure(f"the consent log holds no record of consent id {consent_id!r}")
     return records
@@ -367,6 +371,9 @@ class _OpenLog:
             raise _Failure(f"store_timeout must be a positive number of seconds, not {timeout!r}")
         self.log = open_log(url, timeout=float(timeout))
         self.create = create
+        #: The site's outbox, as the app finds it: what a visitor withdrew while the log was
+        #: down, which ``show`` and ``erase`` write to the log first.
+        self.outbox = Outbox(self.log, _outbox_path(args, settings, url))
 
     async def __aenter__(self) -> ConsentLog:
         log = self.log
@@ -388,6 +395,20 @@ async def _holds_log(log: ConsentLog) -> bool:
     if isinstance(log, SQLiteConsentLog | PostgresConsentLog):
         return await log.has_log()
     return True
+
+
+def _outbox_path(args: argparse.Namespace, settings: dict[str, Any], url: str) -> Path | None:
+    """The outbox file the site uses (``ConsentConfig.outbox_path``): the config file's
+    ``outbox``, relative to the file, or the one beside a SQLite store."""
+    outbox = settings.get("outbox")
+    if isinstance(outbox, str) and outbox and args.config is not None:
+        folder: Path = args.config.absolute().parent
+        return folder / outbox
+    if url.partition("://")[0].lower() == "sqlite":
+        database = check_store_url(url)
+        if database != ":memory:":
+            return Path(database + "-outbox")
+    return None
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

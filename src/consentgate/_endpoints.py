@@ -104,12 +104,6 @@ class ConsentEndpoints:
         self.trusted_origins = frozenset(filter(None, map(normalize_origin, trusted_origins)))
         self.policy_version = renderer.config.policy_version
         config = renderer.config
-        self.admin = AdminExport(log, config.admin_token)
-        self.admin_records = AdminRecords(log, config)
-        self.retention = (
-            Retention(log, config.retention_days) if config.retention_days is not None else None
-        )
-        self.body_timeout = config.body_timeout
         self.outbox = Outbox(log, config.outbox_path)
         if config.outbox_path is None and isinstance(config.store, str):
             if not config.store.lower().startswith("sqlite:"):
@@ -118,11 +112,18 @@ class ConsentEndpoints:
                     "is kept in memory only until the log is back; set outbox to a file on a "
                     "local disk so it survives a restart"
                 )
+        self.admin = AdminExport(log, config.admin_token)
+        self.admin_records = AdminRecords(log, config, self.outbox)
+        self.retention = (
+            Retention(log, config.retention_days) if config.retention_days is not None else None
+        )
+        self.body_timeout = config.body_timeout
         self.rights = VisitorRights(
             renderer=renderer,
             cookie=cookie,
             csrf=csrf,
             log=log,
+            outbox=self.outbox,
             firewall=firewall,
             trusted_origins=self.trusted_origins,
         )

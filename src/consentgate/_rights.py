@@ -33,6 +33,7 @@ from ._csrf import CsrfTokens, same_site_request
 from ._exceptions import StorageError
 from ._firewall import CookieFirewall
 from ._http import hostname, read_cookies
+from ._outbox import Outbox
 from ._redirect import safe_next
 from ._render import Renderer
 from ._state import NO_CONSENT, ConsentState
@@ -46,6 +47,8 @@ __all__ = [
     "VisitorRights",
     "check_rights_pages",
     "controller_of",
+    "erase_from",
+    "history_of",
     "record_document",
 ]
 
@@ -128,6 +131,7 @@ class VisitorRights:
         cookie: ConsentCookie,
         csrf: CsrfTokens,
         log: ConsentLog,
+        outbox: Outbox,
         firewall: CookieFirewall,
         trusted_origins: frozenset[str],
     ) -> None:
@@ -135,6 +139,7 @@ class VisitorRights:
         self.cookie = cookie
         self.csrf = csrf
         self.log = log
+        self.outbox = outbox
         self.firewall = firewall
         self.trusted_origins = trusted_origins
         self.config = renderer.config
@@ -166,7 +171,7 @@ class VisitorRights:
         records: list[ConsentRecord] | None = []
         if state.consent_id is not None:
             try:
-                records = await self.log.history(state.consent_id)
+                records = await history_of(self.log, self.outbox, state.consent_id)
             except StorageError as exc:
                 logger.error("consent log read failed, record not shown: %s", exc)
                 records = None
@@ -198,7 +203,7 @@ class VisitorRights:
         state = self._current(request)
         if state.consent_id is not None:
             try:
-                erased = await self.log.erase(state.consent_id)
+                erased = await erase_from(self.log, self.outbox, state.consent_id)
             except StorageError as exc:
                 logger.error("consent log erase failed, nothing erased: %s", exc)
                 return self._erase_page(
@@ -271,6 +276,22 @@ class VisitorRights:
 
     def _language(self, request: Request) -> str:
         return self.renderer.negotiate(request.headers.get("accept-language"))
+
+
+async def history_of(log: ConsentLog, outbox: Outbox, consent_id: str) -> list[ConsentRecord]:
+    """A visitor's records, with the withdrawals still waiting in the outbox written first,
+    so their record shows them."""
+    if outbox.pending():
+        await outbox.replay()
+    return await log.history(consent_id)
+
+
+async def erase_from(log: ConsentLog, outbox: Outbox, consent_id: str) -> int:
+    """Erase a visitor's records, the outbox's first: a withdrawal replayed after the
+    erasure would bring their consent id, user agent and IP back into the log."""
+    if outbox.pending():
+        await outbox.replay()
+    return await log.erase(consent_id)
 
 
 def record_views(
