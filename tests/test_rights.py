@@ -12,7 +12,7 @@ from typing import Any, get_args
 import httpx
 import pytest
 
-from consentgate import ConsentState, StorageError
+from consentgate import ConfigurationError, ConsentState, StorageError
 from consentgate._cookie import ConsentCookie
 from consentgate._locales import available_languages, builtin_texts
 from consentgate.log import ConsentLog, ConsentRecord
@@ -216,6 +216,29 @@ async def test_the_preference_centre_links_to_the_record() -> None:
     assert 'href="/_consent/me/record?next=%2Fpage"' in after
     assert 'href="/_consent/me/record?format=json" download' in after
     assert 'href="/_consent/me/erase?next=%2Fpage"' in after
+
+
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("record.html", '{% extends "@consentgate/record.html" %}{% block back %}{{ x }}{% endblock %}'),  # noqa: E501
+        # Each branch is rendered at the start, not only the one a first visitor would see.
+        ("record.html", "{% if records is none %}{{ bak }}{% endif %}"),
+        ("record.html", "{% for r in records or [] %}{{ r.providres }}{% endfor %}"),
+        ("erase.html", "{% if not state.has_choice %}{{ bak }}{% endif %}"),
+        ("erase.html", "{% if problem %}{{ bak }}{% endif %}"),
+    ],
+)  # fmt: skip
+def test_a_broken_override_of_the_record_pages_stops_the_start(
+    tmp_path: Path, name: str, source: str
+) -> None:
+    """When the config is built, as the other pages: the app module is imported long
+    before Starlette builds its middleware on the first request."""
+    (tmp_path / name).write_text(source, encoding="utf-8")
+    with pytest.raises(ConfigurationError) as caught:
+        make_config(template_dirs=[tmp_path])
+    assert caught.value.field == "template_dirs"
+    assert f"{name}, line 1:" in str(caught.value)
 
 
 def test_every_action_and_source_has_a_name_in_every_language() -> None:

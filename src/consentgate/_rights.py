@@ -145,7 +145,6 @@ class VisitorRights:
         self.config = renderer.config
         self.prefix = self.config.prefix
         self._cookie_name = cookie.name.encode("latin-1")
-        check_rights_pages(renderer)
 
     async def __call__(self, request: Request, path: str) -> Response:
         method = request.method
@@ -321,8 +320,10 @@ def record_views(
 
 
 def check_rights_pages(renderer: Renderer) -> None:
-    """Render the record and erase pages once in every language, as the renderer does its
-    own pages, so a broken override of them stops the start, not a visitor's request."""
+    """Render the record and erase pages once in every language, each branch, so that a
+    broken override of them stops the start, not a visitor's request. The config does so
+    when it is built with ``template_dirs`` (``_render.check_templates``); without them
+    the pages are the built-in ones, which the tests render."""
     sample = ConsentRecord(
         consent_id=str(_SAMPLE_STATE.consent_id),
         time=datetime(2026, 1, 1, tzinfo=UTC),
@@ -346,12 +347,14 @@ def check_rights_pages(renderer: Renderer) -> None:
                 retention=renderer.retention[lang],
                 **_next("/"),
             )
+        # Every branch of the erase page: the form with a problem, and no record to erase.
+        for state, problem in ((_SAMPLE_STATE, "errors.forbidden"), (NO_CONSENT, None)):
             renderer.render_page(
                 "erase.html",
                 lang,
                 state=state,
                 csrf_token="token",
-                problem=None if records is not None else renderer.texts[lang]["errors.forbidden"],
+                problem=None if problem is None else renderer.texts[lang][problem],
                 **_next("/"),
             )
 
