@@ -58,6 +58,16 @@ async def test_the_banner_tells_a_gpc_browser_its_signal_is_honoured() -> None:
     assert other_value == without
 
 
+async def test_the_folded_banner_on_the_policy_page_tells_a_gpc_browser_too() -> None:
+    async with client_for(app_with(RecordingLog(), privacy_policy_url="/page")) as client:
+        for _ in range(2):  # alternating: the cache keeps folded and GPC apart
+            with_gpc = await banner_of(client, GPC)
+            without = await banner_of(client, {})
+    assert "data-folded" in with_gpc and "data-folded" in without
+    assert NOTICE in with_gpc and with_gpc.count(OFF) == 1
+    assert NOTICE not in without and OFF not in without
+
+
 async def test_accept_all_with_gpc_grants_all_but_what_it_refuses() -> None:
     log = RecordingLog()
     async with client_for(app_with(log)) as client:

@@ -37,7 +37,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,7 +53,7 @@ from ._gpc import GPC_RESOURCE, GpcResource, sends_gpc
 from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
 from ._placement import check_placement
-from ._render import ACCEPT_LANGUAGE_READ, Renderer, iso_week
+from ._render import ACCEPT_LANGUAGE_READ, BANNER_ROOM, Renderer, iso_week
 from ._rewrite import (
     GzipInjector,
     HtmlInjector,
@@ -151,6 +151,7 @@ class ConsentMiddleware:
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
         self._gpc_resource = GpcResource() if config.gpc != "ignore" else None
+        self._policy_path = _policy_path(config.privacy_policy_url)
         self._warned_encodings: set[bytes] = set()
         self._placement_checked = False
         if config.controller_name is None:
@@ -317,8 +318,9 @@ class ConsentMiddleware:
         content_type: bytes,
         encoding: bytes,
         csp: bytes | None,
-    ) -> tuple[bytes, bytes] | None:
-        """What this page gets before ``</head>`` and ``</body>``; None to pass it untouched.
+    ) -> tuple[bytes, bytes, bytes] | None:
+        """What this page gets before ``</head>``, before ``</body>`` and after ``<body>``
+        (the banner); None to pass it untouched.
 
         ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
         """
@@ -339,15 +341,15 @@ class ConsentMiddleware:
             return None
         insertion = self.fragments(scope, visitor, codec)
         if csp is None or not insertion.nonced:
-            head, body = insertion.head, insertion.body
+            head, body, top = insertion.head, insertion.body, insertion.top
         else:
             nonces = nonces_in(csp)
-            head = with_nonces(insertion.nonced[0], nonces)
-            body = with_nonces(insertion.nonced[1], nonces)
-        return (head, body) if head or body else None
+            head, body, top = (with_nonces(part, nonces) for part in insertion.nonced)
+        return (head, body, top) if head or body or top else None
 
     def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> _Insertion:
-        """What goes before ``</head>`` and before ``</body>`` for this visitor, encoded."""
+        """What goes before ``</head>``, before ``</body>`` and after ``<body>`` for this
+        visitor, encoded."""
         path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         state = visitor.reading.state
@@ -388,15 +390,24 @@ class ConsentMiddleware:
         codec: str,
         gpc: bool,
     ) -> _Insertion:
-        """The banner, and the snippets of providers allowed one by one before answering it."""
+        """The banner, and the snippets of providers allowed one by one before answering it.
+
+        The banner opens the body, so a keyboard or a screen reader meets it first; the
+        room it leaves at the end of the page goes where the body ends.
+        """
         here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
-        banners = self.renderer.gpc_banner if gpc else self.renderer.banner
-        head, body = self._stylesheet, banners[language].fill(values)
+        on_policy = unquote_to_bytes(path).rstrip(b"/") == self._policy_path
+        renderer = self.renderer
+        if on_policy:
+            banners = renderer.folded_gpc_banner if gpc else renderer.folded_banner
+        else:
+            banners = renderer.gpc_banner if gpc else renderer.banner
+        head, body, top = self._stylesheet, BANNER_ROOM, banners[language].fill(values)
         if providers:
             snippets = self.renderer.snippets(frozenset(), providers, week, host)
             head, body = head + snippets[0], body + snippets[1]
-        return _Insertion.of(head, body, codec)
+        return _Insertion.of(head, body, codec, top)
 
     def _render_consented(
         self,
@@ -431,6 +442,17 @@ class ConsentMiddleware:
             )
 
 
+def _policy_path(url: str | None) -> bytes | None:
+    """The path of the privacy policy, as a request's is compared with it; None without one.
+
+    The host of an absolute URL is not compared: on another site, the path is simply
+    never this site's policy in practice, and the cost of a match is a folded banner.
+    """
+    path = unquote_to_bytes(urlsplit(url or "").path).rstrip(b"/")
+    # A policy at the root of another site ("https://firma.dk/") names no page of this one.
+    return path or None
+
+
 @dataclass(frozen=True, slots=True)
 class _Insertion:
     """A page's fragments, encoded: as a page without a CSP nonce gets them, and with
@@ -438,16 +460,22 @@ class _Insertion:
 
     head: bytes
     body: bytes
-    nonced: tuple[bytes, bytes] | None
+    top: bytes
+    nonced: tuple[bytes, bytes, bytes] | None
 
     @classmethod
-    def of(cls, head: str, body: str, codec: str) -> _Insertion:
-        plain = _encode(without_nonces(head), codec), _encode(without_nonces(body), codec)
-        marked = _encode(head, codec), _encode(body, codec)
+    def of(cls, head: str, body: str, codec: str, top: str = "") -> _Insertion:
+        marked = _encode(head, codec), _encode(body, codec), _encode(top, codec)
+        plain = (
+            _encode(without_nonces(head), codec),
+            _encode(without_nonces(body), codec),
+            _encode(without_nonces(top), codec),
+        )
         return cls(*plain, marked if marked != plain else None)
 
     def bytes(self) -> int:
-        return len(self.head) + len(self.body) + (sum(map(len, self.nonced)) if self.nonced else 0)
+        nonced = sum(map(len, self.nonced)) if self.nonced else 0
+        return len(self.head) + len(self.body) + len(self.top) + nonced
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,7 +526,7 @@ class _ResponseGate(LazyConsent):
         "visitor",
     )
     # Set when the response is to be rewritten:
-    insert: tuple[bytes, bytes]  # what goes before </head> and before </body>
+    insert: tuple[bytes, bytes, bytes]  # what goes before </head>, before </body>, after <body>
     gzip: bool
     start: Message | None  # the held response start, until the first body message
     injector: HtmlInjector | GzipInjector  # made once the body turns out to stream

@@ -49,7 +49,7 @@ from ._theme import theme_css
 from .providers import DeclaredCookie, Provider
 from .providers._google import CONSENT_MODE_PRELUDE
 
-__all__ = ["CategoryView", "Fragment", "Renderer"]
+__all__ = ["BANNER_ROOM", "CategoryView", "Fragment", "Renderer"]
 
 _BANNER_INTRO = {True: "banner.intro", False: "banner.intro_without_link"}
 
@@ -145,6 +145,11 @@ def _template_frame(tb: TracebackType | None) -> str | None:
     return found
 
 
+#: Room at the end of a page under the banner, so its last links can scroll out from under
+#: it (the stylesheet gives it the banner's height only while the banner is there).
+BANNER_ROOM = '<div class="cg-room"></div>'
+
+
 class Renderer:
     def __init__(self, config: ConsentConfig, assets: Assets) -> None:
         self.config = config
@@ -214,6 +219,20 @@ class Renderer:
             {lang: Fragment(self._banner_html(lang, gpc=True)) for lang in self.languages}
             if self.gpc_refused
             else self.banner
+        )
+        #: The banner on the privacy policy's own page: folded to its title and its choice,
+        #: so the policy it links to can be read under it (also on a phone).
+        self.folded_banner = {
+            lang: Fragment(self._banner_html(lang, folded=True)) for lang in self.languages
+        }
+        #: Folded, for a browser sending GPC: the notice stays in view.
+        self.folded_gpc_banner = (
+            {
+                lang: Fragment(self._banner_html(lang, folded=True, gpc=True))
+                for lang in self.languages
+            }
+            if self.gpc_refused
+            else self.folded_banner
         )
         self.settings_link = {
             lang: Fragment(self._render("settings_link.html", lang, next_q=hole("next_q")))
@@ -511,10 +530,11 @@ class Renderer:
         )
         return Fragment(html).fill(values)
 
-    def _banner_html(self, lang: str, gpc: bool = False) -> str:
+    def _banner_html(self, lang: str, *, folded: bool = False, gpc: bool = False) -> str:
         return self._render(
             "banner.html",
             lang,
+            folded=folded,
             gpc=gpc,
             categories=[c for c in self.declaration(lang) if not c.always_on],
             csrf_token=hole("csrf"),
