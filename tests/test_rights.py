@@ -110,22 +110,24 @@ async def test_the_record_page_shows_every_choice_read_from_the_log(log: Consent
     assert "cannot be corrected or restricted" in page
 
 
+async def allow_video(client: httpx.AsyncClient) -> None:
+    """Do what a visitor does on an embed's placeholder: allow its provider alone."""
+    page = await client.get("/_consent/preferences")
+    data = {
+        "action": "allow",
+        "providers": "video-host",
+        "csrf_token": csrf_token(page.text),
+        "next": "/page",
+        "source": "embed",
+    }
+    response = await client.post("/_consent", data=data, headers={"origin": BASE_URL})
+    assert response.status_code == 303
+
+
 async def test_providers_allowed_one_by_one_are_on_the_record(log: ConsentLog) -> None:
     config = make_config(store=log, providers=[*all_providers(), VIDEO])
     async with client_for(make_app(config)) as client:
-        page = await client.get("/_consent/preferences")
-        allowed = await client.post(
-            "/_consent",
-            data={
-                "action": "allow",
-                "providers": "video-host",
-                "csrf_token": csrf_token(page.text),
-                "next": "/page",
-                "source": "embed",
-            },
-            headers={"origin": BASE_URL},
-        )
-        assert allowed.status_code == 303
+        await allow_video(client)
         await choose(client, "save", ["statistics"])
         english = (await client.get(RECORD, headers={"accept-language": "en"})).text
         danish = (await client.get(RECORD, headers={"accept-language": "da"})).text
@@ -144,6 +146,28 @@ async def test_providers_allowed_one_by_one_are_on_the_record(log: ConsentLog) -
         ("allow", ["video-host"], "embed"),
         ("withdraw", [], "banner"),  # the save left the provider out: withdrawn
     ]
+
+
+async def test_a_visitor_who_only_allowed_an_embed_can_see_and_erase_it(log: ConsentLog) -> None:
+    """Allowing an embed answers no banner, but it is recorded: it is their record too."""
+    config = make_config(store=log, providers=[*all_providers(), VIDEO])
+    async with client_for(make_app(config)) as client:
+        await allow_video(client)
+        consent_id = await consent_id_of(client)
+        assert (await client.get("/_consent/me")).json()["has_choice"] is False
+        centre = (await client.get("/_consent/preferences")).text
+        record = (await client.get(RECORD, headers={"accept-language": "en"})).text
+        confirm = (await client.get(ERASE, headers={"accept-language": "en"})).text
+        erased = await erase(client)
+        after = (await client.get("/_consent/me")).json()
+    assert 'href="/_consent/me/record?next=%2F"' in centre
+    assert consent_id in record and "Service allowed" in record
+    assert "there is no consent record" not in record
+    assert 'name="confirm" value="yes"' in confirm
+    assert erased.status_code == 303
+    assert any(c.startswith("consentgate=;") for c in set_cookies(erased))
+    assert after["consent_id"] is None and after["providers"] == []
+    assert [r.action for r in await log.history(consent_id)] == ["erase"]
 
 
 async def test_the_pages_are_whole_without_a_controller_name() -> None:

@@ -181,7 +181,7 @@ class VisitorRights:
             lang,
             state=state,
             records=None if records is None else record_views(self.renderer, records, lang),
-            erased=not state.has_choice and request.query_params.get("erased") == "1",
+            erased=state.consent_id is None and request.query_params.get("erased") == "1",
             retention=self.renderer.retention[lang],
             **_next(next_path),
         )
