@@ -16,12 +16,14 @@
                                       drop tracker Set-Cookies; add Vary: Cookie; for
                                       HTML: expire refused trackers' cookies, and plan the
                                       insertions (banner | snippets + settings link),
-                                      with the nonce of the page's CSP on them; a page
-                                      rewritten or given a cookie is made private, and
-                                      loses the app's validators (HEAD too)
-                        body ──> one message: rewritten in one copy, new Content-Length
-                                 several: streamed through the HTML injector (gzip
-                                 kept), never buffered whole
+                                      with the nonce of the page's CSP on them, and
+                                      the blocker of the app's own tracker markup
+                                      (click-to-load placeholders for its embeds); a
+                                      page rewritten or given a cookie is made private,
+                                      and loses the app's validators (HEAD too)
+                        body ──> one message: blocked, rewritten, new Content-Length
+                                 several: streamed through the blocker and the HTML
+                                 injector (gzip kept), never buffered whole
 
 Everything that does not depend on the request (templates, the banner per
 language, snippets per set of granted categories, cookie matchers) is prepared
@@ -42,11 +44,13 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._assets import Assets
+from ._blocking import Blocking
 from ._cache import Memo
 from ._config import ConsentConfig
 from ._cookie import MAX_VALUE_BYTES, ConsentCookie
 from ._csp import nonces_in, with_nonces, without_nonces
 from ._csrf import CsrfTokens
+from ._embeds import EmbedPlaceholders
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
 from ._gpc import GPC_RESOURCE, GpcResource, sends_gpc
@@ -54,13 +58,7 @@ from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
 from ._placement import check_placement
 from ._render import ACCEPT_LANGUAGE_READ, BANNER_ROOM, Renderer, iso_week
-from ._rewrite import (
-    GzipInjector,
-    HtmlInjector,
-    RewriteError,
-    ascii_compatible_codec,
-    inject_whole,
-)
+from ._rewrite import PageRewrite, PlainRewriter, RewriteError, ascii_compatible_codec
 from ._state import SCOPE_KEY, CookieReading, Headers, LazyConsent
 from .log import ConsentLog, open_log
 
@@ -152,6 +150,8 @@ class ConsentMiddleware:
         self._stylesheet = self.renderer.stylesheet()
         self._gpc_resource = GpcResource() if config.gpc != "ignore" else None
         self._policy_path = _policy_path(config.privacy_policy_url)
+        self.blocking = Blocking(config)
+        self.embeds = EmbedPlaceholders(self.renderer)
         self._warned_encodings: set[bytes] = set()
         self._placement_checked = False
         if config.controller_name is None:
@@ -318,9 +318,10 @@ class ConsentMiddleware:
         content_type: bytes,
         encoding: bytes,
         csp: bytes | None,
-    ) -> tuple[bytes, bytes, bytes] | None:
+    ) -> PageRewrite | None:
         """What this page gets before ``</head>``, before ``</body>`` and after ``<body>``
-        (the banner); None to pass it untouched.
+        (the banner), and the blocker for the app's own tracker markup; None to pass it
+        untouched.
 
         ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
         """
@@ -340,12 +341,15 @@ class ConsentMiddleware:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
             return None
         insertion = self.fragments(scope, visitor, codec)
-        if csp is None or not insertion.nonced:
+        nonces = nonces_in(csp) if csp is not None else None
+        if nonces is None or not insertion.nonced:
             head, body, top = insertion.head, insertion.body, insertion.top
         else:
-            nonces = nonces_in(csp)
             head, body, top = (with_nonces(part, nonces) for part in insertion.nonced)
-        return (head, body, top) if head or body or top else None
+        here = _here(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
+        placeholder = self.embeds.for_page(visitor.language, here, self.csrf.issue, codec, nonces)
+        blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
+        return PageRewrite(head, body, blocker, top)
 
     def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> _Insertion:
         """What goes before ``</head>``, before ``</body>`` and after ``<body>`` for this
@@ -526,10 +530,10 @@ class _ResponseGate(LazyConsent):
         "visitor",
     )
     # Set when the response is to be rewritten:
-    insert: tuple[bytes, bytes, bytes]  # what goes before </head>, before </body>, after <body>
+    insert: PageRewrite  # what goes before </head>, before </body>, after <body>; what is blocked
     gzip: bool
     start: Message | None  # the held response start, until the first body message
-    injector: HtmlInjector | GzipInjector  # made once the body turns out to stream
+    injector: PlainRewriter  # made once the body turns out to stream
 
     def __init__(self, mw: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.mw = mw
@@ -666,18 +670,14 @@ class _ResponseGate(LazyConsent):
         self.start = None
         if message.get("more_body", False):
             # It streams: send the start without a length, then rewrite chunk by chunk.
-            self.injector = (GzipInjector if self.gzip else HtmlInjector)(*self.insert)
+            self.injector = self.insert.stream(gzip=self.gzip)
             self.phase = _STREAMING
             await self.send_next(start)
             await self._on_chunk(message)
             return
         # The whole body in one message: rewrite it and say its new length.
         try:
-            body = (
-                GzipInjector(*self.insert).whole(body)
-                if self.gzip
-                else inject_whole(body, *self.insert)
-            )
+            body = self.insert.whole(body, gzip=self.gzip)
         except RewriteError as exc:
             logger.warning("consentgate left a response untouched: %s", exc)
         self.phase = _PASSING

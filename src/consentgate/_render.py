@@ -530,6 +530,10 @@ class Renderer:
         )
         return Fragment(html).fill(values)
 
+    def render_embed(self, lang: str, **context: Any) -> str:
+        """A click-to-load placeholder's panel (``embed.html``)."""
+        return self._render("embed.html", lang, **context)
+
     def _banner_html(self, lang: str, *, folded: bool = False, gpc: bool = False) -> str:
         return self._render(
             "banner.html",

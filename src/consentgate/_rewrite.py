@@ -25,10 +25,16 @@ import codecs
 import functools
 import re
 import zlib
+from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = [
     "GzipInjector",
+    "GzipRewriter",
     "HtmlInjector",
+    "PageFilter",
+    "PageRewrite",
+    "PlainRewriter",
     "RewriteError",
     "ascii_compatible_codec",
     "inject_whole",
@@ -275,8 +281,15 @@ def _span(pending: bytes, chunk: bytes, start: int, stop: int) -> list[bytes | m
     return pieces
 
 
-class GzipInjector:
-    """Same contract, over a gzip-encoded stream: feed gzip bytes, get gzip bytes back.
+class PlainRewriter(Protocol):
+    """A rewrite of a plain (not encoded) HTML stream, as :class:`HtmlInjector` does it."""
+
+    def feed(self, chunk: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+
+
+class GzipRewriter:
+    """A plain rewriter's contract over a gzip-encoded stream: gzip bytes in, gzip bytes out.
 
     Each non-empty output ends with a sync flush so a streamed page reaches the browser
     promptly; :meth:`finish` ends the gzip member. Input must be exactly one gzip member.
@@ -284,8 +297,8 @@ class GzipInjector:
 
     __slots__ = ("_deflater", "_html", "_inflater")
 
-    def __init__(self, head: bytes, body: bytes, top: bytes = b"") -> None:
-        self._html = HtmlInjector(head, body, top)
+    def __init__(self, html: PlainRewriter) -> None:
+        self._html = html
         self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._deflater = zlib.compressobj(wbits=31)
 
@@ -320,6 +333,62 @@ class GzipInjector:
         if not self._inflater.eof:
             raise RewriteError("truncated gzip body")
         return self._deflater.compress(self._html.finish()) + self._deflater.flush()
+
+
+class PageFilter(PlainRewriter, Protocol):
+    """A rewrite that goes before the injection (the blocker), with a one-piece shortcut."""
+
+    def whole(self, body: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PageRewrite:
+    """Everything one page gets: ``head``, ``body`` and ``top`` (after ``<body>``)
+    inserted, after ``filter`` (if any) rewrote the app's own markup."""
+
+    head: bytes
+    body: bytes
+    filter: PageFilter | None = None
+    top: bytes = b""
+
+    def whole(self, page: bytes, *, gzip: bool) -> bytes:
+        """The rewritten page, for a body that came in one piece."""
+        if gzip:
+            return GzipRewriter(self.stream()).whole(page)
+        if self.filter is not None:
+            page = self.filter.whole(page)
+        return inject_whole(page, self.head, self.body, self.top)
+
+    def stream(self, *, gzip: bool = False) -> PlainRewriter:
+        """A rewriter for a body that streams."""
+        injector = HtmlInjector(self.head, self.body, self.top)
+        plain = injector if self.filter is None else _Chain(self.filter, injector)
+        return GzipRewriter(plain) if gzip else plain
+
+
+class _Chain:
+    """The filter's output fed to the injector."""
+
+    __slots__ = ("_filter", "_injector")
+
+    def __init__(self, filter: PlainRewriter, injector: HtmlInjector) -> None:
+        self._filter = filter
+        self._injector = injector
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._injector.feed(self._filter.feed(chunk))
+
+    def finish(self) -> bytes:
+        return self._injector.feed(self._filter.finish()) + self._injector.finish()
+
+
+class GzipInjector(GzipRewriter):
+    """:class:`HtmlInjector` over a gzip-encoded stream."""
+
+    __slots__ = ()
+
+    def __init__(self, head: bytes, body: bytes, top: bytes = b"") -> None:
+        super().__init__(HtmlInjector(head, body, top))
 
 
 def ascii_compatible_codec(charset: str | None) -> str | None:
