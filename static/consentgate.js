@@ -109,6 +109,7 @@
       form.busy = 1;
       const body = new URLSearchParams(new FormData(form));
       body.set("action", button.value);
+      if (navigator.globalPrivacyControl) body.set("gpc", "1");
       try {
         // (form.action is the buttons named "action", not the attribute)
         const response = await fetch(form.getAttribute("action"), {

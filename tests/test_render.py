@@ -634,20 +634,25 @@ def test_no_built_in_page_template_has_inline_style_or_script(name: str) -> None
     assert re.search(r"<style|\sstyle=|<script(?![^>]*\ssrc=)|\son[a-z]+=", source) is None
 
 
+_TEXT_USERS = ("_render.py", "_rights.py")
+
+
 def test_every_text_is_shown_somewhere_so_an_override_always_shows() -> None:
     package = TEMPLATES.parent
     sources = "".join(p.read_text(encoding="utf-8") for p in TEMPLATES.glob("*.html"))
-    sources += (package / "_render.py").read_text(encoding="utf-8")
+    sources += "".join((package / name).read_text(encoding="utf-8") for name in _TEXT_USERS)
     # A role or transfer basis is looked up by its value: t["disclosure.roles." ~ vendor.role].
     by_value = {
         "disclosure.roles": get_args(Role),
         "disclosure.bases": (*get_args(TransferBasis), "not-needed"),
     }
+    # Looked up by name: a category's texts, and a record's action and source.
+    by_name = r"categories\.\w+\.\w+|record\.(action|source)\.\w+"
     unused = [
         key
         for key in builtin_texts("en")
         if f'"{key}"' not in sources
-        and not re.fullmatch(r"categories\.\w+\.\w+", key)
+        and not re.fullmatch(by_name, key)
         and not (
             f'"{key.rpartition(".")[0]}." ~' in sources
             and key.rpartition(".")[2] in by_value.get(key.rpartition(".")[0], ())

@@ -1,5 +1,5 @@
 """The ``consentgate`` command: migrate, verify, export, prune a consent log and show its
-head, and scan a running site (``_scan_command``).
+head, show or erase one visitor's record, and scan a running site (``_scan_command``).
 
 Every subcommand takes the store from ``--store URL`` or from the ``store``
 setting of ``--config consentgate.toml`` (the site's own config file). The
@@ -7,14 +7,16 @@ command needs nothing else from that file, so it does not ask for the signing
 secret either. A keyed chain's key comes from the environment
 (``CONSENTGATE_CHAIN_KEY``), a file (``--chain-key-file``) or the config file,
 never from the command line, where other users of the machine could read it.
-Exit status: 0 done, 1 ``verify`` found a broken link, 2 a usage,
-configuration or storage error, told in one line on stderr.
+Exit status: 0 done, 1 ``verify`` found a broken link (or ``erase`` was not
+confirmed), 2 a usage, configuration or storage error (or a consent id the log
+does not know), told in one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -28,9 +30,13 @@ from typing import IO, Any
 from . import __version__
 from ._config import CHAIN_KEY_ENV, check_retention_days, sqlite_relative_to
 from ._exceptions import ConsentGateError
+from ._outbox import Outbox
+from ._rights import erase_from, history_of, record_document
 from ._scan_command import add_scan_parser
-from .log import ChainHead, ConsentLog, open_log
+from .log import ChainHead, ConsentLog, ConsentRecord, open_log
+from .log._chain import format_time
 from .log._export import FORMATS, export_chunks, parse_when
+from .log._open import check_store_url
 
 __all__ = ["main"]
 
@@ -159,6 +165,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     prune.set_defaults(run=_prune)
 
+    _add_record_commands(commands, common)
     add_scan_parser(commands)
     return parser
 
@@ -168,6 +175,27 @@ def _head(text: str) -> ChainHead:
         return ChainHead.parse(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_record_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """``show`` and ``erase``: answering one visitor's access or erasure request."""
+    show = commands.add_parser(
+        "show",
+        parents=[common],
+        help="one visitor's consent record, as they would download it themselves",
+    )
+    show.add_argument("--consent-id", required=True, metavar="ID", help="the visitor's id")
+    show.add_argument("--format", choices=("table", "json"), default="table", help="default: table")
+    show.set_defaults(run=_show)
+
+    erase = commands.add_parser(
+        "erase",
+        parents=[common],
+        help="erase one visitor's records (they become tombstones; the chain still verifies)",
+    )
+    erase.add_argument("--consent-id", required=True, metavar="ID", help="the visitor's id")
+    erase.add_argument("--yes", action="store_true", help="erase without asking")
+    erase.set_defaults(run=_erase)
 
 
 def _when(text: str) -> datetime:
@@ -255,7 +283,119 @@ async def _prune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _show(args: argparse.Namespace) -> int:
+    opened = _OpenLog(args)
+    async with opened as log:
+        records = await _history(log, opened.outbox, args.consent_id)
+    if args.format == "json":
+        settings = _settings(args)
+        document = record_document(
+            args.consent_id,
+            records,
+            controller={
+                "name": settings.get("controller_name"),
+                "address": settings.get("controller_address"),
+                "email": settings.get("controller_email"),
+                "privacy_policy_url": settings.get("privacy_policy_url"),
+            },
+            retention_days=settings.get("retention_days"),
+        )
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(f"consent id {args.consent_id}: {len(records)} records")
+        print(_table(records))
+    return EXIT_OK
+
+
+async def _erase(args: argparse.Namespace) -> int:
+    opened = _OpenLog(args)
+    async with opened as log:
+        records = await _history(log, opened.outbox, args.consent_id)
+        count = sum(record.action != "erase" for record in records)
+        if count == 0:
+            when = format_time(records[-1].time)
+            print(f"nothing left to erase: consent id {args.consent_id} was erased at {when}")
+            return EXIT_OK
+        if not args.yes and not _confirmed(
+            f"Erase the {count} records of consent id {args.consent_id}? Their content "
+            "cannot be restored, and the proof of this visitor's choices is gone. [y/N] "
+        ):
+            print(f"consentgate {args.command}: nothing erased", file=sys.stderr)
+            return EXIT_BROKEN
+        erased = await erase_from(log, opened.outbox, args.consent_id)
+    print(
+        f"erased {erased} records of consent id {args.consent_id}; "
+        "the log keeps an erase record of it"
+    )
+    return EXIT_OK
+
+
 # -- helpers ------------------------------------------------------------------
+
+
+async def _history(log: ConsentLog, outbox: Outbox, consent_id: str) -> list[ConsentRecord]:
+    """The visitor's records; a consent id the log never held is a failure (exit 2)."""
+    records = await history_of(log, outbox, consent_id)
+    if not records:
+        raise _Failure(f"the consent log holds no record of consent id {consent_id!r}")
+    return records
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        answer = input(question)
+    except EOFError:  # no terminal to ask: the safe answer
+        print(file=sys.stderr)
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+_TABLE_COLUMNS = (
+    "sequence",
+    "time",
+    "action",
+    "granted",
+    "refused",
+    "providers",
+    "policy",
+    "source",
+    "language",
+    "user agent",
+    "ip",
+)
+
+
+def _table(records: Sequence[ConsentRecord]) -> str:
+    """The records as an aligned text table, one line each; ``-`` where nothing is kept."""
+    rows = [_TABLE_COLUMNS] + [
+        tuple(
+            _printable(value)
+            for value in (
+                str(record.sequence),
+                format_time(record.time),
+                record.action,
+                ",".join(record.granted) or "-",
+                ",".join(record.refused) or "-",
+                ",".join(record.providers) or "-",
+                record.policy_version or "-",
+                record.source,
+                record.language or "-",
+                record.user_agent or "-",
+                record.ip or "-",
+            )
+        )
+        for record in records
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_TABLE_COLUMNS))]
+    return "\n".join(
+        "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _printable(value: str) -> str:
+    """A stored value safe to print on a terminal: no control characters."""
+    return "".join(c if c.isprintable() else "?" for c in value)
 
 
 class _OpenLog:
@@ -279,6 +419,9 @@ class _OpenLog:
             raise _Failure(f"store_timeout must be a positive number of seconds, not {timeout!r}")
         self.log = open_log(url, timeout=float(timeout), chain_key=_chain_key(args, settings))
         self.create = create
+        #: The site's outbox, as the app finds it: what a visitor withdrew while the log was
+        #: down, which ``show`` and ``erase`` write to the log first.
+        self.outbox = Outbox(self.log, _outbox_path(args, settings, url))
 
     async def __aenter__(self) -> ConsentLog:
         # Reading commands must not create a log, or a mistyped path or database
@@ -317,6 +460,20 @@ async def _is_keyed(log: ConsentLog) -> bool:
     except ConsentGateError:
         return False  # verify reports what is wrong with it
     return head is not None and head.mac is not None
+
+
+def _outbox_path(args: argparse.Namespace, settings: dict[str, Any], url: str) -> Path | None:
+    """The outbox file the site uses (``ConsentConfig.outbox_path``): the config file's
+    ``outbox``, relative to the file, or the one beside a SQLite store."""
+    outbox = settings.get("outbox")
+    if isinstance(outbox, str) and outbox and args.config is not None:
+        folder: Path = args.config.absolute().parent
+        return folder / outbox
+    if url.partition("://")[0].lower() == "sqlite":
+        database = check_store_url(url)
+        if database != ":memory:":
+            return Path(database + "-outbox")
+    return None
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:

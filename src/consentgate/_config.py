@@ -70,6 +70,8 @@ IpMode = Literal["off", "truncate"]
 LanguageSource = Literal["accept-language", "html-lang"]
 #: What a provider processing data outside the EU/EEA is at start-up.
 OutsideEeaPolicy = Literal["allow", "warn", "refuse"]
+#: What a Global Privacy Control signal refuses: marketing, every optional category, or nothing.
+GpcMode = Literal["marketing", "all", "ignore"]
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 _EMAIL = re.compile(r"[^@\s<>\"'()\[\],;:\\]+@[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+")
@@ -201,7 +203,8 @@ class ConsentConfig:
     #: Days a consent record is kept; older ones are pruned once a day (and by
     #: ``consentgate prune``). ``None`` keeps every record.
     retention_days: int | None = None
-    #: Bearer token for ``GET <prefix>/admin/export``; ``None`` turns the route off.
+    #: Bearer token for ``<prefix>/admin/export``, ``/admin/records`` and ``/admin/erase``;
+    #: ``None`` turns those routes off.
     admin_token: str | None = field(default=None, repr=False)
     #: What the log keeps of the User-Agent: nothing, its first 64 characters, or a keyed hash.
     log_user_agent: UserAgentMode = "off"
@@ -218,6 +221,10 @@ class ConsentConfig:
     anchor_every_records: int = 1000
     #: ...or this many minutes after the first record not yet anchored, whichever comes first.
     anchor_every_minutes: float = 60.0
+    #: What a browser sending Global Privacy Control (``Sec-GPC: 1``) has refused until
+    #: it ticks a category itself: ``"marketing"`` (the "sale or sharing" the signal opts
+    #: out of), ``"all"`` optional categories, or nothing (``"ignore"``).
+    gpc: GpcMode = "marketing"
 
     def __post_init__(self) -> None:
         # Lists given by a caller or read from TOML become tuples: a config stays frozen.
@@ -309,6 +316,13 @@ class ConsentConfig:
     @property
     def all_categories(self) -> tuple[Category, ...]:
         return BUILTIN_CATEGORIES + tuple(self.categories)
+
+    @property
+    def gpc_refused(self) -> frozenset[str]:
+        """The optional categories a Global Privacy Control signal refuses."""
+        if self.gpc == "all":
+            return frozenset(self.optional_categories)
+        return frozenset({"marketing"}) if self.gpc == "marketing" else frozenset()
 
     @property
     def optional_categories(self) -> tuple[str, ...]:
@@ -625,6 +639,11 @@ class ConsentConfig:
             self.log_user_agent in get_args(UserAgentMode),
             "log_user_agent",
             f"expected 'off', 'truncate' or 'hash', got {self.log_user_agent!r}",
+        )
+        _require(
+            self.gpc in get_args(GpcMode),
+            "gpc",
+            f"expected 'marketing', 'all' or 'ignore', got {self.gpc!r}",
         )
         _require(
             self.log_ip in get_args(IpMode),

@@ -5,12 +5,14 @@
                   │               and closed after its shutdown (_lifespan)
                   ├─ not http (websocket) ──> app, untouched
                   ├─ path under the prefix ──> ConsentEndpoints (choose, preferences, me, static)
+                  ├─ /.well-known/gpc.json ──> app, its 404 answered with GPC support (_gpc)
                   └─ anything else ──> app, with a per-request _ResponseGate as its send
                         (and at scope["consentgate"], where the app reads consent);
                         a page request with If-None-Match/-Modified-Since/-Range from a
                         visitor without a choice reaches the app without them:
                         start, not HTML, no Set-Cookie, consent unread ──> passed on as is
-                        otherwise ──> read the visitor's headers (only now; cached);
+                        otherwise ──> read the visitor's headers (only now; cached;
+                                      Sec-GPC among them);
                                       drop tracker Set-Cookies; add Vary: Cookie; for
                                       HTML: expire refused trackers' cookies, and plan the
                                       insertions (banner | snippets + settings link),
@@ -51,6 +53,7 @@ from ._csrf import CsrfTokens
 from ._embeds import EmbedPlaceholders
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
+from ._gpc import GPC_RESOURCE, GpcResource, sends_gpc
 from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
 from ._page_language import LanguageFromPage
@@ -146,6 +149,7 @@ class ConsentMiddleware:
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
+        self._gpc_resource = GpcResource() if config.gpc != "ignore" else None
         self._policy_path = _policy_path(config.privacy_policy_url)
         self.blocking = Blocking(config)
         self.embeds = EmbedPlaceholders(self.renderer)
@@ -202,6 +206,8 @@ class ConsentMiddleware:
         if path == self._prefix or path.startswith(self._prefix_slash):
             await self.endpoints(scope, receive, send)
             return
+        if path == GPC_RESOURCE and self._gpc_resource is not None:
+            send = self._gpc_resource.fallback(scope, send)
         extensions = scope.get("extensions")
         if extensions and not _BYPASS_EXTENSIONS.isdisjoint(extensions):
             scope = {
@@ -244,7 +250,7 @@ class ConsentMiddleware:
     # -- used by the per-request gate -------------------------------------
 
     def visitor_of(self, headers: Headers) -> _Visitor:
-        """What the request's Cookie, Host and Accept-Language headers say; one pass.
+        """What the request's Cookie, Host, Accept-Language and Sec-GPC headers say; one pass.
 
         Of the cookies only what consentgate reads is kept: the consent cookie's
         value and the names of declared tracker cookies. Those, the Host and the
@@ -253,6 +259,7 @@ class ConsentMiddleware:
         """
         consent = host = accept_language = None
         names: list[bytes] = []
+        gpc = False
         for name, value in headers:
             if name == b"cookie":
                 # HTTP/2 may split cookies over several headers (RFC 9113 8.2.3).
@@ -264,16 +271,18 @@ class ConsentMiddleware:
                 host = value
             elif name == b"accept-language":
                 accept_language = value
+            elif name == b"sec-gpc":
+                gpc = gpc or sends_gpc(value)  # several: any one of them is the signal
         if consent is not None and len(consent) > MAX_VALUE_BYTES:
             consent = None  # not one consentgate wrote: no choice
         trackers = self.firewall.trackers_in(names) if names and self.firewall else ()
         if (host is not None and len(host) > MAX_CACHED_HEADER) or (
             accept_language is not None and len(accept_language) > MAX_CACHED_HEADER
         ):
-            return self._visitor(consent, trackers, host, accept_language)
-        visitor = self._visitors(consent, trackers, host, accept_language)
+            return self._visitor(consent, trackers, host, accept_language, gpc)
+        visitor = self._visitors(consent, trackers, host, accept_language, gpc)
         if visitor.valid_until < self._clock():  # their choice lapsed since it was cached
-            visitor = self._visitor(consent, trackers, host, accept_language)
+            visitor = self._visitor(consent, trackers, host, accept_language, gpc)
         return visitor
 
     def _visitor(
@@ -282,6 +291,7 @@ class ConsentMiddleware:
         trackers: tuple[str, ...],
         host: bytes | None,
         accept_language: bytes | None,
+        gpc: bool,
     ) -> _Visitor:
         reading, valid_until = self.cookie.read_until(
             consent.decode("latin-1") if consent else None
@@ -297,7 +307,9 @@ class ConsentMiddleware:
             if accept_language
             else None
         )
-        return _Visitor(reading, valid_until, language, name, expired)
+        # The signal changes only what the banner says, and only where it refuses something.
+        gpc = gpc and bool(self.renderer.gpc_refused)
+        return _Visitor(reading, valid_until, language, name, expired, gpc)
 
     def insertions(
         self,
@@ -398,6 +410,7 @@ class ConsentMiddleware:
                 self.csrf.issue(),
                 iso_week(),
                 codec,
+                visitor.gpc,
             )
         return self._consented_fragments(
             state.granted,
@@ -420,6 +433,7 @@ class ConsentMiddleware:
         csrf: str,
         week: str,
         codec: str,
+        gpc: bool,
     ) -> _Insertion:
         """The banner, and the snippets of providers allowed one by one before answering it.
 
@@ -429,7 +443,11 @@ class ConsentMiddleware:
         here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
         on_policy = unquote_to_bytes(path).rstrip(b"/") == self._policy_path
-        banners = self.renderer.folded_banner if on_policy else self.renderer.banner
+        renderer = self.renderer
+        if on_policy:
+            banners = renderer.folded_gpc_banner if gpc else renderer.folded_banner
+        else:
+            banners = renderer.gpc_banner if gpc else renderer.banner
         head, body, top = self._stylesheet, BANNER_ROOM, banners[language].fill(values)
         if providers:
             snippets = self.renderer.snippets(frozenset(), providers, week, host)
@@ -517,6 +535,8 @@ class _Visitor:
     hostname: str
     #: Set-Cookie headers expiring the refused trackers' cookies the browser sent.
     expired: tuple[tuple[bytes, bytes], ...]
+    #: The browser sends Global Privacy Control, and it refuses something here.
+    gpc: bool
 
     def bytes(self) -> int:
         return len(self.hostname) + sum(len(value) + 64 for _, value in self.expired)

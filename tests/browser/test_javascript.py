@@ -209,6 +209,23 @@ def test_accept_all_starts_every_provider_without_a_reload(js_visitor: Visitor) 
 
 
 @pytest.mark.browser
+def test_the_script_sends_global_privacy_control_with_the_choice(js_visitor: Visitor) -> None:
+    """A browser whose script sees navigator.globalPrivacyControl, where a proxy dropped
+    Sec-GPC (Chromium sends none): Accept all leaves marketing out all the same."""
+    js_visitor.page.add_init_script(
+        'Object.defineProperty(Navigator.prototype, "globalPrivacyControl", {get: () => true})'
+    )
+    stay = load(js_visitor)
+    choose(js_visitor, ACCEPT_ALL)
+
+    stay.check()
+    assert_statistics_started(js_visitor)
+    assert BUFFER_LOADER not in live_scripts(js_visitor)
+    assert categories(js_visitor) == ["statistics"]
+    assert js_visitor.me()["granted"] == ["statistics"]
+
+
+@pytest.mark.browser
 def test_reject_all_starts_nothing_and_leaves_the_settings_link(js_visitor: Visitor) -> None:
     stay = load(js_visitor)
     choose(js_visitor, REJECT_ALL)

@@ -56,6 +56,7 @@ __all__ = [
     "ExportFormat",
     "csv_lines",
     "export_chunks",
+    "export_object",
     "json_lines",
     "parse_when",
 ]
@@ -97,31 +98,32 @@ def csv_lines(records: Iterable[ConsentRecord]) -> str:
 def json_lines(records: Iterable[ConsentRecord]) -> str:
     """The records as JSON Lines, one object per record with the keys of ``EXPORT_COLUMNS``."""
     return "".join(
-        json.dumps(
-            {
-                "sequence": record.sequence,
-                "time": format_time(record.time),
-                "consent_id": record.consent_id,
-                "action": record.action,
-                "granted": list(record.granted),
-                "refused": list(record.refused),
-                "providers": list(record.providers),
-                "policy_version": record.policy_version,
-                "language": record.language,
-                "source": record.source,
-                "text_fingerprint": record.text_fingerprint,
-                "user_agent": record.user_agent,
-                "ip": record.ip,
-                "prev_hash": record.prev_hash,
-                "hash": record.hash,
-                "gpc": record.gpc,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        + "\n"
+        json.dumps(export_object(record), ensure_ascii=False, separators=(",", ":")) + "\n"
         for record in records
     )
+
+
+def export_object(record: ConsentRecord) -> dict[str, Any]:
+    """One record as JSON Lines (and a visitor's own download) give it: the keys of
+    ``EXPORT_COLUMNS``, in their order."""
+    return {
+        "sequence": record.sequence,
+        "time": format_time(record.time),
+        "consent_id": record.consent_id,
+        "action": record.action,
+        "granted": list(record.granted),
+        "refused": list(record.refused),
+        "providers": list(record.providers),
+        "policy_version": record.policy_version,
+        "language": record.language,
+        "source": record.source,
+        "text_fingerprint": record.text_fingerprint,
+        "user_agent": record.user_agent,
+        "ip": record.ip,
+        "prev_hash": record.prev_hash,
+        "hash": record.hash,
+        "gpc": record.gpc,
+    }
 
 
 async def export_chunks(
