@@ -3,6 +3,11 @@ refuses, a ticked category is the visitor's own choice, and ``/.well-known/gpc.j
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -12,6 +17,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from consentgate import ConfigurationError
+from consentgate.log import ConsentLog
+from consentgate.log._export import ExportFormat, export_chunks
 from consentgate.providers import Provider
 
 from .helpers import (
@@ -25,6 +32,7 @@ from .helpers import (
     make_config,
     site_routes,
 )
+from .stores import Store
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +41,19 @@ NOTICE = "Your browser sends a Global Privacy Control signal"
 OFF = "Off: your browser&#39;s privacy signal"
 
 
-def app_with(log: RecordingLog, routes: list[Route] | None = None, **config: Any) -> Any:
+@pytest.fixture
+async def log(store: Store) -> AsyncIterator[ConsentLog]:
+    """A log of each store in turn, for the app to use."""
+    log = store.open()
+    yield log
+    await log.aclose()
+
+
+async def export(log: ConsentLog, format: ExportFormat) -> str:
+    return "".join([chunk async for chunk in export_chunks(log, format)])
+
+
+def app_with(log: ConsentLog, routes: list[Route] | None = None, **config: Any) -> Any:
     return make_app(make_config(store=log, **config), routes)
 
 
@@ -120,12 +140,39 @@ async def test_with_gpc_an_embed_the_visitor_allows_is_their_own_choice() -> Non
     ]
 
 
-async def test_the_signal_alone_writes_nothing() -> None:
-    log = RecordingLog()
+async def test_the_signal_alone_writes_nothing(log: ConsentLog) -> None:
     async with client_for(app_with(log)) as client:
         for path in ("/page", "/_consent/preferences", "/api/data", "/_consent/me"):
             assert (await client.get(path, headers=GPC)).status_code == 200
-    assert log.records == []
+        for path in ("/_consent/me/record", "/.well-known/gpc.json"):
+            await client.get(path, headers=GPC)
+    assert await export(log, "jsonl") == ""
+
+
+async def test_a_choice_made_with_gpc_is_recorded_with_it_and_exported(log: ConsentLog) -> None:
+    async with client_for(app_with(log)) as client:
+        await choose(client, "accept_all", headers=GPC)
+        await choose(client, "save", ["marketing", "statistics"])  # this time without it
+        token = csrf_token((await client.get("/_consent/preferences")).text)
+        data = {"action": "reject_all", "csrf_token": token, "next": "/page", "gpc": "1"}
+        await client.post("/_consent", data=data, headers={"origin": BASE_URL})  # the script's
+        consent_id = (await client.get("/_consent/me")).json()["consent_id"]
+        download = (await client.get("/_consent/me/record", params={"format": "json"})).json()
+        page = (await client.get("/_consent/me/record", headers={"accept-language": "en"})).text
+    history = await log.history(consent_id)
+    assert [(r.action, r.gpc) for r in history] == [
+        ("grant", True),
+        ("update", False),
+        ("withdraw", True),
+    ]
+    rows = [json.loads(line) for line in (await export(log, "jsonl")).splitlines()]
+    assert [row["gpc"] for row in rows] == [True, False, True]
+    table = list(csv.reader(io.StringIO(await export(log, "csv"))))
+    assert table[0][-1] == "gpc" and [row[-1] for row in table[1:]] == ["true", "false", "true"]
+    assert [r["gpc"] for r in download["records"]] == [True, False, True]
+    entries = re.findall(r"<li>\s*<h3>(.*?)</li>", page, re.S)
+    signal = "<dt>Privacy signal (Global Privacy Control)</dt><dd>sent by your browser"
+    assert [signal in entry for entry in entries] == [True, False, True]
 
 
 async def test_the_scripts_gpc_field_counts_as_the_signal() -> None:
@@ -151,6 +198,7 @@ async def test_gpc_all_refuses_every_optional_category_and_ignore_nothing(
     assert (NOTICE in banner) is notice
     assert banner.count(OFF) == (2 if notice else 0)
     assert log.records[0].granted == granted
+    assert log.records[0].gpc  # sent, whether or not this site lets it refuse anything
 
 
 async def test_the_preference_centre_tells_a_gpc_browser_too() -> None:

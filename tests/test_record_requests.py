@@ -37,6 +37,7 @@ async def fill(log: ConsentLog) -> None:
             granted=("analytics",),
             refused=("marketing", "personalisation"),
             providers=("video-host",),
+            gpc=True,
         )
     )
     await log.record(make_record(consent_id="v2", time=NOW - timedelta(days=2)))
@@ -80,8 +81,9 @@ def test_show_prints_the_history_as_a_table(
     assert lines[0] == "consent id v1: 2 records"
     assert lines[1].split() == [
         "sequence", "time", "action", "granted", "refused", "providers", "policy", "source",
-        "language", "user", "agent", "ip",
+        "language", "gpc", "user", "agent", "ip",
     ]  # fmt: skip
+    assert lines[2].split()[9] == "yes" and lines[3].split()[9] == "-"
     assert lines[2].split()[:6] == [
         "1",
         lines[2].split()[1],
@@ -110,6 +112,7 @@ def test_show_as_json_is_what_the_visitor_downloads(
     assert [list(r) for r in document["records"]] == [list(EXPORT_COLUMNS)] * 2
     assert [r["sequence"] for r in document["records"]] == [1, 3]
     assert [r["providers"] for r in document["records"]] == [["video-host"], []]
+    assert [r["gpc"] for r in document["records"]] == [True, False]
 
 
 def test_show_and_erase_take_what_the_sites_outbox_still_holds(

@@ -16,8 +16,8 @@ from consentgate import ConfigurationError, ConsentState, StorageError
 from consentgate._cookie import ConsentCookie
 from consentgate._locales import available_languages, builtin_texts
 from consentgate.log import ConsentLog, ConsentRecord
-from consentgate.log._record import Action, Source
 from consentgate.log._export import EXPORT_COLUMNS, export_chunks
+from consentgate.log._record import Action, Source
 from consentgate.providers import Provider
 
 from .helpers import (

@@ -360,6 +360,7 @@ _TABLE_COLUMNS = (
     "policy",
     "source",
     "language",
+    "gpc",
     "user agent",
     "ip",
 )
@@ -380,6 +381,7 @@ def _table(records: Sequence[ConsentRecord]) -> str:
                 record.policy_version or "-",
                 record.source,
                 record.language or "-",
+                "yes" if record.gpc else "-",
                 record.user_agent or "-",
                 record.ip or "-",
             )

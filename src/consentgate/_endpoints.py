@@ -220,7 +220,9 @@ class ConsentEndpoints:
             return self._error(403, "errors.forbidden", lang, choice.next_path, host, wants_json)
 
         current = self._current(request)
-        gpc = self._gpc(request, script_saw=choice.gpc)
+        # The signal is recorded as sent; it is honoured where it refuses something here.
+        sent_gpc = choice.gpc or gpc_in(request.headers.raw)
+        gpc = self._honours(sent_gpc)
         now = datetime.now(UTC)
         state = self._decide(current, choice, now.replace(microsecond=0), gpc)
         if state is None:
@@ -242,6 +244,7 @@ class ConsentEndpoints:
             text_fingerprint=self.renderer.fingerprint(_shown(choice.source), lang, gpc),
             user_agent=self._user_agent(request),
             ip=self._ip(request),
+            gpc=sent_gpc,
         )
         try:
             if self.outbox.pending():
@@ -344,7 +347,7 @@ class ConsentEndpoints:
             next_path=safe_next(request.query_params.get("next")),
             csrf_token=self.csrf.issue(),
             saved=False,
-            gpc=self._gpc(request),
+            gpc=self._honours(gpc_in(request.headers.raw)),
         )
         return HTMLResponse(html, headers=_PRIVATE)
 
@@ -385,9 +388,9 @@ class ConsentEndpoints:
         value = read_cookies(request.scope["headers"], self.cookie.name.encode("latin-1"))[0]
         return self.cookie.read(value.decode("latin-1") if value is not None else None).state
 
-    def _gpc(self, request: Request, *, script_saw: bool = False) -> bool:
-        """Whether the browser sends Global Privacy Control and it refuses something here."""
-        return bool(self.renderer.gpc_refused) and (script_saw or gpc_in(request.headers.raw))
+    def _honours(self, sent_gpc: bool) -> bool:
+        """Whether a browser's Global Privacy Control refuses something here."""
+        return sent_gpc and bool(self.renderer.gpc_refused)
 
     def _decide(
         self, current: ConsentState, choice: Choice, now: datetime, gpc: bool

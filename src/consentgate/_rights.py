@@ -85,6 +85,8 @@ class RecordView:
     language: str
     user_agent: str | None
     ip: str | None
+    #: The browser sent Global Privacy Control with this choice.
+    gpc: bool
 
 
 def record_document(
@@ -314,6 +316,7 @@ def record_views(
             language=record.language,
             user_agent=record.user_agent,
             ip=record.ip,
+            gpc=record.gpc,
         )
         for record in records
     ]
@@ -332,6 +335,7 @@ def check_rights_pages(renderer: Renderer) -> None:
         refused=("marketing",),
         providers=("sample",),
         policy_version="1",
+        gpc=True,
         language="en",
         source="banner",
         text_fingerprint="0" * 64,
