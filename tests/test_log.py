@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -672,3 +673,22 @@ def test_open_log_rejects_bad_timeout(timeout: float) -> None:
     with pytest.raises(ConfigurationError) as info:
         open_log("sqlite:///:memory:", timeout=timeout)
     assert info.value.field == "store_timeout"
+
+
+@pytest.mark.anyio
+async def test_the_log_tells_of_its_migrations_prunes_and_failed_batches(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="consentgate.log")
+    log = SQLiteConsentLog(tmp_path / "log.db")
+    try:
+        await log.migrate()
+        await log.migrate()  # nothing to do: nothing said
+        old = datetime(2020, 1, 1, tzinfo=UTC)
+        await log.record(make_record(time=old))
+        assert await log.prune(datetime(2021, 1, 1, tzinfo=UTC)) == 1
+    finally:
+        await log.aclose()
+    messages = [r.getMessage() for r in caplog.records if r.name == "consentgate.log._core"]
+    assert len([m for m in messages if "schema migrated from version 0 to" in m]) == 1
+    assert any("pruned 1 records older than 2021-01-01" in m for m in messages)

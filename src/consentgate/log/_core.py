@@ -44,6 +44,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import math
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
@@ -99,6 +100,8 @@ _BEFORE_ALL = -(2**63)
 
 _ACTIONS: frozenset[str] = frozenset(get_args(Action))
 _SOURCES: frozenset[str] = frozenset(get_args(Source))
+
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -344,6 +347,9 @@ class ChainedLog(ConsentLog):
             pending.outcome = record
 
     def _batch_failed(self, ready: Ready, exc: BaseException) -> None:
+        logger.warning(
+            "a batch of %d consent records was not written (%s): %s", len(ready), self.name, exc
+        )
         """Every caller of a batch whose transaction failed gets a StorageError."""
         reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
         for pending, _ in ready:
@@ -427,6 +433,7 @@ class ChainedLog(ConsentLog):
         if current < newest:
             yield Execute("DELETE FROM schema_version")
             yield Execute("INSERT INTO schema_version (version) VALUES (?)", (newest,))
+            logger.info("%s: schema migrated from version %d to %d", self.name, current, newest)
         return newest
 
     async def history(self, consent_id: str) -> list[ConsentRecord]:
@@ -600,6 +607,7 @@ class ChainedLog(ConsentLog):
             count, checkpoint_id = await self._run(chunk, "prune", transaction="write")
             deleted += count
             if count < _PRUNE_CHUNK:
+                logger.info("%s: pruned %d records older than %s", self.name, deleted, before)
                 return deleted
 
     def _prune_boundary(self, cutoff: Any) -> Steps[int]:
