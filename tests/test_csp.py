@@ -6,6 +6,7 @@ import itertools
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, strategies as st
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
@@ -14,7 +15,9 @@ from consentgate._csp import (
     SCRIPT_NONCE,
     STYLE_NONCE,
     Nonces,
+    NonceSlots,
     nonces_in,
+    page_nonces,
     with_nonces,
     without_nonces,
 )
@@ -57,6 +60,67 @@ def test_placeholders_are_filled_or_their_attributes_dropped() -> None:
         b'<script nonce="s"></script><style></style>'
     )
     assert without_nonces(html) == "<script></script><style></style>"
+
+
+# A policy's pieces: directive names (all cases), sources, nonce expressions, separators.
+_policy_pieces = st.sampled_from(
+    [
+        b"script-src",
+        b"SCRIPT-SRC-ELEM",
+        b"style-src",
+        b"Style-Src-Elem",
+        b"default-src",
+        b"img-src",
+        b"'self'",
+        b"'strict-dynamic'",
+        b"'nonce-",
+        b"'NONCE-",
+        b"'",
+        b" ",
+        b"\t",
+        b";",
+        b",",
+    ]
+) | st.from_regex(rb"\A[A-Za-z0-9+/_=-]{1,6}\Z")
+
+
+@given(st.lists(_policy_pieces, max_size=24).map(b"".join))
+def test_a_policy_read_by_its_shape_gives_what_reading_it_whole_gives(policy: bytes) -> None:
+    # Twice: the second reading comes from the remembered shape.
+    assert page_nonces(policy) == nonces_in(policy)
+    assert page_nonces(policy) == nonces_in(policy)
+
+
+def test_policies_of_one_shape_give_each_their_own_nonces() -> None:
+    policy = b"script-src 'nonce-%s'; style-src 'self' 'nonce-%s'"
+    assert page_nonces(policy % (b"a1", b"b1")) == Nonces(b"a1", b"b1")
+    assert page_nonces(policy % (b"a2", b"b2")) == Nonces(b"a2", b"b2")
+    # The same values in another shape: read anew, not taken from the first shape.
+    swapped = b"style-src 'nonce-%s'; script-src 'self' 'nonce-%s'"
+    assert page_nonces(swapped % (b"a2", b"b2")) == Nonces(b"b2", b"a2")
+
+
+_html_pieces = st.sampled_from(
+    [
+        f' nonce="{SCRIPT_NONCE}"',
+        f' nonce="{STYLE_NONCE}"',
+        SCRIPT_NONCE,
+        STYLE_NONCE,
+        "<script>",
+        ' nonce="',
+        '"',
+        "x",
+    ]
+)
+_nonce = st.none() | st.sampled_from([b"n0nce", b"other", b"n0nce"])
+
+
+@given(st.lists(_html_pieces, max_size=12).map("".join), _nonce, _nonce)
+def test_precut_fragments_fill_as_replacing_the_placeholders_does(
+    html: str, script: bytes | None, style: bytes | None
+) -> None:
+    nonces = Nonces(script, style)
+    assert NonceSlots.of(html.encode()).fill(nonces) == with_nonces(html.encode(), nonces)
 
 
 # -- through the middleware --------------------------------------------------------

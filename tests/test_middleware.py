@@ -971,3 +971,43 @@ async def test_only_a_valid_host_name_reaches_a_snippet(host: str, srv: str) -> 
         html = (await client.get("/page", headers={"host": host})).text
     assert srv in html
     assert "evil" not in html and "x" * 100 not in html
+
+
+# -- page plans: one visitor's page, remembered for the minute ------------------------
+
+
+def _gated_site() -> ConsentMiddleware:
+    return ConsentMiddleware(Starlette(routes=site_routes()), config=make_config())
+
+
+_LANG = re.compile(r'id="consentgate-banner"[^>]* lang="([a-z-]+)"')
+_NEXT = re.compile(r'name="next" value="([^"]*)"')
+
+
+async def test_a_page_plan_is_never_served_to_another_visitor() -> None:
+    mw = _gated_site()
+    async with client_for(mw) as danish, client_for(mw) as english, client_for(mw) as chose:
+        await choose(chose, "accept_all")
+        for _ in range(2):  # the second round is answered from the plans of the first
+            da = (await danish.get("/page?x=1", headers={"accept-language": "da"})).text
+            en = (await english.get("/page?x=1", headers={"accept-language": "en"})).text
+            other = (await danish.get("/page?x=2", headers={"accept-language": "da"})).text
+            accepted = (await chose.get("/page?x=1", headers={"accept-language": "da"})).text
+            assert _LANG.findall(da) == ["da"] and _LANG.findall(en) == ["en"]
+            assert set(_NEXT.findall(da)) == {"/page?x=1"}
+            assert set(_NEXT.findall(other)) == {"/page?x=2"}
+            assert "consentgate-banner" not in accepted and "googletagmanager.com" in accepted
+        assert len(mw._plans) == 4
+
+
+async def test_a_page_plan_lasts_until_the_minute_changes() -> None:
+    mw = _gated_site()
+    now = [1_800_000_000.0]
+    mw.csrf._clock = mw.csrf._signer.clock = lambda: now[0]
+    async with client_for(mw) as client:
+        first = csrf_token((await client.get("/page")).text)
+        now[0] += 59
+        assert csrf_token((await client.get("/page")).text) == first
+        now[0] += 1  # the next minute: a fresh token (and ISO week) on the page
+        fresh = csrf_token((await client.get("/page")).text)
+        assert fresh != first and mw.csrf.valid(fresh)

@@ -46,7 +46,7 @@ from ._blocking import Blocking
 from ._cache import Memo
 from ._config import ConsentConfig
 from ._cookie import MAX_VALUE_BYTES, ConsentCookie
-from ._csp import nonces_in, with_nonces, without_nonces
+from ._csp import NonceSlots, page_nonces, without_nonces
 from ._csrf import CsrfTokens
 from ._embeds import EmbedPlaceholders
 from ._endpoints import ConsentEndpoints
@@ -185,6 +185,15 @@ class ConsentMiddleware:
             max_key_bytes=MAX_CACHED_PATH + 1024,
             value_bytes=_Insertion.bytes,
         )
+        # One visitor's page in one minute: its fragments (shared with every visitor
+        # in the same state, above) and what else a page needs, in one lookup.
+        self._plans = Memo(
+            self._plan,
+            max_entries=1024,
+            max_bytes=8 * 1024 * 1024,
+            max_key_bytes=2 * MAX_CACHED_PATH + 512,
+            value_bytes=_PagePlan.bytes_of,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -268,10 +277,10 @@ class ConsentMiddleware:
         if (host is not None and len(host) > MAX_CACHED_HEADER) or (
             accept_language is not None and len(accept_language) > MAX_CACHED_HEADER
         ):
-            return self._visitor(consent, trackers, host, accept_language)
+            return self._visitor(consent, trackers, host, accept_language, remembered=False)
         visitor = self._visitors(consent, trackers, host, accept_language)
         if visitor.valid_until < self._clock():  # their choice lapsed since it was cached
-            visitor = self._visitor(consent, trackers, host, accept_language)
+            visitor = self._visitor(consent, trackers, host, accept_language, remembered=False)
         return visitor
 
     def _visitor(
@@ -280,6 +289,8 @@ class ConsentMiddleware:
         trackers: tuple[str, ...],
         host: bytes | None,
         accept_language: bytes | None,
+        *,
+        remembered: bool = True,
     ) -> _Visitor:
         reading, valid_until = self.cookie.read_until(
             consent.decode("latin-1") if consent else None
@@ -295,7 +306,7 @@ class ConsentMiddleware:
             if accept_language
             else None
         )
-        return _Visitor(reading, valid_until, language, name, expired)
+        return _Visitor(reading, valid_until, language, name, expired, remembered)
 
     def insertions(
         self,
@@ -311,13 +322,44 @@ class ConsentMiddleware:
 
         ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
         """
+        if not 200 <= status < 300 and status < 400 or status in _UNTOUCHED_STATUSES:
+            return None
         path: str = scope["path"]
-        if (
-            not 200 <= status < 300
-            and status < 400
-            or status in _UNTOUCHED_STATUSES
-            or self._is_excluded(path)
-        ):
+        raw_path: bytes | None = scope.get("raw_path")
+        query: bytes = scope.get("query_string", b"")
+        if visitor.remembered:
+            plan = self._plans(
+                visitor, self.csrf.minute(), path, raw_path, query, content_type, encoding
+            )
+        else:
+            plan = self._plan(visitor, 0, path, raw_path, query, content_type, encoding)
+        if plan is None:
+            return None
+        insertion = plan.insertion
+        nonces = page_nonces(csp) if csp is not None else None
+        if nonces is None or insertion.nonced is None:
+            head, body = insertion.head, insertion.body
+        else:
+            head, body = insertion.nonced[0].fill(nonces), insertion.nonced[1].fill(nonces)
+        placeholder = self.embeds.for_page(
+            visitor.language, plan.here, self.csrf.issue, plan.codec, nonces
+        )
+        blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
+        return PageRewrite(head, body, blocker)
+
+    def _plan(
+        self,
+        visitor: _Visitor,
+        minute: int,
+        path: str,
+        raw_path: bytes | None,
+        query: bytes,
+        content_type: bytes,
+        encoding: bytes,
+    ) -> _PagePlan | None:
+        """What a page of this visitor's gets, as long as the minute (which gives the banner
+        form's token, and the ISO week in snippets) lasts; None to pass it untouched."""
+        if self._is_excluded(path):
             return None
         if encoding not in (b"", b"identity", b"gzip"):
             self._warn_once(encoding, f"Content-Encoding {encoding.decode('latin-1')!r}")
@@ -326,22 +368,12 @@ class ConsentMiddleware:
         if codec is None:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
             return None
-        insertion = self.fragments(scope, visitor, codec)
-        nonces = nonces_in(csp) if csp is not None else None
-        if nonces is None or not insertion.nonced:
-            head, body = insertion.head, insertion.body
-        else:
-            head = with_nonces(insertion.nonced[0], nonces)
-            body = with_nonces(insertion.nonced[1], nonces)
-        here = _here(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
-        placeholder = self.embeds.for_page(visitor.language, here, self.csrf.issue, codec, nonces)
-        blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
-        return PageRewrite(head, body, blocker)
+        here = _here(raw_path or path.encode(), query)
+        return _PagePlan(self.fragments(visitor, here, codec), here, codec)
 
-    def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> _Insertion:
-        """What goes before ``</head>`` and before ``</body>`` for this visitor, encoded."""
-        path: bytes = scope.get("raw_path") or scope["path"].encode()
-        query: bytes = scope.get("query_string", b"")
+    def fragments(self, visitor: _Visitor, here: str, codec: str) -> _Insertion:
+        """What goes before ``</head>`` and before ``</body>`` for this visitor on the page
+        ``here`` (its path and query), encoded."""
         state = visitor.reading.state
         if not state.has_choice and self.renderer.choosable:
             # The host matters to a banner page only for snippets of providers allowed
@@ -349,8 +381,7 @@ class ConsentMiddleware:
             return self._banner_fragments(
                 state.providers,
                 visitor.language,
-                path,
-                query,
+                here,
                 visitor.hostname if state.providers else "",
                 self.csrf.issue(),
                 iso_week(),
@@ -360,8 +391,7 @@ class ConsentMiddleware:
             state.granted,
             state.providers,
             visitor.language,
-            path,
-            query,
+            here,
             visitor.hostname,
             iso_week(),
             codec,
@@ -371,15 +401,13 @@ class ConsentMiddleware:
         self,
         providers: frozenset[str],
         language: str,
-        path: bytes,
-        query: bytes,
+        here: str,
         host: str,
         csrf: str,
         week: str,
         codec: str,
     ) -> _Insertion:
         """The banner, and the snippets of providers allowed one by one before answering it."""
-        here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
         head, body = self._stylesheet, self.renderer.banner[language].fill(values)
         if providers:
@@ -392,8 +420,7 @@ class ConsentMiddleware:
         granted: frozenset[str],
         providers: frozenset[str],
         language: str,
-        path: bytes,
-        query: bytes,
+        here: str,
         host: str,
         week: str,
         codec: str,
@@ -403,7 +430,6 @@ class ConsentMiddleware:
         # change event) is there whether or not the small link is shown.
         head = self._stylesheet + head
         if self.config.show_settings_link:
-            here = _here(path, query)
             values = {"next": here, "next_q": quote(here, safe="")}
             body += self.renderer.settings_link[language].fill(values)
         return _Insertion.of(head, body, codec)
@@ -422,26 +448,49 @@ class ConsentMiddleware:
 
 @dataclass(frozen=True, slots=True)
 class _Insertion:
-    """A page's fragments, encoded: as a page without a CSP nonce gets them, and with
-    the nonce placeholders kept (None when they have no element a nonce would go on)."""
+    """A page's fragments, encoded: as a page without a CSP nonce gets them, and cut at
+    the nonce placeholders (None when they have no element a nonce would go on)."""
 
     head: bytes
     body: bytes
-    nonced: tuple[bytes, bytes] | None
+    nonced: tuple[NonceSlots, NonceSlots] | None
 
     @classmethod
     def of(cls, head: str, body: str, codec: str) -> _Insertion:
         plain = _encode(without_nonces(head), codec), _encode(without_nonces(body), codec)
         marked = _encode(head, codec), _encode(body, codec)
-        return cls(*plain, marked if marked != plain else None)
+        if marked == plain:
+            return cls(*plain, None)
+        return cls(*plain, (NonceSlots.of(marked[0]), NonceSlots.of(marked[1])))
 
     def bytes(self) -> int:
-        return len(self.head) + len(self.body) + (sum(map(len, self.nonced)) if self.nonced else 0)
+        nonced = sum(len(b) for n in self.nonced for b in n.pieces) if self.nonced else 0
+        return len(self.head) + len(self.body) + nonced
 
 
 @dataclass(frozen=True, slots=True)
+class _PagePlan:
+    """What one visitor's page gets, worked out once a minute (see ``_plan``)."""
+
+    insertion: _Insertion
+    #: The page's own path and query, where the banner's and embeds' forms return to.
+    here: str
+    codec: str
+
+    @staticmethod
+    def bytes_of(plan: _PagePlan | None) -> int:
+        # The insertion is shared with the fragment caches; count it all the same.
+        return plan.insertion.bytes() + len(plan.here) if plan is not None else 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class _Visitor:
-    """What a visitor's request headers say, worked out once per distinct set of them."""
+    """What a visitor's request headers say, worked out once per distinct set of them.
+
+    Compared by identity: a page plan is keyed on the visitor object it was made for,
+    and held by it, so no other visitor (nor this one once it is recomputed, say after
+    its choice lapsed) is ever served that plan.
+    """
 
     reading: CookieReading
     #: When ``reading`` stops being true (their choice lapses).
@@ -451,6 +500,8 @@ class _Visitor:
     hostname: str
     #: Set-Cookie headers expiring the refused trackers' cookies the browser sent.
     expired: tuple[tuple[bytes, bytes], ...]
+    #: Kept in the visitors' cache, so worth keeping page plans for.
+    remembered: bool = True
 
     def bytes(self) -> int:
         return len(self.hostname) + sum(len(value) + 64 for _, value in self.expired)
