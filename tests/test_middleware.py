@@ -1011,3 +1011,37 @@ async def test_a_page_plan_lasts_until_the_minute_changes() -> None:
         now[0] += 1  # the next minute: a fresh token (and ISO week) on the page
         fresh = csrf_token((await client.get("/page")).text)
         assert fresh != first and mw.csrf.valid(fresh)
+
+
+def _raw_page(headers: list[tuple[bytes, bytes]]) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": PAGE.encode()})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # Copied as they are, less the length: the common case.
+        [(b"content-length", b"93"), (b"content-type", b"text/html"), (b"x-kept", b"1")],
+        [(b"x-kept", b"1"), (b"content-type", b"text/html"), (b"content-length", b"93")],
+        # Gone through one by one: two lengths, a name not in lowercase, a Vary.
+        [(b"content-length", b"93"), (b"content-length", b"93"), (b"content-type", b"text/html")],
+        [(b"Content-Length", b"93"), (b"content-type", b"text/html"), (b"x-kept", b"1")],
+        [(b"content-type", b"text/html"), (b"vary", b"Accept"), (b"x-kept", b"1")],
+    ],
+)
+async def test_a_rewritten_page_has_one_right_length_and_the_apps_other_headers(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    app = ConsentMiddleware(_raw_page(headers), config=make_config())
+    async with client_for(app) as client:
+        response = await client.get("/")
+    assert response.headers.get_list("content-length") == [str(len(response.content))]
+    assert "consentgate-banner" in response.text
+    assert response.headers["content-type"] == "text/html"
+    assert response.headers["vary"] in ("Cookie", "Accept, Cookie")
+    assert response.headers["cache-control"] == "private"
+    assert response.headers.get("x-kept") in ("1", None) and len(response.headers) >= 4

@@ -37,6 +37,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -56,7 +57,7 @@ from ._lifespan import Lifespan
 from ._placement import check_placement
 from ._render import ACCEPT_LANGUAGE_READ, Renderer, iso_week
 from ._rewrite import PageRewrite, PlainRewriter, RewriteError, ascii_compatible_codec
-from ._state import SCOPE_KEY, CookieReading, Headers, LazyConsent
+from ._state import SCOPE_KEY, ConsentState, CookieReading, Headers, LazyConsent
 from .log import ConsentLog, open_log
 
 __all__ = ["ConsentMiddleware"]
@@ -94,6 +95,14 @@ _WATCHED = {
     name.encode(): name
     for name in (_CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING, _CSP, _CSP_REPORT_ONLY)
 }
+#: Response headers ``_rewritten_headers`` may change or drop; a response without them
+#: (most pages) has its header list copied, less the length of a rewritten body.
+_REWRITTEN = frozenset(
+    {b"set-cookie", b"vary", b"cache-control", *_DROPPED_WHEN_REWRITTEN, *_EDGE_CACHE_CONTROL}
+    - {b"content-length"}
+)
+_VARY_COOKIE = (b"vary", b"Cookie")
+_PRIVATE = (b"cache-control", b"private")
 
 
 class ConsentMiddleware:
@@ -579,13 +588,14 @@ class _ResponseGate(LazyConsent):
     def _on_start(self, message: Message) -> Awaitable[None]:
         raw_headers = message.get("headers", ())
         content_type = encoding = b""
-        set_cookie = False
+        set_cookie = lowered = False
         csp = csp_report_only = None
         for name, value in raw_headers:
             kind = _WATCHED.get(name)
             if kind is None:
                 if name.islower():
                     continue
+                lowered = True
                 kind = _WATCHED.get(name.lower())
             if kind == _CONTENT_TYPE:
                 content_type = value.lower()
@@ -600,47 +610,78 @@ class _ResponseGate(LazyConsent):
         html = content_type.startswith(b"text/html")
         if html or set_cookie and self.mw.firewall or self.app_read:
             policy = csp if csp is not None else csp_report_only
-            return self._gate_start(message, raw_headers, html, content_type, encoding, policy)
+            return self._gate_start(message, lowered, html, content_type, encoding, policy)
         self.phase = _PASSING
         return self.send_next(message)
 
     def _gate_start(
         self,
         message: Message,
-        raw_headers: Iterable[tuple[bytes, bytes]],
+        lowered: bool,
         html: bool,
         content_type: bytes,
         encoding: bytes,
         csp: bytes | None,
     ) -> Awaitable[None]:
+        """``lowered``: some header names were not lowercase."""
         mw = self.mw
         scope = self.scope
         assert scope is not None
         visitor = self.visitor_for_gate()
-        state = visitor.reading.state
+        reading = visitor.reading
         insert = None
+        added: tuple[tuple[bytes, bytes], ...] = ()
         if html:
             insert = mw.insertions(scope, visitor, message["status"], content_type, encoding, csp)
-        added: list[tuple[bytes, bytes]] = []
-        if html:
-            added += visitor.expired
-            if visitor.reading.reissue:
+            added = visitor.expired
+            if reading.reissue:
                 secure = mw.cookie.secure_for(scope.get("scheme", "http"))
-                reissued = mw.cookie.set_cookie(state, secure=secure).encode("latin-1")
-                added.append((b"set-cookie", reissued))
+                reissued = mw.cookie.set_cookie(reading.state, secure=secure).encode("latin-1")
+                added += ((b"set-cookie", reissued),)
         # A page made for this visitor, or one carrying their cookies, is no shared
         # cache's to keep: private, whatever the app allowed for its own page.
         personal = insert is not None or bool(added)
-        # One pass over the headers: drop tracker cookies the visitor refused; on a
-        # rewritten page drop the length and validators of the app's body; and add
-        # Cookie to Vary, since what passes here (a page, the cookies it may set, what
-        # the app made of the consent) depends on the consent cookie.
+        raw_headers = message.get("headers", ())
+        names = list(map(_name, raw_headers))
+        if lowered or not _REWRITTEN.isdisjoint(names) or names.count(b"content-length") > 1:
+            headers = self._rewritten_headers(raw_headers, reading.state, insert, personal)
+        else:
+            # Nothing the app sent is rewritten: only its body's length may go.
+            headers = list(raw_headers)
+            if insert is not None and b"content-length" in names:
+                del headers[names.index(b"content-length")]
+            headers.append(_VARY_COOKIE)
+            if personal:
+                headers.append(_PRIVATE)
+        headers += added
+        message = {**message, "headers": headers}
+        if insert is None or scope["method"] == "HEAD":
+            # HEAD: the headers a GET would get, less the length only the body would tell.
+            self.phase = _PASSING
+            return self.send_next(message)
+        # Held until the first body message shows whether the body streams.
+        self.insert, self.gzip, self.start = insert, encoding == b"gzip", message
+        self.phase = _HOLDING_START
+        return _DONE
+
+    def _rewritten_headers(
+        self,
+        raw_headers: Iterable[tuple[bytes, bytes]],
+        state: ConsentState,
+        insert: PageRewrite | None,
+        personal: bool,
+    ) -> list[tuple[bytes, bytes]]:
+        """One pass over the headers: drop tracker cookies the visitor refused; on a
+        rewritten page drop the length and validators of the app's body; and add
+        Cookie to Vary, since what passes here (a page, the cookies it may set, what
+        the app made of the consent) depends on the consent cookie."""
+        firewall = self.mw.firewall
         headers: list[tuple[bytes, bytes]] = []
         vary = cache_control = False
         for name, value in raw_headers:
             lowered = name if name.islower() else name.lower()
             if lowered == b"set-cookie":
-                if not mw.firewall.allows_set_cookie(value, state):
+                if not firewall.allows_set_cookie(value, state):
                     continue
             elif lowered in _DROPPED_WHEN_REWRITTEN:
                 if insert is not None:
@@ -655,19 +696,10 @@ class _ResponseGate(LazyConsent):
                     continue
             headers.append((name, value))
         if not vary:
-            headers.append((b"vary", b"Cookie"))
+            headers.append(_VARY_COOKIE)
         if personal and not cache_control:
-            headers.append((b"cache-control", b"private"))
-        headers += added
-        message = {**message, "headers": headers}
-        if insert is None or scope["method"] == "HEAD":
-            # HEAD: the headers a GET would get, less the length only the body would tell.
-            self.phase = _PASSING
-            return self.send_next(message)
-        # Held until the first body message shows whether the body streams.
-        self.insert, self.gzip, self.start = insert, encoding == b"gzip", message
-        self.phase = _HOLDING_START
-        return _DONE
+            headers.append(_PRIVATE)
+        return headers
 
     async def _on_first_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
@@ -712,13 +744,20 @@ async def _send_after_return(message: Message) -> None:
     raise RuntimeError("the app sent a message after it returned")
 
 
-class _Done:
-    """An awaitable that is done at once: what ``send`` returns for a message it keeps."""
+class _Done(tuple[()]):
+    """An awaitable that is done at once: what ``send`` returns for a message it keeps.
+
+    Its ``__await__`` is the empty tuple's iterator, which stops at once: awaiting it
+    runs no Python code (a generator would be made and run for each message held).
+    """
 
     __slots__ = ()
+    if TYPE_CHECKING:
 
-    def __await__(self) -> Generator[None, None, None]:
-        yield from ()
+        def __await__(self) -> Generator[None, None, None]: ...
+
+    else:
+        __await__ = tuple.__iter__
 
 
 _DONE = _Done()

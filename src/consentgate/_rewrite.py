@@ -199,22 +199,21 @@ def inject_whole(
         return body
     start = 0
     if head:
-        found = _first_head_end(body, head_limit)
-        if found is None:
+        # One pattern search: a third of the time of a plain find of "</head>" plus the
+        # two finds that would make sure no other spelling of it comes first.
+        match = _HEAD_END.search(body, 0, head_limit)
+        if match is None:
             head, fragment = b"", head + fragment
         else:
-            start = found
-    body_at = _last_body_end(body, max(start, len(body) - max(body_window, _LONGEST_MARKER)))
+            start = match.start()
+    window = max(start, len(body) - max(body_window, _LONGEST_MARKER))
+    # Nearly every page spells it "</body>", a few bytes before the end: take that if
+    # no "</b" in any case follows it; anything else is _last_body_end's to find.
+    at = body.rfind(b"</body>", window)
+    if at < 0 or _CLOSING_B.search(body, at + 7) is not None:
+        at = _last_body_end(body, window)
     view = memoryview(body)
-    return b"".join((view[:start], head, view[start:body_at], fragment, view[body_at:]))
-
-
-def _first_head_end(body: bytes, limit: int) -> int | None:
-    """Where the first ``</head>`` lying wholly in ``body[:limit]`` starts."""
-    # One pattern search: a third of the time of a plain find of "</head>" plus the
-    # two finds that would make sure no other spelling of it comes first.
-    match = _HEAD_END.search(body, 0, limit)
-    return match.start() if match is not None else None
+    return b"".join((view[:start], head, view[start:at], fragment, view[at:]))
 
 
 def _last_body_end(buf: bytes, window: int) -> int:
