@@ -576,7 +576,14 @@ class _ResponseGate(LazyConsent):
         if phase == _PASSING:
             return self.send_next(message)
         if phase == _STREAMING and message["type"] == "http.response.body":
-            return self._on_chunk(message)
+            if not message.get("more_body", False):
+                return self._on_chunk(message)
+            # A chunk amid the stream, the common case of a streamed page: inline.
+            try:
+                out = self.injector.feed(message.get("body", b""))
+            except RewriteError as exc:
+                return self._cut_short(exc)
+            return self.send_next({"type": "http.response.body", "body": out, "more_body": True})
         if phase == _AWAITING_START and message["type"] == "http.response.start":
             return self._on_start(message)
         if phase == _HOLDING_START and message["type"] == "http.response.body":
@@ -733,11 +740,14 @@ class _ResponseGate(LazyConsent):
                 out += injector.finish()
                 self.phase = _PASSING
         except RewriteError as exc:
-            # Part of the page is gone already: end it here rather than with a traceback.
-            logger.error("consentgate cut a streamed response short: %s", exc)
-            self.phase = _ENDED
-            out, more_body = b"", False
+            return self._cut_short(exc)
         return self.send_next({"type": "http.response.body", "body": out, "more_body": more_body})
+
+    def _cut_short(self, exc: RewriteError) -> Awaitable[None]:
+        # Part of the page is gone already: end it here rather than with a traceback.
+        logger.error("consentgate cut a streamed response short: %s", exc)
+        self.phase = _ENDED
+        return self.send_next({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _send_after_return(message: Message) -> None:

@@ -90,7 +90,7 @@ class HtmlInjector:
         self._head_limit = head_limit
         self._body_window = max(body_window, _LONGEST_MARKER)
         self._pending = b""  # the stream's bytes not sent yet
-        self._offset = 0  # where _pending starts in the stream
+        self._offset = 0  # where _pending starts in the stream, while the head is looked for
         self._head_from = 0  # no </head> starts before this stream position
 
     def feed(self, chunk: bytes) -> bytes:
@@ -101,9 +101,9 @@ class HtmlInjector:
             cut = len(chunk) - self._body_window
             if cut >= 0:
                 # The common streaming step: hold back the window, send the rest.
+                # (_offset is left behind: it counts only while the head is looked for.)
                 out = b"".join((self._pending, memoryview(chunk)[:cut]))
                 self._pending = chunk[cut:]
-                self._offset += len(out)
                 return out
         return b"".join(self._feed(chunk))
 
