@@ -38,7 +38,7 @@ from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -55,7 +55,7 @@ from ._firewall import CookieFirewall
 from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
 from ._placement import check_placement
-from ._render import ACCEPT_LANGUAGE_READ, Renderer, iso_week
+from ._render import ACCEPT_LANGUAGE_READ, BANNER_ROOM, Renderer, iso_week
 from ._rewrite import PageRewrite, PlainRewriter, RewriteError, ascii_compatible_codec
 from ._state import SCOPE_KEY, ConsentState, CookieReading, Headers, LazyConsent
 from .log import ConsentLog, open_log
@@ -154,6 +154,7 @@ class ConsentMiddleware:
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
+        self._policy_path = _policy_path(config.privacy_policy_url)
         self.blocking = Blocking(config)
         self.embeds = EmbedPlaceholders(self.renderer)
         self._warned_encodings: set[bytes] = set()
@@ -326,8 +327,9 @@ class ConsentMiddleware:
         encoding: bytes,
         csp: bytes | None,
     ) -> PageRewrite | None:
-        """What this page gets before ``</head>`` and ``</body>``, and the blocker for the
-        app's own tracker markup; None to pass it untouched.
+        """What this page gets before ``</head>``, before ``</body>`` and after ``<body>``
+        (the banner), and the blocker for the app's own tracker markup; None to pass it
+        untouched.
 
         ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
         """
@@ -347,14 +349,14 @@ class ConsentMiddleware:
         insertion = plan.insertion
         nonces = page_nonces(csp) if csp is not None else None
         if nonces is None or insertion.nonced is None:
-            head, body = insertion.head, insertion.body
+            head, body, top = insertion.head, insertion.body, insertion.top
         else:
-            head, body = insertion.nonced[0].fill(nonces), insertion.nonced[1].fill(nonces)
+            head, body, top = (part.fill(nonces) for part in insertion.nonced)
         placeholder = self.embeds.for_page(
             visitor.language, plan.here, self.csrf.issue, plan.codec, nonces
         )
         blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
-        return PageRewrite(head, body, blocker)
+        return PageRewrite(head, body, blocker, top)
 
     def _plan(
         self,
@@ -377,12 +379,15 @@ class ConsentMiddleware:
         if codec is None:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
             return None
-        here = _here(raw_path or path.encode(), query)
-        return _PagePlan(self.fragments(visitor, here, codec), here, codec)
+        page = raw_path or path.encode()
+        here = _here(page, query)
+        on_policy = unquote_to_bytes(page).rstrip(b"/") == self._policy_path
+        return _PagePlan(self.fragments(visitor, here, on_policy, codec), here, codec)
 
-    def fragments(self, visitor: _Visitor, here: str, codec: str) -> _Insertion:
-        """What goes before ``</head>`` and before ``</body>`` for this visitor on the page
-        ``here`` (its path and query), encoded."""
+    def fragments(self, visitor: _Visitor, here: str, on_policy: bool, codec: str) -> _Insertion:
+        """What goes before ``</head>``, before ``</body>`` and after ``<body>`` for this
+        visitor on the page ``here`` (its path and query; ``on_policy``: the privacy
+        policy's page), encoded."""
         state = visitor.reading.state
         if not state.has_choice and self.renderer.choosable:
             # The host matters to a banner page only for snippets of providers allowed
@@ -391,6 +396,7 @@ class ConsentMiddleware:
                 state.providers,
                 visitor.language,
                 here,
+                on_policy,
                 visitor.hostname if state.providers else "",
                 self.csrf.issue(),
                 iso_week(),
@@ -411,18 +417,24 @@ class ConsentMiddleware:
         providers: frozenset[str],
         language: str,
         here: str,
+        on_policy: bool,
         host: str,
         csrf: str,
         week: str,
         codec: str,
     ) -> _Insertion:
-        """The banner, and the snippets of providers allowed one by one before answering it."""
+        """The banner, and the snippets of providers allowed one by one before answering it.
+
+        The banner opens the body, so a keyboard or a screen reader meets it first; the
+        room it leaves at the end of the page goes where the body ends.
+        """
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
-        head, body = self._stylesheet, self.renderer.banner[language].fill(values)
+        banners = self.renderer.folded_banner if on_policy else self.renderer.banner
+        head, body, top = self._stylesheet, BANNER_ROOM, banners[language].fill(values)
         if providers:
             snippets = self.renderer.snippets(frozenset(), providers, week, host)
             head, body = head + snippets[0], body + snippets[1]
-        return _Insertion.of(head, body, codec)
+        return _Insertion.of(head, body, codec, top)
 
     def _render_consented(
         self,
@@ -455,6 +467,17 @@ class ConsentMiddleware:
             )
 
 
+def _policy_path(url: str | None) -> bytes | None:
+    """The path of the privacy policy, as a request's is compared with it; None without one.
+
+    The host of an absolute URL is not compared: on another site, the path is simply
+    never this site's policy in practice, and the cost of a match is a folded banner.
+    """
+    path = unquote_to_bytes(urlsplit(url or "").path).rstrip(b"/")
+    # A policy at the root of another site ("https://firma.dk/") names no page of this one.
+    return path or None
+
+
 @dataclass(frozen=True, slots=True)
 class _Insertion:
     """A page's fragments, encoded: as a page without a CSP nonce gets them, and cut at
@@ -462,19 +485,26 @@ class _Insertion:
 
     head: bytes
     body: bytes
-    nonced: tuple[NonceSlots, NonceSlots] | None
+    top: bytes
+    nonced: tuple[NonceSlots, NonceSlots, NonceSlots] | None
 
     @classmethod
-    def of(cls, head: str, body: str, codec: str) -> _Insertion:
-        plain = _encode(without_nonces(head), codec), _encode(without_nonces(body), codec)
-        marked = _encode(head, codec), _encode(body, codec)
+    def of(cls, head: str, body: str, codec: str, top: str = "") -> _Insertion:
+        marked = _encode(head, codec), _encode(body, codec), _encode(top, codec)
+        plain = (
+            _encode(without_nonces(head), codec),
+            _encode(without_nonces(body), codec),
+            _encode(without_nonces(top), codec),
+        )
         if marked == plain:
             return cls(*plain, None)
-        return cls(*plain, (NonceSlots.of(marked[0]), NonceSlots.of(marked[1])))
+        return cls(
+            *plain, (NonceSlots.of(marked[0]), NonceSlots.of(marked[1]), NonceSlots.of(marked[2]))
+        )
 
     def bytes(self) -> int:
         nonced = sum(len(b) for n in self.nonced for b in n.pieces) if self.nonced else 0
-        return len(self.head) + len(self.body) + nonced
+        return len(self.head) + len(self.body) + len(self.top) + nonced
 
 
 @dataclass(frozen=True, slots=True)
@@ -545,7 +575,7 @@ class _ResponseGate(LazyConsent):
         "visitor",
     )
     # Set when the response is to be rewritten:
-    insert: PageRewrite  # what goes before </head> and </body>, what is blocked
+    insert: PageRewrite  # what goes before </head>, before </body>, after <body>; what is blocked
     gzip: bool
     start: Message | None  # the held response start, until the first body message
     injector: PlainRewriter  # made once the body turns out to stream

@@ -49,7 +49,7 @@ from ._theme import theme_css
 from .providers import DeclaredCookie, Provider
 from .providers._google import CONSENT_MODE_PRELUDE
 
-__all__ = ["CategoryView", "Fragment", "Renderer"]
+__all__ = ["BANNER_ROOM", "CategoryView", "Fragment", "Renderer"]
 
 _BANNER_INTRO = {True: "banner.intro", False: "banner.intro_without_link"}
 
@@ -145,6 +145,11 @@ def _template_frame(tb: TracebackType | None) -> str | None:
     return found
 
 
+#: Room at the end of a page under the banner, so its last links can scroll out from under
+#: it (the stylesheet gives it the banner's height only while the banner is there).
+BANNER_ROOM = '<div class="cg-room"></div>'
+
+
 class Renderer:
     def __init__(self, config: ConsentConfig, assets: Assets) -> None:
         self.config = config
@@ -198,6 +203,11 @@ class Renderer:
             name: self.env.get_template(name) for p in config.providers for name in p.preludes
         }
         self.banner = {lang: Fragment(self._banner_html(lang)) for lang in self.languages}
+        #: The banner on the privacy policy's own page: folded to its title and its choice,
+        #: so the policy it links to can be read under it (also on a phone).
+        self.folded_banner = {
+            lang: Fragment(self._banner_html(lang, folded=True)) for lang in self.languages
+        }
         self.settings_link = {
             lang: Fragment(self._render("settings_link.html", lang, next_q=hole("next_q")))
             for lang in self.languages
@@ -483,10 +493,11 @@ class Renderer:
         """A click-to-load placeholder's panel (``embed.html``)."""
         return self._render("embed.html", lang, **context)
 
-    def _banner_html(self, lang: str) -> str:
+    def _banner_html(self, lang: str, *, folded: bool = False) -> str:
         return self._render(
             "banner.html",
             lang,
+            folded=folded,
             categories=[c for c in self.declaration(lang) if not c.always_on],
             csrf_token=hole("csrf"),
             next=hole("next"),

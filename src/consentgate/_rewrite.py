@@ -1,10 +1,14 @@
-"""Streaming insertion of HTML fragments before ``</head>`` and ``</body>``.
+"""Streaming insertion of HTML fragments around ``</head>``, ``<body>`` and ``</body>``.
 
 Scanning a whole body for markers costs about a nanosecond a byte in Python, more
 than serving a large page does, so the injector never scans the bulk of a page:
 
 - the head fragment goes before the first ``</head>`` within the first
   ``head_limit`` bytes (64 KiB), where a page's head is; the search stops there;
+- the top fragment (the banner: first in the body, so a keyboard or screen reader
+  meets it first) goes right after the first ``<body ...>`` start tag following
+  that ``</head>``, if the whole tag lies within the same first ``head_limit`` bytes;
+  else it goes with the body fragment;
 - the body fragment goes before the last ``</body>`` within the final
   ``body_window`` bytes (1 KiB), where a page's body ends; those bytes are the
   only part of a stream held back;
@@ -43,6 +47,8 @@ _MAX_SPACE = 16
 _SPACE = rb"[\t\n\f\r ]{0,%d}" % _MAX_SPACE
 _HEAD_END = re.compile(rb"</head" + _SPACE + rb">", re.IGNORECASE)
 _BODY_END = re.compile(rb"</body" + _SPACE + rb">", re.IGNORECASE)
+# A <body> start tag, with its attributes: a ">" inside a quoted value does not end it.
+_BODY_START = re.compile(rb"<body(?:[\t\n\f\r /](?:[^\"'>]|\"[^\"]*\"|'[^']*')*)?>", re.IGNORECASE)
 _CLOSING_B = re.compile(rb"</b", re.IGNORECASE)
 # </body> spelt backwards: searching the reversed window finds the last one first.
 _BODY_END_REVERSED = re.compile(rb">" + _SPACE + rb"ydob/<", re.IGNORECASE)
@@ -61,7 +67,8 @@ class RewriteError(ValueError):
 
 
 class HtmlInjector:
-    """Inserts ``head`` before ``</head>`` and ``body`` before ``</body>``, as the body streams.
+    """Inserts ``head`` before ``</head>``, ``top`` after ``<body>`` and ``body`` before
+    ``</body>``, as the body streams.
 
     Markers match case-insensitively, with up to 16 ASCII whitespace characters
     before the ``>``. See the module docstring for where each fragment goes.
@@ -75,18 +82,21 @@ class HtmlInjector:
         "_head_limit",
         "_offset",
         "_pending",
+        "_top",
     )
 
     def __init__(
         self,
         head: bytes,
         body: bytes,
+        top: bytes = b"",
         *,
         head_limit: int = HEAD_LIMIT,
         body_window: int = BODY_WINDOW,
     ) -> None:
         self._head = head
         self._body = body
+        self._top = top
         self._head_limit = head_limit
         self._body_window = max(body_window, _LONGEST_MARKER)
         self._pending = b""  # the stream's bytes not sent yet
@@ -95,7 +105,7 @@ class HtmlInjector:
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns what can be sent now (may be b"")."""
-        if not self._head:
+        if not (self._head or self._top):
             if not self._body:
                 return chunk
             cut = len(chunk) - self._body_window
@@ -113,27 +123,33 @@ class HtmlInjector:
 
     def whole(self, body: bytes) -> bytes:
         """``feed(body) + finish()`` on a new injector, for a body that came in one piece."""
-        head, fragment = self._head, self._body
-        self._head = self._body = b""
-        return inject_whole(body, head, fragment, self._head_limit, self._body_window)
+        head, fragment, top = self._head, self._body, self._top
+        self._head = self._body = self._top = b""
+        return inject_whole(
+            body, head, fragment, top, head_limit=self._head_limit, body_window=self._body_window
+        )
 
     def _feed(self, chunk: bytes) -> list[bytes | memoryview]:
-        if not (self._head or self._body):
+        if not (self._head or self._top or self._body):
             return [chunk]
         # The stream's unsent bytes are pending + chunk, positions counted from _offset.
         pending = self._pending
         total = len(pending) + len(chunk)
         parts: list[bytes | memoryview] = []
         sent = 0
-        if self._head:
+        if self._head or self._top:
             room = self._head_limit - self._offset - len(pending)
             region = pending + chunk[: max(room, 0)] if pending else chunk
-            at = self._find_head(region, total, final=False)
-            if at is not None:
-                parts += _span(pending, chunk, 0, at)
+            places = self._find_places(region, total, final=False)
+            if places is not None:
+                head_at, top_at = places
+                parts += _span(pending, chunk, 0, head_at)
                 parts.append(self._head)
-                self._head, sent = b"", at
-        if self._head:
+                parts += _span(pending, chunk, head_at, top_at)
+                parts.append(self._top)
+                self._head = self._top = b""
+                sent = top_at
+        if self._head or self._top:
             keep = min(total - self._body_window, self._head_from - self._offset)
         elif self._body:
             keep = total - self._body_window
@@ -149,34 +165,49 @@ class HtmlInjector:
         buf = self._pending
         parts: list[bytes | memoryview] = []
         start = 0
-        if self._head:
-            at = self._find_head(buf, len(buf), final=True)
-            if at is not None:
-                parts += (buf[:at], self._head)
-                self._head, start = b"", at
+        if self._head or self._top:
+            places = self._find_places(buf, len(buf), final=True)
+            if places is not None:
+                head_at, top_at = places
+                parts += (buf[:head_at], self._head, buf[head_at:top_at], self._top)
+                self._head = self._top = b""
+                start = top_at
         if self._body:
             at = _last_body_end(buf, max(start, len(buf) - self._body_window))
             parts += (buf[start:at], self._body)
             start = at
         parts.append(buf[start:])
-        self._pending = self._head = self._body = b""
+        self._pending = self._head = self._top = self._body = b""
         return parts
 
-    def _find_head(self, region: bytes, total: int, *, final: bool) -> int | None:
-        """Where the head fragment goes; None while unknown or for good.
+    def _find_places(self, region: bytes, total: int, *, final: bool) -> tuple[int, int] | None:
+        """Where the head and top fragments go; None while unknown or for good.
 
         ``region`` starts at ``_offset`` and reaches at least to the head limit or
-        to the end of the ``total`` bytes not yet sent.
+        to the end of the ``total`` bytes not yet sent. A top fragment that finds no
+        ``<body>`` is moved to the body fragment's place (and goes at the head's).
         """
         end = min(len(region), self._head_limit - self._offset)
         begin = max(self._head_from - self._offset, 0)
         match = _HEAD_END.search(region, begin, end) if end > begin else None
+        decided = final or self._offset + total >= self._head_limit
         if match is not None:
-            return match.start()
-        if final or self._offset + total >= self._head_limit:
-            # No </head> where a head would be: the fragment goes with the body's.
-            self._body = self._head + self._body
-            self._head = b""
+            if not self._top:
+                return match.start(), match.start()
+            tag = _BODY_START.search(region, match.end(), end)
+            if tag is not None:
+                return match.start(), tag.end()
+            if decided:
+                self._body = self._top + self._body
+                self._top = b""
+                return match.start(), match.start()
+            # The <body> tag may still come: search on from this </head>.
+            self._head_from = self._offset + match.start()
+            return None
+        if decided:
+            # No </head> where a head would be: the fragments go with the body's.
+            self._body = self._head + self._top + self._body
+            self._head = self._top = b""
         else:
             self._head_from = self._offset + max(total - _LONGEST_MARKER, begin)
         return None
@@ -186,34 +217,52 @@ def inject_whole(
     body: bytes,
     head: bytes,
     fragment: bytes,
+    top: bytes = b"",
+    *,
     head_limit: int = HEAD_LIMIT,
     body_window: int = BODY_WINDOW,
 ) -> bytes:
-    """``body`` with ``head`` and ``fragment`` inserted, by the rules of a stream.
+    """``body`` with ``head``, ``top`` and ``fragment`` inserted, by the rules of a stream.
 
     Most pages come whole, so this is the same rules without the streaming
     bookkeeping or an injector object; and the page is copied once, since each
     copy of a large page costs fresh memory pages.
     """
-    if not (head or fragment):
+    if not (head or top or fragment):
         return body
-    start = 0
-    if head:
+    head_at = top_at = 0
+    if head or top:
         # One pattern search: a third of the time of a plain find of "</head>" plus the
         # two finds that would make sure no other spelling of it comes first.
-        match = _HEAD_END.search(body, 0, head_limit)
-        if match is None:
-            head, fragment = b"", head + fragment
+        found = _HEAD_END.search(body, 0, head_limit)
+        if found is None:
+            head, top, fragment = b"", b"", head + top + fragment
         else:
-            start = match.start()
-    window = max(start, len(body) - max(body_window, _LONGEST_MARKER))
+            head_at = top_at = found.start()
+            if top:
+                tag = _BODY_START.search(body, found.end(), head_limit)
+                if tag is None:
+                    top, fragment = b"", top + fragment
+                else:
+                    top_at = tag.end()
+    window = max(top_at, len(body) - max(body_window, _LONGEST_MARKER))
     # Nearly every page spells it "</body>", a few bytes before the end: take that if
     # no "</b" in any case follows it; anything else is _last_body_end's to find.
-    at = body.rfind(b"</body>", window)
-    if at < 0 or _CLOSING_B.search(body, at + 7) is not None:
-        at = _last_body_end(body, window)
+    body_at = body.rfind(b"</body>", window)
+    if body_at < 0 or _CLOSING_B.search(body, body_at + 7) is not None:
+        body_at = _last_body_end(body, window)
     view = memoryview(body)
-    return b"".join((view[:start], head, view[start:at], fragment, view[at:]))
+    return b"".join(
+        (
+            view[:head_at],
+            head,
+            view[head_at:top_at],
+            top,
+            view[top_at:body_at],
+            fragment,
+            view[body_at:],
+        )
+    )
 
 
 def _last_body_end(buf: bytes, window: int) -> int:
@@ -299,12 +348,13 @@ class PageFilter(PlainRewriter, Protocol):
 
 @dataclass(frozen=True, slots=True)
 class PageRewrite:
-    """Everything one page gets: ``head`` and ``body`` inserted, after ``filter`` (if any)
-    rewrote the app's own markup."""
+    """Everything one page gets: ``head``, ``body`` and ``top`` inserted (see
+    :class:`HtmlInjector`), after ``filter`` (if any) rewrote the app's own markup."""
 
     head: bytes
     body: bytes
     filter: PageFilter | None = None
+    top: bytes = b""
 
     def whole(self, page: bytes, *, gzip: bool) -> bytes:
         """The rewritten page, for a body that came in one piece."""
@@ -312,11 +362,11 @@ class PageRewrite:
             return GzipRewriter(self.stream()).whole(page)
         if self.filter is not None:
             page = self.filter.whole(page)
-        return inject_whole(page, self.head, self.body)
+        return inject_whole(page, self.head, self.body, self.top)
 
     def stream(self, *, gzip: bool = False) -> PlainRewriter:
         """A rewriter for a body that streams."""
-        injector = HtmlInjector(self.head, self.body)
+        injector = HtmlInjector(self.head, self.body, self.top)
         plain = injector if self.filter is None else _Chain(self.filter, injector)
         return GzipRewriter(plain) if gzip else plain
 
@@ -342,8 +392,8 @@ class GzipInjector(GzipRewriter):
 
     __slots__ = ()
 
-    def __init__(self, head: bytes, body: bytes) -> None:
-        super().__init__(HtmlInjector(head, body))
+    def __init__(self, head: bytes, body: bytes, top: bytes = b"") -> None:
+        super().__init__(HtmlInjector(head, body, top))
 
 
 def ascii_compatible_codec(charset: str | None) -> str | None:
