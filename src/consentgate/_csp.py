@@ -142,6 +142,8 @@ class NonceSlots:
 
     def fill(self, nonces: Nonces) -> bytes:
         """The HTML as ``with_nonces(html, nonces)`` gives it."""
+        if not self.slots:
+            return self.pieces[0]
         script, style = nonces.script, nonces.style
         if script is not None and script == style and self.attributes_only:
             # The common case: one nonce for scripts and styles, in attributes only.

@@ -351,7 +351,8 @@ class ConsentMiddleware:
         if nonces is None or insertion.nonced is None:
             head, body, top = insertion.head, insertion.body, insertion.top
         else:
-            head, body, top = (part.fill(nonces) for part in insertion.nonced)
+            nonced = insertion.nonced
+            head, body, top = nonced[0].fill(nonces), nonced[1].fill(nonces), nonced[2].fill(nonces)
         placeholder = self.embeds.for_page(
             visitor.language, plan.here, self.csrf.issue, plan.codec, nonces
         )
