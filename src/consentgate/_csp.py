@@ -45,8 +45,13 @@ _SCRIPT_DIRECTIVES = (b"script-src-elem", b"script-src", b"default-src")
 _STYLE_DIRECTIVES = (b"style-src-elem", b"style-src", b"default-src")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Nonces:
+    """The nonces a page's policy gives script and style elements (None: none).
+
+    Read per response, so not frozen (a frozen dataclass's ``__init__`` costs 4x).
+    """
+
     script: bytes | None
     style: bytes | None
 
