@@ -13,7 +13,8 @@
                         otherwise ──> read the visitor's headers (only now; cached);
                                       drop tracker Set-Cookies; add Vary: Cookie; for
                                       HTML: expire refused trackers' cookies, and plan the
-                                      insertions (banner | snippets + settings link),
+                                      insertions (banner | snippets + settings link;
+                                      one cached page plan per visitor, page and minute),
                                       with the nonce of the page's CSP on them, and
                                       the blocker of the app's own tracker markup
                                       (click-to-load placeholders for its embeds); a
@@ -27,7 +28,8 @@ Everything that does not depend on the request (templates, the banner per
 language, snippets per set of granted categories, cookie matchers) is prepared
 in ``__init__``; what depends only on repeating values (a visitor's headers, a
 page's path) is cached, bounded in entries and in bytes, and only while the
-values are small (``_cache.Memo``).
+values are small (``_cache.Memo``). A response's headers are copied, not rebuilt,
+when none of them needs rewriting (most pages send only a type and a length).
 """
 
 from __future__ import annotations
