@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from consentgate import _csp
 from consentgate._csp import (
     SCRIPT_NONCE,
     STYLE_NONCE,
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.anyio
         (b"script-src 'nonce-s'; script-src-elem 'nonce-e'", b"e", None),
         (b"script-src 'self'; default-src 'nonce-d'", None, b"d"),
         (b"SCRIPT-SRC 'NONCE-AbC+/=='", b"AbC+/==", None),
+        (b"script-src 'nonce-low'; style-src 'Nonce-Mixed'", b"low", b"Mixed"),
         (b"script-src\t'nonce-tab'", b"tab", None),
         (b"script-src 'self', script-src 'nonce-second'", b"second", None),
         (b"script-src 'nonce-first'; script-src 'nonce-ignored'", b"first", None),
@@ -49,6 +51,8 @@ pytestmark = pytest.mark.anyio
 )
 def test_nonces_in_policy(policy: bytes, script: bytes | None, style: bytes | None) -> None:
     assert nonces_in(policy) == Nonces(script, style)
+    # Read by its shape too, the second time from what the first remembered.
+    assert page_nonces(policy) == page_nonces(policy) == Nonces(script, style)
 
 
 def test_placeholders_are_filled_or_their_attributes_dropped() -> None:
@@ -211,3 +215,10 @@ async def test_policy_without_nonce_injects_without_nonce_attributes() -> None:
         await choose(client, "accept_all", next_path="/")
         page = await client.get("/", params={"policy": "script-src 'self' 'unsafe-inline'"})
     assert elements(page.text) and "nonce" not in page.text
+
+
+def test_the_remembered_policy_shapes_stay_few() -> None:
+    for n in range(200):
+        policy = b"script-src 'nonce-a'; img-src https://cdn%d.example" % n
+        assert page_nonces(policy) == Nonces(b"a", None)
+    assert 0 < len(_csp._positions) <= _csp._MAX_SHAPES
