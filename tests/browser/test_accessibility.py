@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .conftest import CHROMIUM, Visitor, open_visitor
+from .helpers import CHROMIUM, Visitor, open_visitor
 from .test_expired_form import serve_with_a_stale_token
 
 if not CHROMIUM.exists():

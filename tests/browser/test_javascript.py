@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Frame, Locator, Route, expect
 
-from .conftest import CHROMIUM, Visitor, open_visitor, serve
+from .helpers import CHROMIUM, Visitor, open_visitor, serve
 from .test_no_javascript import (
     ACCEPT_ALL,
     BUFFER_LOADER,
