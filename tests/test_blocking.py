@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from consentgate import ConfigurationError, ConsentConfig, ConsentState, Tracker
-from consentgate._blocking import BOUND, Blocker, Blocking, PageBlocker
+from consentgate._blocking import _TAG, BOUND, Blocker, Blocking, PageBlocker
 from consentgate._registry import Registry, builtin_trackers
 from consentgate._rewrite import PageRewrite
 from consentgate.providers import GoogleAnalytics, GoogleTagManager, Provider, YouTube
@@ -445,6 +445,97 @@ def test_a_stream_holds_back_at_most_the_bound(parts: list[bytes], data: st.Data
         fed += cut - previous
         previous = cut
         assert len(blocker._pending) <= 100 + 16
+
+
+tag_names = st.sampled_from(
+    [b"script", b"SCRIPT", b"Script", b"iframe", b"IFrame", b"img", b"IMG", b"link", b"p"]
+)
+tag_parts = st.sampled_from(
+    [
+        b' src="/app.js"',
+        b" src=/app.js",
+        b' src="https://www.googletagmanager.com/gtag/js?id=G-1"',
+        b" src=//connect.facebook.net/en_US/fbevents.js",
+        b' SRC="HTTPS://WWW.YOUTUBE.COM/embed/x"',
+        b" src='https://www.youtube.com/embed/x'",
+        b' src="https://cdn.example.org/lib.js"',
+        b' src="https://www.example.com/own.js"',
+        b' src="///www.facebook.com/tr"',
+        b' src="https://user@www.facebook.com/tr"',
+        b' src="https:\\\\www.facebook.com\\tr"',
+        b" src=&#47;&#47;www.facebook.com/tr",
+        b' src = "/spaced.js"',
+        b" a= src=y",
+        b' x-src="//www.facebook.com/tr"',
+        b' data-src="/lazy.js"',
+        b' alt="a > b"',
+        b' title="a src=b"',
+        b' alt="<script>fbq(1)</script>"',
+        b' a"b c="x>y"',
+        b' data-consent="marketing"',
+        b' DATA-CATEGORY="analytics"',
+        b' data-consent-src="https://www.youtube.com/embed/x"',
+        b' type="text/plain"',
+        b' type="module"',
+        b' rel="preconnect" href="https://www.googletagmanager.com"',
+        b' rel="preload" href="//www.google-analytics.com/analytics.js"',
+        b' rel="stylesheet" href="/site.css"',
+        b' href="https://www.youtube.com"',
+        b" defer",
+        b" /",
+        b"\n",
+        b'"',
+        b"'",
+    ]
+)
+tag_ends = st.sampled_from(
+    [b">", b"/>", b"", b">fbq('init', '1');</script>", b"></iframe>", b">x()</script>"]
+)
+
+
+def same_as_every_tag_scanned(page: bytes, state: ConsentState, bound: int = BOUND) -> None:
+    """The prefilter decides in the regular-expression engine which tags need no look;
+    the scan of every tag, as the blocker did before it, must come to the same page."""
+    shared = blocking()
+    shared.blocker = Blocker(shared.registry, unknown="block", bound=bound)
+    every_tag = Blocker(shared.registry, unknown="block", bound=bound)
+    every_tag.next_to_look_at = _TAG.search  # type: ignore[method-assign,assignment]
+    fast = shared.page_of(state, "www.example.com", "/").whole(page)
+    shared.blocker = every_tag
+    assert fast == shared.page_of(state, "www.example.com", "/").whole(page)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    tags=st.lists(
+        st.tuples(tag_names, st.lists(tag_parts, max_size=5), tag_ends), min_size=1, max_size=4
+    ),
+    everyone=st.booleans(),
+    bound=st.sampled_from([40, BOUND]),
+)
+def test_the_tags_the_prefilter_skips_are_those_the_scan_would_keep(
+    tags: list[tuple[bytes, list[bytes], bytes]], everyone: bool, bound: int
+) -> None:
+    page = b"<p>".join(b"<" + name + b"".join(parts) + end for name, parts, end in tags)
+    same_as_every_tag_scanned(page, EVERYONE if everyone else NOBODY, bound)
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<script title=\"a src=b\">fbq('init', '1');</script>",
+        b"<script a= src=y>fbq('init', '1');</script>",
+        b'<img a"b c="x>y" src="https://www.facebook.com/tr?id=1">',
+        b'<img src="https://user@www.facebook.com/tr?id=1">',
+        b'<link rel="preconnect" href="https://WWW.GOOGLETAGMANAGER.COM">',
+        b'<iframe data-consent-src="https://www.youtube.com/embed/x" data-consent="youtube">',
+        b"<SCRIPT>fbq('init', '1');</SCRIPT>",
+        b'<script src="/a.js" x=">"></script><script>fbq(1)</script>',
+    ],
+)
+def test_the_prefilter_looks_at_tags_only_a_tokenizer_reads_right(page: bytes) -> None:
+    same_as_every_tag_scanned(page, NOBODY)
+    same_as_every_tag_scanned(page, NOBODY, bound=40)
 
 
 def test_a_script_longer_than_the_bound_is_blocked_whole() -> None:

@@ -120,3 +120,28 @@ async def test_the_placeholder_assets_are_served() -> None:
         for url in re.findall(r'(?:href|src)="(/_consent/static/consentgate-embed[^"]+)"', page):
             response = await client.get(url)
             assert response.status_code == 200 and response.content
+
+
+async def test_only_a_declared_provider_can_be_allowed_from_its_placeholder() -> None:
+    # Vimeo is in the registry but not declared: the visitor was never told about it, so
+    # the placeholder offers its category in the settings rather than an allow of its own.
+    _, _, maps, vimeo = boxes(await get(TWO_VIDEOS, **{"accept-language": "da"}))
+    assert 'name="providers" value="google-maps"' in maps and "cg-embed-settings" not in maps
+    assert "<form" not in vimeo and "<button" not in vimeo
+    link = re.search(r'<a class="cg-embed-settings" href="([^"]+)">([^<]+)</a>', vimeo)
+    assert link is not None
+    assert link[1] == "/_consent/preferences?next=%2Fpage%3Fx%3D1%23consentgate-embed-4"
+    assert link[2] == "Tillad »Markedsføring« i cookie-indstillingerne"
+    assert "Dette indhold leveres af Vimeo." in vimeo
+
+
+async def test_an_undeclared_embed_whose_category_is_not_offered_gets_no_settings_link() -> None:
+    # No declared provider in marketing: the settings do not offer it, so no link there.
+    async def page(request: Request) -> Response:
+        return HTMLResponse(page_with(VIMEO))
+
+    app = make_app(make_config(providers=[]), [Route("/page", page)])
+    async with client_for(app) as client:
+        (vimeo,) = boxes((await client.get("/page")).text)
+    assert 'data-consent-embed="vimeo"' in vimeo
+    assert "<form" not in vimeo and "cg-embed-settings" not in vimeo

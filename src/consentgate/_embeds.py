@@ -5,6 +5,11 @@ once per language and provider from ``templates/embed.html``; per embed only its
 size, its name, the page's address and the form's token are filled in. The
 placeholder's stylesheet and script come with the first placeholder of a page, so
 pages without embeds load nothing more.
+
+Only a provider the site declares (``ConsentConfig(providers=...)``) can be allowed
+from its placeholder: the preference centre and the cookie declaration tell the
+visitor about it. A provider only the tracker registry knows was never shown
+there, so its placeholder leads to the settings, where its category is chosen.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 from html import escape
+from urllib.parse import quote
 
 from ._blocking import Attribute, Placeholder
 from ._csp import SCRIPT_NONCE, STYLE_NONCE, Nonces, with_nonces, without_nonces
@@ -63,13 +69,15 @@ class EmbedPlaceholders:
             own_id = attrs.get("id")
             target = own_id.value if own_id is not None and own_id.value else anchor
             label = attrs.get("title")
+            back = f"{here}#{target}"
             panel = self.panel(language, tracker).fill(
                 {
                     "label": label.value
                     if label is not None and label.value
                     else self._title(tracker),
                     "csrf": token[0],
-                    "next": f"{here}#{target}",
+                    "next": back,
+                    "next_q": quote(back, safe=""),
                 }
             )
             html = _box(tracker, attrs, anchor, language, panel).encode(codec, "xmlcharrefreplace")
@@ -99,14 +107,28 @@ class EmbedPlaceholders:
             if declared is not None and declared.privacy_policy_url
             else tracker.privacy_policy_url
         )
+        renderer = self.renderer
+        allowable = tracker.provider in renderer.provider_table.choosable((tracker.provider,))
+        # Undeclared: the settings, if they offer its category.
+        category = next(
+            (c for c in renderer.declaration(language) if c.name == tracker.category), None
+        )
+        settings_url = (
+            f"{renderer.config.prefix}/preferences?next={hole('next_q')}"
+            if not allowable and category is not None and not category.always_on
+            else ""
+        )
         return Fragment(
-            self.renderer.render_embed(
+            renderer.render_embed(
                 language,
                 provider=tracker.provider,
                 kind=tracker.embed or "content",
                 title=title,
                 description=description,
                 provider_privacy_url=privacy,
+                allowable=allowable,
+                settings_url=settings_url,
+                category_title=category.title if category is not None else "",
                 label=hole("label"),
                 csrf_token=hole("csrf"),
                 next=hole("next"),

@@ -163,11 +163,17 @@ class Registry:
     def of(
         cls, trackers: Iterable[Tracker], categories: Mapping[str, str] | None = None
     ) -> Registry:
-        """The registry of ``trackers``; earlier entries win where they overlap."""
-        categories = categories or {}
+        """The registry of ``trackers``; earlier entries win where they overlap.
+
+        Every entry of a provider gets one category: the one ``categories`` (the
+        site's declared providers) gives it, else its first entry's. So whether a
+        provider's markup may run never depends on which of its entries matched.
+        """
+        trackers = tuple(trackers)
+        needs = {t.provider: t.category for t in reversed(trackers)} | dict(categories or {})
         return cls(
             tuple(
-                replace(t, category=categories[t.provider]) if t.provider in categories else t
+                t if t.category == needs[t.provider] else replace(t, category=needs[t.provider])
                 for t in trackers
             )
         )

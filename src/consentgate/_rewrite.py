@@ -348,8 +348,8 @@ class PageFilter(PlainRewriter, Protocol):
 
 @dataclass(slots=True)
 class PageRewrite:
-    """Everything one page gets: ``head``, ``body`` and ``top`` inserted (see
-    :class:`HtmlInjector`), after ``filter`` (if any) rewrote the app's own markup.
+    """Everything one page gets: ``head``, ``body`` and ``top`` (after ``<body>``)
+    inserted, after ``filter`` (if any) rewrote the app's own markup.
 
     Made per response, so not frozen: a frozen dataclass's ``__init__`` sets each
     field through ``object.__setattr__``, four times the cost (~1 µs here).

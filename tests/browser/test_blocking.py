@@ -8,6 +8,8 @@ and aborted (conftest.Visitor.route), so "requested" means the browser tried.
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -16,7 +18,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.tracker_corpus import CORPUS
 
-from .conftest import CHROMIUM, Visitor, open_visitor, serve
+from .helpers import CHROMIUM, Visitor, open_visitor, serve
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
@@ -113,3 +115,59 @@ def test_a_placeholder_loads_its_video_in_place_with_javascript(
         assert tracked(visitor) == {"www.youtube.com"}
         assert visitor.me()["has_choice"] is False
         assert visitor.errors == []
+
+
+def test_a_placeholder_without_javascript_allows_only_that_provider(
+    browser: Browser, corpus_url: str
+) -> None:
+    with open_visitor(browser, corpus_url, javascript=False) as visitor:
+        visitor.goto(PAGE)
+        box = visitor.page.locator('.cg-embed[data-consent-embed="youtube"]').first
+        # Back to the same place: the first YouTube embed has no id, so its placeholder's.
+        visitor.submit(
+            box.get_by_role("button", name="Indlæs video: YouTube video player"),
+            PAGE + "#consentgate-embed-1",
+        )
+        visitor.page.wait_for_load_state("networkidle")
+        assert visitor.response is not None
+        html = visitor.response.text()  # (the page's URL has the fragment, the response's not)
+        assert 'src="https://www.youtube.com/embed/dQw4w9WgXcQ?si=abc"' in html
+        assert 'data-consent-embed="vimeo"' in html and 'data-consent-embed="google-maps"' in html
+        assert tracked(visitor) == {"www.youtube.com", "www.youtube-nocookie.com"}
+        me = visitor.me()
+        assert me["providers"] == ["youtube"] and me["granted"] == []
+        # Allowing one embed is no answer to the banner.
+        assert visitor.page.locator("#consentgate-banner").count() == 1
+
+
+def test_always_allow_with_javascript_loads_every_youtube_embed_in_place(
+    browser: Browser, corpus_url: str
+) -> None:
+    with open_visitor(browser, corpus_url, javascript=True) as visitor:
+        visitor.goto(PAGE)
+        box = visitor.page.locator('.cg-embed[data-consent-embed="youtube"]').first
+        box.get_by_role("button", name="Tillad altid YouTube").click()
+        expect(visitor.page.locator('.cg-embed[data-consent-embed="youtube"]')).to_have_count(0)
+        expect(visitor.page.locator('.cg-embed[data-consent-embed="vimeo"]')).to_have_count(1)
+        for frame in visitor.page.locator("iframe[data-consent=youtube]").all():
+            expect(frame).to_have_attribute("src", re.compile(r"^https://www\.youtube"))
+        deadline = time.monotonic() + 5
+        while len(tracked(visitor)) < 2 and time.monotonic() < deadline:
+            visitor.page.wait_for_timeout(50)
+        assert tracked(visitor) == {"www.youtube.com", "www.youtube-nocookie.com"}
+        assert visitor.me()["providers"] == ["youtube"]
+        assert visitor.errors == []
+
+
+def test_always_allow_with_javascript_also_runs_the_providers_held_back_scripts(
+    browser: Browser, corpus_url: str
+) -> None:
+    with open_visitor(browser, corpus_url, javascript=True) as visitor:
+        visitor.goto(PAGE)
+        api = visitor.page.locator('script[src="https://player.vimeo.com/api/player.js"]')
+        expect(api).to_have_attribute("type", "text/plain")
+        box = visitor.page.locator('.cg-embed[data-consent-embed="vimeo"]')
+        with visitor.page.expect_request("https://player.vimeo.com/api/player.js"):
+            box.get_by_role("button", name="Tillad altid Vimeo").click()
+        expect(api).not_to_have_attribute("type", "text/plain")
+        expect(visitor.page.locator('.cg-embed[data-consent-embed="youtube"]')).to_have_count(2)

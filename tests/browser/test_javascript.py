@@ -578,7 +578,9 @@ def test_the_settings_dialog_has_the_provider_toggles_too(js_visitor: Visitor) -
     dialog = banner(js_visitor)
     expect(dialog).to_be_visible()
     box(dialog, "providers", "buffer").check()
-    assert indeterminate(box(dialog, "categories", "marketing")) is False  # its one provider: all
+    assert indeterminate(box(dialog, "categories", "marketing"))  # one of Buffer and YouTube
+    box(dialog, "providers", "youtube").check()
+    assert indeterminate(box(dialog, "categories", "marketing")) is False  # both: all of it
     expect(box(dialog, "categories", "marketing")).to_be_checked()
     box(dialog, "providers", "site-kit").check()
     assert indeterminate(box(dialog, "categories", "statistics"))
