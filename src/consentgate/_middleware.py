@@ -5,16 +5,19 @@
                   │               and closed after its shutdown (_lifespan)
                   ├─ not http (websocket) ──> app, untouched
                   ├─ path under the prefix ──> ConsentEndpoints (choose, preferences, me, static)
+                  ├─ /.well-known/gpc.json ──> app, its 404 answered with GPC support (_gpc)
                   └─ anything else ──> app, with a per-request _ResponseGate as its send
                         (and at scope["consentgate"], where the app reads consent);
                         a page request with If-None-Match/-Modified-Since/-Range from a
                         visitor without a choice reaches the app without them:
                         start, not HTML, no Set-Cookie, consent unread ──> passed on as is
-                        otherwise ──> read the visitor's headers (only now; cached);
+                        otherwise ──> read the visitor's headers (only now; cached;
+                                      Sec-GPC among them);
                                       drop tracker Set-Cookies; add Vary: Cookie; for
                                       HTML: expire refused trackers' cookies, and plan the
                                       insertions (banner | snippets + settings link;
-                                      one cached page plan per visitor, page and minute),
+                                      one cached page plan per visitor, language, page
+                                      and minute),
                                       with the nonce of the page's CSP on them, and
                                       the blocker of the app's own tracker markup
                                       (click-to-load placeholders for its embeds); a
@@ -54,8 +57,10 @@ from ._csrf import CsrfTokens
 from ._embeds import EmbedPlaceholders
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
+from ._gpc import GPC_RESOURCE, GpcResource, sends_gpc
 from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
+from ._page_language import LanguageFromPage
 from ._placement import check_placement
 from ._render import ACCEPT_LANGUAGE_READ, BANNER_ROOM, Renderer, iso_week
 from ._rewrite import PageRewrite, PlainRewriter, RewriteError, ascii_compatible_codec
@@ -124,7 +129,7 @@ class ConsentMiddleware:
         self.log: ConsentLog = (
             config.store
             if isinstance(config.store, ConsentLog)
-            else open_log(config.store, timeout=config.store_timeout)
+            else open_log(config.store, timeout=config.store_timeout, chain_key=config.chain_key)
         )
         self.assets = Assets(config.prefix)
         self.renderer = Renderer(config, self.assets)
@@ -156,6 +161,7 @@ class ConsentMiddleware:
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
+        self._gpc_resource = GpcResource() if config.gpc != "ignore" else None
         self._policy_path = _policy_path(config.privacy_policy_url)
         self.blocking = Blocking(config)
         self.embeds = EmbedPlaceholders(self.renderer)
@@ -197,8 +203,9 @@ class ConsentMiddleware:
             max_key_bytes=MAX_CACHED_PATH + 1024,
             value_bytes=_Insertion.bytes,
         )
-        # One visitor's page in one minute: its fragments (shared with every visitor
-        # in the same state, above) and what else a page needs, in one lookup.
+        # One visitor's page in one language and minute: its fragments (shared with
+        # every visitor in the same state, above) and what else a page needs, in one
+        # lookup.
         self._plans = Memo(
             self._plan,
             max_entries=1024,
@@ -221,6 +228,8 @@ class ConsentMiddleware:
         if path == self._prefix or path.startswith(self._prefix_slash):
             await self.endpoints(scope, receive, send)
             return
+        if path == GPC_RESOURCE and self._gpc_resource is not None:
+            send = self._gpc_resource.fallback(scope, send)
         extensions = scope.get("extensions")
         if extensions and not _BYPASS_EXTENSIONS.isdisjoint(extensions):
             scope = {
@@ -263,7 +272,7 @@ class ConsentMiddleware:
     # -- used by the per-request gate -------------------------------------
 
     def visitor_of(self, headers: Headers) -> _Visitor:
-        """What the request's Cookie, Host and Accept-Language headers say; one pass.
+        """What the request's Cookie, Host, Accept-Language and Sec-GPC headers say; one pass.
 
         Of the cookies only what consentgate reads is kept: the consent cookie's
         value and the names of declared tracker cookies. Those, the Host and the
@@ -272,6 +281,7 @@ class ConsentMiddleware:
         """
         consent = host = accept_language = None
         names: list[bytes] = []
+        gpc = False
         for name, value in headers:
             if name == b"cookie":
                 # HTTP/2 may split cookies over several headers (RFC 9113 8.2.3).
@@ -283,16 +293,18 @@ class ConsentMiddleware:
                 host = value
             elif name == b"accept-language":
                 accept_language = value
+            elif name == b"sec-gpc":
+                gpc = gpc or sends_gpc(value)  # several: any one of them is the signal
         if consent is not None and len(consent) > MAX_VALUE_BYTES:
             consent = None  # not one consentgate wrote: no choice
         trackers = self.firewall.trackers_in(names) if names and self.firewall else ()
         if (host is not None and len(host) > MAX_CACHED_HEADER) or (
             accept_language is not None and len(accept_language) > MAX_CACHED_HEADER
         ):
-            return self._visitor(consent, trackers, host, accept_language, remembered=False)
-        visitor = self._visitors(consent, trackers, host, accept_language)
+            return self._visitor(consent, trackers, host, accept_language, gpc, remembered=False)
+        visitor = self._visitors(consent, trackers, host, accept_language, gpc)
         if visitor.valid_until < self._clock():  # their choice lapsed since it was cached
-            visitor = self._visitor(consent, trackers, host, accept_language, remembered=False)
+            visitor = self._visitor(consent, trackers, host, accept_language, gpc, remembered=False)
         return visitor
 
     def _visitor(
@@ -301,6 +313,7 @@ class ConsentMiddleware:
         trackers: tuple[str, ...],
         host: bytes | None,
         accept_language: bytes | None,
+        gpc: bool,
         *,
         remembered: bool = True,
     ) -> _Visitor:
@@ -318,7 +331,9 @@ class ConsentMiddleware:
             if accept_language
             else None
         )
-        return _Visitor(reading, valid_until, language, name, expired, remembered)
+        # The signal changes only what the banner says, and only where it refuses something.
+        gpc = gpc and bool(self.renderer.gpc_refused)
+        return _Visitor(reading, valid_until, language, name, expired, gpc, remembered)
 
     def insertions(
         self,
@@ -328,24 +343,56 @@ class ConsentMiddleware:
         content_type: bytes,
         encoding: bytes,
         csp: bytes | None,
-    ) -> PageRewrite | None:
+    ) -> PageRewrite | LanguageFromPage | None:
         """What this page gets before ``</head>``, before ``</body>`` and after ``<body>``
         (the banner), and the blocker for the app's own tracker markup; None to pass it
-        untouched.
+        untouched. Its texts are in the language ``language_from`` names.
 
         ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
         """
         if not 200 <= status < 300 and status < 400 or status in _UNTOUCHED_STATUSES:
             return None
+        source = self.config.language_from
+        if isinstance(source, str):
+            if source == "accept-language":
+                return self._rewrite(scope, visitor, visitor.language, content_type, encoding, csp)
+            # "html-lang": whether the page is rewritten does not depend on its language,
+            # only with what, which waits for its <html lang>.
+            if self._codec_if_rewritten(scope["path"], content_type, encoding) is None:
+                return None
+
+            def rewrite_in(lang: str | None) -> PageRewrite:
+                language = self.renderer.language_of(lang) or visitor.language
+                rewrite = self._rewrite(scope, visitor, language, content_type, encoding, csp)
+                assert rewrite is not None  # the page is rewritten: see above
+                return rewrite
+
+            return LanguageFromPage(rewrite_in)
+        language = self.renderer.language_of(self._language_from_app(source, scope))
+        return self._rewrite(
+            scope, visitor, language or visitor.language, content_type, encoding, csp
+        )
+
+    def _rewrite(
+        self,
+        scope: Scope,
+        visitor: _Visitor,
+        language: str,
+        content_type: bytes,
+        encoding: bytes,
+        csp: bytes | None,
+    ) -> PageRewrite | None:
+        """The page's rewrite with its texts in ``language``; None to pass it untouched."""
         path: str = scope["path"]
         raw_path: bytes | None = scope.get("raw_path")
         query: bytes = scope.get("query_string", b"")
         if visitor.remembered:
+            minute = self.csrf.minute()
             plan = self._plans(
-                visitor, self.csrf.minute(), path, raw_path, query, content_type, encoding
+                visitor, language, minute, path, raw_path, query, content_type, encoding
             )
         else:
-            plan = self._plan(visitor, 0, path, raw_path, query, content_type, encoding)
+            plan = self._plan(visitor, language, 0, path, raw_path, query, content_type, encoding)
         if plan is None:
             return None
         insertion = plan.insertion
@@ -355,15 +402,14 @@ class ConsentMiddleware:
         else:
             nonced = insertion.nonced
             head, body, top = nonced[0].fill(nonces), nonced[1].fill(nonces), nonced[2].fill(nonces)
-        placeholder = self.embeds.for_page(
-            visitor.language, plan.here, self.csrf.issue, plan.codec, nonces
-        )
+        placeholder = self.embeds.for_page(language, plan.here, self.csrf.issue, plan.codec, nonces)
         blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
         return PageRewrite(head, body, blocker, top)
 
     def _plan(
         self,
         visitor: _Visitor,
+        language: str,
         minute: int,
         path: str,
         raw_path: bytes | None,
@@ -371,8 +417,25 @@ class ConsentMiddleware:
         content_type: bytes,
         encoding: bytes,
     ) -> _PagePlan | None:
-        """What a page of this visitor's gets, as long as the minute (which gives the banner
-        form's token, and the ISO week in snippets) lasts; None to pass it untouched."""
+        """What a page of this visitor's gets in ``language``, as long as the minute (which
+        gives the banner form's token, and the ISO week in snippets) lasts; None to pass it
+        untouched.
+
+        Cached in ``_plans``, so its arguments are everything the page's fragments depend
+        on: the visitor (compared by identity: their choice, host, GPC signal), the
+        language, the minute, the page's path and query, its Content-Type and encoding.
+        """
+        codec = self._codec_if_rewritten(path, content_type, encoding)
+        if codec is None:
+            return None
+        page = raw_path or path.encode()
+        here = _here(page, query)
+        on_policy = unquote_to_bytes(page).rstrip(b"/") == self._policy_path
+        return _PagePlan(self.fragments(visitor, language, here, on_policy, codec), here, codec)
+
+    def _codec_if_rewritten(self, path: str, content_type: bytes, encoding: bytes) -> str | None:
+        """The codec a page at ``path`` is rewritten in; None (warned about once, unless
+        excluded) when it passes untouched."""
         if self._is_excluded(path):
             return None
         if encoding not in (b"", b"identity", b"gzip"):
@@ -381,34 +444,43 @@ class ConsentMiddleware:
         codec = _codec_for(content_type)
         if codec is None:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
-            return None
-        page = raw_path or path.encode()
-        here = _here(page, query)
-        on_policy = unquote_to_bytes(page).rstrip(b"/") == self._policy_path
-        return _PagePlan(self.fragments(visitor, here, on_policy, codec), here, codec)
+        return codec
 
-    def fragments(self, visitor: _Visitor, here: str, on_policy: bool, codec: str) -> _Insertion:
+    @staticmethod
+    def _language_from_app(source: Callable[[Scope], str | None], scope: Scope) -> str | None:
+        """What the site's ``language_from`` function says; its failure costs the page only
+        its language (logged), never the banner."""
+        try:
+            return source(scope)
+        except Exception:
+            logger.exception("language_from failed; the banner follows Accept-Language")
+            return None
+
+    def fragments(
+        self, visitor: _Visitor, language: str, here: str, on_policy: bool, codec: str
+    ) -> _Insertion:
         """What goes before ``</head>``, before ``</body>`` and after ``<body>`` for this
         visitor on the page ``here`` (its path and query; ``on_policy``: the privacy
-        policy's page), encoded."""
+        policy's page), encoded, with texts in ``language``."""
         state = visitor.reading.state
         if not state.has_choice and self.renderer.choosable:
             # The host matters to a banner page only for snippets of providers allowed
             # one by one: without them, every host shares one entry.
             return self._banner_fragments(
                 state.providers,
-                visitor.language,
+                language,
                 here,
                 on_policy,
                 visitor.hostname if state.providers else "",
                 self.csrf.issue(),
                 iso_week(),
                 codec,
+                visitor.gpc,
             )
         return self._consented_fragments(
             state.granted,
             state.providers,
-            visitor.language,
+            language,
             here,
             visitor.hostname,
             iso_week(),
@@ -425,6 +497,7 @@ class ConsentMiddleware:
         csrf: str,
         week: str,
         codec: str,
+        gpc: bool,
     ) -> _Insertion:
         """The banner, and the snippets of providers allowed one by one before answering it.
 
@@ -432,7 +505,11 @@ class ConsentMiddleware:
         room it leaves at the end of the page goes where the body ends.
         """
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
-        banners = self.renderer.folded_banner if on_policy else self.renderer.banner
+        renderer = self.renderer
+        if on_policy:
+            banners = renderer.folded_gpc_banner if gpc else renderer.folded_banner
+        else:
+            banners = renderer.gpc_banner if gpc else renderer.banner
         head, body, top = self._stylesheet, BANNER_ROOM, banners[language].fill(values)
         if providers:
             snippets = self.renderer.snippets(frozenset(), providers, week, host)
@@ -542,6 +619,8 @@ class _Visitor:
     hostname: str
     #: Set-Cookie headers expiring the refused trackers' cookies the browser sent.
     expired: tuple[tuple[bytes, bytes], ...]
+    #: The browser sends Global Privacy Control, and it refuses something here.
+    gpc: bool
     #: Kept in the visitors' cache, so worth keeping page plans for.
     remembered: bool = True
 
@@ -578,7 +657,8 @@ class _ResponseGate(LazyConsent):
         "visitor",
     )
     # Set when the response is to be rewritten:
-    insert: PageRewrite  # what goes before </head>, before </body>, after <body>; what is blocked
+    # What goes before </head>, before </body>, after <body>; what is blocked:
+    insert: PageRewrite | LanguageFromPage
     gzip: bool
     start: Message | None  # the held response start, until the first body message
     injector: PlainRewriter  # made once the body turns out to stream
@@ -708,7 +788,7 @@ class _ResponseGate(LazyConsent):
         self,
         raw_headers: Iterable[tuple[bytes, bytes]],
         state: ConsentState,
-        insert: PageRewrite | None,
+        insert: PageRewrite | LanguageFromPage | None,
         personal: bool,
     ) -> list[tuple[bytes, bytes]]:
         """One pass over the headers: drop tracker cookies the visitor refused; on a
