@@ -1078,3 +1078,56 @@ async def test_a_rewritten_page_has_one_right_length_and_the_apps_other_headers(
     assert response.headers["vary"] in ("Cookie", "Accept, Cookie")
     assert response.headers["cache-control"] == "private"
     assert response.headers.get("x-kept") in ("1", None) and len(response.headers) >= 4
+
+
+async def _page_as_asked(request: Request) -> Response:
+    """The same path in the language, charset and encoding the request's x- headers ask
+    for: what the page is served as is the app's choice, from headers consentgate never
+    reads for itself."""
+    lang = request.headers.get("x-lang", "")
+    charset = request.headers.get("x-charset", "utf-8")
+    headers = (
+        {"content-encoding": request.headers["x-encoding"]}
+        if "x-encoding" in request.headers
+        else {}
+    )
+    html = f'<!doctype html><html lang="{lang}"><head><title>x</title></head><body>x</body></html>'
+    return Response(
+        html.encode(charset), media_type=f"text/html; charset={charset}", headers=headers
+    )
+
+
+def _header_language(scope: Scope) -> str | None:
+    return dict(scope["headers"]).get(b"x-lang", b"").decode() or None
+
+
+@pytest.mark.parametrize(
+    "language_from", ["html-lang", _header_language], ids=["html-lang", "function"]
+)
+async def test_a_page_plan_is_made_per_language_of_the_page(language_from: Any) -> None:
+    # One visitor, one page, one Accept-Language: only the page's language differs.
+    config = make_config(language_from=language_from)
+    mw = ConsentMiddleware(Starlette(routes=[Route("/", _page_as_asked)]), config=config)
+    async with client_for(mw, headers={"accept-language": "en"}) as client:
+        for _ in range(2):  # the second round is answered from the plans of the first
+            for lang in ("da", "de", "", "da"):
+                html = (await client.get("/", headers={"x-lang": lang})).text
+                assert _LANG.findall(html) == [lang or "en"]
+    assert len(mw._plans) == 3
+
+
+async def test_a_page_plan_is_made_per_charset_and_encoding() -> None:
+    mw = ConsentMiddleware(Starlette(routes=[Route("/", _page_as_asked)]), config=make_config())
+    async with client_for(mw, headers={"accept-language": "da"}) as client:
+        for _ in range(2):
+            for charset in ("utf-8", "iso-8859-1"):
+                response = await client.get("/", headers={"x-charset": charset})
+                assert response.encoding == charset
+                # Danish in the page's own charset: "ø" whole, never utf-8 read as latin-1.
+                assert "Dit valg om cookies" in response.text
+                assert "ø" in response.text and "Ã" not in response.text
+            # An encoding consentgate cannot rewrite passes untouched, and is no plan for
+            # the same page sent plainly.
+            untouched = await client.get("/", headers={"x-encoding": "x-unknown"})
+            assert "consentgate-banner" not in untouched.text
+            assert "consentgate-banner" in (await client.get("/")).text
