@@ -48,7 +48,7 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._assets import Assets
-from ._blocking import Blocking
+from ._blocking import Blocking, Placeholder
 from ._cache import Memo
 from ._config import ConsentConfig
 from ._cookie import MAX_VALUE_BYTES, ConsentCookie
@@ -397,12 +397,23 @@ class ConsentMiddleware:
             return None
         insertion = plan.insertion
         nonces = page_nonces(csp) if csp is not None else None
-        if nonces is None or insertion.nonced is None:
+        if nonces is None:
             head, body, top = insertion.head, insertion.body, insertion.top
+            placeholder = plan.placeholder
         else:
+            # The response's own nonces go on what is inserted: filled per response.
             nonced = insertion.nonced
-            head, body, top = nonced[0].fill(nonces), nonced[1].fill(nonces), nonced[2].fill(nonces)
-        placeholder = self.embeds.for_page(language, plan.here, self.csrf.issue, plan.codec, nonces)
+            if nonced is None:
+                head, body, top = insertion.head, insertion.body, insertion.top
+            else:
+                head, body, top = (
+                    nonced[0].fill(nonces),
+                    nonced[1].fill(nonces),
+                    nonced[2].fill(nonces),
+                )
+            placeholder = self.embeds.for_page(
+                language, plan.here, self.csrf.issue, plan.codec, nonces
+            )
         blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
         return PageRewrite(head, body, blocker, top)
 
@@ -431,7 +442,9 @@ class ConsentMiddleware:
         page = raw_path or path.encode()
         here = _here(page, query)
         on_policy = unquote_to_bytes(page).rstrip(b"/") == self._policy_path
-        return _PagePlan(self.fragments(visitor, language, here, on_policy, codec), here, codec)
+        insertion = self.fragments(visitor, language, here, on_policy, codec)
+        placeholder = self.embeds.for_page(language, here, self.csrf.issue, codec, None)
+        return _PagePlan(insertion, here, codec, placeholder)
 
     def _codec_if_rewritten(self, path: str, content_type: bytes, encoding: bytes) -> str | None:
         """The codec a page at ``path`` is rewritten in; None (warned about once, unless
@@ -595,6 +608,9 @@ class _PagePlan:
     #: The page's own path and query, where the banner's and embeds' forms return to.
     here: str
     codec: str
+    #: The blocker's callback for a page without a CSP nonce: its form's token is the
+    #: minute's, which the plan lasts for.
+    placeholder: Placeholder
 
     @staticmethod
     def bytes_of(plan: _PagePlan | None) -> int:
