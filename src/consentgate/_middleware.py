@@ -95,6 +95,8 @@ _EDGE_CACHE_CONTROL = frozenset(
     {b"surrogate-control", b"cdn-cache-control", b"cloudflare-cdn-cache-control", b"edge-control"}
 )
 _name = itemgetter(0)
+#: The request headers a visitor is read from.
+_VISITOR_HEADERS = frozenset({b"cookie", b"host", b"accept-language", b"sec-gpc"})
 # Response headers the gate reads; ASGI names are lowercase, others are lowered.
 _CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING = "content-type", "set-cookie", "content-encoding"
 _CSP, _CSP_REPORT_ONLY = "content-security-policy", "content-security-policy-report-only"
@@ -283,6 +285,8 @@ class ConsentMiddleware:
         names: list[bytes] = []
         gpc = False
         for name, value in headers:
+            if name not in _VISITOR_HEADERS:  # most of a browser's dozen or so
+                continue
             if name == b"cookie":
                 # HTTP/2 may split cookies over several headers (RFC 9113 8.2.3).
                 found, others = split_cookies(value, self._cookie_name)
