@@ -580,7 +580,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument(
         "--check", action="store_true", help="exit 1 when a consentgate target is not met"
     )
+    parser.add_argument(
+        "--without-blocker",
+        action="store_true",
+        help="consentgate without the blocker of the app's own tracker markup",
+    )
     args = parser.parse_args(argv)
+    if args.without_blocker:
+        os.environ[apps.WITHOUT_BLOCKER_ENV] = "1"  # the servers inherit it
     if args.rounds < 1 or args.seconds < 1 or args.connections < 1 or args.threads < 1:
         parser.error("--rounds, --seconds, --connections and --threads must be at least 1")
     if args.warmup < 0:

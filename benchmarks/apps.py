@@ -58,6 +58,7 @@ __all__ = [
     "STATS",
     "SECRET_KEY",
     "STORE_ENV",
+    "WITHOUT_BLOCKER_ENV",
     "STREAM_CHUNKS",
     "TAGS_PAGE",
     "bare",
@@ -72,6 +73,9 @@ __all__ = [
 
 #: Environment variable with the consent log URL of the consentgate variant.
 STORE_ENV = "CONSENTGATE_BENCH_STORE"
+#: Environment variable: when "1", the consentgate variant runs without the blocker of
+#: the app's own tracker markup (``--without-blocker``: what the rest of the path costs).
+WITHOUT_BLOCKER_ENV = "CONSENTGATE_BENCH_WITHOUT_BLOCKER"
 #: Shared by every consentgate server, so one consent cookie is valid in all of them.
 SECRET_KEY = "benchmark-only-secret-key-never-use-it-anywhere-0123456789"
 
@@ -495,10 +499,24 @@ def bare() -> Starlette:
     return Starlette(routes=routes())
 
 
+class _NoBlocking:
+    def page_of(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+class ConsentMiddlewareWithoutBlocker(ConsentMiddleware):
+    """consentgate with no blocker of the app's own markup: a page is only injected into.
+    A measurement aid, to tell the blocker's cost from the rest of the request path."""
+
+    def __init__(self, app: ASGIApp, *, config: ConsentConfig) -> None:
+        super().__init__(app, config=config)
+        self.blocking = _NoBlocking()  # type: ignore[assignment]
+
+
 def consentgate() -> Starlette:
-    return Starlette(
-        routes=routes(), middleware=[Middleware(ConsentMiddleware, config=consent_config())]
-    )
+    without_blocker = os.environ.get(WITHOUT_BLOCKER_ENV) == "1"
+    middleware = ConsentMiddlewareWithoutBlocker if without_blocker else ConsentMiddleware
+    return Starlette(routes=routes(), middleware=[Middleware(middleware, config=consent_config())])
 
 
 def floor() -> Starlette:

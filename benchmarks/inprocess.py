@@ -642,7 +642,14 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help="also list the functions consentgate's request runs its instructions in",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is not met")
+    parser.add_argument(
+        "--without-blocker",
+        action="store_true",
+        help="consentgate without the blocker of the app's own tracker markup",
+    )
     args = parser.parse_args(argv)
+    if args.without_blocker:
+        os.environ[apps.WITHOUT_BLOCKER_ENV] = "1"
     if args.repeats < 10 or args.batch_ms <= 0 or args.warmup < 1 or args.memory_requests < 1:
         parser.error("--repeats must be at least 10, the others positive")
     args.variants = ["bare", *(v for v in VARIANTS if v != "bare" and v in args.variants)]

@@ -6,15 +6,19 @@ import itertools
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, strategies as st
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from consentgate import _csp
 from consentgate._csp import (
     SCRIPT_NONCE,
     STYLE_NONCE,
     Nonces,
+    NonceSlots,
     nonces_in,
+    page_nonces,
     with_nonces,
     without_nonces,
 )
@@ -35,6 +39,7 @@ pytestmark = pytest.mark.anyio
         (b"script-src 'nonce-s'; script-src-elem 'nonce-e'", b"e", None),
         (b"script-src 'self'; default-src 'nonce-d'", None, b"d"),
         (b"SCRIPT-SRC 'NONCE-AbC+/=='", b"AbC+/==", None),
+        (b"script-src 'nonce-low'; style-src 'Nonce-Mixed'", b"low", b"Mixed"),
         (b"script-src\t'nonce-tab'", b"tab", None),
         (b"script-src 'self', script-src 'nonce-second'", b"second", None),
         (b"script-src 'nonce-first'; script-src 'nonce-ignored'", b"first", None),
@@ -46,6 +51,8 @@ pytestmark = pytest.mark.anyio
 )
 def test_nonces_in_policy(policy: bytes, script: bytes | None, style: bytes | None) -> None:
     assert nonces_in(policy) == Nonces(script, style)
+    # Read by its shape too, the second time from what the first remembered.
+    assert page_nonces(policy) == page_nonces(policy) == Nonces(script, style)
 
 
 def test_placeholders_are_filled_or_their_attributes_dropped() -> None:
@@ -57,6 +64,67 @@ def test_placeholders_are_filled_or_their_attributes_dropped() -> None:
         b'<script nonce="s"></script><style></style>'
     )
     assert without_nonces(html) == "<script></script><style></style>"
+
+
+# A policy's pieces: directive names (all cases), sources, nonce expressions, separators.
+_policy_pieces = st.sampled_from(
+    [
+        b"script-src",
+        b"SCRIPT-SRC-ELEM",
+        b"style-src",
+        b"Style-Src-Elem",
+        b"default-src",
+        b"img-src",
+        b"'self'",
+        b"'strict-dynamic'",
+        b"'nonce-",
+        b"'NONCE-",
+        b"'",
+        b" ",
+        b"\t",
+        b";",
+        b",",
+    ]
+) | st.from_regex(rb"\A[A-Za-z0-9+/_=-]{1,6}\Z")
+
+
+@given(st.lists(_policy_pieces, max_size=24).map(b"".join))
+def test_a_policy_read_by_its_shape_gives_what_reading_it_whole_gives(policy: bytes) -> None:
+    # Twice: the second reading comes from the remembered shape.
+    assert page_nonces(policy) == nonces_in(policy)
+    assert page_nonces(policy) == nonces_in(policy)
+
+
+def test_policies_of_one_shape_give_each_their_own_nonces() -> None:
+    policy = b"script-src 'nonce-%s'; style-src 'self' 'nonce-%s'"
+    assert page_nonces(policy % (b"a1", b"b1")) == Nonces(b"a1", b"b1")
+    assert page_nonces(policy % (b"a2", b"b2")) == Nonces(b"a2", b"b2")
+    # The same values in another shape: read anew, not taken from the first shape.
+    swapped = b"style-src 'nonce-%s'; script-src 'self' 'nonce-%s'"
+    assert page_nonces(swapped % (b"a2", b"b2")) == Nonces(b"b2", b"a2")
+
+
+_html_pieces = st.sampled_from(
+    [
+        f' nonce="{SCRIPT_NONCE}"',
+        f' nonce="{STYLE_NONCE}"',
+        SCRIPT_NONCE,
+        STYLE_NONCE,
+        "<script>",
+        ' nonce="',
+        '"',
+        "x",
+    ]
+)
+_nonce = st.none() | st.sampled_from([b"n0nce", b"other", b"n0nce"])
+
+
+@given(st.lists(_html_pieces, max_size=12).map("".join), _nonce, _nonce)
+def test_precut_fragments_fill_as_replacing_the_placeholders_does(
+    html: str, script: bytes | None, style: bytes | None
+) -> None:
+    nonces = Nonces(script, style)
+    assert NonceSlots.of(html.encode()).fill(nonces) == with_nonces(html.encode(), nonces)
 
 
 # -- through the middleware --------------------------------------------------------
@@ -147,3 +215,10 @@ async def test_policy_without_nonce_injects_without_nonce_attributes() -> None:
         await choose(client, "accept_all", next_path="/")
         page = await client.get("/", params={"policy": "script-src 'self' 'unsafe-inline'"})
     assert elements(page.text) and "nonce" not in page.text
+
+
+def test_the_remembered_policy_shapes_stay_few() -> None:
+    for n in range(200):
+        policy = b"script-src 'nonce-a'; img-src https://cdn%d.example" % n
+        assert page_nonces(policy) == Nonces(b"a", None)
+    assert 0 < len(_csp._positions) <= _csp._MAX_SHAPES

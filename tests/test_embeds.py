@@ -6,10 +6,12 @@ import re
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
+from consentgate import ConsentMiddleware
 from consentgate.providers import GoogleMaps, YouTube
 
 from .helpers import client_for, make_app, make_config
@@ -145,3 +147,33 @@ async def test_an_undeclared_embed_whose_category_is_not_offered_gets_no_setting
         (vimeo,) = boxes((await client.get("/page")).text)
     assert 'data-consent-embed="vimeo"' in vimeo
     assert "<form" not in vimeo and "cg-embed-settings" not in vimeo
+
+
+async def test_a_remembered_placeholder_returns_to_its_own_page_with_the_minutes_token() -> None:
+    # A page without a CSP nonce takes its placeholders' callback from the cached page
+    # plan: each page must still get its own way back, and each minute a fresh token.
+    async def page(request: Request) -> Response:
+        return HTMLResponse(TWO_VIDEOS)
+
+    config = make_config(providers=[YouTube(), GoogleMaps()])
+    mw = ConsentMiddleware(Starlette(routes=[Route("/page", page)]), config=config)
+    now = [1_800_000_000.0]  # the start of a minute
+    mw.csrf._clock = mw.csrf._signer.clock = lambda: now[0]
+
+    async def first_box(url: str) -> tuple[str, str]:
+        box = boxes((await client.get(url)).text)[0]
+        return _NEXT.findall(box)[0], _TOKEN.findall(box)[0]
+
+    async with client_for(mw) as client:
+        for _ in range(2):  # the second round is answered from the plans of the first
+            back_1, token_1 = await first_box("/page?x=1")
+            back_2, token_2 = await first_box("/page?x=2")
+            assert (back_1, back_2) == ("/page?x=1#intro", "/page?x=2#intro")
+            assert token_1 == token_2 and mw.csrf.valid(token_1)
+        now[0] += 60
+        _, fresh = await first_box("/page?x=1")
+    assert fresh != token_1 and mw.csrf.valid(fresh)
+
+
+_NEXT = re.compile(r'name="next" value="([^"]*)"')
+_TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')

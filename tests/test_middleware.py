@@ -1004,3 +1004,130 @@ async def test_only_a_valid_host_name_reaches_a_snippet(host: str, srv: str) -> 
         html = (await client.get("/page", headers={"host": host})).text
     assert srv in html
     assert "evil" not in html and "x" * 100 not in html
+
+
+# -- page plans: one visitor's page, remembered for the minute ------------------------
+
+
+def _gated_site() -> ConsentMiddleware:
+    return ConsentMiddleware(Starlette(routes=site_routes()), config=make_config())
+
+
+_LANG = re.compile(r'id="consentgate-banner"[^>]* lang="([a-z-]+)"')
+_NEXT = re.compile(r'name="next" value="([^"]*)"')
+
+
+async def test_a_page_plan_is_never_served_to_another_visitor() -> None:
+    mw = _gated_site()
+    async with client_for(mw) as danish, client_for(mw) as english, client_for(mw) as chose:
+        await choose(chose, "accept_all")
+        for _ in range(2):  # the second round is answered from the plans of the first
+            da = (await danish.get("/page?x=1", headers={"accept-language": "da"})).text
+            en = (await english.get("/page?x=1", headers={"accept-language": "en"})).text
+            other = (await danish.get("/page?x=2", headers={"accept-language": "da"})).text
+            accepted = (await chose.get("/page?x=1", headers={"accept-language": "da"})).text
+            assert _LANG.findall(da) == ["da"] and _LANG.findall(en) == ["en"]
+            assert set(_NEXT.findall(da)) == {"/page?x=1"}
+            assert set(_NEXT.findall(other)) == {"/page?x=2"}
+            assert "consentgate-banner" not in accepted and "googletagmanager.com" in accepted
+        assert len(mw._plans) == 4
+
+
+async def test_a_page_plan_lasts_until_the_minute_changes() -> None:
+    mw = _gated_site()
+    now = [1_800_000_000.0]
+    mw.csrf._clock = mw.csrf._signer.clock = lambda: now[0]
+    async with client_for(mw) as client:
+        first = csrf_token((await client.get("/page")).text)
+        now[0] += 59
+        assert csrf_token((await client.get("/page")).text) == first
+        now[0] += 1  # the next minute: a fresh token (and ISO week) on the page
+        fresh = csrf_token((await client.get("/page")).text)
+        assert fresh != first and mw.csrf.valid(fresh)
+
+
+def _raw_page(headers: list[tuple[bytes, bytes]]) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": PAGE.encode()})
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # Copied as they are, less the length: the common case.
+        [(b"content-length", b"93"), (b"content-type", b"text/html"), (b"x-kept", b"1")],
+        [(b"x-kept", b"1"), (b"content-type", b"text/html"), (b"content-length", b"93")],
+        # Gone through one by one: two lengths, a name not in lowercase, a Vary.
+        [(b"content-length", b"93"), (b"content-length", b"93"), (b"content-type", b"text/html")],
+        [(b"Content-Length", b"93"), (b"content-type", b"text/html"), (b"x-kept", b"1")],
+        [(b"content-type", b"text/html"), (b"vary", b"Accept"), (b"x-kept", b"1")],
+    ],
+)
+async def test_a_rewritten_page_has_one_right_length_and_the_apps_other_headers(
+    headers: list[tuple[bytes, bytes]],
+) -> None:
+    app = ConsentMiddleware(_raw_page(headers), config=make_config())
+    async with client_for(app) as client:
+        response = await client.get("/")
+    assert response.headers.get_list("content-length") == [str(len(response.content))]
+    assert "consentgate-banner" in response.text
+    assert response.headers["content-type"] == "text/html"
+    assert response.headers["vary"] in ("Cookie", "Accept, Cookie")
+    assert response.headers["cache-control"] == "private"
+    assert response.headers.get("x-kept") in ("1", None) and len(response.headers) >= 4
+
+
+async def _page_as_asked(request: Request) -> Response:
+    """The same path in the language, charset and encoding the request's x- headers ask
+    for: what the page is served as is the app's choice, from headers consentgate never
+    reads for itself."""
+    lang = request.headers.get("x-lang", "")
+    charset = request.headers.get("x-charset", "utf-8")
+    headers = (
+        {"content-encoding": request.headers["x-encoding"]}
+        if "x-encoding" in request.headers
+        else {}
+    )
+    html = f'<!doctype html><html lang="{lang}"><head><title>x</title></head><body>x</body></html>'
+    return Response(
+        html.encode(charset), media_type=f"text/html; charset={charset}", headers=headers
+    )
+
+
+def _header_language(scope: Scope) -> str | None:
+    return dict(scope["headers"]).get(b"x-lang", b"").decode() or None
+
+
+@pytest.mark.parametrize(
+    "language_from", ["html-lang", _header_language], ids=["html-lang", "function"]
+)
+async def test_a_page_plan_is_made_per_language_of_the_page(language_from: Any) -> None:
+    # One visitor, one page, one Accept-Language: only the page's language differs.
+    config = make_config(language_from=language_from)
+    mw = ConsentMiddleware(Starlette(routes=[Route("/", _page_as_asked)]), config=config)
+    async with client_for(mw, headers={"accept-language": "en"}) as client:
+        for _ in range(2):  # the second round is answered from the plans of the first
+            for lang in ("da", "de", "", "da"):
+                html = (await client.get("/", headers={"x-lang": lang})).text
+                assert _LANG.findall(html) == [lang or "en"]
+    assert len(mw._plans) == 3
+
+
+async def test_a_page_plan_is_made_per_charset_and_encoding() -> None:
+    mw = ConsentMiddleware(Starlette(routes=[Route("/", _page_as_asked)]), config=make_config())
+    async with client_for(mw, headers={"accept-language": "da"}) as client:
+        for _ in range(2):
+            for charset in ("utf-8", "iso-8859-1"):
+                response = await client.get("/", headers={"x-charset": charset})
+                assert response.encoding == charset
+                # Danish in the page's own charset: "ø" whole, never utf-8 read as latin-1.
+                assert "Dit valg om cookies" in response.text
+                assert "ø" in response.text and "Ã" not in response.text
+            # An encoding consentgate cannot rewrite passes untouched, and is no plan for
+            # the same page sent plainly.
+            untouched = await client.get("/", headers={"x-encoding": "x-unknown"})
+            assert "consentgate-banner" not in untouched.text
+            assert "consentgate-banner" in (await client.get("/")).text

@@ -40,6 +40,10 @@ class CsrfTokens:
         self._clock = clock
         self._cached: tuple[int, str] = (-1, "")
 
+    def minute(self) -> int:
+        """Which token :meth:`issue` gives now: it changes once a minute."""
+        return int(self._clock()) // TOKEN_REUSE_SECONDS
+
     def issue(self) -> str:
         minute = int(self._clock()) // TOKEN_REUSE_SECONDS
         if self._cached[0] != minute:

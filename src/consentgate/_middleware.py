@@ -15,7 +15,9 @@
                                       Sec-GPC among them);
                                       drop tracker Set-Cookies; add Vary: Cookie; for
                                       HTML: expire refused trackers' cookies, and plan the
-                                      insertions (banner | snippets + settings link),
+                                      insertions (banner | snippets + settings link;
+                                      one cached page plan per visitor, language, page
+                                      and minute),
                                       with the nonce of the page's CSP on them, and
                                       the blocker of the app's own tracker markup
                                       (click-to-load placeholders for its embeds); a
@@ -29,7 +31,8 @@ Everything that does not depend on the request (templates, the banner per
 language, snippets per set of granted categories, cookie matchers) is prepared
 in ``__init__``; what depends only on repeating values (a visitor's headers, a
 page's path) is cached, bounded in entries and in bytes, and only while the
-values are small (``_cache.Memo``).
+values are small (``_cache.Memo``). A response's headers are copied, not rebuilt,
+when none of them needs rewriting (most pages send only a type and a length).
 """
 
 from __future__ import annotations
@@ -39,16 +42,17 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._assets import Assets
-from ._blocking import Blocking
+from ._blocking import Blocking, Placeholder
 from ._cache import Memo
 from ._config import ConsentConfig
 from ._cookie import MAX_VALUE_BYTES, ConsentCookie
-from ._csp import Nonces, nonces_in, with_nonces, without_nonces
+from ._csp import NonceSlots, page_nonces, without_nonces
 from ._csrf import CsrfTokens
 from ._embeds import EmbedPlaceholders
 from ._endpoints import ConsentEndpoints
@@ -60,7 +64,7 @@ from ._page_language import LanguageFromPage
 from ._placement import check_placement
 from ._render import ACCEPT_LANGUAGE_READ, BANNER_ROOM, Renderer, iso_week
 from ._rewrite import PageRewrite, PlainRewriter, RewriteError, ascii_compatible_codec
-from ._state import SCOPE_KEY, CookieReading, Headers, LazyConsent
+from ._state import SCOPE_KEY, ConsentState, CookieReading, Headers, LazyConsent
 from .log import ConsentLog, open_log
 
 __all__ = ["ConsentMiddleware"]
@@ -91,6 +95,8 @@ _EDGE_CACHE_CONTROL = frozenset(
     {b"surrogate-control", b"cdn-cache-control", b"cloudflare-cdn-cache-control", b"edge-control"}
 )
 _name = itemgetter(0)
+#: The request headers a visitor is read from.
+_VISITOR_HEADERS = frozenset({b"cookie", b"host", b"accept-language", b"sec-gpc"})
 # Response headers the gate reads; ASGI names are lowercase, others are lowered.
 _CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING = "content-type", "set-cookie", "content-encoding"
 _CSP, _CSP_REPORT_ONLY = "content-security-policy", "content-security-policy-report-only"
@@ -98,6 +104,14 @@ _WATCHED = {
     name.encode(): name
     for name in (_CONTENT_TYPE, _SET_COOKIE, _CONTENT_ENCODING, _CSP, _CSP_REPORT_ONLY)
 }
+#: Response headers ``_rewritten_headers`` may change or drop; a response without them
+#: (most pages) has its header list copied, less the length of a rewritten body.
+_REWRITTEN = frozenset(
+    {b"set-cookie", b"vary", b"cache-control", *_DROPPED_WHEN_REWRITTEN, *_EDGE_CACHE_CONTROL}
+    - {b"content-length"}
+)
+_VARY_COOKIE = (b"vary", b"Cookie")
+_PRIVATE = (b"cache-control", b"private")
 
 
 class ConsentMiddleware:
@@ -191,6 +205,16 @@ class ConsentMiddleware:
             max_key_bytes=MAX_CACHED_PATH + 1024,
             value_bytes=_Insertion.bytes,
         )
+        # One visitor's page in one language and minute: its fragments (shared with
+        # every visitor in the same state, above) and what else a page needs, in one
+        # lookup.
+        self._plans = Memo(
+            self._plan,
+            max_entries=1024,
+            max_bytes=8 * 1024 * 1024,
+            max_key_bytes=2 * MAX_CACHED_PATH + 512,
+            value_bytes=_PagePlan.bytes_of,
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -261,6 +285,8 @@ class ConsentMiddleware:
         names: list[bytes] = []
         gpc = False
         for name, value in headers:
+            if name not in _VISITOR_HEADERS:  # most of a browser's dozen or so
+                continue
             if name == b"cookie":
                 # HTTP/2 may split cookies over several headers (RFC 9113 8.2.3).
                 found, others = split_cookies(value, self._cookie_name)
@@ -279,10 +305,10 @@ class ConsentMiddleware:
         if (host is not None and len(host) > MAX_CACHED_HEADER) or (
             accept_language is not None and len(accept_language) > MAX_CACHED_HEADER
         ):
-            return self._visitor(consent, trackers, host, accept_language, gpc)
+            return self._visitor(consent, trackers, host, accept_language, gpc, remembered=False)
         visitor = self._visitors(consent, trackers, host, accept_language, gpc)
         if visitor.valid_until < self._clock():  # their choice lapsed since it was cached
-            visitor = self._visitor(consent, trackers, host, accept_language, gpc)
+            visitor = self._visitor(consent, trackers, host, accept_language, gpc, remembered=False)
         return visitor
 
     def _visitor(
@@ -292,6 +318,8 @@ class ConsentMiddleware:
         host: bytes | None,
         accept_language: bytes | None,
         gpc: bool,
+        *,
+        remembered: bool = True,
     ) -> _Visitor:
         reading, valid_until = self.cookie.read_until(
             consent.decode("latin-1") if consent else None
@@ -309,7 +337,7 @@ class ConsentMiddleware:
         )
         # The signal changes only what the banner says, and only where it refuses something.
         gpc = gpc and bool(self.renderer.gpc_refused)
-        return _Visitor(reading, valid_until, language, name, expired, gpc)
+        return _Visitor(reading, valid_until, language, name, expired, gpc, remembered)
 
     def insertions(
         self,
@@ -322,17 +350,110 @@ class ConsentMiddleware:
     ) -> PageRewrite | LanguageFromPage | None:
         """What this page gets before ``</head>``, before ``</body>`` and after ``<body>``
         (the banner), and the blocker for the app's own tracker markup; None to pass it
-        untouched.
+        untouched. Its texts are in the language ``language_from`` names.
 
         ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
         """
+        if not 200 <= status < 300 and status < 400 or status in _UNTOUCHED_STATUSES:
+            return None
+        source = self.config.language_from
+        if isinstance(source, str):
+            if source == "accept-language":
+                return self._rewrite(scope, visitor, visitor.language, content_type, encoding, csp)
+            # "html-lang": whether the page is rewritten does not depend on its language,
+            # only with what, which waits for its <html lang>.
+            if self._codec_if_rewritten(scope["path"], content_type, encoding) is None:
+                return None
+
+            def rewrite_in(lang: str | None) -> PageRewrite:
+                language = self.renderer.language_of(lang) or visitor.language
+                rewrite = self._rewrite(scope, visitor, language, content_type, encoding, csp)
+                assert rewrite is not None  # the page is rewritten: see above
+                return rewrite
+
+            return LanguageFromPage(rewrite_in)
+        language = self.renderer.language_of(self._language_from_app(source, scope))
+        return self._rewrite(
+            scope, visitor, language or visitor.language, content_type, encoding, csp
+        )
+
+    def _rewrite(
+        self,
+        scope: Scope,
+        visitor: _Visitor,
+        language: str,
+        content_type: bytes,
+        encoding: bytes,
+        csp: bytes | None,
+    ) -> PageRewrite | None:
+        """The page's rewrite with its texts in ``language``; None to pass it untouched."""
         path: str = scope["path"]
-        if (
-            not 200 <= status < 300
-            and status < 400
-            or status in _UNTOUCHED_STATUSES
-            or self._is_excluded(path)
-        ):
+        raw_path: bytes | None = scope.get("raw_path")
+        query: bytes = scope.get("query_string", b"")
+        if visitor.remembered:
+            minute = self.csrf.minute()
+            plan = self._plans(
+                visitor, language, minute, path, raw_path, query, content_type, encoding
+            )
+        else:
+            plan = self._plan(visitor, language, 0, path, raw_path, query, content_type, encoding)
+        if plan is None:
+            return None
+        insertion = plan.insertion
+        nonces = page_nonces(csp) if csp is not None else None
+        if nonces is None:
+            head, body, top = insertion.head, insertion.body, insertion.top
+            placeholder = plan.placeholder
+        else:
+            # The response's own nonces go on what is inserted: filled per response.
+            nonced = insertion.nonced
+            if nonced is None:
+                head, body, top = insertion.head, insertion.body, insertion.top
+            else:
+                head, body, top = (
+                    nonced[0].fill(nonces),
+                    nonced[1].fill(nonces),
+                    nonced[2].fill(nonces),
+                )
+            placeholder = self.embeds.for_page(
+                language, plan.here, self.csrf.issue, plan.codec, nonces
+            )
+        blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
+        return PageRewrite(head, body, blocker, top)
+
+    def _plan(
+        self,
+        visitor: _Visitor,
+        language: str,
+        minute: int,
+        path: str,
+        raw_path: bytes | None,
+        query: bytes,
+        content_type: bytes,
+        encoding: bytes,
+    ) -> _PagePlan | None:
+        """What a page of this visitor's gets in ``language``, as long as the minute (which
+        gives the banner form's token, and the ISO week in snippets) lasts; None to pass it
+        untouched.
+
+        Cached in ``_plans``, so its arguments are everything the page's fragments depend
+        on: the visitor (compared by identity: their choice, host, GPC signal), the
+        language, the minute, the page's path and query, its Content-Type and encoding.
+        """
+        codec = self._codec_if_rewritten(path, content_type, encoding)
+        if codec is None:
+            return None
+        page = raw_path or path.encode()
+        here = _here(page, query)
+        on_policy = unquote_to_bytes(page).rstrip(b"/") == self._policy_path
+        insertion = self.fragments(visitor, language, here, on_policy, codec)
+        placeholder = self.embeds.for_page(language, here, self.csrf.issue, codec, None)
+        return _PagePlan(insertion, here, codec, placeholder)
+
+    def _codec_if_rewritten(self, path: str, content_type: bytes, encoding: bytes) -> str | None:
+        """The codec a page at ``path`` is rewritten in; None (warned about once, unless
+        excluded) when it passes untouched."""
+        if self._is_excluded(path):
             return None
         if encoding not in (b"", b"identity", b"gzip"):
             self._warn_once(encoding, f"Content-Encoding {encoding.decode('latin-1')!r}")
@@ -340,43 +461,7 @@ class ConsentMiddleware:
         codec = _codec_for(content_type)
         if codec is None:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
-            return None
-        nonces = nonces_in(csp) if csp is not None else None
-        source = self.config.language_from
-        if isinstance(source, str):
-            if source == "accept-language":
-                return self._rewrite(scope, visitor, visitor.language, codec, nonces)
-            return LanguageFromPage(
-                lambda tag: self._rewrite(
-                    scope,
-                    visitor,
-                    self.renderer.language_of(tag) or visitor.language,
-                    codec,
-                    nonces,
-                )
-            )
-        language = self.renderer.language_of(self._language_from_app(source, scope))
-        return self._rewrite(scope, visitor, language or visitor.language, codec, nonces)
-
-    def _rewrite(
-        self,
-        scope: Scope,
-        visitor: _Visitor,
-        language: str,
-        codec: str,
-        nonces: Nonces | None,
-    ) -> PageRewrite:
-        """The page's rewrite with its texts in ``language``."""
-        insertion = self.fragments(scope, visitor, codec, language)
-        if nonces is None or not insertion.nonced:
-            head, body, top = insertion.head, insertion.body, insertion.top
-        else:
-            head, body, top = (with_nonces(part, nonces) for part in insertion.nonced)
-        path: str = scope["path"]
-        here = _here(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
-        placeholder = self.embeds.for_page(language, here, self.csrf.issue, codec, nonces)
-        blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
-        return PageRewrite(head, body, blocker, top)
+        return codec
 
     @staticmethod
     def _language_from_app(source: Callable[[Scope], str | None], scope: Scope) -> str | None:
@@ -389,14 +474,11 @@ class ConsentMiddleware:
             return None
 
     def fragments(
-        self, scope: Scope, visitor: _Visitor, codec: str, language: str | None = None
+        self, visitor: _Visitor, language: str, here: str, on_policy: bool, codec: str
     ) -> _Insertion:
         """What goes before ``</head>``, before ``</body>`` and after ``<body>`` for this
-        visitor, encoded, with texts in ``language`` (the visitor's Accept-Language when not
-        given)."""
-        language = language or visitor.language
-        path: bytes = scope.get("raw_path") or scope["path"].encode()
-        query: bytes = scope.get("query_string", b"")
+        visitor on the page ``here`` (its path and query; ``on_policy``: the privacy
+        policy's page), encoded, with texts in ``language``."""
         state = visitor.reading.state
         if not state.has_choice and self.renderer.choosable:
             # The host matters to a banner page only for snippets of providers allowed
@@ -404,8 +486,8 @@ class ConsentMiddleware:
             return self._banner_fragments(
                 state.providers,
                 language,
-                path,
-                query,
+                here,
+                on_policy,
                 visitor.hostname if state.providers else "",
                 self.csrf.issue(),
                 iso_week(),
@@ -416,8 +498,7 @@ class ConsentMiddleware:
             state.granted,
             state.providers,
             language,
-            path,
-            query,
+            here,
             visitor.hostname,
             iso_week(),
             codec,
@@ -427,8 +508,8 @@ class ConsentMiddleware:
         self,
         providers: frozenset[str],
         language: str,
-        path: bytes,
-        query: bytes,
+        here: str,
+        on_policy: bool,
         host: str,
         csrf: str,
         week: str,
@@ -440,9 +521,7 @@ class ConsentMiddleware:
         The banner opens the body, so a keyboard or a screen reader meets it first; the
         room it leaves at the end of the page goes where the body ends.
         """
-        here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
-        on_policy = unquote_to_bytes(path).rstrip(b"/") == self._policy_path
         renderer = self.renderer
         if on_policy:
             banners = renderer.folded_gpc_banner if gpc else renderer.folded_banner
@@ -459,8 +538,7 @@ class ConsentMiddleware:
         granted: frozenset[str],
         providers: frozenset[str],
         language: str,
-        path: bytes,
-        query: bytes,
+        here: str,
         host: str,
         week: str,
         codec: str,
@@ -470,7 +548,6 @@ class ConsentMiddleware:
         # change event) is there whether or not the small link is shown.
         head = self._stylesheet + head
         if self.config.show_settings_link:
-            here = _here(path, query)
             values = {"next": here, "next_q": quote(here, safe="")}
             body += self.renderer.settings_link[language].fill(values)
         return _Insertion.of(head, body, codec)
@@ -500,13 +577,13 @@ def _policy_path(url: str | None) -> bytes | None:
 
 @dataclass(frozen=True, slots=True)
 class _Insertion:
-    """A page's fragments, encoded: as a page without a CSP nonce gets them, and with
-    the nonce placeholders kept (None when they have no element a nonce would go on)."""
+    """A page's fragments, encoded: as a page without a CSP nonce gets them, and cut at
+    the nonce placeholders (None when they have no element a nonce would go on)."""
 
     head: bytes
     body: bytes
     top: bytes
-    nonced: tuple[bytes, bytes, bytes] | None
+    nonced: tuple[NonceSlots, NonceSlots, NonceSlots] | None
 
     @classmethod
     def of(cls, head: str, body: str, codec: str, top: str = "") -> _Insertion:
@@ -516,16 +593,43 @@ class _Insertion:
             _encode(without_nonces(body), codec),
             _encode(without_nonces(top), codec),
         )
-        return cls(*plain, marked if marked != plain else None)
+        if marked == plain:
+            return cls(*plain, None)
+        return cls(
+            *plain, (NonceSlots.of(marked[0]), NonceSlots.of(marked[1]), NonceSlots.of(marked[2]))
+        )
 
     def bytes(self) -> int:
-        nonced = sum(map(len, self.nonced)) if self.nonced else 0
+        nonced = sum(len(b) for n in self.nonced for b in n.pieces) if self.nonced else 0
         return len(self.head) + len(self.body) + len(self.top) + nonced
 
 
 @dataclass(frozen=True, slots=True)
+class _PagePlan:
+    """What one visitor's page gets, worked out once a minute (see ``_plan``)."""
+
+    insertion: _Insertion
+    #: The page's own path and query, where the banner's and embeds' forms return to.
+    here: str
+    codec: str
+    #: The blocker's callback for a page without a CSP nonce: its form's token is the
+    #: minute's, which the plan lasts for.
+    placeholder: Placeholder
+
+    @staticmethod
+    def bytes_of(plan: _PagePlan | None) -> int:
+        # The insertion is shared with the fragment caches; count it all the same.
+        return plan.insertion.bytes() + len(plan.here) if plan is not None else 0
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class _Visitor:
-    """What a visitor's request headers say, worked out once per distinct set of them."""
+    """What a visitor's request headers say, worked out once per distinct set of them.
+
+    Compared by identity: a page plan is keyed on the visitor object it was made for,
+    and held by it, so no other visitor (nor this one once it is recomputed, say after
+    its choice lapsed) is ever served that plan.
+    """
 
     reading: CookieReading
     #: When ``reading`` stops being true (their choice lapses).
@@ -537,6 +641,8 @@ class _Visitor:
     expired: tuple[tuple[bytes, bytes], ...]
     #: The browser sends Global Privacy Control, and it refuses something here.
     gpc: bool
+    #: Kept in the visitors' cache, so worth keeping page plans for.
+    remembered: bool = True
 
     def bytes(self) -> int:
         return len(self.hostname) + sum(len(value) + 64 for _, value in self.expired)
@@ -603,7 +709,14 @@ class _ResponseGate(LazyConsent):
         if phase == _PASSING:
             return self.send_next(message)
         if phase == _STREAMING and message["type"] == "http.response.body":
-            return self._on_chunk(message)
+            if not message.get("more_body", False):
+                return self._on_chunk(message)
+            # A chunk amid the stream, the common case of a streamed page: inline.
+            try:
+                out = self.injector.feed(message.get("body", b""))
+            except RewriteError as exc:
+                return self._cut_short(exc)
+            return self.send_next({"type": "http.response.body", "body": out, "more_body": True})
         if phase == _AWAITING_START and message["type"] == "http.response.start":
             return self._on_start(message)
         if phase == _HOLDING_START and message["type"] == "http.response.body":
@@ -615,13 +728,14 @@ class _ResponseGate(LazyConsent):
     def _on_start(self, message: Message) -> Awaitable[None]:
         raw_headers = message.get("headers", ())
         content_type = encoding = b""
-        set_cookie = False
+        set_cookie = lowered = False
         csp = csp_report_only = None
         for name, value in raw_headers:
             kind = _WATCHED.get(name)
             if kind is None:
                 if name.islower():
                     continue
+                lowered = True
                 kind = _WATCHED.get(name.lower())
             if kind == _CONTENT_TYPE:
                 content_type = value.lower()
@@ -636,47 +750,78 @@ class _ResponseGate(LazyConsent):
         html = content_type.startswith(b"text/html")
         if html or set_cookie and self.mw.firewall or self.app_read:
             policy = csp if csp is not None else csp_report_only
-            return self._gate_start(message, raw_headers, html, content_type, encoding, policy)
+            return self._gate_start(message, lowered, html, content_type, encoding, policy)
         self.phase = _PASSING
         return self.send_next(message)
 
     def _gate_start(
         self,
         message: Message,
-        raw_headers: Iterable[tuple[bytes, bytes]],
+        lowered: bool,
         html: bool,
         content_type: bytes,
         encoding: bytes,
         csp: bytes | None,
     ) -> Awaitable[None]:
+        """``lowered``: some header names were not lowercase."""
         mw = self.mw
         scope = self.scope
         assert scope is not None
         visitor = self.visitor_for_gate()
-        state = visitor.reading.state
+        reading = visitor.reading
         insert = None
+        added: tuple[tuple[bytes, bytes], ...] = ()
         if html:
             insert = mw.insertions(scope, visitor, message["status"], content_type, encoding, csp)
-        added: list[tuple[bytes, bytes]] = []
-        if html:
-            added += visitor.expired
-            if visitor.reading.reissue:
+            added = visitor.expired
+            if reading.reissue:
                 secure = mw.cookie.secure_for(scope.get("scheme", "http"))
-                reissued = mw.cookie.set_cookie(state, secure=secure).encode("latin-1")
-                added.append((b"set-cookie", reissued))
+                reissued = mw.cookie.set_cookie(reading.state, secure=secure).encode("latin-1")
+                added += ((b"set-cookie", reissued),)
         # A page made for this visitor, or one carrying their cookies, is no shared
         # cache's to keep: private, whatever the app allowed for its own page.
         personal = insert is not None or bool(added)
-        # One pass over the headers: drop tracker cookies the visitor refused; on a
-        # rewritten page drop the length and validators of the app's body; and add
-        # Cookie to Vary, since what passes here (a page, the cookies it may set, what
-        # the app made of the consent) depends on the consent cookie.
+        raw_headers = message.get("headers", ())
+        names = list(map(_name, raw_headers))
+        if lowered or not _REWRITTEN.isdisjoint(names) or names.count(b"content-length") > 1:
+            headers = self._rewritten_headers(raw_headers, reading.state, insert, personal)
+        else:
+            # Nothing the app sent is rewritten: only its body's length may go.
+            headers = list(raw_headers)
+            if insert is not None and b"content-length" in names:
+                del headers[names.index(b"content-length")]
+            headers.append(_VARY_COOKIE)
+            if personal:
+                headers.append(_PRIVATE)
+        headers += added
+        message = {**message, "headers": headers}
+        if insert is None or scope["method"] == "HEAD":
+            # HEAD: the headers a GET would get, less the length only the body would tell.
+            self.phase = _PASSING
+            return self.send_next(message)
+        # Held until the first body message shows whether the body streams.
+        self.insert, self.gzip, self.start = insert, encoding == b"gzip", message
+        self.phase = _HOLDING_START
+        return _DONE
+
+    def _rewritten_headers(
+        self,
+        raw_headers: Iterable[tuple[bytes, bytes]],
+        state: ConsentState,
+        insert: PageRewrite | LanguageFromPage | None,
+        personal: bool,
+    ) -> list[tuple[bytes, bytes]]:
+        """One pass over the headers: drop tracker cookies the visitor refused; on a
+        rewritten page drop the length and validators of the app's body; and add
+        Cookie to Vary, since what passes here (a page, the cookies it may set, what
+        the app made of the consent) depends on the consent cookie."""
+        firewall = self.mw.firewall
         headers: list[tuple[bytes, bytes]] = []
         vary = cache_control = False
         for name, value in raw_headers:
             lowered = name if name.islower() else name.lower()
             if lowered == b"set-cookie":
-                if not mw.firewall.allows_set_cookie(value, state):
+                if not firewall.allows_set_cookie(value, state):
                     continue
             elif lowered in _DROPPED_WHEN_REWRITTEN:
                 if insert is not None:
@@ -691,19 +836,10 @@ class _ResponseGate(LazyConsent):
                     continue
             headers.append((name, value))
         if not vary:
-            headers.append((b"vary", b"Cookie"))
+            headers.append(_VARY_COOKIE)
         if personal and not cache_control:
-            headers.append((b"cache-control", b"private"))
-        headers += added
-        message = {**message, "headers": headers}
-        if insert is None or scope["method"] == "HEAD":
-            # HEAD: the headers a GET would get, less the length only the body would tell.
-            self.phase = _PASSING
-            return self.send_next(message)
-        # Held until the first body message shows whether the body streams.
-        self.insert, self.gzip, self.start = insert, encoding == b"gzip", message
-        self.phase = _HOLDING_START
-        return _DONE
+            headers.append(_PRIVATE)
+        return headers
 
     async def _on_first_body(self, message: Message) -> None:
         body: bytes = message.get("body", b"")
@@ -737,24 +873,34 @@ class _ResponseGate(LazyConsent):
                 out += injector.finish()
                 self.phase = _PASSING
         except RewriteError as exc:
-            # Part of the page is gone already: end it here rather than with a traceback.
-            logger.error("consentgate cut a streamed response short: %s", exc)
-            self.phase = _ENDED
-            out, more_body = b"", False
+            return self._cut_short(exc)
         return self.send_next({"type": "http.response.body", "body": out, "more_body": more_body})
+
+    def _cut_short(self, exc: RewriteError) -> Awaitable[None]:
+        # Part of the page is gone already: end it here rather than with a traceback.
+        logger.error("consentgate cut a streamed response short: %s", exc)
+        self.phase = _ENDED
+        return self.send_next({"type": "http.response.body", "body": b"", "more_body": False})
 
 
 async def _send_after_return(message: Message) -> None:
     raise RuntimeError("the app sent a message after it returned")
 
 
-class _Done:
-    """An awaitable that is done at once: what ``send`` returns for a message it keeps."""
+class _Done(tuple[()]):
+    """An awaitable that is done at once: what ``send`` returns for a message it keeps.
+
+    Its ``__await__`` is the empty tuple's iterator, which stops at once: awaiting it
+    runs no Python code (a generator would be made and run for each message held).
+    """
 
     __slots__ = ()
+    if TYPE_CHECKING:
 
-    def __await__(self) -> Generator[None, None, None]:
-        yield from ()
+        def __await__(self) -> Generator[None, None, None]: ...
+
+    else:
+        __await__ = tuple.__iter__
 
 
 _DONE = _Done()
