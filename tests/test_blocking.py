@@ -496,6 +496,12 @@ tag_parts = st.sampled_from(
         b' title="a src=b"',
         b' alt="<script>fbq(1)</script>"',
         b' a"b c="x>y"',
+        b' ="="',
+        b' a"b="x>"',
+        b' x="y"="z"',
+        b' a=b="x y="',
+        b" a/=",
+        b" a =b",
         b' data-consent="marketing"',
         b' DATA-CATEGORY="analytics"',
         b' data-consent-src="https://www.youtube.com/embed/x"',
@@ -686,6 +692,42 @@ def test_a_url_written_with_character_references_is_still_seen() -> None:
 )
 def test_a_greater_than_sign_in_a_quoted_value_does_not_end_the_tag(pixel: bytes) -> None:
     assert page_blocker().whole(b"<p>a</p>" + pixel + b"<p>b</p>") == b"<p>a</p><p>b</p>"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        # The tokenizer reads a name 'a"b' and a value "x>": the tag goes on to its src.
+        b'<script a"b="x>" src="https://connect.facebook.net/en_US/fbevents.js"></script>',
+        b'<SCRIPT defer a"b = "x>" SRC=https://connect.facebook.net/en_US/fbevents.js></SCRIPT>',
+        # A name '="' and a value from the second quote on, to the page's next quote.
+        b'<script ="=" src=/a.js>text" src=https://connect.facebook.net/en_US/fbevents.js></script>',
+    ],
+)
+def test_a_quote_in_an_attribute_name_does_not_end_a_script_early(script: bytes) -> None:
+    blocked = page_blocker().whole(b"<p>a</p>" + script)
+    assert b'type="text/plain" data-consent="meta-pixel"' in blocked
+
+
+@pytest.mark.parametrize(
+    "pixel",
+    [
+        b'<img a"b c="x>y" src="https://www.facebook.com/tr?id=1">',
+        b'<IMG ="=" alt=x>text" src=https://www.facebook.com/tr?id=1>',
+        b'<img alt="x" ="=" alt=x>text" src=https://www.facebook.com/tr?id=1>',
+        # A quote in an unquoted value, or after "/=" or '"=', is no value's.
+        b'<img a=b="x y="z>" src=https://www.facebook.com/tr?id=1>',
+        b'<img a/="x y="z>" src=https://www.facebook.com/tr?id=1>',
+        b'<img a="x"="y z="w>" src=https://www.facebook.com/tr?id=1>',
+    ],
+)
+def test_a_quote_in_an_attribute_name_does_not_end_a_pixel_early(pixel: bytes) -> None:
+    assert page_blocker().whole(b"<p>a</p>" + pixel + b"<p>b</p>") == b"<p>a</p><p>b</p>"
+
+
+def test_a_quote_in_an_unquoted_value_does_not_end_an_embed_early() -> None:
+    embed = b'<iframe a=b="x y="z>" src=https://www.youtube.com/embed/x></iframe>'
+    assert b'data-consent="youtube"' in page_blocker().whole(b"<p>a</p>" + embed)
 
 
 @settings(max_examples=100, deadline=None)
