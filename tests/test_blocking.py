@@ -22,6 +22,7 @@ from consentgate._rewrite import PageRewrite
 from consentgate.providers import GoogleAnalytics, GoogleTagManager, Provider, YouTube
 from consentgate.testing import assert_no_tracking_before_consent
 
+from . import spec_tokens
 from .helpers import choose, client_for, make_app, make_config
 from .tracker_corpus import CORPUS, GA4, GTM_HEAD, GTM_NOSCRIPT, YOUTUBE, Snippet, page_with
 
@@ -725,6 +726,11 @@ def test_a_quote_in_an_attribute_name_does_not_end_a_pixel_early(pixel: bytes) -
     assert page_blocker().whole(b"<p>a</p>" + pixel + b"<p>b</p>") == b"<p>a</p><p>b</p>"
 
 
+def test_a_blocked_embed_keeps_no_second_src() -> None:
+    embed = b'<iframe src="https://www.youtube.com/embed/x" SRC=https://www.facebook.com/tr>'
+    assert spec_tokens.loaded_urls(page_blocker().whole(embed)) == []
+
+
 def test_a_quote_in_an_unquoted_value_does_not_end_an_embed_early() -> None:
     embed = b'<iframe a=b="x y="z>" src=https://www.youtube.com/embed/x></iframe>'
     assert b'data-consent="youtube"' in page_blocker().whole(b"<p>a</p>" + embed)
@@ -805,3 +811,56 @@ def test_a_long_inline_script_in_many_chunks_gives_the_whole_output() -> None:
     assert b'data-consent="meta-pixel"' in whole
     cuts = list(range(0, len(script), 1000))
     assert stream(page_blocker(), script, cuts) == whole
+
+
+_TRACKER_HOSTS = ("facebook.", "googletagmanager.", "google-analytics.", "youtube.")
+soup = st.sampled_from(
+    [
+        b" ",
+        b"/",
+        b"=",
+        b'"',
+        b"'",
+        b">",
+        b"a",
+        b"alt",
+        b"x>y",
+        b' src="/own.js"',
+        b" src=https://www.facebook.com/tr?id=1",
+        b' src="https://connect.facebook.net/en_US/fbevents.js"',
+        b" SRC='https://www.googletagmanager.com/gtag/js?id=G-1'",
+        b' src="https://www.youtube.com/embed/x"',
+        b' rel=preload href="https://www.google-analytics.com/analytics.js"',
+        b' type="text/plain"',
+        b" data-consent=marketing",
+    ]
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    tags=st.lists(
+        st.tuples(
+            st.sampled_from([b"script", b"SCRIPT", b"iframe", b"img", b"Img", b"link"]),
+            st.lists(soup, max_size=10),
+            st.sampled_from([b">", b"></script>", b"></iframe>", b""]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    cut=st.integers(min_value=0),
+)
+def test_no_quoting_lets_a_browser_load_a_tracker_before_consent(
+    tags: list[tuple[bytes, list[bytes], bytes]], cut: int
+) -> None:
+    """Whatever the quotes, "=" and ">" in a start tag, what a browser would fetch from the
+    blocked page (read the way the HTML tokenizer reads it) is no tracker's, whole or split."""
+    page = b"<p>x</p>".join(b"<" + name + b"".join(parts) + end for name, parts, end in tags)
+    blocker = page_blocker()
+    split = cut % (len(page) + 1)
+    for out in (
+        page_blocker().whole(page),
+        blocker.feed(page[:split]) + blocker.feed(page[split:]) + blocker.finish(),
+    ):
+        for url in spec_tokens.loaded_urls(out):
+            assert not any(host in url.lower() for host in _TRACKER_HOSTS), (page, out, url)

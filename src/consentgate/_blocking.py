@@ -580,7 +580,7 @@ class PageBlocker:
                 return None
             end = end_match.end() if end_match is not None else tag_end
             return b"", end, end
-        inert = _inert_iframe(tag, info.attrs, tracker)
+        inert = _inert_iframe(tag, tracker)
         if self._placeholder is not None:
             self._embeds += 1
             inert = self._placeholder(tracker, info.attrs, self._embeds) + inert
@@ -704,10 +704,17 @@ def _inert_script(tag: bytes, attrs: dict[str, Attribute], consent: str, categor
     return tag[:7] + marks + tag[7:]
 
 
-def _inert_iframe(tag: bytes, attrs: dict[str, Attribute], tracker: Tracker) -> bytes:
-    """The start tag with ``src`` renamed ``data-consent-src``, hidden, naming its provider."""
-    src = attrs["src"]
-    renamed = tag[: src.start] + b"data-consent-src" + tag[src.start + len("src") :]
+def _inert_iframe(tag: bytes, tracker: Tracker) -> bytes:
+    """The start tag with ``src`` renamed ``data-consent-src``, hidden, naming its provider.
+
+    Every ``src`` is renamed: the browser takes the first, and would take a second one
+    once the first is gone.
+    """
+    renamed = tag
+    for match in reversed(list(_ATTRIBUTE.finditer(tag, 7, len(tag) - 1))):
+        if match[1].lower() == b"src":
+            start = match.start()
+            renamed = renamed[:start] + b"data-consent-src" + renamed[start + len("src") :]
     marks = b' data-consent="%s" data-consent-category="%s" hidden' % (
         _attr(tracker.provider),
         _attr(tracker.category),
