@@ -159,6 +159,8 @@ def loaded_urls(markup: bytes) -> list[str]:
                 urls.append(attrs["src"] or "")
         elif name in (b"iframe", b"img") and attrs.get("src"):
             urls.append(attrs["src"] or "")
+        if name == b"img" and attrs.get("srcset"):
+            urls += (attrs["srcset"] or "").replace(",", " ").split()
         elif name == b"link" and attrs.get("href"):
             urls.append(attrs["href"] or "")
     return urls

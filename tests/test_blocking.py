@@ -726,6 +726,17 @@ def test_a_quote_in_an_attribute_name_does_not_end_a_pixel_early(pixel: bytes) -
     assert page_blocker().whole(b"<p>a</p>" + pixel + b"<p>b</p>") == b"<p>a</p><p>b</p>"
 
 
+@pytest.mark.parametrize(
+    "pixel",
+    [
+        b'<img srcset="https://www.facebook.com/tr?id=1&amp;ev=PageView 1x" alt="">',
+        b'<img src=/a.png srcset="/b.png 2x,https://www.facebook.com/tr?id=1 3x">',
+    ],
+)
+def test_a_pixel_in_srcset_is_removed(pixel: bytes) -> None:
+    assert page_blocker().whole(b"<p>a</p>" + pixel) == b"<p>a</p>"
+
+
 def test_a_blocked_embed_keeps_no_second_src() -> None:
     embed = b'<iframe src="https://www.youtube.com/embed/x" SRC=https://www.facebook.com/tr>'
     assert spec_tokens.loaded_urls(page_blocker().whole(embed)) == []
@@ -830,6 +841,7 @@ soup = st.sampled_from(
         b' src="https://connect.facebook.net/en_US/fbevents.js"',
         b" SRC='https://www.googletagmanager.com/gtag/js?id=G-1'",
         b' src="https://www.youtube.com/embed/x"',
+        b' srcset="/a.png 1x, https://www.facebook.com/tr?id=1 2x"',
         b' rel=preload href="https://www.google-analytics.com/analytics.js"',
         b' type="text/plain"',
         b" data-consent=marketing",

@@ -385,6 +385,14 @@ class Blocker:
             return _Tag(_URL, self._owner(src.value, site, path, third_party=True), attrs)
         if name == b"img":
             url = attrs.get("src")
+            srcset = attrs.get("srcset")
+            if srcset is not None and srcset.value:
+                # The browser may pick any candidate instead of src. Words that are not
+                # URLs (descriptors, a URL's parts after a comma) belong to no tracker.
+                for word in srcset.value.replace(",", " ").split():
+                    tracker = self._owner(word, site, path)
+                    if tracker is not None:
+                        return _Tag(_URL, tracker, attrs)
         else:
             rel = attrs.get("rel")
             if rel is None or rel.value is None or _PRELOADS.isdisjoint(rel.value.lower().split()):
