@@ -53,16 +53,11 @@ _SPACE = rb"\t\n\f\r "
 _TAG = re.compile(rb"<(script|iframe|img|link)(?=[" + _SPACE + rb"/>])", re.IGNORECASE)
 # The rest of a start tag, as the HTML tokenizer reads it: names, = and values, up to ">".
 _START_REST = re.compile(
+    # An "=" after a name takes a value: a quote after it always opens one.
     rb"(?:[" + _SPACE + rb"/]++|[^" + _SPACE + rb"/>][^" + _SPACE + rb"/>=]*+"
-    rb"(?:["
-    + _SPACE
-    + rb"]*+=["
-    + _SPACE
-    + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|[^"
-    + _SPACE
-    + rb">\"'][^"
-    + _SPACE
-    + rb">]*+)?+)?+)*+>"
+    rb"(?:[" + _SPACE + rb"]*+=[" + _SPACE + rb"]*+"
+    rb"(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^" + _SPACE + rb">]*+)"
+    rb"|(?![" + _SPACE + rb"]*+=)))*+>"
 )
 #: ``_START_REST`` without quotes but those around a value: the tokenizer ends such a
 #: tag at its first ">". A quote elsewhere (in a name, in an unquoted value, a name
