@@ -22,6 +22,7 @@ from consentgate._rewrite import PageRewrite
 from consentgate.providers import GoogleAnalytics, GoogleTagManager, Provider, YouTube
 from consentgate.testing import assert_no_tracking_before_consent
 
+from . import spec_tokens
 from .helpers import choose, client_for, make_app, make_config
 from .tracker_corpus import CORPUS, GA4, GTM_HEAD, GTM_NOSCRIPT, YOUTUBE, Snippet, page_with
 
@@ -496,6 +497,12 @@ tag_parts = st.sampled_from(
         b' title="a src=b"',
         b' alt="<script>fbq(1)</script>"',
         b' a"b c="x>y"',
+        b' ="="',
+        b' a"b="x>"',
+        b' x="y"="z"',
+        b' a=b="x y="',
+        b" a/=",
+        b" a =b",
         b' data-consent="marketing"',
         b' DATA-CATEGORY="analytics"',
         b' data-consent-src="https://www.youtube.com/embed/x"',
@@ -688,6 +695,58 @@ def test_a_greater_than_sign_in_a_quoted_value_does_not_end_the_tag(pixel: bytes
     assert page_blocker().whole(b"<p>a</p>" + pixel + b"<p>b</p>") == b"<p>a</p><p>b</p>"
 
 
+@pytest.mark.parametrize(
+    "script",
+    [
+        # The tokenizer reads a name 'a"b' and a value "x>": the tag goes on to its src.
+        b'<script a"b="x>" src="https://connect.facebook.net/en_US/fbevents.js"></script>',
+        b'<SCRIPT defer a"b = "x>" SRC=https://connect.facebook.net/en_US/fbevents.js></SCRIPT>',
+        # A name '="' and a value from the second quote on, to the page's next quote.
+        b'<script ="=" src=/a.js>text" src=https://connect.facebook.net/en_US/fbevents.js></script>',
+    ],
+)
+def test_a_quote_in_an_attribute_name_does_not_end_a_script_early(script: bytes) -> None:
+    blocked = page_blocker().whole(b"<p>a</p>" + script)
+    assert b'type="text/plain" data-consent="meta-pixel"' in blocked
+
+
+@pytest.mark.parametrize(
+    "pixel",
+    [
+        b'<img a"b c="x>y" src="https://www.facebook.com/tr?id=1">',
+        b'<IMG ="=" alt=x>text" src=https://www.facebook.com/tr?id=1>',
+        b'<img alt="x" ="=" alt=x>text" src=https://www.facebook.com/tr?id=1>',
+        # A quote in an unquoted value, or after "/=" or '"=', is no value's.
+        b'<img a=b="x y="z>" src=https://www.facebook.com/tr?id=1>',
+        b'<img a/="x y="z>" src=https://www.facebook.com/tr?id=1>',
+        b'<img a="x"="y z="w>" src=https://www.facebook.com/tr?id=1>',
+    ],
+)
+def test_a_quote_in_an_attribute_name_does_not_end_a_pixel_early(pixel: bytes) -> None:
+    assert page_blocker().whole(b"<p>a</p>" + pixel + b"<p>b</p>") == b"<p>a</p><p>b</p>"
+
+
+@pytest.mark.parametrize(
+    "pixel",
+    [
+        b'<img srcset="https://www.facebook.com/tr?id=1&amp;ev=PageView 1x" alt="">',
+        b'<img src=/a.png srcset="/b.png 2x,https://www.facebook.com/tr?id=1 3x">',
+    ],
+)
+def test_a_pixel_in_srcset_is_removed(pixel: bytes) -> None:
+    assert page_blocker().whole(b"<p>a</p>" + pixel) == b"<p>a</p>"
+
+
+def test_a_blocked_embed_keeps_no_second_src() -> None:
+    embed = b'<iframe src="https://www.youtube.com/embed/x" SRC=https://www.facebook.com/tr>'
+    assert spec_tokens.loaded_urls(page_blocker().whole(embed)) == []
+
+
+def test_a_quote_in_an_unquoted_value_does_not_end_an_embed_early() -> None:
+    embed = b'<iframe a=b="x y="z>" src=https://www.youtube.com/embed/x></iframe>'
+    assert b'data-consent="youtube"' in page_blocker().whole(b"<p>a</p>" + embed)
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     snippets=st.lists(st.sampled_from(CORPUS), min_size=1, max_size=6),
@@ -763,3 +822,57 @@ def test_a_long_inline_script_in_many_chunks_gives_the_whole_output() -> None:
     assert b'data-consent="meta-pixel"' in whole
     cuts = list(range(0, len(script), 1000))
     assert stream(page_blocker(), script, cuts) == whole
+
+
+_TRACKER_HOSTS = ("facebook.", "googletagmanager.", "google-analytics.", "youtube.")
+soup = st.sampled_from(
+    [
+        b" ",
+        b"/",
+        b"=",
+        b'"',
+        b"'",
+        b">",
+        b"a",
+        b"alt",
+        b"x>y",
+        b' src="/own.js"',
+        b" src=https://www.facebook.com/tr?id=1",
+        b' src="https://connect.facebook.net/en_US/fbevents.js"',
+        b" SRC='https://www.googletagmanager.com/gtag/js?id=G-1'",
+        b' src="https://www.youtube.com/embed/x"',
+        b' srcset="/a.png 1x, https://www.facebook.com/tr?id=1 2x"',
+        b' rel=preload href="https://www.google-analytics.com/analytics.js"',
+        b' type="text/plain"',
+        b" data-consent=marketing",
+    ]
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    tags=st.lists(
+        st.tuples(
+            st.sampled_from([b"script", b"SCRIPT", b"iframe", b"img", b"Img", b"link"]),
+            st.lists(soup, max_size=10),
+            st.sampled_from([b">", b"></script>", b"></iframe>", b""]),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    cut=st.integers(min_value=0),
+)
+def test_no_quoting_lets_a_browser_load_a_tracker_before_consent(
+    tags: list[tuple[bytes, list[bytes], bytes]], cut: int
+) -> None:
+    """Whatever the quotes, "=" and ">" in a start tag, what a browser would fetch from the
+    blocked page (read the way the HTML tokenizer reads it) is no tracker's, whole or split."""
+    page = b"<p>x</p>".join(b"<" + name + b"".join(parts) + end for name, parts, end in tags)
+    blocker = page_blocker()
+    split = cut % (len(page) + 1)
+    for out in (
+        page_blocker().whole(page),
+        blocker.feed(page[:split]) + blocker.feed(page[split:]) + blocker.finish(),
+    ):
+        for url in spec_tokens.loaded_urls(out):
+            assert not any(host in url.lower() for host in _TRACKER_HOSTS), (page, out, url)

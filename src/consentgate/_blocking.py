@@ -53,21 +53,23 @@ _SPACE = rb"\t\n\f\r "
 _TAG = re.compile(rb"<(script|iframe|img|link)(?=[" + _SPACE + rb"/>])", re.IGNORECASE)
 # The rest of a start tag, as the HTML tokenizer reads it: names, = and values, up to ">".
 _START_REST = re.compile(
-    rb"(?:[" + _SPACE + rb"/]++|[^" + _SPACE + rb"/>\"'=][^" + _SPACE + rb"/>=]*+"
-    rb"(?:["
-    + _SPACE
-    + rb"]*+=["
-    + _SPACE
-    + rb"]*+(?:\"[^\"]*+\"|'[^']*+'|[^"
-    + _SPACE
-    + rb">\"'][^"
-    + _SPACE
-    + rb">]*+)?+)?+)*+>"
+    # An "=" after a name takes a value: a quote after it always opens one.
+    rb"(?:[" + _SPACE + rb"/]++|[^" + _SPACE + rb"/>][^" + _SPACE + rb"/>=]*+"
+    rb"(?:[" + _SPACE + rb"]*+=[" + _SPACE + rb"]*+"
+    rb"(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^" + _SPACE + rb">]*+)"
+    rb"|(?![" + _SPACE + rb"]*+=)))*+>"
+)
+#: ``_START_REST`` without quotes but those around a value: the tokenizer ends such a
+#: tag at its first ">". A quote elsewhere (in a name, in an unquoted value, a name
+#: that starts with "=") may move that end, and only ``_START_REST`` reads it right.
+_SIMPLY_QUOTED = re.compile(
+    rb"(?:[" + _SPACE + rb"/]++|[^" + _SPACE + rb"/>\"'=]++"
+    rb"(?:[" + _SPACE + rb"]*+=[" + _SPACE + rb"]*+(?:\"[^\"]*+\"|[^" + _SPACE + rb">\"']++))?+)*+>"
 )
 _ATTRIBUTE = re.compile(
     rb"([^"
     + _SPACE
-    + rb"/>\"'=][^"
+    + rb"/>][^"
     + _SPACE
     + rb"/>=]*)(?:["
     + _SPACE
@@ -151,14 +153,16 @@ def attributes(tag: bytes, start: int) -> dict[str, Attribute]:
     return found
 
 
-def needs_a_look(hosts: Iterable[str], bound: int) -> re.Pattern[bytes]:
+def needs_a_look(hosts: Iterable[str], bound: int | None) -> re.Pattern[bytes]:
     """One search, compiled at start-up, for the start tags that may need blocking or a
     warning: it stops at a ``<script``, ``<iframe``, ``<img`` or ``<link`` (any case)
     unless the engine itself can tell, without leaving C, that the tag is plain.
 
-    Plain: the start tag ends within the bound at its first ``>``, has no ``&``
-    (character references could spell a URL), no ``'`` and no ``"`` except around a
-    value after ``=``, and no ``>`` in a value; a script or iframe besides has no
+    Plain: the start tag ends within the bound at its first ``>`` outside its quoted
+    values, has no ``&`` (character references could spell a URL), no ``'``, no ``"``
+    but around a value right after the ``=`` that ends a name, and no ``=`` or quote in
+    an unquoted value (the tokenizer would read such quotes otherwise), and a script's
+    or iframe's values no ``<`` or ``>``; a script or iframe besides has no
     ``//`` (no absolute URL, so no tracker's and no unknown host) and no
     ``data-c…`` (opt-in markup), and a script a ``src`` (an inline one is searched for
     signatures); an image or link has no ``//`` followed by a registry host, no ``@``
@@ -173,6 +177,19 @@ def needs_a_look(hosts: Iterable[str], bound: int) -> re.Pattern[bytes]:
         else rb"(?!)"
     )
 
+    # The tokenizer opens a quoted value only at a quote right after the "=" that ends
+    # an attribute's name. A plain tag has quotes only there ("=" after a name byte, the
+    # quote right after it) and no quote or "=" in an unquoted value: a quote anywhere
+    # else (in a name, after an "=" that starts a name as in '<img ="=" …', after
+    # 'a=b=') may put the tokenizer inside a value where a reading of quotes in pairs
+    # would not, and the tag would go on past the ">" read here.
+    equals = rb"(?<=[^" + space + rb"/\"'=])="
+
+    def unquoted(excluded: bytes, others: bytes) -> bytes:
+        """An unquoted value, up to the space or ">" that ends it."""
+        run = rb"[^" + space + rb">\"'=/" + excluded + rb"]++"
+        return rb"(?![" + space + rb"])(?:" + run + rb"|" + others + rb")*+(?=[" + space + rb">])"
+
     # The checks run over runs of single-byte classes, which the engine does in tight
     # loops, and branch only at a ``/``, a ``d`` or a value; a pattern that alternated
     # at every byte would cost more than the scan it saves.
@@ -183,28 +200,41 @@ def needs_a_look(hosts: Iterable[str], bound: int) -> re.Pattern[bytes]:
         run = rb'[^>"=/' + excluded + (b"d" if d else b"") + rb"]*+"
         in_quotes = rb'[^"<>/' + excluded + rb"]*+"
         quoted = rb'"' + in_quotes + rb"(?:/" + slash + in_quotes + rb')*+"'
+        others = rb"/" + slash + (rb"|d" + d if d else b"")
         branch = (
-            rb"/" + slash + rb"|=[" + space + rb"]*+" + quoted + rb"(?=[" + space + rb"/>])"
-            rb"|=(?![" + space + rb"\"'])" + (rb"|d" + d if d else b"")
+            others
+            + rb"|"
+            + equals
+            + rb"(?:"
+            + quoted
+            + rb"(?=["
+            + space
+            + rb"/>])|"
+            + unquoted(excluded + (b"d" if d else b""), others)
+            + rb")"
         )
         return run + rb"(?:(?:" + branch + rb")" + run + rb")*+>"
 
     # A script or iframe: no absolute URL, no opt-in markup (data-consent...).
     script_or_iframe = attributes(b"'&", rb"(?!/)", rb"(?!ata-c)")
-    # An image or link: no URL to a registry host (nor one a userinfo or backslash hides)
-    # up to the first ">" outside double quotes. Cheaper than ``attributes``, which the
-    # many images of a page would pay for; its ``src`` rule does not matter here.
-    no_host = rb"(?!/" + host + rb")"
-    pixel_run = rb"[^>\"/'&@\\]*+"
+    # An image or link: no URL to a registry host (nor one a userinfo or backslash hides).
+    # Cheaper than ``attributes``, which the many images of a page would pay for: a ">"
+    # may be in a quoted value, and its ``src`` rule does not matter here.
+    no_host = rb"/(?!/" + host + rb")"
+    pixel_run = rb"[^>\"=/'&@\\]*+"
     in_quotes = rb"[^\"/'&@\\]*+"
     pixel = (
         pixel_run
-        + rb'(?:(?:"'
+        + rb"(?:(?:"
+        + equals
+        + rb'(?:"'
         + in_quotes
-        + rb"(?:/"
+        + rb"(?:"
         + no_host
         + in_quotes
-        + rb')*+"|/'
+        + rb')*+"|'
+        + unquoted(rb"&@\\", no_host)
+        + rb")|"
         + no_host
         + rb")"
         + pixel_run
@@ -213,7 +243,9 @@ def needs_a_look(hosts: Iterable[str], bound: int) -> re.Pattern[bytes]:
     src = rb'(?=(?:[^>"]*+"[^>"]*+")*?[^>"]*?(?<=[' + space + rb'/"])src[' + space + rb"]*=)"
 
     def plain(name: bytes, rest: bytes, *checks: bytes) -> bytes:
-        within = b"(?=[^>]{0,%d}>)" % max(bound - len(name) - 2, 0)
+        # Bound None: the text searched is no longer than the bound, so every ">" in it
+        # is within reach (a lookahead over each tag less: 7 % on a page of 212 tags).
+        within = b"" if bound is None else b"(?=[^>]{0,%d}>)" % max(bound - len(name) - 2, 0)
         # The name's first letter is read by the class before the branches.
         return (
             b"(?<=" + name[:1] + b")" + name[1:] + rb"(?=[" + space + rb"/>])"
@@ -292,11 +324,13 @@ class Blocker:
         self._undeclared: set[str] = set()
         self._tags: dict[tuple[bytes, str], _Tag] = {}
         self._look = needs_a_look(registry.hosts, bound)
+        self._look_in_reach = needs_a_look(registry.hosts, None)
 
     def next_to_look_at(self, buf: bytes, pos: int) -> re.Match[bytes] | None:
         """The next start tag from ``pos`` that may need blocking or a warning (see
         ``needs_a_look``), as ``_TAG`` matches it; every other tag passes unread."""
-        return self._look.search(buf, pos)
+        look = self._look_in_reach if len(buf) <= self.bound else self._look
+        return look.search(buf, pos)
 
     def page(
         self,
@@ -346,6 +380,14 @@ class Blocker:
             return _Tag(_URL, self._owner(src.value, site, path, third_party=True), attrs)
         if name == b"img":
             url = attrs.get("src")
+            srcset = attrs.get("srcset")
+            if srcset is not None and srcset.value:
+                # The browser may pick any candidate instead of src. Words that are not
+                # URLs (descriptors, a URL's parts after a comma) belong to no tracker.
+                for word in srcset.value.replace(",", " ").split():
+                    tracker = self._owner(word, site, path)
+                    if tracker is not None:
+                        return _Tag(_URL, tracker, attrs)
         else:
             rel = attrs.get("rel")
             if rel is None or rel.value is None or _PRELOADS.isdisjoint(rel.value.lower().split()):
@@ -498,11 +540,10 @@ class PageBlocker:
         or None to keep it, end, where to search on); None while more bytes are needed."""
         limit = start + self._blocker.bound
         complete = final or len(buf) >= limit
-        # Most tags end at their first ">", outside their double-quoted values; any other
-        # quoting needs the tokenizer's reading.
+        # Most tags end at their first ">" outside double quotes that open a value; any
+        # other quoting needs the tokenizer's reading (``a"b="x>" src=…`` is one tag).
         tag_end = buf.find(b">", name_end, limit) + 1
-        rest = buf[name_end:tag_end]
-        if tag_end == 0 or b"'" in rest or rest.count(b'"') % 2:
+        if tag_end == 0 or not _SIMPLY_QUOTED.fullmatch(buf, name_end, tag_end):
             tag_match = _START_REST.match(buf, name_end, min(len(buf), limit))
             if tag_match is None:
                 if not complete:
@@ -546,7 +587,7 @@ class PageBlocker:
                 return None
             end = end_match.end() if end_match is not None else tag_end
             return b"", end, end
-        inert = _inert_iframe(tag, info.attrs, tracker)
+        inert = _inert_iframe(tag, tracker)
         if self._placeholder is not None:
             self._embeds += 1
             inert = self._placeholder(tracker, info.attrs, self._embeds) + inert
@@ -670,10 +711,17 @@ def _inert_script(tag: bytes, attrs: dict[str, Attribute], consent: str, categor
     return tag[:7] + marks + tag[7:]
 
 
-def _inert_iframe(tag: bytes, attrs: dict[str, Attribute], tracker: Tracker) -> bytes:
-    """The start tag with ``src`` renamed ``data-consent-src``, hidden, naming its provider."""
-    src = attrs["src"]
-    renamed = tag[: src.start] + b"data-consent-src" + tag[src.start + len("src") :]
+def _inert_iframe(tag: bytes, tracker: Tracker) -> bytes:
+    """The start tag with ``src`` renamed ``data-consent-src``, hidden, naming its provider.
+
+    Every ``src`` is renamed: the browser takes the first, and would take a second one
+    once the first is gone.
+    """
+    renamed = tag
+    for match in reversed(list(_ATTRIBUTE.finditer(tag, 7, len(tag) - 1))):
+        if match[1].lower() == b"src":
+            start = match.start()
+            renamed = renamed[:start] + b"data-consent-src" + renamed[start + len("src") :]
     marks = b' data-consent="%s" data-consent-category="%s" hidden' % (
         _attr(tracker.provider),
         _attr(tracker.category),
