@@ -154,6 +154,7 @@ __all__ = [
     "content_digest",
     "encoding_version",
     "format_time",
+    "head_json",
     "head_mac",
     "link_hash",
     "record_hash",
@@ -426,10 +427,14 @@ def link_hash(
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
+def head_json(sequence: int, hash: str) -> bytes:
+    """The head as canonical JSON: what its MAC signs and what a timestamp authority stamps."""
+    return canonical_json({"hash": hash, "sequence": sequence})
+
+
 def head_mac(key: bytes, sequence: int, hash: str) -> str:
     """The MAC a keyed chain's head carries (see *Keyed links*)."""
-    data = canonical_json({"hash": hash, "sequence": sequence})
-    return hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hmac.new(key, head_json(sequence, hash), hashlib.sha256).hexdigest()
 
 
 def record_hash(record: ConsentRecord, key: bytes | None = None) -> str:
