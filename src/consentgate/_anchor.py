@@ -136,7 +136,8 @@ class Anchor:
         finally:
             if self._again:
                 self._again = False
-                self._start()
+                # Once this task is done: started from within it, it would find itself running.
+                asyncio.get_running_loop().call_soon(self._start)
 
     async def _post(self, head: ChainHead, url: str) -> None:
         import httpx
