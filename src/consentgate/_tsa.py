@@ -4,16 +4,16 @@ What is timestamped
 -------------------
 
 The message imprint of every request is the SHA-256 of the canonical JSON
-(see ``log._chain``) of the head's sequence and hash, the bytes ::
+(``log._chain.head_json``) of the head's sequence and hash, the bytes ::
 
     {"hash":"<64 lowercase hex>","sequence":<int>}
 
 (no spaces, keys in this order, UTF-8), so a token binds the hash to its
 place in the chain: a token for record 5367 cannot stand for another record
-with the same hash. Anyone can check a token with OpenSSL alone::
+with the same hash. Anyone can check a token with OpenSSL alone
+(``consentgate timestamps --save DIR`` writes SEQ.tst and SEQ.json)::
 
-    printf '{"hash":"%s","sequence":%d}' HASH SEQ > head.json
-    openssl ts -verify -token_in -in SEQ.tst -data head.json -CAfile tsa-root.pem
+    openssl ts -verify -token_in -in SEQ.tst -data SEQ.json -CAfile tsa-root.pem
 
 Each request carries a random 64-bit nonce and ``certReq``, so the reply
 holds the TSA's certificate; a reply counts only if it is granted, answers
