@@ -18,12 +18,13 @@ from pathlib import Path
 
 import pytest
 
+import consentgate
 from consentgate import ConfigurationError, ConsentConfig
 from consentgate._cli import main
 from consentgate.log import HeadTimestamp
 from consentgate.log._chain import format_time, head_json
 
-from .helpers import choose, client_for, make_app, make_config, make_record
+from .helpers import ListLog, choose, client_for, make_app, make_config, make_record
 from .stores import Store
 from .test_anchor import Receiver
 from .tsa_server import Authority, TimestampAuthority, running_tsa
@@ -365,6 +366,27 @@ def test_timestamping_without_the_extra_names_it(
         make_config(anchor_tsa_url="https://tsa.example.com/tsr")
     assert caught.value.field == "anchor_tsa_url"
     assert "pip install consentgate[tsa]" in str(caught.value)
+
+
+def test_a_store_that_cannot_keep_timestamps_fails_at_start_up() -> None:
+    config = make_config(store=ListLog(), anchor_tsa_url="https://tsa.example.com/tsr")
+    with pytest.raises(ConfigurationError) as caught:
+        make_app(config).build_middleware_stack()
+    assert caught.value.field == "anchor_tsa_url"
+    assert "ListLog cannot keep timestamps" in str(caught.value)
+
+
+async def test_verify_without_the_extra_names_it(
+    store: Store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await timestamped_log(store, Authority())
+    monkeypatch.delitem(sys.modules, "consentgate._tsa", raising=False)
+    monkeypatch.delattr(consentgate, "_tsa", raising=False)
+    monkeypatch.setitem(sys.modules, "asn1crypto", None)
+    capsys.readouterr()
+    status = await run(["verify", "--store", store.url])
+    assert status == 2
+    assert "pip install consentgate[tsa]" in capsys.readouterr().err
 
 
 def test_the_middleware_imports_no_crypto_unless_timestamping() -> None:

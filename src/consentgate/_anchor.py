@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from ._exceptions import StorageError
+from ._exceptions import ConfigurationError, StorageError
 from .log import ChainHead, ConsentLog, HeadTimestamp
 from .log._chain import canonical_json, format_time
 
@@ -85,6 +85,10 @@ class Anchor:
         every_records: int,
         every_minutes: float,
     ) -> None:
+        if tsa_url is not None and type(log).add_timestamp is ConsentLog.add_timestamp:
+            raise ConfigurationError(
+                "anchor_tsa_url", f"{type(log).__name__} cannot keep timestamps (add_timestamp)"
+            )
         self.log = log
         self.url = url
         self.tsa_url = tsa_url
