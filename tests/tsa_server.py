@@ -22,7 +22,7 @@ from typing import Any
 from asn1crypto import algos, cms, core, tsp, x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
@@ -38,46 +38,98 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-class Authority:
-    """A root certificate and the TSA certificate it issued, with their keys."""
+def _certificate(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: Any,
+    issuer_key: Any,
+    *,
+    ca: bool,
+    usage: list[x509.ObjectIdentifier] | None = None,
+    valid: tuple[datetime, datetime] | None = None,
+) -> x509.Certificate:
+    now = datetime.now(UTC)
+    start, end = valid or (now - timedelta(days=1), now + timedelta(days=365))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.BasicConstraints(ca=ca, path_length=None if not ca else 1), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+    if usage is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usage), critical=True)
+    algorithm = None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return builder.sign(issuer_key, algorithm)
 
-    def __init__(self, *, name: str = "Test TSA", rsa_key: bool = False) -> None:
-        now = datetime.now(UTC)
+
+class Authority:
+    """A root certificate and the TSA certificate it issued (perhaps through an
+    intermediate one), with their keys."""
+
+    def __init__(
+        self,
+        *,
+        name: str = "Test TSA",
+        key: str = "ec",
+        rsa_key: bool = False,
+        intermediate: bool = False,
+        intermediate_is_ca: bool = True,
+        time_stamping: bool = True,
+        valid: tuple[datetime, datetime] | None = None,
+    ) -> None:
         self.root_key = ec.generate_private_key(ec.SECP256R1())
         root_name = _name(f"{name} Root")
-        self.root = (
-            x509.CertificateBuilder()
-            .subject_name(root_name)
-            .issuer_name(root_name)
-            .public_key(self.root_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .sign(self.root_key, hashes.SHA256())
+        self.root = _certificate(
+            root_name, root_name, self.root_key.public_key(), self.root_key, ca=True
         )
-        self.key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey = (
+        issuer_name, issuer_key = root_name, self.root_key
+        #: Certificates between the root and the TSA's, carried in each token.
+        self.chain: list[x509.Certificate] = []
+        if intermediate:
+            middle_key = ec.generate_private_key(ec.SECP256R1())
+            middle_name = _name(f"{name} Intermediate")
+            self.chain.append(
+                _certificate(
+                    middle_name,
+                    root_name,
+                    middle_key.public_key(),
+                    self.root_key,
+                    ca=intermediate_is_ca,
+                )
+            )
+            issuer_name, issuer_key = middle_name, middle_key
+        if rsa_key:
+            key = "rsa"
+        self.key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey = (
             rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            if rsa_key
+            if key == "rsa"
+            else ed25519.Ed25519PrivateKey.generate()
+            if key == "ed25519"
             else ec.generate_private_key(ec.SECP256R1())
         )
-        self.certificate = (
-            x509.CertificateBuilder()
-            .subject_name(_name(name))
-            .issuer_name(root_name)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=365))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True
-            )
-            .add_extension(
-                x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False
-            )
-            .sign(self.root_key, hashes.SHA256())
+        usage = [
+            ExtendedKeyUsageOID.TIME_STAMPING if time_stamping else ExtendedKeyUsageOID.CODE_SIGNING
+        ]
+        self.certificate = _certificate(
+            _name(name),
+            issuer_name,
+            self.key.public_key(),
+            issuer_key,
+            ca=False,
+            usage=usage,
+            valid=valid,
         )
+        #: Put the TSA's certificate in the token (certReq).
+        self.carry_certificate = True
+        #: The certificate the signed ESS attribute names, if not the TSA's own.
+        self.named_certificate: x509.Certificate | None = None
         self._serials = itertools.count(1)
 
     def root_pem(self) -> bytes:
@@ -104,6 +156,9 @@ class Authority:
             info["nonce"] = nonce
         content = tsp.TSTInfo(info).dump()
         certificate_der = self.certificate.public_bytes(serialization.Encoding.DER)
+        named = (self.named_certificate or self.certificate).public_bytes(
+            serialization.Encoding.DER
+        )
         attributes = [
             cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}),
             cms.CMSAttribute(
@@ -112,9 +167,7 @@ class Authority:
             cms.CMSAttribute(
                 {
                     "type": "signing_certificate_v2",
-                    "values": [
-                        {"certs": [{"cert_hash": hashlib.sha256(certificate_der).digest()}]}
-                    ],
+                    "values": [{"certs": [{"cert_hash": hashlib.sha256(named).digest()}]}],
                 }
             ),
         ]
@@ -124,6 +177,9 @@ class Authority:
         if isinstance(self.key, rsa.RSAPrivateKey):
             signature = self.key.sign(data, PKCS1v15(), hashes.SHA256())
             algorithm = "sha256_rsa"
+        elif isinstance(self.key, ed25519.Ed25519PrivateKey):
+            signature = self.key.sign(data)
+            algorithm = "ed25519"
         else:
             signature = self.key.sign(data, ec.ECDSA(hashes.SHA256()))
             algorithm = "sha256_ecdsa"
@@ -153,7 +209,17 @@ class Authority:
                     "content_type": "tst_info",
                     "content": core.ParsableOctetString(content),
                 },
-                "certificates": [certificate],
+                "certificates": (
+                    [
+                        certificate,
+                        *(
+                            asn1_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER))
+                            for c in self.chain
+                        ),
+                    ]
+                    if self.carry_certificate
+                    else []
+                ),
                 "signer_infos": [signer],
             }
         )
