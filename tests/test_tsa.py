@@ -105,6 +105,9 @@ async def test_each_anchoring_keeps_a_token_that_verify_checks(
     assert request["cert_req"].native is True and request["nonce"].native
     assert abs(stamp.time - datetime.now(UTC)) < timedelta(minutes=1)
 
+    capsys.readouterr()
+    assert await run(["timestamps", "--store", store.url]) == 0
+    assert capsys.readouterr().out == f"2:{head.hash}  {format_time(stamp.time)}\n"
     status, out = await verify(store, capsys)
     assert status == 0, out
     assert "; 1 timestamp checked, the newest " in out
@@ -338,6 +341,21 @@ async def test_a_token_from_an_rsa_tsa_verifies(
     root.write_bytes(authority.root_pem())
     status, out = await verify(store, capsys, "--tsa-cert", str(root))
     assert status == 0, out
+
+
+async def test_a_token_of_a_pruned_record_is_still_checked_on_its_own(
+    store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await timestamped_log(store, Authority())
+    async with store.open() as log:
+        for _ in range(2):
+            await log.record(make_record())
+        assert await log.prune(datetime.now(UTC) + timedelta(minutes=1)) == 5
+    status, out = await verify(store, capsys)
+    assert status == 0 and "; 1 timestamp checked, the newest" in out, out
+    store.tamper("UPDATE head_timestamps SET hash = ?", "e" * 64)
+    status, out = await verify(store, capsys)
+    assert status == 1 and "the token is for another head" in out, out
 
 
 # -- configuration -----------------------------------------------------------------------
