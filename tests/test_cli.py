@@ -21,6 +21,7 @@ import consentgate
 from consentgate._cli import main
 from consentgate.log import SQLiteConsentLog
 from consentgate.log._export import EXPORT_COLUMNS
+from consentgate.log._sqlite import SCHEMA_VERSION
 
 from .helpers import make_record
 from .stores import Store
@@ -64,7 +65,7 @@ def test_migrate_creates_the_log_and_prints_the_version(
 ) -> None:
     path = tmp_path / "new.db"
     assert main(["migrate", "--store", url(path)]) == 0
-    assert capsys.readouterr().out == "schema version 5\n"
+    assert capsys.readouterr().out == f"schema version {SCHEMA_VERSION}\n"
     assert path.is_file()
     assert main(["migrate", "--store", url(path)]) == 0  # idempotent
 
@@ -423,7 +424,7 @@ def test_python_m_consentgate_is_the_same_command(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert (done.returncode, done.stdout) == (0, "schema version 5\n")
+    assert (done.returncode, done.stdout) == (0, f"schema version {SCHEMA_VERSION}\n")
     assert path.is_file()
 
 

@@ -29,6 +29,7 @@ from consentgate.log import (
 from consentgate.log._core import Fetch, Steps
 from consentgate.log._open import check_store_url
 from consentgate.log._record import Action, Source
+from consentgate.log._sqlite import SCHEMA_VERSION
 from tests.helpers import ids_in, make_config, make_record, peek, sequence_of
 from tests.pg_server import _unprivileged_user
 from tests.stores import Store
@@ -183,9 +184,10 @@ async def test_schema_version_and_index(tmp_path: Path) -> None:
         async with SQLiteConsentLog(path) as log:
             await log.record(make_record())
     with peek(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        version = conn.execute("SELECT version FROM schema_version").fetchall()
+        assert version == [(SCHEMA_VERSION,)]
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        assert {"consent_records", "checkpoints", "consent_head"} <= tables
+        assert {"consent_records", "checkpoints", "consent_head", "head_timestamps"} <= tables
         indexes = conn.execute("PRAGMA index_list(consent_records)").fetchall()
         columns = [
             conn.execute(f"PRAGMA index_info({index[1]!r})").fetchall()[0][2] for index in indexes

@@ -35,6 +35,7 @@ from consentgate.log import (
 )
 from consentgate.log._chain import GENESIS_HASH, consent_id_digest, content_digest, format_time
 from consentgate.log._record import format_categories
+from consentgate.log._sqlite import SCHEMA_VERSION
 from tests.helpers import ListLog, make_record, peek
 from tests.stores import Store
 
@@ -347,7 +348,7 @@ async def test_v1_log_is_migrated_in_place_and_verifies(path: Path) -> None:
         history = await log.history("a")
         report = await log.verify()
         new = await log.record(make_record(consent_id="a"))
-        assert await log.migrate() == 5
+        assert await log.migrate() == SCHEMA_VERSION
         after = await log.verify()
     assert [r.sequence for r in history] == [1, 3]
     assert [r.action for r in history] == ["grant", "withdraw"]
@@ -358,7 +359,8 @@ async def test_v1_log_is_migrated_in_place_and_verifies(path: Path) -> None:
     assert new.sequence == 6
     assert after.ok and after.checked == 5
     with peek(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        version = conn.execute("SELECT version FROM schema_version").fetchall()
+        assert version == [(SCHEMA_VERSION,)]
         assert conn.execute("SELECT count(*) FROM consent_records").fetchone() == (5,)
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "consent_records_v2" not in names

@@ -13,9 +13,17 @@ same value goes in the ``X-Consentgate-Signature`` header. Whoever later holds
 such a head can run ``consentgate verify --expect-head SEQUENCE:HASH``: a log
 cut or rewritten before that record fails, even if its own head was moved.
 
-The POST runs as a task of its own, never on a visitor's request; a failure
-(no answer, or any status but 2xx) is retried after 1, 5, 30 and 120 seconds
-and then logged as a warning, and the next anchor comes as usual.
+With ``anchor_tsa_url`` (with or without ``anchor_url``), each anchoring also
+asks that RFC 3161 timestamp authority to sign the head (see ``_tsa``), checks
+its reply (granted, for this head and nonce, a valid signature) and keeps the
+token in the log (``ConsentLog.add_timestamp``), where ``consentgate verify``
+checks it.
+
+Each runs as a task of its own, never on a visitor's request; a failure (no
+answer, any status but 2xx, a reply that does not count, the log not taking
+the token) is retried after 1, 5, 30 and 120 seconds and then logged as a
+warning, and the next anchor comes as usual. Nothing is lost meanwhile: the
+records are in the log, and the next head anchored covers them all.
 """
 
 from __future__ import annotations
@@ -24,10 +32,12 @@ import asyncio
 import hashlib
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from ._exceptions import StorageError
-from .log import ChainHead, ConsentLog
+from ._exceptions import ConfigurationError, StorageError
+from .log import ChainHead, ConsentLog, HeadTimestamp
 from .log._chain import canonical_json, format_time
 
 __all__ = ["Anchor", "signed_head"]
@@ -38,6 +48,14 @@ logger = logging.getLogger(__name__)
 RETRY_DELAYS: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)
 #: Seconds one POST may take, connecting included.
 POST_TIMEOUT = 10.0
+#: Most bytes a timestamp authority's reply may have (tokens are a few kilobytes).
+MAX_REPLY = 1 << 20
+
+_T = TypeVar("_T")
+
+
+class _Failed(Exception):
+    """One try failed, for this reason; the next may not."""
 
 
 def signed_head(head: ChainHead, key: str, time: datetime) -> dict[str, str | int]:
@@ -52,19 +70,28 @@ def signed_head(head: ChainHead, key: str, time: datetime) -> dict[str, str | in
 
 
 class Anchor:
-    """Sends ``log``'s head to ``url`` every ``every_records`` records or ``every_minutes``."""
+    """Anchors ``log``'s head every ``every_records`` records or ``every_minutes``.
+
+    It is POSTed to ``url`` and timestamped by ``tsa_url``, each if given.
+    """
 
     def __init__(
         self,
         log: ConsentLog,
-        url: str,
         key: str,
         *,
+        url: str | None = None,
+        tsa_url: str | None = None,
         every_records: int,
         every_minutes: float,
     ) -> None:
+        if tsa_url is not None and type(log).add_timestamp is ConsentLog.add_timestamp:
+            raise ConfigurationError(
+                "anchor_tsa_url", f"{type(log).__name__} cannot keep timestamps (add_timestamp)"
+            )
         self.log = log
         self.url = url
+        self.tsa_url = tsa_url
         self._key = key
         self.every_records = every_records
         self.every_seconds = every_minutes * 60
@@ -94,39 +121,17 @@ class Anchor:
         self.task = asyncio.get_running_loop().create_task(self._send())
 
     async def _send(self) -> None:
-        import httpx
-
         try:
             head = await self.log.head()
             if head is None:
                 logger.warning("%s keeps no head to anchor", self.log.name)
                 return
-            anchor = signed_head(head, self._key, datetime.now(UTC))
-            body = canonical_json(anchor)
-            headers = {
-                "Content-Type": "application/json",
-                "X-Consentgate-Signature": str(anchor["signature"]),
-            }
-            problem = ""
-            async with httpx.AsyncClient(timeout=POST_TIMEOUT, follow_redirects=False) as client:
-                for delay in (*RETRY_DELAYS, None):
-                    try:
-                        response = await client.post(self.url, content=body, headers=headers)
-                    except httpx.HTTPError as exc:
-                        problem = f"{type(exc).__name__}: {exc}"
-                    else:
-                        if response.is_success:
-                            return
-                        problem = f"HTTP {response.status_code}"
-                    if delay is None:
-                        break
-                    await asyncio.sleep(delay)
-            logger.warning(
-                "anchoring the consent log's head at %s failed after %d tries: %s",
-                self.url,
-                len(RETRY_DELAYS) + 1,
-                problem,
-            )
+            jobs = []
+            if self.url is not None:
+                jobs.append(self._post(head, self.url))
+            if self.tsa_url is not None:
+                jobs.append(self._timestamp(head, self.tsa_url))
+            await asyncio.gather(*jobs)
         except StorageError as exc:
             logger.warning("reading the head to anchor failed: %s", exc)
         except Exception:
@@ -135,4 +140,82 @@ class Anchor:
         finally:
             if self._again:
                 self._again = False
-                self._start()
+                # Once this task is done: started from within it, it would find itself running.
+                asyncio.get_running_loop().call_soon(self._start)
+
+    async def _post(self, head: ChainHead, url: str) -> None:
+        import httpx
+
+        anchor = signed_head(head, self._key, datetime.now(UTC))
+        body = canonical_json(anchor)
+        headers = {
+            "Content-Type": "application/json",
+            "X-Consentgate-Signature": str(anchor["signature"]),
+        }
+        async with httpx.AsyncClient(timeout=POST_TIMEOUT, follow_redirects=False) as client:
+
+            async def post() -> None:
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                except httpx.HTTPError as exc:
+                    raise _Failed(f"{type(exc).__name__}: {exc}") from exc
+                if not response.is_success:
+                    raise _Failed(f"HTTP {response.status_code}")
+
+            await _retried(f"anchoring the consent log's head at {url}", post)
+
+    async def _timestamp(self, head: ChainHead, url: str) -> None:
+        """Have the TSA at ``url`` sign the head, and keep its token in the log."""
+        import httpx
+
+        from . import _tsa
+
+        headers = {"Content-Type": _tsa.CONTENT_TYPE, "Accept": _tsa.REPLY_TYPE}
+        async with httpx.AsyncClient(timeout=POST_TIMEOUT, follow_redirects=False) as client:
+
+            async def request() -> HeadTimestamp:
+                body, nonce = _tsa.new_request(head.sequence, head.hash)
+                try:
+                    response = await client.post(url, content=body, headers=headers)
+                except httpx.HTTPError as exc:
+                    raise _Failed(f"{type(exc).__name__}: {exc}") from exc
+                if not response.is_success:
+                    raise _Failed(f"HTTP {response.status_code}")
+                if len(response.content) > MAX_REPLY:
+                    raise _Failed(f"a reply of {len(response.content)} bytes")
+                try:
+                    token, info = _tsa.check_reply(
+                        response.content, head.sequence, head.hash, nonce
+                    )
+                except _tsa.TimestampError as exc:
+                    raise _Failed(str(exc)) from exc
+                return HeadTimestamp(
+                    sequence=head.sequence, hash=head.hash, time=info.time, token=token
+                )
+
+            stamp = await _retried(f"timestamping the consent log's head at {url}", request)
+        if stamp is None:
+            return
+
+        async def keep() -> None:
+            try:
+                await self.log.add_timestamp(stamp)
+            except StorageError as exc:
+                raise _Failed(str(exc)) from exc
+
+        await _retried(f"keeping the timestamp of record {head.sequence}", keep)
+
+
+async def _retried(what: str, attempt: Callable[[], Awaitable[_T]]) -> _T | None:
+    """``attempt``'s result, tried again after each delay; None, and logged, if all fail."""
+    problem = ""
+    for delay in (*RETRY_DELAYS, None):
+        try:
+            return await attempt()
+        except _Failed as exc:
+            problem = str(exc)
+        if delay is None:
+            break
+        await asyncio.sleep(delay)
+    logger.warning("%s failed after %d tries: %s", what, len(RETRY_DELAYS) + 1, problem)
+    return None

@@ -1,5 +1,6 @@
 """The ``consentgate`` command: migrate, verify, export, prune a consent log and show its
-head, show or erase one visitor's record, and scan a running site (``_scan_command``).
+head and timestamps, show or erase one visitor's record, and scan a running site
+(``_scan_command``).
 
 Every subcommand takes the store from ``--store URL`` or from the ``store``
 setting of ``--config consentgate.toml`` (the site's own config file). The
@@ -33,8 +34,8 @@ from ._exceptions import ConsentGateError
 from ._outbox import Outbox
 from ._rights import erase_from, history_of, record_document
 from ._scan_command import add_scan_parser
-from .log import ChainHead, ConsentLog, ConsentRecord, open_log
-from .log._chain import format_time
+from .log import ChainHead, ConsentLog, ConsentRecord, HeadTimestamp, UnreadableRecord, open_log
+from .log._chain import format_time, head_json
 from .log._export import FORMATS, export_chunks, parse_when
 from .log._open import check_store_url
 
@@ -132,7 +133,26 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SEQ:HASH",
         help="a head kept elsewhere (from `consentgate head`): exit 1 unless the log holds it",
     )
+    verify.add_argument(
+        "--tsa-cert",
+        type=Path,
+        metavar="FILE",
+        help="trusted TSA certificates (PEM): each timestamp token must chain to one",
+    )
     verify.set_defaults(run=_verify)
+
+    timestamps = commands.add_parser(
+        "timestamps",
+        parents=[common],
+        help="list the RFC 3161 timestamps of the head kept in the log (anchor_tsa_url)",
+    )
+    timestamps.add_argument(
+        "--save",
+        type=Path,
+        metavar="DIR",
+        help="also write each token (SEQ.tst) and the bytes it timestamps (SEQ.json) there",
+    )
+    timestamps.set_defaults(run=_list_timestamps)
 
     head = commands.add_parser(
         "head", parents=[common], help="print the head of the chain as SEQ:HASH, to keep elsewhere"
@@ -224,18 +244,109 @@ async def _verify(args: argparse.Namespace) -> int:
                 f"the log's chain is keyed: give its key in ${CHAIN_KEY_ENV}, "
                 "--chain-key-file or the --config file's chain_key"
             )
-        report = await log.verify(expect_head=args.expect_head)
+        trusted = _trusted_certificates(args.tsa_cert)
+        stamps = await log.timestamps()
+        report = await log.verify(
+            expect_head=args.expect_head,
+            stamped={s.sequence: s.hash for s in stamps if isinstance(s, HeadTimestamp)},
+        )
+    where: int | None
     if report.ok:
-        erased = f", {report.erased} of them erased" if report.erased else ""
-        keyed = f", {report.keyed} keyed" if report.keyed else ""
-        # The head, to keep elsewhere: a later verify can then tell a cut-off tail.
-        head = f"; head: {report.last_sequence}:{report.last_hash}"
-        shown = head if report.last_sequence is not None else ""
-        print(f"ok: {report.reason}{erased}{keyed}{shown}")
-        return EXIT_OK
-    where = report.first_broken_sequence
-    print(f"BROKEN{f' at record {where}' if where is not None else ''}: {report.reason}")
+        try:
+            checked = await asyncio.to_thread(_check_timestamps, stamps, trusted)
+        except _BrokenTimestamp as broken:
+            where, reason = broken.args
+        else:
+            erased = f", {report.erased} of them erased" if report.erased else ""
+            keyed = f", {report.keyed} keyed" if report.keyed else ""
+            # The head, to keep elsewhere: a later verify can then tell a cut-off tail.
+            head = f"; head: {report.last_sequence}:{report.last_hash}"
+            shown = head if report.last_sequence is not None else ""
+            print(f"ok: {report.reason}{erased}{keyed}{shown}{checked}")
+            return EXIT_OK
+    else:
+        where, reason = report.first_broken_sequence, report.reason
+    print(f"BROKEN{f' at record {where}' if where is not None else ''}: {reason}")
     return EXIT_BROKEN
+
+
+class _BrokenTimestamp(Exception):
+    """A kept timestamp that proves nothing: (sequence or None, reason)."""
+
+
+def _check_timestamps(stamps: Sequence[HeadTimestamp | UnreadableRecord], trusted: Any) -> str:
+    """Check every kept token; what to add to verify's line, or _BrokenTimestamp."""
+    if not stamps:
+        return ""
+    tsa = _tsa_module()
+    newest: tuple[datetime, HeadTimestamp, Any] | None = None
+    for stamp in stamps:
+        if isinstance(stamp, UnreadableRecord):
+            raise _BrokenTimestamp(None, stamp.reason)
+        try:
+            info = tsa.check_token(stamp.token, stamp.sequence, stamp.hash, trusted)
+        except tsa.TimestampError as exc:
+            raise _BrokenTimestamp(
+                stamp.sequence, f"the timestamp token of record {stamp.sequence}: {exc}"
+            ) from None
+        if info.time != stamp.time:
+            raise _BrokenTimestamp(
+                stamp.sequence,
+                f"the timestamp of record {stamp.sequence} says {format_time(stamp.time)}, "
+                f"its token {format_time(info.time)}",
+            )
+        if newest is None or info.time >= newest[0]:
+            newest = (info.time, stamp, info)
+    assert newest is not None
+    time, stamp, info = newest
+    chained = ", each chaining to a trusted certificate" if trusted else ""
+    return (
+        f"; {len(stamps)} timestamp{'s' if len(stamps) != 1 else ''} checked{chained}, "
+        f"the newest {format_time(time)} for record {stamp.sequence} by {info.tsa}"
+    )
+
+
+def _tsa_module() -> Any:
+    try:
+        from . import _tsa
+    except ImportError as exc:
+        raise _Failure(
+            f"the log keeps timestamp tokens; checking them needs asn1crypto and "
+            f"cryptography ({exc}): pip install consentgate[tsa]"
+        ) from exc
+    return _tsa
+
+
+def _trusted_certificates(path: Path | None) -> Any:
+    """The certificates of ``--tsa-cert``, or () without it."""
+    if path is None:
+        return ()
+    tsa = _tsa_module()
+    try:
+        return tsa.load_certificates(path.read_bytes())
+    except OSError as exc:
+        raise _Failure(f"cannot read {os.fspath(path)!r}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise _Failure(f"{os.fspath(path)!r} holds no PEM certificate: {exc}") from exc
+
+
+async def _list_timestamps(args: argparse.Namespace) -> int:
+    async with _OpenLog(args) as log:
+        stamps = await log.timestamps()
+    if args.save is not None:
+        args.save.mkdir(parents=True, exist_ok=True)
+    for stamp in stamps:
+        if isinstance(stamp, UnreadableRecord):
+            print(f"unreadable: {stamp.reason}")
+            continue
+        print(f"{stamp.sequence}:{stamp.hash}  {format_time(stamp.time)}")
+        if args.save is not None:
+            (args.save / f"{stamp.sequence}.tst").write_bytes(stamp.token)
+            data = head_json(stamp.sequence, stamp.hash)
+            (args.save / f"{stamp.sequence}.json").write_bytes(data)
+    if not stamps:
+        print("no timestamps kept (set anchor_tsa_url to have them)", file=sys.stderr)
+    return EXIT_OK
 
 
 async def _show_head(args: argparse.Namespace) -> int:

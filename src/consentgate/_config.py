@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import re
@@ -217,6 +218,9 @@ class ConsentConfig:
     #: A URL the database host cannot rewrite (a webhook, a pre-signed object-store URL):
     #: the signed head of the log is POSTed there now and then. Needs ``consentgate[anchor]``.
     anchor_url: str | None = None
+    #: An RFC 3161 timestamp authority: at each anchoring its signed token for the head is
+    #: kept in the log, and ``consentgate verify`` checks it. Needs ``consentgate[tsa]``.
+    anchor_tsa_url: str | None = None
     #: Anchor the head once this many records were written since the last anchor...
     anchor_every_records: int = 1000
     #: ...or this many minutes after the first record not yet anchored, whichever comes first.
@@ -683,21 +687,40 @@ class ConsentConfig:
             "anchor_every_minutes",
             "must be a positive number of minutes, below a year",
         )
-        if self.anchor_url is None:
-            return
-        _require(
-            isinstance(self.anchor_url, str) and _is_web_url(self.anchor_url),
-            "anchor_url",
-            "must be an absolute http(s) URL",
-        )
-        try:
-            import httpx  # noqa: F401
-        except ImportError as exc:
-            raise ConfigurationError(
+        if self.anchor_url is not None:
+            _require(
+                isinstance(self.anchor_url, str) and _is_web_url(self.anchor_url),
                 "anchor_url",
-                f"anchoring sends the head with httpx, which is not installed ({exc}); "
-                "install it with: pip install consentgate[anchor]",
-            ) from exc
+                "must be an absolute http(s) URL",
+            )
+            _check_installed(
+                "anchor_url", ("httpx",), "anchoring sends the head with httpx", "anchor"
+            )
+        if self.anchor_tsa_url is not None:
+            _require(
+                isinstance(self.anchor_tsa_url, str) and _is_web_url(self.anchor_tsa_url),
+                "anchor_tsa_url",
+                "must be an absolute http(s) URL",
+            )
+            _check_installed(
+                "anchor_tsa_url",
+                ("httpx", "asn1crypto", "cryptography"),
+                "timestamping needs httpx, asn1crypto and cryptography",
+                "tsa",
+            )
+
+
+def _check_installed(field: str, modules: tuple[str, ...], why: str, extra: str) -> None:
+    """Raise ConfigurationError naming the extra to install unless ``modules`` import."""
+    try:
+        for module in modules:
+            importlib.import_module(module)
+    except ImportError as exc:
+        raise ConfigurationError(
+            field,
+            f"{why}, and it is not installed ({exc}); "
+            f"install it with: pip install consentgate[{extra}]",
+        ) from exc
 
 
 def check_retention_days(days: object) -> None:

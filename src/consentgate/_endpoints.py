@@ -116,12 +116,13 @@ class ConsentEndpoints:
         self.anchor = (
             Anchor(
                 log,
-                config.anchor_url,
                 config.signing_keys[0],
+                url=config.anchor_url,
+                tsa_url=config.anchor_tsa_url,
                 every_records=config.anchor_every_records,
                 every_minutes=config.anchor_every_minutes,
             )
-            if config.anchor_url is not None
+            if config.anchor_url is not None or config.anchor_tsa_url is not None
             else None
         )
         self.admin = AdminExport(log, config.admin_token)

@@ -25,12 +25,19 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
-from ._chain import ChainHead, ChainLink, ChainReport, ChainVerifier
+from ._chain import (
+    ChainHead,
+    ChainLink,
+    ChainReport,
+    ChainVerifier,
+    HeadTimestamp,
+    UnreadableRecord,
+)
 from ._export import DEFAULT_PAGE, ExportFormat, csv_lines, json_lines
 from ._record import ConsentRecord
 
@@ -144,15 +151,21 @@ class ConsentLog(abc.ABC):
         """The end of the chain as the store keeps it; None for a store that keeps none."""
         return None
 
-    async def verify(self, *, expect_head: ChainHead | None = None) -> ChainReport:
+    async def verify(
+        self,
+        *,
+        expect_head: ChainHead | None = None,
+        stamped: Mapping[int, str] | None = None,
+    ) -> ChainReport:
         """Walk the chain and report its first broken link.
 
         ``expect_head`` is a head kept elsewhere (``consentgate head``): the
-        chain must still hold that record, with that hash. Hashing runs off
-        the event loop, a page at a time, so a running app can verify its own
-        log; memory stays constant.
+        chain must still hold that record, with that hash; so must it each
+        timestamped record of ``stamped`` (sequence to hash) it has not pruned.
+        Hashing runs off the event loop, a page at a time, so a running app can
+        verify its own log; memory stays constant.
         """
-        verifier = ChainVerifier(key=self.chain_key, expect=expect_head)
+        verifier = ChainVerifier(key=self.chain_key, expect=expect_head, stamped=stamped)
         page: list[ChainLink] = []
         async for link in self.iter_chain():
             page.append(link)
@@ -163,6 +176,14 @@ class ConsentLog(abc.ABC):
         else:
             await asyncio.to_thread(verifier.feed_all, page)
         return verifier.report()
+
+    async def add_timestamp(self, stamp: HeadTimestamp) -> None:
+        """Keep a timestamp authority's token for a head (``anchor_tsa_url``)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot keep timestamps")
+
+    async def timestamps(self) -> list[HeadTimestamp | UnreadableRecord]:
+        """The kept timestamps in sequence order; a damaged row is an UnreadableRecord."""
+        return []
 
     async def prune(self, before: datetime) -> int:
         """Delete records older than ``before``, keeping the chain verifiable; returns the count."""

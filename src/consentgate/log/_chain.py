@@ -85,6 +85,18 @@ the end, or appended behind the log's back, are a broken chain. Someone with
 write access can still move the head along with a cut; keeping the head
 elsewhere (``consentgate head``, ``verify --expect-head``, ``anchor_url``) shows that.
 
+Timestamps
+----------
+
+With ``anchor_tsa_url``, each anchoring has an RFC 3161 timestamp authority
+sign the head (see ``consentgate._tsa`` for what exactly), and the store keeps
+the token with the head's sequence and hash (:class:`HeadTimestamp`). The
+verifier is given those (sequence, hash) pairs: each record the chain still
+holds must carry the timestamped hash, and no timestamped record may be
+missing, so rewriting or cutting the chain before a timestamped head shows even
+where the head row was moved along. Records pruned since are no longer checked
+against the chain; their tokens still are (``consentgate verify``).
+
 Chain order
 -----------
 
@@ -117,7 +129,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -134,6 +146,7 @@ __all__ = [
     "ChainReport",
     "ChainVerifier",
     "Checkpoint",
+    "HeadTimestamp",
     "Tombstone",
     "UnreadableRecord",
     "canonical_json",
@@ -141,6 +154,7 @@ __all__ = [
     "content_digest",
     "encoding_version",
     "format_time",
+    "head_json",
     "head_mac",
     "link_hash",
     "record_hash",
@@ -225,6 +239,18 @@ class ChainHead:
         return cls(sequence=int(sequence), hash=hash_)
 
 
+@dataclass(frozen=True, kw_only=True, slots=True)
+class HeadTimestamp:
+    """An RFC 3161 token a timestamp authority signed for the head ``sequence``/``hash``."""
+
+    sequence: int
+    hash: str
+    #: When the authority says it signed (the token's ``genTime``).
+    time: datetime
+    #: The token: the DER of the CMS ``ContentInfo`` the authority signed.
+    token: bytes
+
+
 #: What a walk along the chain meets: a checkpoint first if the log was pruned, then
 #: records and tombstones in sequence order, rows too damaged to read, and, from a store
 #: that keeps one, the head last.
@@ -249,6 +275,8 @@ class ChainReport:
     keyed: int = 0
     #: Whether the chain's end was checked against the head the store keeps.
     head_checked: bool = False
+    #: Timestamped records (see *Timestamps*) found in the chain with their timestamped hash.
+    stamped: int = 0
 
 
 _UTC_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
@@ -399,10 +427,14 @@ def link_hash(
     return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
+def head_json(sequence: int, hash: str) -> bytes:
+    """The head as canonical JSON: what its MAC signs and what a timestamp authority stamps."""
+    return canonical_json({"hash": hash, "sequence": sequence})
+
+
 def head_mac(key: bytes, sequence: int, hash: str) -> str:
     """The MAC a keyed chain's head carries (see *Keyed links*)."""
-    data = canonical_json({"hash": hash, "sequence": sequence})
-    return hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hmac.new(key, head_json(sequence, hash), hashlib.sha256).hexdigest()
 
 
 def record_hash(record: ConsentRecord, key: bytes | None = None) -> str:
@@ -424,13 +456,23 @@ class ChainVerifier:
 
     ``key`` is the chain key, for keyed links (without it a keyed link reads
     as altered). ``expect`` is a head kept elsewhere: the chain must hold that
-    record with that hash. Memory stays constant but for one entry per erased
-    consent id whose ``"erase"`` record has not come yet.
+    record with that hash; ``stamped`` maps timestamped sequences to their
+    hashes, each held like ``expect`` unless pruned. Memory stays constant but
+    for ``stamped`` and one entry per erased consent id whose ``"erase"``
+    record has not come yet.
     """
 
-    def __init__(self, *, key: bytes | None = None, expect: ChainHead | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        key: bytes | None = None,
+        expect: ChainHead | None = None,
+        stamped: Mapping[int, str] | None = None,
+    ) -> None:
         self._key = key
         self._expect = expect
+        self._stamped = dict(stamped or {})
+        self._stamps_seen: set[int] = set()
         self._expect_seen = expect is not None and expect.sequence == 0
         self._broken: tuple[int | None, str] | None = None
         if expect is not None and expect.sequence == 0 and expect.hash != GENESIS_HASH:
@@ -495,6 +537,10 @@ class ChainVerifier:
             if stored != expect.hash:
                 return self._break(sequence, f"record {sequence} differs from the expected head")
             self._expect_seen = True
+        if self._stamped and not self._stamp_holds(sequence, stored):
+            return self._break(
+                sequence, f"record {sequence} differs from the hash timestamped for it"
+            )
         self._last_sequence, self._last_hash = sequence, stored
         self._anchor = f"record {sequence}"
         self._checked += 1
@@ -520,6 +566,13 @@ class ChainVerifier:
                 if expect.sequence > self._last_sequence
                 else f"the chain now starts after record {self._pruned_to}"
             )
+        elif (missing := self._missing_stamp()) is not None:
+            sequence = missing
+            reason = f"record {sequence} was timestamped, but it is missing: " + (
+                f"the log ends at record {self._last_sequence}"
+                if sequence > self._last_sequence
+                else "the chain skips it"
+            )
         else:
             sequence, reason = None, f"{self._checked} records verified from {self._start}"
         return ChainReport(
@@ -532,6 +585,26 @@ class ChainVerifier:
             last_hash=self._last_hash if self._last_sequence else None,
             keyed=self._keyed,
             head_checked=self._head_checked,
+            stamped=len(self._stamps_seen),
+        )
+
+    def _stamp_holds(self, sequence: int, hash: str) -> bool:
+        """Whether a timestamped ``sequence`` (if it is one) still has its timestamped hash."""
+        stamped = self._stamped.get(sequence)
+        if stamped is None:
+            return True
+        self._stamps_seen.add(sequence)
+        return stamped == hash
+
+    def _missing_stamp(self) -> int | None:
+        """The first timestamped record neither pruned nor found in the chain."""
+        return min(
+            (
+                sequence
+                for sequence in self._stamped
+                if sequence > self._pruned_to and sequence not in self._stamps_seen
+            ),
+            default=None,
         )
 
     def _matches(self, link: Any, stored: str, hash_of: Any) -> bool:
@@ -566,6 +639,12 @@ class ChainVerifier:
                         "the expected head",
                     )
                 self._expect_seen = True
+        if self._stamped and not self._stamp_holds(checkpoint.sequence, checkpoint.hash):
+            return self._break(
+                checkpoint.sequence,
+                f"the checkpoint at record {checkpoint.sequence} differs from the hash "
+                "timestamped for it",
+            )
         self._last_sequence, self._last_hash = checkpoint.sequence, checkpoint.hash
         self._pruned_to = checkpoint.sequence
         self._anchor = self._start = f"the checkpoint after record {checkpoint.sequence}"
@@ -615,7 +694,11 @@ class ChainVerifier:
 
 
 def verify_chain(
-    links: Iterable[ChainLink], *, key: bytes | None = None, expect: ChainHead | None = None
+    links: Iterable[ChainLink],
+    *,
+    key: bytes | None = None,
+    expect: ChainHead | None = None,
+    stamped: Mapping[int, str] | None = None,
 ) -> ChainReport:
     """Check a chain given in sequence order: records, tombstones, an optional first checkpoint.
 
@@ -624,7 +707,7 @@ def verify_chain(
     end other than the head, when the links end with one. Consumes ``links``
     lazily, so a generator over a huge export is fine.
     """
-    verifier = ChainVerifier(key=key, expect=expect)
+    verifier = ChainVerifier(key=key, expect=expect, stamped=stamped)
     verifier.feed_all(links)
     return verifier.report()
 

@@ -57,6 +57,7 @@ from ._chain import (
     ChainHead,
     ChainLink,
     Checkpoint,
+    HeadTimestamp,
     Tombstone,
     UnreadableRecord,
     consent_id_digest,
@@ -154,6 +155,8 @@ _ERASE = (
 )
 _HEAD = "SELECT sequence, hash, mac FROM consent_head WHERE id = 1"
 _SET_HEAD = "UPDATE consent_head SET sequence = ?, hash = ?, mac = ? WHERE id = 1"
+_ADD_TIMESTAMP = "INSERT INTO head_timestamps (sequence, hash, time, token) VALUES (?, ?, ?, ?)"
+_TIMESTAMPS = "SELECT id, sequence, hash, time, token FROM head_timestamps ORDER BY sequence, id"
 _CHECKPOINT = (
     "SELECT sequence, hash, deleted, time, pruned_before FROM checkpoints "
     "ORDER BY sequence DESC LIMIT 1"
@@ -588,6 +591,33 @@ class ChainedLog(ConsentLog):
             head,
         )
 
+    # -- timestamps -----------------------------------------------------------------------
+
+    async def add_timestamp(self, stamp: HeadTimestamp) -> None:
+        """Keep a timestamp authority's token for a head (see ``_chain``, *Timestamps*)."""
+        row = (stamp.sequence, stamp.hash, self._time_param(_aware(stamp.time)), stamp.token)
+        await self._run(_execute(_ADD_TIMESTAMP, row), "write", transaction="write")
+
+    async def timestamps(self) -> list[HeadTimestamp | UnreadableRecord]:
+        rows = await self._run(_fetch(_TIMESTAMPS), "read", transaction="none")
+        return [self._to_timestamp(row) for row in rows]
+
+    def _to_timestamp(self, row: Sequence[Any]) -> HeadTimestamp | UnreadableRecord:
+        """A kept timestamp; a damaged row is a broken chain, not a read failure."""
+        id_, sequence, hash_, time, token = row
+        try:
+            if type(sequence) is not int or not isinstance(hash_, str):
+                raise TypeError("its sequence or hash is of the wrong type")
+            if not isinstance(token, bytes | bytearray | memoryview):
+                raise TypeError(f"its token is {type(token).__name__}, not bytes")
+            return HeadTimestamp(
+                sequence=sequence, hash=hash_, time=self._time_value(time), token=bytes(token)
+            )
+        except (TypeError, ValueError) as exc:
+            return UnreadableRecord(
+                sequence=None, reason=f"the timestamp row {id_!r} is unreadable: {exc}"
+            )
+
     # -- prune and erase ----------------------------------------------------------------
 
     async def prune(self, before: datetime) -> int:
@@ -817,6 +847,15 @@ def _flag(value: Any) -> bool:
     if type(value) not in (bool, int) or value not in (0, 1):
         raise TypeError(f"gpc is {value!r}, not true or false")
     return bool(value)
+
+
+def _execute(sql: str, params: Sequence[Any]) -> Steps[None]:
+    yield Execute(sql, params)
+
+
+def _fetch(sql: str) -> Steps[list[Any]]:
+    rows: list[Any] = yield Fetch(sql)
+    return rows
 
 
 def _count(sql: str, params: Sequence[Any]) -> Steps[int]:

@@ -90,7 +90,12 @@ _EXTRA_HINT = (
 )
 
 _TYPES = _schema.Types(
-    integer="bigint", serial="bigserial", text="text", time="timestamptz", flag="boolean"
+    integer="bigint",
+    serial="bigserial",
+    text="text",
+    time="timestamptz",
+    flag="boolean",
+    binary="bytea",
 )
 
 _V1: tuple[str, ...] = (
@@ -130,6 +135,8 @@ _V4: tuple[str, ...] = (
     "DROP CONSTRAINT consent_records_chain_version_check, "
     "ADD CONSTRAINT consent_records_chain_version_check CHECK (chain_version IN (1, 2, 3))",
 )
+#: Version 5: RFC 3161 tokens of the head, from ``anchor_tsa_url``.
+_V5: tuple[str, ...] = (_schema.timestamps_table(_TYPES),)
 
 #: ``time`` as ``_chain.format_time`` writes it, whatever the session's time zone.
 _UTC_TIME = "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
@@ -227,7 +234,7 @@ class PostgresConsentLog(ChainedLog):
     .. versionadded:: 0.1
     """
 
-    migrations = (_V1, _V2, _V3, _V4)
+    migrations = (_V1, _V2, _V3, _V4, _V5)
     line_sql = {"csv": _CSV_LINE, "jsonl": _JSON_LINE}
     lock_clause = " FOR UPDATE"
 

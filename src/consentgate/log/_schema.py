@@ -22,6 +22,7 @@ __all__ = [
     "head_mac_column",
     "head_table",
     "records_table",
+    "timestamps_table",
 ]
 
 #: The columns of a record's content: what erasure blanks.
@@ -59,6 +60,8 @@ class Types:
     time: str
     #: True or false, with the dialect's check of ``erased`` if it has no boolean type.
     flag: str
+    #: Bytes.
+    binary: str
     #: The dialect's check of a record's ``time``, if it keeps times as text.
     time_check: str = ""
 
@@ -128,6 +131,19 @@ def head_table(types: Types) -> str:
 def head_mac_column(types: Types) -> str:
     """A keyed chain's head carries its MAC (see ``_chain``)."""
     return f"ALTER TABLE consent_head ADD COLUMN mac {types.text} CHECK (length(mac) = 64)"
+
+
+def timestamps_table(types: Types) -> str:
+    """The RFC 3161 tokens of heads (``anchor_tsa_url``): what was timestamped, when, the token."""
+    return f"""
+    CREATE TABLE head_timestamps (
+        id       {types.serial} PRIMARY KEY,
+        sequence {types.integer} NOT NULL CHECK (sequence > 0),
+        hash     {types.text} NOT NULL CHECK (length(hash) = 64),
+        time     {types.time} NOT NULL{types.time_check},
+        token    {types.binary} NOT NULL
+    )
+    """
 
 
 #: The index ``history`` and erasure look a visitor up by.

@@ -89,6 +89,7 @@ _TYPES = _schema.Types(
     text="TEXT",
     time="TEXT",
     flag="INTEGER CHECK (erased IN (0, 1))",
+    binary="BLOB",
     time_check=f" CHECK (time GLOB {_TIME_GLOB})",
 )
 
@@ -280,6 +281,10 @@ _V5: tuple[str, ...] = (
 )
 
 
+#: Version 6: RFC 3161 tokens of the head, from ``anchor_tsa_url``.
+_V6: tuple[str, ...] = (_schema.timestamps_table(_TYPES),)
+
+
 def _to_v2(log: ChainedLog) -> Steps[None]:
     """Rebuild the table with the chain columns, hashing the existing rows in sequence order.
 
@@ -316,7 +321,7 @@ class SQLiteConsentLog(ChainedLog):
     processes may share one file: the write lock orders their records into one chain.
     """
 
-    migrations = (_V1, _to_v2, _V3, _V4, _V5)
+    migrations = (_V1, _to_v2, _V3, _V4, _V5, _V6)
     line_sql = {"csv": _CSV_LINE, "jsonl": _JSON_LINE}
 
     def __init__(

@@ -17,7 +17,8 @@ that records are durable)::
 
 The suite needs pytest and the anyio plugin (installed with starlette). What a
 store does not offer is skipped, not failed: ``prune`` and ``erase`` raising
-NotImplementedError, ``head`` returning None. Everything else is required:
+NotImplementedError, ``head`` returning None, ``add_timestamp`` raising
+NotImplementedError. Everything else is required:
 records chained with ``record_hash``, history, paging and filters, counts,
 export lines byte for byte as ``_export`` writes them, verification, and
 StorageError once closed.
@@ -34,7 +35,7 @@ import pytest
 
 from .._exceptions import StorageError
 from ._base import ConsentLog
-from ._chain import GENESIS_HASH, ChainHead, record_hash
+from ._chain import GENESIS_HASH, ChainHead, HeadTimestamp, record_hash
 from ._export import csv_lines, json_lines
 from ._record import ConsentRecord
 
@@ -199,6 +200,34 @@ class StoreSuite:
         assert rest == stored[5:]
         assert report.ok and report.checked == 3, report.reason
         assert (new.sequence or 0) > (stored[-1].sequence or 0)
+
+    async def test_timestamps_are_kept_as_given_and_hold_the_chain(
+        self, open_log: LogFactory
+    ) -> None:
+        async with open_log() as log:
+            stored = await fill(log, 4)
+            assert await log.timestamps() == []
+            second, fourth = (
+                HeadTimestamp(
+                    sequence=record.sequence or 0,
+                    hash=record.hash or "",
+                    time=START + timedelta(hours=1, microseconds=i),
+                    token=bytes(range(256)) * i,
+                )
+                for i, record in ((1, stored[3]), (2, stored[1]))
+            )
+            try:
+                await log.add_timestamp(second)
+            except NotImplementedError:
+                pytest.skip("this store keeps no timestamps")
+            await log.add_timestamp(fourth)
+        async with open_log() as log:
+            kept = await log.timestamps()
+            held = await log.verify(stamped={s.sequence: s.hash for s in (second, fourth)})
+            other = await log.verify(stamped={2: "f" * 64})
+        assert kept == [fourth, second]  # in sequence order, bytes and time as given
+        assert held.ok and held.stamped == 2, held.reason
+        assert not other.ok and other.first_broken_sequence == 2
 
     async def test_a_closed_log_refuses_with_a_storage_error(self, open_log: LogFactory) -> None:
         log = open_log()
