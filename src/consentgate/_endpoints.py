@@ -71,6 +71,8 @@ class Choice:
     csrf_token: str
     source: str
     language: str | None
+    #: The categories a banner asking again (their grants lapsed) asked about.
+    asked: tuple[str, ...] = ()
 
 
 class ConsentEndpoints:
@@ -347,7 +349,8 @@ class ConsentEndpoints:
         Accept, reject and save answer the banner with the whole choice: what they
         do not name is off, providers allowed one by one included (a provider whose
         category is granted needs no entry of its own). ``allow`` adds providers and
-        changes nothing else, not even when the choice lapses.
+        changes nothing else, not even when the choice lapses. A banner that asked
+        again about lapsed grants posts ``asked``: its answer is for those alone.
         """
         table = self.renderer.provider_table
         choosable = frozenset(self.renderer.choosable)
@@ -367,8 +370,13 @@ class ConsentEndpoints:
                 providers=current.providers
                 | {p for p in named if table.categories[p] not in current.granted},
                 answered=current.has_choice,
+                # A lapsed grant stays a question open, not a refusal.
+                lapsed=current.lapsed,
                 decided_at=current.decided_at if current.consent_id else now,
             )
+        asked = frozenset(choice.asked) & choosable
+        if asked and current.has_choice:
+            return _answered_again(current, choice, asked, decided)
         if choice.action == "accept_all":
             return replace(decided, granted=choosable)
         if choice.action == "reject_all":
@@ -469,6 +477,7 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
             categories = fields.get("categories", [])
             providers = fields.get("providers", [])
             shown = fields.get("providers_shown", [])
+            asked = fields.get("asked", [])
             source = "api"
         elif media_type in ("application/x-www-form-urlencoded", ""):
             form = parse_qs(body.decode("utf-8"), max_num_fields=MAX_FIELDS, strict_parsing=False)
@@ -476,6 +485,7 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
             categories = form.get("categories", [])
             providers = form.get("providers", [])
             shown = form.get("providers_shown", [])
+            asked = form.get("asked", [])
             source = fields.get("source", "banner")
         else:
             raise BadRequest(415)
@@ -483,7 +493,7 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
         # RecursionError: JSON nested deeper than the parser goes, e.g. "[" * 5000.
         raise BadRequest() from exc
     action = fields.get("action")
-    lists = (categories, providers, shown)
+    lists = (categories, providers, shown, asked)
     if action not in ACTIONS or not all(isinstance(names, list) for names in lists):
         raise BadRequest()
     if not all(isinstance(name, str) for names in lists for name in names):
@@ -496,6 +506,7 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
         categories=tuple(categories),
         providers=tuple(providers),
         providers_shown=tuple(shown),
+        asked=tuple(asked),
         next_path=safe_next(next_value),
         csrf_token=token,
         source=source if source in (*SOURCES, "api") else "banner",
@@ -530,6 +541,33 @@ def _saved(
         elif category not in posted and toggles and ticked == toggles and current.allows(category):
             providers -= toggles
     return frozenset(granted), frozenset(p for p in providers if table.categories[p] not in granted)
+
+
+def _answered_again(
+    current: ConsentState, choice: Choice, asked: frozenset[str], decided: ConsentState
+) -> ConsentState:
+    """The answer to a banner that asked again about ``asked`` (their grants lapsed).
+
+    Its buttons answer for those categories only: accept grants them, reject refuses
+    them, save grants the ticked ones; every other category, and the providers
+    allowed one by one, stay as they were. It renews nothing else, so the choice
+    still lapses ``cookie_max_age`` after the visitor last answered everything.
+    """
+    kept = current.granted - asked
+    if choice.action == "accept_all":
+        granted = kept | asked
+    elif choice.action == "reject_all":
+        granted = kept
+    else:
+        granted = kept | (frozenset(choice.categories) & asked)
+    table = decided.provider_categories
+    return replace(
+        decided,
+        granted=granted,
+        providers=frozenset(p for p in current.providers if table.get(p) not in granted),
+        lapsed=current.lapsed - asked,
+        decided_at=current.decided_at,
+    )
 
 
 def _action(current: ConsentState, state: ConsentState, posted: str) -> Action:

@@ -121,6 +121,7 @@ class ConsentMiddleware:
         self.renderer = Renderer(config, self.assets)
         self.cookie = ConsentCookie(
             providers=self.renderer.provider_table,
+            revisions=self.renderer.revisions.short_categories(),
             name=config.cookie_name,
             keys=config.signing_keys,
             policy_version=config.policy_version,
@@ -226,7 +227,7 @@ class ConsentMiddleware:
         if (
             not _asks_for_a_page(headers)
             or self._is_excluded(scope["path"])
-            or gate.visitor_for_gate().reading.state.has_choice
+            or not gate.visitor_for_gate().reading.state.needs_answer
         ):
             return scope
         dropped = _CONDITIONAL
@@ -339,15 +340,18 @@ class ConsentMiddleware:
         path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         state = visitor.reading.state
-        if not state.has_choice and self.renderer.choosable:
-            # The host matters to a banner page only for snippets of providers allowed
-            # one by one: without them, every host shares one entry.
+        if state.needs_answer and self.renderer.choosable:
+            # The host matters to a banner page only for snippets of what runs beside
+            # it: without them, every host shares one entry.
+            runs = bool(state.providers or state.granted)
             return self._banner_fragments(
+                state.granted if state.has_choice else frozenset(),
                 state.providers,
+                state.lapsed if state.has_choice else frozenset(),
                 visitor.language,
                 path,
                 query,
-                visitor.hostname if state.providers else "",
+                visitor.hostname if runs else "",
                 self.csrf.issue(),
                 iso_week(),
                 codec,
@@ -365,7 +369,9 @@ class ConsentMiddleware:
 
     def _render_banner(
         self,
+        granted: frozenset[str],
         providers: frozenset[str],
+        lapsed: frozenset[str],
         language: str,
         path: bytes,
         query: bytes,
@@ -374,12 +380,16 @@ class ConsentMiddleware:
         week: str,
         codec: str,
     ) -> _Insertion:
-        """The banner, and the snippets of providers allowed one by one before answering it."""
+        """The banner (asking only about ``lapsed`` when a visitor's grants of them lapsed),
+        and the snippets of what runs meanwhile: the categories still granted and the
+        providers allowed one by one."""
         here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
-        head, body = self._stylesheet, self.renderer.banner[language].fill(values)
-        if providers:
-            snippets = self.renderer.snippets(frozenset(), providers, week, host)
+        banner = self.renderer.banner_again(language, lapsed) if lapsed else None
+        head = self._stylesheet
+        body = (banner or self.renderer.banner[language]).fill(values)
+        if granted or providers:
+            snippets = self.renderer.snippets(granted, providers, week, host)
             head, body = head + snippets[0], body + snippets[1]
         return _Insertion.of(head, body, codec)
 

@@ -43,6 +43,7 @@ from ._exceptions import ConfigurationError
 from ._fair_choice import unfair_choice
 from ._locales import Texts, available_languages, builtin_texts
 from ._provider_table import ProviderTable
+from ._revisions import Revisions
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
 from ._theme import theme_css
@@ -182,8 +183,10 @@ class Renderer:
         }
         self.own_provider = self._own_provider()
         self.choosable = self._choosable_categories()
+        #: What each category and provider the visitor is asked about is shown as.
+        self.revisions = self._revisions()
         #: Provider names and their categories, as consent states and the cookie know them.
-        self.provider_table = ProviderTable.of(config.providers)
+        self.provider_table = ProviderTable.of(config.providers, self.revisions.short_providers())
         self._snippet_templates: list[_SnippetTemplates] = [
             (p, self._compile(p.head_template, p.head), self._compile(p.body_template, p.body))
             for p in config.providers
@@ -198,6 +201,16 @@ class Renderer:
             name: self.env.get_template(name) for p in config.providers for name in p.preludes
         }
         self.banner = {lang: Fragment(self._banner_html(lang)) for lang in self.languages}
+        #: The banner asking again about categories whose grant lapsed, per language and
+        #: set of them; rendered on first use (any set can lapse), once per language at
+        #: start-up with every category, so a broken override fails the start.
+        self.banner_again = Memo(
+            self._banner_again,
+            max_entries=256,
+            max_bytes=8 * 1024 * 1024,
+            max_key_bytes=4096,
+            value_bytes=lambda fragment: len(fragment.html),
+        )
         self.settings_link = {
             lang: Fragment(self._render("settings_link.html", lang, next_q=hole("next_q")))
             for lang in self.languages
@@ -214,6 +227,8 @@ class Renderer:
             unfair = unfair_choice(html, config.prefix)
             if unfair is not None:
                 raise ConfigurationError("template_dirs", f"{source}.html ({lang}): {unfair}")
+        for lang in self.languages:
+            self._banner_again(lang, frozenset(self.choosable))
         self.fingerprints = {
             key: hashlib.sha256(html.encode()).hexdigest() for key, html in pages.items()
         }
@@ -479,15 +494,30 @@ class Renderer:
         )
         return Fragment(html).fill(values)
 
-    def _banner_html(self, lang: str) -> str:
+    def _banner_html(self, lang: str, lapsed: frozenset[str] = frozenset()) -> str:
+        categories = [c for c in self.declaration(lang) if not c.always_on]
+        if lapsed:
+            categories = [c for c in categories if c.name in lapsed]
         return self._render(
             "banner.html",
             lang,
-            categories=[c for c in self.declaration(lang) if not c.always_on],
+            categories=categories,
+            lapsed=categories if lapsed else [],
             csrf_token=hole("csrf"),
             next=hole("next"),
             next_q=hole("next_q"),
         )
+
+    def _banner_again(self, lang: str, lapsed: frozenset[str]) -> Fragment:
+        """The banner for a visitor whose grants of ``lapsed`` lapsed: it says what changed
+        and asks about those categories only; its buttons leave the others as they are."""
+        html = self._banner_html(lang, lapsed)
+        unfair = unfair_choice(html, self.config.prefix)
+        if unfair is not None:
+            raise ConfigurationError(
+                "template_dirs", f"banner.html ({lang}, asking again): {unfair}"
+            )
+        return Fragment(html)
 
     @_naming_template_errors()
     def _render(self, name: str, lang: str, **context: Any) -> str:
@@ -538,6 +568,19 @@ class Renderer:
                 )
             )
         return views
+
+    def _revisions(self) -> Revisions:
+        views = {lang: self.declaration(lang) for lang in self.languages}
+        titled = {
+            name: {
+                lang: (v.title, v.description)
+                for lang in self.languages
+                for v in views[lang]
+                if v.name == name
+            }
+            for name in self.choosable
+        }
+        return Revisions.of(titled.items(), self.config.providers, self.languages)
 
     def _choosable_categories(self) -> tuple[str, ...]:
         """Categories worth asking about: they have a provider, or the site defined them."""
