@@ -43,10 +43,11 @@ from ._exceptions import ConfigurationError
 from ._fair_choice import unfair_choice
 from ._locales import Texts, available_languages, builtin_texts
 from ._provider_table import ProviderTable
-from ._revisions import Revisions
+from ._revisions import Revisions, canonical_json
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
 from ._theme import theme_css
+from .log._texts import ShownTexts
 from .providers import DeclaredCookie, Provider
 from .providers._google import CONSENT_MODE_PRELUDE
 
@@ -232,6 +233,8 @@ class Renderer:
         self.fingerprints = {
             key: hashlib.sha256(html.encode()).hexdigest() for key, html in pages.items()
         }
+        #: The pages a record's text fingerprint names, for the log's texts table.
+        self._fingerprinted = pages
         self._error_pages = {
             (lang, key): Fragment(
                 self._render("error.html", lang, message=self.texts[lang][key], next=hole("next"))
@@ -568,6 +571,24 @@ class Renderer:
                 )
             )
         return views
+
+    def shown_texts(self) -> list[ShownTexts]:
+        """What the log's texts table keeps: each category's revision and each fingerprinted
+        page, with exactly what their digests are taken over."""
+        categories = [
+            ShownTexts(
+                kind="category",
+                name=texts.name,
+                language=None,
+                content=canonical_json(dict(texts.content)),
+            )
+            for texts in self.revisions.categories.values()
+        ]
+        pages = [
+            ShownTexts(kind="page", name=source, language=lang, content=html)
+            for (source, lang), html in sorted(self._fingerprinted.items())
+        ]
+        return categories + pages
 
     def _revisions(self) -> Revisions:
         views = {lang: self.declaration(lang) for lang in self.languages}

@@ -1,0 +1,106 @@
+"""The texts a visitor was shown, kept once per fingerprint beside the records.
+
+A record carries the fingerprint of the page the choice was made on and the
+revision of each category it granted; both are SHA-256 digests. The log's
+texts table keeps what they digest, so the operator can show what a visitor
+saw on a given day, and anyone can check it: the SHA-256 of ``content``'s UTF-8
+bytes is ``fingerprint``.
+
+- kind ``"category"``: a category's revision; ``content`` is the canonical JSON
+  (sorted keys, no spaces) of what it shows per language: its title and
+  description, and its providers with all they disclose (``_revisions``).
+- kind ``"page"``: the banner or the preference centre in one language, as the
+  text fingerprint of a record names it; ``content`` is its HTML, with the
+  per-request values (form token, return path) left as ``\\x00csrf\\x00`` holes.
+
+consentgate writes them at start-up (idempotently: a text already kept keeps
+its ``first_seen``, and gets a new ``last_seen``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+__all__ = ["KeptTexts", "ShownTexts", "TextsKind", "warn_changed_revisions"]
+
+TextsKind = Literal["category", "page"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ShownTexts:
+    """Texts a visitor can be shown, as consentgate computed them at start-up."""
+
+    kind: TextsKind
+    #: The category's name, or the page's (``"banner"``, ``"preferences"``).
+    name: str
+    #: A page's language; a category's content holds every language (None).
+    language: str | None
+    #: Exactly what ``fingerprint`` is the SHA-256 of.
+    content: str
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(self.content.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class KeptTexts:
+    """Texts as the log keeps them: with their fingerprint and when they were shown."""
+
+    fingerprint: str
+    kind: TextsKind
+    name: str
+    language: str | None
+    content: str
+    #: The start-up that first kept them.
+    first_seen: datetime
+    #: The latest start-up that showed them.
+    last_seen: datetime
+
+    @property
+    def intact(self) -> bool:
+        """Whether ``content`` still digests to ``fingerprint``."""
+        return hashlib.sha256(self.content.encode("utf-8")).hexdigest() == self.fingerprint
+
+    def as_json(self) -> dict[str, Any]:
+        """For an export: a category's content as the JSON object it is, a page's as HTML."""
+        return {
+            "fingerprint": self.fingerprint,
+            "kind": self.kind,
+            "name": self.name,
+            "language": self.language,
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "intact": self.intact,
+            "content": json.loads(self.content) if self.kind == "category" else self.content,
+        }
+
+
+def warn_changed_revisions(previous: Mapping[str, str], shown: Iterable[ShownTexts]) -> list[str]:
+    """Log (warning) which categories' revisions differ from the ones the log last kept.
+
+    ``previous`` is category -> the revision the log's texts table last saw. A
+    category the log has not seen before (a new one, or a log from before
+    revisions) is not a change. Returns the changed categories, sorted.
+    """
+    current = {t.name: t.fingerprint for t in shown if t.kind == "category"}
+    changed = sorted(
+        name for name, revision in current.items() if previous.get(name, revision) != revision
+    )
+    if changed:
+        logger.warning(
+            "category revisions changed since the consent log last saw them: %s. Visitors "
+            "who granted these are asked about them again; their other choices stand",
+            ", ".join(
+                f"{name} ({previous[name][:12]} -> {current[name][:12]})" for name in changed
+            ),
+        )
+    return changed
