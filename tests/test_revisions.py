@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,6 +20,8 @@ from itsdangerous import URLSafeSerializer
 from consentgate._cookie import SALT
 from consentgate._locales import available_languages, builtin_texts
 from consentgate._provider_table import ProviderTable
+from consentgate._revisions import short
+from consentgate.log._texts import KeptTexts
 from consentgate.providers import Buffer, DeclaredCookie, GoogleAnalytics, JetpackStats, Provider
 
 from .helpers import (
@@ -271,3 +274,47 @@ async def test_the_banner_says_what_is_new_in_every_language(lang: str) -> None:
 
 def _escaped(text: str) -> str:
     return re.sub("'", "&#39;", text.replace("&", "&amp;"))
+
+
+def kept(providers: list[Any], **overrides: Any) -> list[KeptTexts]:
+    """The texts table of a log that ran the site with ``providers``."""
+    now = datetime.now(UTC)
+    return [
+        KeptTexts(
+            fingerprint=t.fingerprint,
+            kind=t.kind,
+            name=t.name,
+            language=t.language,
+            content=t.content,
+            first_seen=now,
+            last_seen=now,
+        )
+        for t in renderer(providers, **overrides).shown_texts()
+    ]
+
+
+def test_the_texts_kept_are_what_the_revisions_and_fingerprints_digest() -> None:
+    site = renderer(after())
+    texts = kept(after())
+    categories = {t.name: t.fingerprint for t in texts if t.kind == "category"}
+    assert categories == {n: c.revision for n, c in site.revisions.categories.items()}
+    pages = {(t.name, t.language): t.fingerprint for t in texts if t.kind == "page"}
+    assert pages == site.fingerprints
+    assert all(t.intact for t in texts)
+
+
+def test_with_the_old_texts_kept_the_banner_names_what_is_new_and_what_changed() -> None:
+    old = renderer(before()).revisions.categories
+    retitled = replace(VIDEO, title="Video Host Pro")
+    site = renderer([*after()[:2], retitled, after()[3]])
+    lapsed = (
+        ("marketing", short(old["marketing"].revision)),
+        ("statistics", short(old["statistics"].revision)),
+    )
+    unknown = site.banner_again("en", lapsed).html
+    assert "New: " not in unknown and "Changed: " not in unknown
+    site.remember(kept(before()))
+    html = site.banner_again("en", lapsed).html
+    assert "New: Jetpack Stats" in html and "Changed: Video Host Pro" in html
+    assert "Google Analytics, Jetpack Stats. New: Jetpack Stats</li>" in html
+    assert "Nyt: Jetpack Stats" in site.banner_again("da", lapsed).html

@@ -181,12 +181,13 @@ class ConsentCookie:
             except BadData:
                 return None
             old_key = True
-        state = _parse(payload, self._categories, self.providers, self.revisions)
-        if state is None or state.policy_version != self._policy_version:
+        parsed = _parse(payload, self._categories, self.providers, self.revisions)
+        if parsed is None or parsed[0].policy_version != self._policy_version:
             return None
+        state, lapsed_from = parsed
         assert state.decided_at is not None
         expires_at = state.decided_at.timestamp() + self.max_age
-        return _Verified(CookieReading(state, reissue=old_key), expires_at)
+        return _Verified(CookieReading(state, old_key, lapsed_from), expires_at)
 
 
 def _verified_bytes(verified: _Verified | None) -> int:
@@ -200,7 +201,8 @@ def _verified_bytes(verified: _Verified | None) -> int:
 
 def _parse(
     payload: Any, known: frozenset[str], table: ProviderTable, revisions: Mapping[str, str]
-) -> ConsentState | None:
+) -> tuple[ConsentState, tuple[tuple[str, str], ...]] | None:
+    """The state a payload holds, and its lapsed categories with the revisions it held."""
     # A signature proves we wrote it, but maybe an older release did: check the shape.
     if not (isinstance(payload, list) and payload and _is_int(payload[0])):
         return None
@@ -247,7 +249,8 @@ def _parse(
     # A category the site no longer has (or no longer asks about) is not a grant for anything.
     held = {c: revision for c, revision in held.items() if c in known and c in revisions}
     current = frozenset(c for c, revision in held.items() if revision == revisions.get(c))
-    return ConsentState(
+    lapsed_from = tuple(sorted((c, r) for c, r in held.items() if c not in current))
+    state = ConsentState(
         consent_id=consent_id,
         granted=current,
         policy_version=policy_version,
@@ -257,6 +260,7 @@ def _parse(
         lapsed=frozenset(held) - current,
         provider_categories=table.categories,
     )
+    return state, lapsed_from
 
 
 def _in_order(table: ProviderTable, mask: int) -> list[str]:

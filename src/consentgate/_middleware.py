@@ -347,7 +347,7 @@ class ConsentMiddleware:
             return self._banner_fragments(
                 state.granted if state.has_choice else frozenset(),
                 state.providers,
-                state.lapsed if state.has_choice else frozenset(),
+                visitor.reading.lapsed_from if state.has_choice else (),
                 visitor.language,
                 path,
                 query,
@@ -371,7 +371,7 @@ class ConsentMiddleware:
         self,
         granted: frozenset[str],
         providers: frozenset[str],
-        lapsed: frozenset[str],
+        lapsed_from: tuple[tuple[str, str], ...],
         language: str,
         path: bytes,
         query: bytes,
@@ -380,12 +380,12 @@ class ConsentMiddleware:
         week: str,
         codec: str,
     ) -> _Insertion:
-        """The banner (asking only about ``lapsed`` when a visitor's grants of them lapsed),
+        """The banner (asking only about the categories whose grant lapsed, if any),
         and the snippets of what runs meanwhile: the categories still granted and the
         providers allowed one by one."""
         here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
-        banner = self.renderer.banner_again(language, lapsed) if lapsed else None
+        banner = self.renderer.banner_again(language, lapsed_from) if lapsed_from else None
         head = self._stylesheet
         body = (banner or self.renderer.banner[language]).fill(values)
         if granted or providers:

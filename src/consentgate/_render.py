@@ -11,6 +11,7 @@ template and line named, instead of failing a visitor's request.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -38,16 +39,17 @@ from markupsafe import escape
 from ._assets import Assets
 from ._cache import Memo, size_of
 from ._config import ConsentConfig
+from ._cookie import LAPSED
 from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._exceptions import ConfigurationError
 from ._fair_choice import unfair_choice
 from ._locales import Texts, available_languages, builtin_texts
 from ._provider_table import ProviderTable
-from ._revisions import Revisions, canonical_json
+from ._revisions import Revisions, canonical_json, provider_revisions, short
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import localized
 from ._theme import theme_css
-from .log._texts import ShownTexts
+from .log._texts import KeptTexts, ShownTexts
 from .providers import DeclaredCookie, Provider
 from .providers._google import CONSENT_MODE_PRELUDE
 
@@ -114,6 +116,17 @@ class CategoryView:
     description: str
     providers: tuple[Provider, ...]
     always_on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LapsedView:
+    """A category whose grant lapsed, as the banner asking again shows it."""
+
+    category: CategoryView
+    #: Titles of its providers that are new since the visitor's grant, and of those whose
+    #: disclosure changed; both empty when that revision's texts are unknown.
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -202,6 +215,9 @@ class Renderer:
             name: self.env.get_template(name) for p in config.providers for name in p.preludes
         }
         self.banner = {lang: Fragment(self._banner_html(lang)) for lang in self.languages}
+        #: Category -> short revision -> provider name -> its revision, of revisions the
+        #: site showed before (``remember``): what tells what is new in a lapsed category.
+        self.history: dict[str, dict[str, dict[str, str]]] = {}
         #: The banner asking again about categories whose grant lapsed, per language and
         #: set of them; rendered on first use (any set can lapse), once per language at
         #: start-up with every category, so a broken override fails the start.
@@ -229,7 +245,7 @@ class Renderer:
             if unfair is not None:
                 raise ConfigurationError("template_dirs", f"{source}.html ({lang}): {unfair}")
         for lang in self.languages:
-            self._banner_again(lang, frozenset(self.choosable))
+            self._banner_again(lang, tuple((c, LAPSED) for c in self.choosable))
         self.fingerprints = {
             key: hashlib.sha256(html.encode()).hexdigest() for key, html in pages.items()
         }
@@ -497,23 +513,30 @@ class Renderer:
         )
         return Fragment(html).fill(values)
 
-    def _banner_html(self, lang: str, lapsed: frozenset[str] = frozenset()) -> str:
+    def _banner_html(self, lang: str, lapsed: Sequence[LapsedView] = ()) -> str:
         categories = [c for c in self.declaration(lang) if not c.always_on]
         if lapsed:
-            categories = [c for c in categories if c.name in lapsed]
+            categories = [item.category for item in lapsed]
         return self._render(
             "banner.html",
             lang,
             categories=categories,
-            lapsed=categories if lapsed else [],
+            lapsed=lapsed,
             csrf_token=hole("csrf"),
             next=hole("next"),
             next_q=hole("next_q"),
         )
 
-    def _banner_again(self, lang: str, lapsed: frozenset[str]) -> Fragment:
-        """The banner for a visitor whose grants of ``lapsed`` lapsed: it says what changed
-        and asks about those categories only; its buttons leave the others as they are."""
+    def _banner_again(self, lang: str, lapsed_from: tuple[tuple[str, str], ...]) -> Fragment:
+        """The banner for a visitor whose grants lapsed (each category with the revision
+        their cookie held): it says what changed and asks about those categories only; its
+        buttons leave the others as they are."""
+        views = {c.name: c for c in self.declaration(lang)}
+        lapsed = [
+            self._what_changed(views[name], revision)
+            for name, revision in lapsed_from
+            if name in views
+        ]
         html = self._banner_html(lang, lapsed)
         unfair = unfair_choice(html, self.config.prefix)
         if unfair is not None:
@@ -571,6 +594,31 @@ class Renderer:
                 )
             )
         return views
+
+    def remember(self, kept: Iterable[KeptTexts]) -> None:
+        """Learn the revisions the site showed before, from the log's texts table, so that
+        a banner asking again names the providers added or changed since."""
+        for texts in kept:
+            if texts.kind != "category" or not texts.intact:
+                continue
+            try:
+                providers = provider_revisions(json.loads(texts.content))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # kept by another release, in a form this one does not read
+            self.history.setdefault(texts.name, {})[short(texts.fingerprint)] = providers
+        self.banner_again.clear()
+
+    def _what_changed(self, category: CategoryView, revision: str) -> LapsedView:
+        """``category`` as it is now, with the providers added or changed since ``revision``
+        (known when the log kept that revision's texts)."""
+        before = self.history.get(category.name, {}).get(revision)
+        if before is None:
+            return LapsedView(category)
+        now = self.revisions.providers
+        titles = {p.name: p.title for p in category.providers}
+        added = [titles[n] for n in sorted(titles) if n not in before]
+        changed = [titles[n] for n in sorted(titles) if n in before and before[n] != now.get(n)]
+        return LapsedView(category, tuple(dict.fromkeys(added)), tuple(dict.fromkeys(changed)))
 
     def shown_texts(self) -> list[ShownTexts]:
         """What the log's texts table keeps: each category's revision and each fingerprinted

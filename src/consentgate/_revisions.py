@@ -117,6 +117,16 @@ class Revisions:
         return {name: short(revision) for name, revision in self.providers.items()}
 
 
+def provider_revisions(content: Mapping[str, Any]) -> dict[str, str]:
+    """Provider name -> revision, from a category's content as ``Revisions.of`` made it
+    (and the log's texts table keeps it): what each of its providers was shown as."""
+    grouped: dict[str, dict[str, list[Any]]] = {}
+    for lang, shown in content.items():
+        for item in shown["providers"]:
+            grouped.setdefault(item["name"], {}).setdefault(lang, []).append(item)
+    return {name: digest(by_lang) for name, by_lang in grouped.items()}
+
+
 def provider_shown(provider: Provider, lang: str) -> dict[str, Any]:
     """What a visitor reading ``lang`` is told about ``provider``."""
     return {

@@ -134,6 +134,9 @@ class CookieReading:
     state: ConsentState
     #: Signed with an older key of ``secret_keys``: send it again under the newest.
     reissue: bool = False
+    #: Each lapsed category with the short revision the cookie held for it (``~``s when
+    #: unknown): what the banner compares with the category now, to say what is new.
+    lapsed_from: tuple[tuple[str, str], ...] = ()
 
 
 def get_consent(request: object) -> ConsentState:
