@@ -318,3 +318,14 @@ def test_with_the_old_texts_kept_the_banner_names_what_is_new_and_what_changed()
     assert "New: Jetpack Stats" in html and "Changed: Video Host Pro" in html
     assert "Google Analytics, Jetpack Stats. New: Jetpack Stats</li>" in html
     assert "Nyt: Jetpack Stats" in site.banner_again("da", lapsed).html
+
+
+async def test_the_preference_centre_says_which_grant_lapsed() -> None:
+    cookies = await chosen_before("accept_all")
+    async with client_for(app(after()), cookies=cookies) as client:
+        html = (await client.get("/_consent/preferences")).text
+    statistics = html[html.index('id="cg-category-statistics"') :]
+    marketing = html[html.index('id="cg-category-marketing"') :]
+    assert "so your consent to it has lapsed" in statistics[: statistics.index("</h3>")]
+    assert "so your consent to it has lapsed" not in marketing[: marketing.index("</h3>")]
+    assert 'value="statistics" checked' not in html and 'value="marketing" checked' in html
