@@ -37,6 +37,7 @@ from ._redirect import safe_next
 from ._render import Renderer, iso_week, next_values
 from ._retention import Retention
 from ._state import NECESSARY, ConsentState
+from ._texts_keeper import TextsKeeper
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
 from .log._base import Action
 
@@ -104,6 +105,7 @@ class ConsentEndpoints:
         )
         self.body_timeout = config.body_timeout
         self.outbox = Outbox(log, config.outbox_path)
+        self.texts = TextsKeeper(log, renderer)
         if config.outbox_path is None and isinstance(config.store, str):
             if not config.store.lower().startswith("sqlite:"):
                 logger.warning(
@@ -209,6 +211,8 @@ class ConsentEndpoints:
             ip=self._ip(request),
         )
         try:
+            # Written at start-up; here only on a server without lifespan (once).
+            await self.texts.keep()
             if self.outbox.pending():
                 await self.outbox.replay()  # earlier choices first: the log keeps their order
             await self.log.record(record)

@@ -142,7 +142,9 @@ class ConsentMiddleware:
             assets=self.assets,
             trusted_origins=config.trusted_origins,
         )
-        self.lifespan = Lifespan(self.log, self.endpoints.retention, self.endpoints.outbox)
+        self.lifespan = Lifespan(
+            self.log, self.endpoints.retention, self.endpoints.outbox, self.endpoints.texts
+        )
         self._prefix = config.prefix
         self._prefix_slash = config.prefix + "/"
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)

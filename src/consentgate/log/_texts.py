@@ -25,9 +25,16 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
-__all__ = ["KeptTexts", "ShownTexts", "TextsKind", "warn_changed_revisions"]
+__all__ = [
+    "KeptTexts",
+    "ShownTexts",
+    "TextsKind",
+    "TextsStore",
+    "latest_revisions",
+    "warn_changed_revisions",
+]
 
 TextsKind = Literal["category", "page"]
 
@@ -82,6 +89,29 @@ class KeptTexts:
             "intact": self.intact,
             "content": json.loads(self.content) if self.kind == "category" else self.content,
         }
+
+
+@runtime_checkable
+class TextsStore(Protocol):
+    """A consent log that keeps texts (the SQLite and PostgreSQL logs do)."""
+
+    async def keep_texts(self, texts: Iterable[ShownTexts], now: datetime) -> None:
+        """Store ``texts`` not kept yet with ``first_seen`` ``now``; for those kept, set
+        ``last_seen`` to ``now``. Idempotent, in one transaction."""
+
+    async def kept_texts(self, kind: TextsKind | None = None) -> list[KeptTexts]:
+        """The texts kept (of ``kind``, if given), oldest first."""
+
+
+def latest_revisions(kept: Iterable[KeptTexts]) -> dict[str, str]:
+    """Category -> the revision the log saw last (the latest ``last_seen``)."""
+    latest: dict[str, KeptTexts] = {}
+    for texts in kept:
+        if texts.kind == "category":
+            known = latest.get(texts.name)
+            if known is None or texts.last_seen >= known.last_seen:
+                latest[texts.name] = texts
+    return {name: texts.fingerprint for name, texts in latest.items()}
 
 
 def warn_changed_revisions(previous: Mapping[str, str], shown: Iterable[ShownTexts]) -> list[str]:
