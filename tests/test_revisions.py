@@ -386,3 +386,17 @@ async def test_start_up_warns_of_changed_revisions_and_the_banner_says_what_is_n
         "statistics",
         "marketing",
     }
+
+
+async def test_an_answer_to_the_banner_asking_again_is_recorded_with_what_it_showed() -> None:
+    cookies = await chosen_before("accept_all")
+    log = TextsLog()
+    async with client_for(app(after(), log), cookies=cookies) as client:
+        assert (await post(client, "reject_all", asked=["statistics"])).status_code == 303
+        assert (await post(client, "accept_all")).status_code == 303
+    again, plain = log.records
+    shown = log.texts[again.text_fingerprint]
+    assert shown.kind == "page" and shown.language == "en" and shown.intact
+    assert "Something has changed since your choice" in shown.content
+    assert plain.text_fingerprint == renderer(after()).fingerprints["banner", "en"]
+    assert plain.text_fingerprint in log.texts

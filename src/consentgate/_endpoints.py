@@ -36,10 +36,11 @@ from ._provider_table import ProviderTable
 from ._redirect import safe_next
 from ._render import Renderer, iso_week, next_values
 from ._retention import Retention
-from ._state import NECESSARY, ConsentState
+from ._state import NECESSARY, ConsentState, CookieReading
 from ._texts_keeper import TextsKeeper
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
 from .log._base import Action
+from .log._texts import ShownTexts
 
 __all__ = ["ConsentEndpoints"]
 
@@ -187,7 +188,9 @@ class ConsentEndpoints:
                 return self._confirm_again(body, choice, lang)
             return self._error(403, "errors.forbidden", lang, choice.next_path, host, wants_json)
 
-        current = self._current(request)
+        reading = self._reading(request)
+        current = reading.state
+        shown = self._page_shown(reading, choice, lang)
         now = datetime.now(UTC)
         state = self._decide(current, choice, now.replace(microsecond=0))
         if state is None:
@@ -206,13 +209,17 @@ class ConsentEndpoints:
             policy_version=self.policy_version,
             language=lang,
             source=choice.source,  # type: ignore[arg-type]
-            text_fingerprint=self.renderer.fingerprints[(_shown(choice.source), lang)],
+            text_fingerprint=shown.fingerprint
+            if shown is not None
+            else self.renderer.fingerprints[(_shown(choice.source), lang)],
             user_agent=self._user_agent(request),
             ip=self._ip(request),
         )
         try:
             # Written at start-up; here only on a server without lifespan (once).
             await self.texts.keep()
+            if shown is not None:
+                await self.texts.keep_page(shown)
             if self.outbox.pending():
                 await self.outbox.replay()  # earlier choices first: the log keeps their order
             await self.log.record(record)
@@ -344,8 +351,23 @@ class ConsentEndpoints:
             return None  # e.g. a Unix socket: no address to keep
 
     def _current(self, request: Request) -> ConsentState:
+        return self._reading(request).state
+
+    def _reading(self, request: Request) -> CookieReading:
         value = read_cookies(request.scope["headers"], self.cookie.name.encode("latin-1"))[0]
-        return self.cookie.read(value.decode("latin-1") if value is not None else None).state
+        return self.cookie.read(value.decode("latin-1") if value is not None else None)
+
+    def _page_shown(self, reading: CookieReading, choice: Choice, lang: str) -> ShownTexts | None:
+        """The banner asking again that a choice answers, if it does: its fingerprint goes in
+        the record, and its texts in the log's texts table (rendered per set of lapsed
+        categories, it is not among the pages kept at start-up)."""
+        lapsed_from = reading.lapsed_from
+        if choice.source != "banner" or not lapsed_from or not reading.state.has_choice:
+            return None
+        if set(choice.asked) != {name for name, _ in lapsed_from}:
+            return None  # not the banner this cookie gets now: the plain banner's texts
+        html = self.renderer.banner_again(lang, lapsed_from).html
+        return ShownTexts(kind="page", name="banner", language=lang, content=html)
 
     def _decide(self, current: ConsentState, choice: Choice, now: datetime) -> ConsentState | None:
         """The visitor's consent after ``choice``; None for an ``allow`` of no known provider.

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from ._render import Renderer
 from .log import ConsentLog
-from .log._texts import TextsStore, latest_revisions, warn_changed_revisions
+from .log._texts import ShownTexts, TextsStore, latest_revisions, warn_changed_revisions
 
 __all__ = ["TextsKeeper"]
 
@@ -28,6 +28,8 @@ class TextsKeeper:
         self.renderer = renderer
         self._kept = False
         self._lock = asyncio.Lock()
+        #: Fingerprints of pages rendered per visitor (a banner asking again) kept already.
+        self._pages: set[str] = set()
 
     async def keep(self) -> None:
         """Write the texts and learn the earlier revisions, once; StorageError if the log fails
@@ -52,3 +54,12 @@ class TextsKeeper:
             warn_changed_revisions(latest_revisions(before), shown)
             self.renderer.remember(before)
             self._kept = True
+
+    async def keep_page(self, page: ShownTexts) -> None:
+        """Keep a page rendered on demand (a banner asking again), once per process."""
+        fingerprint = page.fingerprint
+        if fingerprint in self._pages or not isinstance(self.log, TextsStore):
+            return
+        await self.log.keep_texts([page], datetime.now(UTC))
+        if len(self._pages) < 4096:
+            self._pages.add(fingerprint)
