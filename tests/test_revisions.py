@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,13 +22,14 @@ from consentgate._cookie import SALT
 from consentgate._locales import available_languages, builtin_texts
 from consentgate._provider_table import ProviderTable
 from consentgate._revisions import short
-from consentgate.log._texts import KeptTexts, ShownTexts
+from consentgate.log._texts import KeptTexts
 from consentgate.providers import Buffer, DeclaredCookie, GoogleAnalytics, JetpackStats, Provider
 
 from .helpers import (
     BASE_URL,
     SECRET,
     RecordingLog,
+    TextsLog,
     build,
     client_for,
     csrf_token,
@@ -334,58 +334,42 @@ async def test_the_preference_centre_says_which_grant_lapsed() -> None:
     assert 'value="statistics" checked' not in html and 'value="marketing" checked' in html
 
 
-class TextsLog(RecordingLog):
-    """A log in lists that keeps texts as the SQL logs do."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.texts: dict[str, KeptTexts] = {}
-
-    async def keep_texts(self, texts: Iterable[ShownTexts], now: datetime) -> None:
-        for shown in texts:
-            known = self.texts.get(shown.fingerprint)
-            self.texts[shown.fingerprint] = KeptTexts(
-                fingerprint=shown.fingerprint,
-                kind=shown.kind,
-                name=shown.name,
-                language=shown.language,
-                content=shown.content,
-                first_seen=known.first_seen if known else now,
-                last_seen=now,
-            )
-
-    async def kept_texts(self, kind: str | None = None) -> list[KeptTexts]:
-        return [t for t in self.texts.values() if kind is None or t.kind == kind]
-
-
 async def test_start_up_warns_of_changed_revisions_and_the_banner_says_what_is_new(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     log = TextsLog()
+
+    def changed() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "revisions changed" in r.getMessage()]
+
     first = app(before(), log)
     with caplog.at_level(logging.WARNING, logger="consentgate"):
-        await Lifespan(first).startup()
-        assert not [r for r in caplog.records if "revisions changed" in r.getMessage()]
+        server = Lifespan(first)
+        await server.startup()
+        assert not changed()
         async with client_for(first) as client:
             assert (await post(client, "accept_all")).status_code == 303
             cookies = client.cookies
+        await server.shutdown()
         second = app(after(), log)
-        await Lifespan(second).startup()
-    warnings = [r.getMessage() for r in caplog.records if "revisions changed" in r.getMessage()]
+        server = Lifespan(second)
+        await server.startup()
+    warnings = changed()
     assert len(warnings) == 1 and "statistics (" in warnings[0] and "marketing" not in warnings[0]
     async with client_for(second, cookies=cookies) as client:
         html = (await client.get("/page")).text
+    await server.shutdown()
     assert "Google Analytics, Jetpack Stats. New: Jetpack Stats</li>" in html
     # Kept once each: the same site started again adds nothing and warns of nothing.
     caplog.clear()
     count = len(log.texts)
     with caplog.at_level(logging.WARNING, logger="consentgate"):
-        await Lifespan(app(after(), log)).startup()
-    assert len(log.texts) == count and not caplog.records
-    assert {t.name for t in log.texts.values() if t.kind == "category"} == {
-        "statistics",
-        "marketing",
-    }
+        server = Lifespan(app(after(), log))
+        await server.startup()
+        await server.shutdown()
+    assert len(log.texts) == count and not changed()
+    categories = {t.name for t in log.texts.values() if t.kind == "category"}
+    assert categories == {"statistics", "marketing"}
 
 
 async def test_an_answer_to_the_banner_asking_again_is_recorded_with_what_it_showed() -> None:

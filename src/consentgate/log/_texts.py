@@ -33,6 +33,7 @@ __all__ = [
     "TextsKind",
     "TextsStore",
     "latest_revisions",
+    "texts_json",
     "warn_changed_revisions",
 ]
 
@@ -89,6 +90,11 @@ class KeptTexts:
             "intact": self.intact,
             "content": json.loads(self.content) if self.kind == "category" else self.content,
         }
+
+
+def texts_json(kept: Iterable[KeptTexts]) -> str:
+    """The texts as one JSON array (what ``export --texts`` prints), oldest first."""
+    return json.dumps([t.as_json() for t in kept], ensure_ascii=False, indent=2) + "\n"
 
 
 @runtime_checkable
