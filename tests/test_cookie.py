@@ -487,3 +487,31 @@ def test_no_cookie_still_knows_the_sites_providers() -> None:
     read = PROVIDER_COOKIE.read(None).state
     assert not read.has_choice
     assert read.allows_provider("up") and not read.allows_provider("youtube")
+
+
+def test_revisions_keep_a_full_choice_far_below_the_cookie_limit() -> None:
+    """Eight characters per granted category and per provider allowed one by one."""
+    names = {f"provider-{i:02d}": "marketing" for i in range(60)}
+    table = ProviderTable(names, {name: f"{i:08d}" for i, name in enumerate(sorted(names))})
+    cookie = ConsentCookie(
+        name="consentgate",
+        keys=(SECRET,),
+        policy_version="2026-11",
+        categories=CATEGORIES,
+        revisions=REVISIONS,
+        max_age=MAX_AGE,
+        domain=None,
+        clock=lambda: NOW,
+        providers=table,
+    )
+    state = ConsentState(
+        consent_id=str(uuid.uuid4()),
+        granted=frozenset({"preferences", "statistics"}),
+        policy_version="2026-11",
+        decided_at=datetime.fromtimestamp(NOW, UTC),
+        providers=frozenset(names),
+        provider_categories=table.categories,
+    )
+    header = cookie.set_cookie(state, secure=True)
+    assert len(header) < 1500
+    assert cookie.read(cookie.encode(state)).state == state
