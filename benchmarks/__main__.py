@@ -3,7 +3,8 @@ middleware, under uvicorn and wrk.
 
 (``python -m benchmarks inprocess`` calls the apps directly instead:
 ``benchmarks/inprocess.py``; ``python -m benchmarks log`` runs the consent log's
-suites: ``benchmarks/log.py``.)
+suites: ``benchmarks/log.py``; ``python -m benchmarks blocking`` times blocking the
+app's own tracker markup, in process: ``benchmarks/blocking.py``.)
 
 Starts one uvicorn server per variant (``benchmarks/apps.py``) on 127.0.0.1,
 loads each with wrk, interleaving the variants over several rounds (or, with
@@ -598,6 +599,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from benchmarks import inprocess
 
         return inprocess.main(argv[1:])
+    if argv[:1] == ["blocking"]:
+        from benchmarks import blocking
+
+        return blocking.main(argv[1:])
     args = parse_args(argv)
     wrk = shutil.which("wrk")
     if wrk is None:

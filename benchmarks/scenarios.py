@@ -94,15 +94,20 @@ def consent_cookie(fetch: Fetch, origin: str, visitor: Visitor) -> str:
 
 
 def keeps_page(original: bytes, body: bytes) -> bool:
-    """``body`` is ``original`` with at most something inserted before ``</head>`` and
-    before ``</body>``: the page's own content is all there, in order, unchanged."""
+    """``body`` is ``original`` with at most something inserted before ``</head>``, after
+    ``<body>`` and before ``</body>``: the page's own content is all there, in order, unchanged."""
     head_end = original.find(b"</head>")
+    body_start = original.find(b">", original.find(b"<body", head_end)) + 1
     body_end = original.rfind(b"</body>")
-    return (
-        body.startswith(original[:head_end])
-        and body.endswith(original[body_end:])
-        and original[head_end:body_end] in body
-    )
+    at = len(original[:head_end])
+    if not (body.startswith(original[:head_end]) and body.endswith(original[body_end:])):
+        return False
+    for piece in (original[head_end:body_start], original[body_start:body_end]):
+        at = body.find(piece, at)
+        if at < 0:
+            return False
+        at += len(piece)
+    return at <= len(body) - len(original[body_end:])
 
 
 def original_body(scenario: Scenario, headers: Headers) -> bytes:

@@ -5,7 +5,8 @@
 Serves the demo site (examples/starlette_site) on a free loopback port, with a throwaway
 consent log, and photographs it with Debian's Chromium through Playwright: desktop
 (1280x800) and mobile (375x667), light and dark, in Danish, the demo's language; the
-banner, the preference centre, and the settings dialog the link opens after a choice. The PNGs
+banner, the preference centre, the settings dialog the link opens after a choice, and (on
+desktop) the click-to-load placeholder of a YouTube embed. The PNGs
 go to docs/screenshots/. The browser may fetch nothing but the demo site.
 """
 
@@ -99,6 +100,13 @@ def shoot(base: str) -> None:
                     for view, path in VIEWS.items():
                         page.goto(base + path)
                         save(page, f"{view}-{size}-{scheme}")
+                    if size == "desktop":
+                        # The click-to-load placeholder of the site's own YouTube embed.
+                        page.goto(base + "/video")
+                        page.locator(".cg-embed").screenshot(
+                            path=OUT / f"embed-{size}-{scheme}.png"
+                        )
+                        print(f"docs/screenshots/embed-{size}-{scheme}.png")
                     # After a choice, the settings link reopens the choice in a dialog.
                     page.goto(base + VIEWS["banner"])
                     page.click('#consentgate-banner button[value="reject_all"]')

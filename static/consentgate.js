@@ -81,7 +81,8 @@
       // Filled a moment after it is added, so screen readers announce it.
       setTimeout(() => (live.textContent = text), 99);
       if (state.consent_mode && window.gtag) gtag("consent", "update", state.consent_mode);
-      if (state.reload) location.reload(); // withdrawn, and only a reload stops it
+      // Withdrawn (only a reload stops it), or the server held back markup of this page.
+      if (state.reload || (state.granted[0] && d.querySelector("[data-consent]"))) location.reload();
       else {
         run(state.snippets.head, d.head);
         run(state.snippets.body, d.body);

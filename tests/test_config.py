@@ -399,7 +399,7 @@ def test_from_toml_unknown_key_is_named(tmp_path: Path) -> None:
 
 
 def test_from_toml_unknown_provider_type_names_the_type(tmp_path: Path) -> None:
-    text = f'secret_key = "{SECRET}"\n[[providers]]\ntype = "matomo"\n'
+    text = f'secret_key = "{SECRET}"\n[[providers]]\ntype = "plausible"\n'
     assert toml_field(write(tmp_path, text)) == "providers[0].type"
 
 
@@ -700,8 +700,10 @@ def test_the_readmes_toml_example_loads_as_it_says(
         "site-kit",
         "jetpack-stats",
         "buffer",
+        "youtube",
+        "matomo",
         "chat",
     ]
-    (chat_cookie,) = config.providers[4].cookies
+    (chat_cookie,) = config.providers[6].cookies
     assert chat_cookie.party == "third" and chat_cookie.matches("chat_42")
     assert [c.name for c in config.categories] == ["social"]

@@ -28,7 +28,6 @@ from consentgate._cookie import MAX_VALUE_BYTES, SALT
 from consentgate._firewall import MAX_TRACKER_COOKIES
 from consentgate._http import hostname, read_cookies
 from consentgate._redirect import safe_next
-from consentgate._rewrite import inject_whole
 
 from .helpers import make_config
 
@@ -261,7 +260,7 @@ def test_the_injector_inserts_the_same_whatever_the_page_and_its_chunks(
     visitor = MIDDLEWARE.visitor_of([(b"host", b"www.example.com")])
     insertion = MIDDLEWARE.insertions(scope, visitor, 200, b"text/html; charset=utf-8", b"", None)
     assert insertion is not None
-    expected = inject_whole(page, *insertion)
+    expected = insertion.whole(page, gzip=False)
     sent = gzip.compress(page, mtime=0) if gzipped else page
     cuts = data.draw(st.lists(st.integers(0, len(sent)), max_size=8))
     chunks = _split(sent, cuts)

@@ -156,6 +156,39 @@ async def test_settings_link_can_be_turned_off() -> None:
     assert body == PAGE.split("</head>")[1]
 
 
+@pytest.mark.parametrize(
+    ("policy_url", "path"),
+    [
+        ("/privatliv", "/privatliv"),
+        ("/privatliv", "/privatliv/"),
+        ("/privatliv#cookies", "/privatliv"),
+        ("https://example.dk/privatliv?lang=da", "/privatliv"),
+        ("/privatlivspolitik-%C3%A6", "/privatlivspolitik-æ"),
+    ],
+)
+async def test_the_banner_folds_on_the_privacy_policys_own_page(policy_url: str, path: str) -> None:
+    config = make_config(privacy_policy_url=policy_url)
+    app = make_app(config, routes=[*site_routes(), Route(path.rstrip("/") or "/", page)])
+    async with client_for(app, follow_redirects=True) as client:
+        policy = (await client.get(path)).text
+        other = (await client.get("/page")).text
+    assert re.search(r'<div id="consentgate-banner"[^>]* data-folded[ >]', policy)
+    assert "data-folded" not in other
+    # Folded, it is the same form: the same choice can be made from it.
+    assert 'value="accept_all"' in policy and 'value="reject_all"' in policy
+    assert csrf_token(policy)
+
+
+@pytest.mark.parametrize(("policy_url", "path"), [("/pag", "/page"), ("https://firma.dk/", "/")])
+async def test_a_page_that_is_not_the_policy_gets_the_whole_banner(
+    policy_url: str, path: str
+) -> None:
+    app = make_app(make_config(privacy_policy_url=policy_url))
+    async with client_for(app) as client:
+        html = (await client.get(path)).text
+    assert "consentgate-banner" in html and "data-folded" not in html
+
+
 async def test_no_optional_provider_means_no_banner() -> None:
     async with client_for(make_app(make_config(providers=[]))) as client:
         html = (await client.get("/page")).text

@@ -51,6 +51,8 @@ def test_wheel_ships_templates_assets_texts_and_type_marker(wheel_names: set[str
         "consentgate/litestar.py",
         "consentgate/contrib/django/apps.py",
         "consentgate/contrib/django/templatetags/consentgate.py",
+        # The tracker registry: without it nothing the site writes itself is blocked.
+        "consentgate/trackers.toml",
     }
     assert expected <= wheel_names
 

@@ -20,19 +20,22 @@ from consentgate._rewrite import (
 
 HEAD = b"[H]"
 BODY = b"[B]"
+TOP = b"[T]"
 PAGE = b"<html><head><title>t</title></head><body><p>hi</p></body></html>"
 PAGE_INJECTED = b"<html><head><title>t</title>[H]</head><body><p>hi</p>[B]</body></html>"
 
 
-def inject(html: bytes, head: bytes = HEAD, body: bytes = BODY, **limits: int) -> bytes:
-    injector = HtmlInjector(head, body, **limits)
+def inject(
+    html: bytes, head: bytes = HEAD, body: bytes = BODY, top: bytes = b"", **limits: int
+) -> bytes:
+    injector = HtmlInjector(head, body, top, **limits)
     return injector.feed(html) + injector.finish()
 
 
 def inject_chunks(
-    chunks: list[bytes], head: bytes = HEAD, body: bytes = BODY, **limits: int
+    chunks: list[bytes], head: bytes = HEAD, body: bytes = BODY, top: bytes = b"", **limits: int
 ) -> bytes:
-    injector = HtmlInjector(head, body, **limits)
+    injector = HtmlInjector(head, body, top, **limits)
     return b"".join(injector.feed(chunk) for chunk in chunks) + injector.finish()
 
 
@@ -44,32 +47,49 @@ def split(data: bytes, cuts: list[int]) -> list[bytes]:
 # The rules, stated without streaming, as an oracle for the streaming engine.
 _HEAD_MARKER = re.compile(rb"</head[\t\n\f\r ]{0,16}>", re.IGNORECASE)
 _BODY_MARKER = re.compile(rb"</body[\t\n\f\r ]{0,16}>", re.IGNORECASE)
+# <body, then whitespace, "/" or ">" and attributes whose quoted values may hold ">".
+_BODY_TAG = re.compile(rb"<body(?:[\t\n\f\r /](?:[^\"'>]|\"[^\"]*\"|'[^']*')*)?>", re.IGNORECASE)
 
 
 def reference(
     html: bytes,
     head: bytes,
     body: bytes,
+    top: bytes = b"",
     head_limit: int = HEAD_LIMIT,
     body_window: int = BODY_WINDOW,
 ) -> bytes:
-    """Head before the first </head> in the first head_limit bytes; body before the last
-    </body> in the final body_window bytes after it; anything unplaced at the end."""
+    """Head before the first </head> in the first head_limit bytes; top after the first
+    <body> tag after that </head>, within the same bytes; body before the last </body> in
+    the final body_window bytes after those; anything unplaced with the body fragment."""
     body_window = max(body_window, len(b"</head>") + 16)
-    head_at = None
-    if head:
-        first_head = _HEAD_MARKER.search(html, 0, min(len(html), head_limit))
+    limit = min(len(html), head_limit)
+    head_at = top_at = 0
+    if head or top:
+        first_head = _HEAD_MARKER.search(html, 0, limit)
         if first_head is None:
-            head, body = b"", head + body
+            head, top, body = b"", b"", head + top + body
         else:
-            head_at = first_head.start()
+            head_at = top_at = first_head.start()
+            tag = _BODY_TAG.search(html, first_head.end(), limit) if top else None
+            if tag is None:
+                top, body = b"", top + body
+            else:
+                top_at = tag.end()
     body_at = len(html)
-    region = max(head_at or 0, len(html) - body_window)
-    for match in _BODY_MARKER.finditer(html, region):
+    for match in _BODY_MARKER.finditer(html, max(top_at, len(html) - body_window)):
         body_at = match.start()
-    if head_at is None:
-        return html[:body_at] + body + html[body_at:]
-    return html[:head_at] + head + html[head_at:body_at] + body + html[body_at:]
+    return b"".join(
+        (
+            html[:head_at],
+            head,
+            html[head_at:top_at],
+            top,
+            html[top_at:body_at],
+            body,
+            html[body_at:],
+        )
+    )
 
 
 def _random_case(word: str) -> st.SearchStrategy[str]:
@@ -84,11 +104,13 @@ _marker = st.builds(
 _noise = st.sampled_from(
     ["</hea", "</bod", "<", "</", "<</body>", "</header>", "</bodyx>", "</ head>", "</head\v>"]
     + ["<div>", "text", "\n", "é", ">", "</p>", "<head>", "<body>", "x" * 40]
+    + ["<BODY class='a>b'>", '<body x="', "<bodyx>", "<body/>", "<bod", "<body\n"]
 )
 html_bodies = st.lists(st.one_of(_marker, _noise), max_size=30).map(
     lambda parts: "".join(parts).encode()
 )
 fragments = st.sampled_from([b"", HEAD, b"</body>[H]"])
+tops = st.sampled_from([b"", TOP])
 # Small limits, so that pages cross them often.
 limits = st.fixed_dictionaries(
     {"head_limit": st.integers(0, 200), "body_window": st.integers(0, 200)}
@@ -148,6 +170,50 @@ def test_body_end_before_the_final_window_is_not_searched_for() -> None:
     assert inject(html, body_window=200) == b"[H]</head><p>[B]</body>" + b"x" * 100
 
 
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        (PAGE, PAGE_INJECTED.replace(b"<body>", b"<body>[T]")),
+        (b"</head>\n<BODY\tclass=x>", b"[H]</head>\n<BODY\tclass=x>[T][B]"),
+        (
+            b"</head><body data-a='>' data-b=\">\">x",
+            b"[H]</head><body data-a='>' data-b=\">\">[T]x[B]",
+        ),
+        (b"</head><body/>x</body>", b"[H]</head><body/>[T]x[B]</body>"),
+        # Not a <body> tag: the banner goes with the body fragment.
+        (b"</head><bodyx><p></body>", b"[H]</head><bodyx><p>[T][B]</body>"),
+        # Only a <body> after the </head>: one in the head is no start of the body.
+        (b"<body></head><p></body>", b"<body>[H]</head><p>[T][B]</body>"),
+        # No </head>: everything goes where the body fragment goes.
+        (b"<body><p></body>", b"<body><p>[H][T][B]</body>"),
+    ],
+)
+def test_the_top_fragment_goes_right_after_the_body_start_tag(html: bytes, expected: bytes) -> None:
+    assert inject(html, top=TOP) == expected
+    assert inject_whole(html, HEAD, BODY, TOP) == expected
+
+
+def test_a_body_tag_past_the_head_limit_is_not_searched_for() -> None:
+    html = b"<head></head>" + b" " * 20 + b"<body>x</body>"
+    assert inject(html, top=TOP, head_limit=30) == html.replace(b"</head>", b"[H]</head>").replace(
+        b"x", b"x[T][B]"
+    )
+    assert inject(html, top=TOP, head_limit=40) == html.replace(b"</head>", b"[H]</head>").replace(
+        b"<body>x", b"<body>[T]x[B]"
+    )
+
+
+def test_a_stream_waits_for_the_body_tag_after_the_head_end() -> None:
+    injector = HtmlInjector(HEAD, BODY, TOP, body_window=64)
+    # Sent up to the </head>, and held from there until the <body> tag shows.
+    assert injector.feed(b"<html><head></head>" + b" " * 100) == b"<html><head>"
+    assert injector.feed(b"<bo") == b""
+    assert injector.feed(b'dy class="a">' + b"x" * 100) == (
+        b"[H]</head>" + b" " * 100 + b'<body class="a">[T]' + b"x" * 36
+    )
+    assert injector.finish() == b"x" * 64 + b"[B]"
+
+
 def test_a_stream_is_held_back_by_the_final_window_only() -> None:
     injector = HtmlInjector(HEAD, BODY, body_window=64)
     # what comes before the head fragment goes at once; the rest may be the final window
@@ -184,18 +250,21 @@ def test_marker_split_at_every_byte() -> None:
     assert inject_chunks(chunks) == PAGE_INJECTED
 
 
-@given(html=html_bodies, head=fragments, body=fragments, limits=limits)
-def test_matches_reference(html: bytes, head: bytes, body: bytes, limits: dict[str, int]) -> None:
-    assert inject(html, head, body, **limits) == reference(html, head, body, **limits)
+@given(html=html_bodies, head=fragments, body=fragments, top=tops, limits=limits)
+def test_matches_reference(
+    html: bytes, head: bytes, body: bytes, top: bytes, limits: dict[str, int]
+) -> None:
+    assert inject(html, head, body, top, **limits) == reference(html, head, body, top, **limits)
 
 
 @pytest.mark.slow  # hundreds of examples
 @settings(max_examples=500)
-@given(html=html_bodies, head=fragments, body=fragments, limits=limits)
+@given(html=html_bodies, head=fragments, body=fragments, top=tops, limits=limits)
 def test_a_whole_body_is_rewritten_by_the_same_rules(
-    html: bytes, head: bytes, body: bytes, limits: dict[str, int]
+    html: bytes, head: bytes, body: bytes, top: bytes, limits: dict[str, int]
 ) -> None:
-    assert inject_whole(html, head, body, **limits) == reference(html, head, body, **limits)
+    expected = reference(html, head, body, top, **limits)
+    assert inject_whole(html, head, body, top, **limits) == expected
 
 
 def test_a_whole_page_with_other_closing_tags_after_its_body_end() -> None:
@@ -205,14 +274,19 @@ def test_a_whole_page_with_other_closing_tags_after_its_body_end() -> None:
 
 @pytest.mark.slow  # hundreds of examples
 @settings(max_examples=300)  # splits land inside markers only now and then
-@given(html=html_bodies, head=fragments, body=fragments, limits=limits, data=st.data())
+@given(html=html_bodies, head=fragments, body=fragments, top=tops, limits=limits, data=st.data())
 def test_any_split_gives_same_output(
-    html: bytes, head: bytes, body: bytes, limits: dict[str, int], data: st.DataObject
+    html: bytes,
+    head: bytes,
+    body: bytes,
+    top: bytes,
+    limits: dict[str, int],
+    data: st.DataObject,
 ) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(html)), max_size=12))
-    expected = inject(html, head, body, **limits)
-    assert inject_chunks(split(html, cuts), head, body, **limits) == expected
-    assert HtmlInjector(head, body, **limits).whole(html) == expected
+    expected = inject(html, head, body, top, **limits)
+    assert inject_chunks(split(html, cuts), head, body, top, **limits) == expected
+    assert HtmlInjector(head, body, top, **limits).whole(html) == expected
 
 
 @pytest.mark.slow  # hundreds of examples
@@ -222,7 +296,7 @@ def test_never_holds_back_more_than_the_window(
     html: bytes, limits: dict[str, int], data: st.DataObject
 ) -> None:
     window = max(limits["body_window"], len(b"</head>") + 16)
-    injector = HtmlInjector(HEAD, BODY, **limits)
+    injector = HtmlInjector(HEAD, BODY, b"", **limits)
     fed = sent = 0
     for chunk in split(html, data.draw(st.lists(st.integers(0, len(html)), max_size=12))):
         out = injector.feed(chunk)

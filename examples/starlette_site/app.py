@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from consentgate import ConsentConfig, ConsentMiddleware, get_consent
-from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, SiteKit
+from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, SiteKit, YouTube
 
 HERE = Path(__file__).parent
 # A fixed secret keeps the demo's cookies valid across restarts. Never use it on a real site.
@@ -36,6 +36,14 @@ PAGES = {
         "<p>Data strategy, dashboards and training, in Danish and English.</p>",
     ),
     "/contact": ("Contact", "<p>Write to <a href='mailto:hej@example.dk'>hej@example.dk</a>.</p>"),
+    # The site's own embed, as pasted from YouTube: consentgate shows a click-to-load
+    # placeholder in its place until the visitor allows YouTube.
+    "/video": (
+        "Video",
+        "<p>Our introduction to dashboards.</p>"
+        '<iframe width="560" height="315" src="https://www.youtube-nocookie.com/embed/dQw4w9WgXcQ" '
+        'title="Dashboards in ten minutes" allowfullscreen></iframe>',
+    ),
 }
 
 
@@ -104,6 +112,7 @@ config = ConsentConfig(
         SiteKit("G-DEMO111111"),
         JetpackStats(blog_id=123456),
         Buffer(),
+        YouTube(),
     ],
     store=os.environ.get("CONSENTGATE_STORE", "sqlite:///consentgate-demo.db"),
     # Proof of a choice is kept a year: longer than the six months a choice lasts.

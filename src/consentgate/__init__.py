@@ -10,6 +10,7 @@ from __future__ import annotations
 from ._config import BUILTIN_CATEGORIES, Category, ConsentConfig
 from ._exceptions import ConfigurationError, ConsentGateError, StorageError
 from ._middleware import ConsentMiddleware
+from ._registry import Tracker
 from ._state import SCOPE_KEY, ConsentState, get_consent
 from ._theme import Theme
 
@@ -26,5 +27,6 @@ __all__ = [
     "ConsentState",
     "StorageError",
     "Theme",
+    "Tracker",
     "get_consent",
 ]

@@ -11,16 +11,34 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from ._blocking import UnknownPolicy
 from ._csrf import normalize_origin
 from ._exceptions import ConfigurationError
 from ._locales import available_languages, check_overrides
+from ._registry import Tracker, tracker_from_table
 from ._state import NECESSARY
 from ._text import LocalizedText
 from ._theme import Theme
 from .log import ConsentLog
 from .log._base import check_store_url
 from .log._privacy import UserAgentMode
-from .providers import Buffer, DeclaredCookie, GoogleAnalytics, JetpackStats, Provider, SiteKit
+from .providers import (
+    Buffer,
+    DeclaredCookie,
+    GoogleAnalytics,
+    GoogleMaps,
+    GoogleTagManager,
+    Hotjar,
+    JetpackStats,
+    LinkedInInsight,
+    Matomo,
+    MetaPixel,
+    MicrosoftClarity,
+    Provider,
+    SiteKit,
+    Vimeo,
+    YouTube,
+)
 
 __all__ = ["BUILTIN_CATEGORIES", "Category", "ConsentConfig"]
 
@@ -72,6 +90,15 @@ PROVIDER_TYPES: Mapping[str, type[Provider]] = {
     "site-kit": SiteKit,
     "jetpack-stats": JetpackStats,
     "buffer": Buffer,
+    "google-tag-manager": GoogleTagManager,
+    "meta-pixel": MetaPixel,
+    "linkedin-insight": LinkedInInsight,
+    "hotjar": Hotjar,
+    "microsoft-clarity": MicrosoftClarity,
+    "matomo": Matomo,
+    "youtube": YouTube,
+    "vimeo": Vimeo,
+    "google-maps": GoogleMaps,
     "custom": Provider,
 }
 
@@ -89,6 +116,14 @@ class ConsentConfig:
     #: Bumping it asks every visitor again.
     policy_version: str = "1"
     providers: Sequence[Provider] = ()
+    #: Make the app's own tracker markup inert until the visitor allows its provider,
+    #: as the built-in registry (``consentgate/trackers.toml``) knows it.
+    block_known_trackers: bool = True
+    #: The site's own registry entries, beside (and before) the built-in ones.
+    trackers: Sequence[Tracker] = ()
+    #: A script or iframe from a host no entry names: log it once ("warn"), treat it
+    #: as marketing ("block"), or let it pass silently ("allow").
+    unknown_third_party: UnknownPolicy = "warn"
     #: Categories of the site's own, in addition to the four built-in ones.
     categories: Sequence[Category] = ()
     #: The consent log: a URL (``sqlite:///consentgate.db``) or a ConsentLog instance.
@@ -158,6 +193,7 @@ class ConsentConfig:
         _require(bool(self.policy_version.strip()), "policy_version", "must not be empty")
         self._check_categories()
         self._check_providers()
+        self._check_blocking()
         self._check_cookie()
         self._check_paths()
         languages = available_languages()
@@ -270,6 +306,9 @@ class ConsentConfig:
             p if isinstance(p, Provider) else _provider_from_toml(i, p)
             for i, p in enumerate(data.get("providers", []))
         ]
+        data["trackers"] = [
+            tracker_from_table(f"trackers[{i}]", t) for i, t in enumerate(data.get("trackers", []))
+        ]
         data["categories"] = [
             c if isinstance(c, Category) else _from_table(Category, f"categories[{i}]", c)
             for i, c in enumerate(data.get("categories", []))
@@ -367,6 +406,28 @@ class ConsentConfig:
                     f"{where}.cookies[{j}]",
                     f"{cookie.name!r} would cover consentgate's own cookie {self.cookie_name!r}",
                 )
+
+    def _check_blocking(self) -> None:
+        _require(
+            isinstance(self.block_known_trackers, bool),
+            "block_known_trackers",
+            f"expected True or False, got {self.block_known_trackers!r}",
+        )
+        _require(
+            self.unknown_third_party in get_args(UnknownPolicy),
+            "unknown_third_party",
+            f"expected 'warn', 'block' or 'allow', got {self.unknown_third_party!r}",
+        )
+        known = {c.name for c in self.all_categories}
+        for i, tracker in enumerate(self.trackers):
+            where = f"trackers[{i}]"
+            _require(isinstance(tracker, Tracker), where, "must be a consentgate.Tracker")
+            tracker.validate(where)
+            _require(
+                tracker.category in known,
+                f"{where}.category",
+                f"unknown category {tracker.category!r}; known: {', '.join(sorted(known))}",
+            )
 
     def _check_cookie(self) -> None:
         _require(
@@ -496,6 +557,7 @@ def check_retention_days(days: object) -> None:
 _SEQUENCE_FIELDS = (
     "secret_keys",
     "providers",
+    "trackers",
     "categories",
     "exclude_paths",
     "trusted_origins",

@@ -14,7 +14,17 @@ from typing import Any
 
 from ._exceptions import ConfigurationError
 
-__all__ = ["Texts", "available_languages", "builtin_texts", "check_overrides", "text_keys"]
+__all__ = [
+    "Texts",
+    "available_languages",
+    "builtin_texts",
+    "check_overrides",
+    "provider_text",
+    "provider_texts",
+    "text_keys",
+]
+
+_PROVIDERS = "providers"
 
 #: Flattened texts of one language: ``{"banner.title": "...", ...}``.
 Texts = Mapping[str, str]
@@ -30,9 +40,27 @@ def available_languages() -> tuple[str, ...]:
 
 
 @cache
-def builtin_texts(language: str) -> Texts:
+def _locale_file(language: str) -> Mapping[str, Any]:
     source = (files("consentgate") / "locales" / f"{language}.toml").read_text(encoding="utf-8")
-    return _flatten(tomllib.loads(source))
+    return tomllib.loads(source)
+
+
+@cache
+def builtin_texts(language: str) -> Texts:
+    """The texts consentgate's templates show, which a site may override."""
+    table = {k: v for k, v in _locale_file(language).items() if k != _PROVIDERS}
+    return _flatten(table)
+
+
+@cache
+def provider_texts(language: str) -> Texts:
+    """The built-in providers' declaration texts (``[providers]`` in the language file)."""
+    return _flatten(_locale_file(language).get(_PROVIDERS, {}))
+
+
+def provider_text(key: str) -> Mapping[str, str]:
+    """One provider text in every language, e.g. ``provider_text("purposes.visitor")``."""
+    return MappingProxyType({lang: provider_texts(lang)[key] for lang in available_languages()})
 
 
 def _flatten(

@@ -14,12 +14,14 @@
                                       drop tracker Set-Cookies; add Vary: Cookie; for
                                       HTML: expire refused trackers' cookies, and plan the
                                       insertions (banner | snippets + settings link),
-                                      with the nonce of the page's CSP on them; a page
-                                      rewritten or given a cookie is made private, and
-                                      loses the app's validators (HEAD too)
-                        body ──> one message: rewritten in one copy, new Content-Length
-                                 several: streamed through the HTML injector (gzip
-                                 kept), never buffered whole
+                                      with the nonce of the page's CSP on them, and
+                                      the blocker of the app's own tracker markup
+                                      (click-to-load placeholders for its embeds); a
+                                      page rewritten or given a cookie is made private,
+                                      and loses the app's validators (HEAD too)
+                        body ──> one message: blocked, rewritten, new Content-Length
+                                 several: streamed through the blocker and the HTML
+                                 injector (gzip kept), never buffered whole
 
 Everything that does not depend on the request (templates, the banner per
 language, snippets per set of granted categories, cookie matchers) is prepared
@@ -35,29 +37,25 @@ import time
 from collections.abc import Awaitable, Callable, Generator, Iterable
 from dataclasses import dataclass
 from operator import itemgetter
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._assets import Assets
+from ._blocking import Blocking
 from ._cache import Memo
 from ._config import ConsentConfig
 from ._cookie import MAX_VALUE_BYTES, ConsentCookie
 from ._csp import nonces_in, with_nonces, without_nonces
 from ._csrf import CsrfTokens
+from ._embeds import EmbedPlaceholders
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
 from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
 from ._placement import check_placement
-from ._render import ACCEPT_LANGUAGE_READ, Renderer, iso_week
-from ._rewrite import (
-    GzipInjector,
-    HtmlInjector,
-    RewriteError,
-    ascii_compatible_codec,
-    inject_whole,
-)
+from ._render import ACCEPT_LANGUAGE_READ, BANNER_ROOM, Renderer, iso_week
+from ._rewrite import PageRewrite, PlainRewriter, RewriteError, ascii_compatible_codec
 from ._state import SCOPE_KEY, CookieReading, Headers, LazyConsent
 from .log import ConsentLog, open_log
 
@@ -150,6 +148,9 @@ class ConsentMiddleware:
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
+        self._policy_path = _policy_path(config.privacy_policy_url)
+        self.blocking = Blocking(config)
+        self.embeds = EmbedPlaceholders(self.renderer)
         self._warned_encodings: set[bytes] = set()
         self._placement_checked = False
         if config.controller_name is None:
@@ -308,8 +309,10 @@ class ConsentMiddleware:
         content_type: bytes,
         encoding: bytes,
         csp: bytes | None,
-    ) -> tuple[bytes, bytes] | None:
-        """What this page gets before ``</head>`` and ``</body>``; None to pass it untouched.
+    ) -> PageRewrite | None:
+        """What this page gets before ``</head>``, before ``</body>`` and after ``<body>``
+        (the banner), and the blocker for the app's own tracker markup; None to pass it
+        untouched.
 
         ``csp`` is the page's Content-Security-Policy: its nonces go on what is inserted.
         """
@@ -329,16 +332,19 @@ class ConsentMiddleware:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
             return None
         insertion = self.fragments(scope, visitor, codec)
-        if csp is None or not insertion.nonced:
-            head, body = insertion.head, insertion.body
+        nonces = nonces_in(csp) if csp is not None else None
+        if nonces is None or not insertion.nonced:
+            head, body, top = insertion.head, insertion.body, insertion.top
         else:
-            nonces = nonces_in(csp)
-            head = with_nonces(insertion.nonced[0], nonces)
-            body = with_nonces(insertion.nonced[1], nonces)
-        return (head, body) if head or body else None
+            head, body, top = (with_nonces(part, nonces) for part in insertion.nonced)
+        here = _here(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
+        placeholder = self.embeds.for_page(visitor.language, here, self.csrf.issue, codec, nonces)
+        blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
+        return PageRewrite(head, body, blocker, top)
 
     def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> _Insertion:
-        """What goes before ``</head>`` and before ``</body>`` for this visitor, encoded."""
+        """What goes before ``</head>``, before ``</body>`` and after ``<body>`` for this
+        visitor, encoded."""
         path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         state = visitor.reading.state
@@ -382,18 +388,25 @@ class ConsentMiddleware:
         week: str,
         codec: str,
     ) -> _Insertion:
-        """The banner (asking only about the categories whose grant lapsed, if any),
-        and the snippets of what runs meanwhile: the categories still granted and the
-        providers allowed one by one."""
+        """The banner (asking only about the categories whose grant lapsed, if any), and
+        the snippets of what runs meanwhile: the categories still granted and the providers
+        allowed one by one.
+
+        The banner opens the body, so a keyboard or a screen reader meets it first; the
+        room it leaves at the end of the page goes where the body ends.
+        """
         here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
-        banner = self.renderer.banner_again(language, lapsed_from) if lapsed_from else None
-        head = self._stylesheet
-        body = (banner or self.renderer.banner[language]).fill(values)
+        on_policy = unquote_to_bytes(path).rstrip(b"/") == self._policy_path
+        if lapsed_from:
+            banner = self.renderer.banner_again(language, lapsed_from, on_policy)
+        else:
+            banner = (self.renderer.folded_banner if on_policy else self.renderer.banner)[language]
+        head, body, top = self._stylesheet, BANNER_ROOM, banner.fill(values)
         if granted or providers:
             snippets = self.renderer.snippets(granted, providers, week, host)
             head, body = head + snippets[0], body + snippets[1]
-        return _Insertion.of(head, body, codec)
+        return _Insertion.of(head, body, codec, top)
 
     def _render_consented(
         self,
@@ -428,6 +441,17 @@ class ConsentMiddleware:
             )
 
 
+def _policy_path(url: str | None) -> bytes | None:
+    """The path of the privacy policy, as a request's is compared with it; None without one.
+
+    The host of an absolute URL is not compared: on another site, the path is simply
+    never this site's policy in practice, and the cost of a match is a folded banner.
+    """
+    path = unquote_to_bytes(urlsplit(url or "").path).rstrip(b"/")
+    # A policy at the root of another site ("https://firma.dk/") names no page of this one.
+    return path or None
+
+
 @dataclass(frozen=True, slots=True)
 class _Insertion:
     """A page's fragments, encoded: as a page without a CSP nonce gets them, and with
@@ -435,16 +459,22 @@ class _Insertion:
 
     head: bytes
     body: bytes
-    nonced: tuple[bytes, bytes] | None
+    top: bytes
+    nonced: tuple[bytes, bytes, bytes] | None
 
     @classmethod
-    def of(cls, head: str, body: str, codec: str) -> _Insertion:
-        plain = _encode(without_nonces(head), codec), _encode(without_nonces(body), codec)
-        marked = _encode(head, codec), _encode(body, codec)
+    def of(cls, head: str, body: str, codec: str, top: str = "") -> _Insertion:
+        marked = _encode(head, codec), _encode(body, codec), _encode(top, codec)
+        plain = (
+            _encode(without_nonces(head), codec),
+            _encode(without_nonces(body), codec),
+            _encode(without_nonces(top), codec),
+        )
         return cls(*plain, marked if marked != plain else None)
 
     def bytes(self) -> int:
-        return len(self.head) + len(self.body) + (sum(map(len, self.nonced)) if self.nonced else 0)
+        nonced = sum(map(len, self.nonced)) if self.nonced else 0
+        return len(self.head) + len(self.body) + len(self.top) + nonced
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,10 +523,10 @@ class _ResponseGate(LazyConsent):
         "visitor",
     )
     # Set when the response is to be rewritten:
-    insert: tuple[bytes, bytes]  # what goes before </head> and before </body>
+    insert: PageRewrite  # what goes before </head>, before </body>, after <body>; what is blocked
     gzip: bool
     start: Message | None  # the held response start, until the first body message
-    injector: HtmlInjector | GzipInjector  # made once the body turns out to stream
+    injector: PlainRewriter  # made once the body turns out to stream
 
     def __init__(self, mw: ConsentMiddleware, scope: Scope, send: Send) -> None:
         self.mw = mw
@@ -633,18 +663,14 @@ class _ResponseGate(LazyConsent):
         self.start = None
         if message.get("more_body", False):
             # It streams: send the start without a length, then rewrite chunk by chunk.
-            self.injector = (GzipInjector if self.gzip else HtmlInjector)(*self.insert)
+            self.injector = self.insert.stream(gzip=self.gzip)
             self.phase = _STREAMING
             await self.send_next(start)
             await self._on_chunk(message)
             return
         # The whole body in one message: rewrite it and say its new length.
         try:
-            body = (
-                GzipInjector(*self.insert).whole(body)
-                if self.gzip
-                else inject_whole(body, *self.insert)
-            )
+            body = self.insert.whole(body, gzip=self.gzip)
         except RewriteError as exc:
             logger.warning("consentgate left a response untouched: %s", exc)
         self.phase = _PASSING

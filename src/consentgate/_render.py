@@ -53,7 +53,7 @@ from .log._texts import KeptTexts, ShownTexts
 from .providers import DeclaredCookie, Provider
 from .providers._google import CONSENT_MODE_PRELUDE
 
-__all__ = ["CategoryView", "Fragment", "Renderer"]
+__all__ = ["BANNER_ROOM", "CategoryView", "Fragment", "Renderer"]
 
 _BANNER_INTRO = {True: "banner.intro", False: "banner.intro_without_link"}
 
@@ -160,6 +160,11 @@ def _template_frame(tb: TracebackType | None) -> str | None:
     return found
 
 
+#: Room at the end of a page under the banner, so its last links can scroll out from under
+#: it (the stylesheet gives it the banner's height only while the banner is there).
+BANNER_ROOM = '<div class="cg-room"></div>'
+
+
 class Renderer:
     def __init__(self, config: ConsentConfig, assets: Assets) -> None:
         self.config = config
@@ -215,6 +220,11 @@ class Renderer:
             name: self.env.get_template(name) for p in config.providers for name in p.preludes
         }
         self.banner = {lang: Fragment(self._banner_html(lang)) for lang in self.languages}
+        #: The banner on the privacy policy's own page: folded to its title and its choice,
+        #: so the policy it links to can be read under it (also on a phone).
+        self.folded_banner = {
+            lang: Fragment(self._banner_html(lang, folded=True)) for lang in self.languages
+        }
         #: Category -> short revision -> provider name -> its revision, of revisions the
         #: site showed before (``remember``): what tells what is new in a lapsed category.
         self.history: dict[str, dict[str, dict[str, str]]] = {}
@@ -245,7 +255,9 @@ class Renderer:
             if unfair is not None:
                 raise ConfigurationError("template_dirs", f"{source}.html ({lang}): {unfair}")
         for lang in self.languages:
-            self._banner_again(lang, tuple((c, LAPSED) for c in self.choosable))
+            every = tuple((c, LAPSED) for c in self.choosable)
+            self._banner_again(lang, every)
+            self._banner_again(lang, every, True)
         self.fingerprints = {
             key: hashlib.sha256(html.encode()).hexdigest() for key, html in pages.items()
         }
@@ -513,13 +525,20 @@ class Renderer:
         )
         return Fragment(html).fill(values)
 
-    def _banner_html(self, lang: str, lapsed: Sequence[LapsedView] = ()) -> str:
+    def render_embed(self, lang: str, **context: Any) -> str:
+        """A click-to-load placeholder's panel (``embed.html``)."""
+        return self._render("embed.html", lang, **context)
+
+    def _banner_html(
+        self, lang: str, lapsed: Sequence[LapsedView] = (), *, folded: bool = False
+    ) -> str:
         categories = [c for c in self.declaration(lang) if not c.always_on]
         if lapsed:
             categories = [item.category for item in lapsed]
         return self._render(
             "banner.html",
             lang,
+            folded=folded,
             categories=categories,
             lapsed=lapsed,
             csrf_token=hole("csrf"),
@@ -527,17 +546,19 @@ class Renderer:
             next_q=hole("next_q"),
         )
 
-    def _banner_again(self, lang: str, lapsed_from: tuple[tuple[str, str], ...]) -> Fragment:
+    def _banner_again(
+        self, lang: str, lapsed_from: tuple[tuple[str, str], ...], folded: bool = False
+    ) -> Fragment:
         """The banner for a visitor whose grants lapsed (each category with the revision
         their cookie held): it says what changed and asks about those categories only; its
-        buttons leave the others as they are."""
+        buttons leave the others as they are. ``folded`` on the privacy policy's page."""
         views = {c.name: c for c in self.declaration(lang)}
         lapsed = [
             self._what_changed(views[name], revision)
             for name, revision in lapsed_from
             if name in views
         ]
-        html = self._banner_html(lang, lapsed)
+        html = self._banner_html(lang, lapsed, folded=folded)
         unfair = unfair_choice(html, self.config.prefix)
         if unfair is not None:
             raise ConfigurationError(

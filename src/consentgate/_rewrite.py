@@ -1,10 +1,14 @@
-"""Streaming insertion of HTML fragments before ``</head>`` and ``</body>``.
+"""Streaming insertion of HTML fragments around ``</head>``, ``<body>`` and ``</body>``.
 
 Scanning a whole body for markers costs about a nanosecond a byte in Python, more
 than serving a large page does, so the injector never scans the bulk of a page:
 
 - the head fragment goes before the first ``</head>`` within the first
   ``head_limit`` bytes (64 KiB), where a page's head is; the search stops there;
+- the top fragment (the banner: first in the body, so a keyboard or screen reader
+  meets it first) goes right after the first ``<body ...>`` start tag following
+  that ``</head>``, if the whole tag lies within the same first ``head_limit`` bytes;
+  else it goes with the body fragment;
 - the body fragment goes before the last ``</body>`` within the final
   ``body_window`` bytes (1 KiB), where a page's body ends; those bytes are the
   only part of a stream held back;
@@ -21,10 +25,16 @@ import codecs
 import functools
 import re
 import zlib
+from dataclasses import dataclass
+from typing import Protocol
 
 __all__ = [
     "GzipInjector",
+    "GzipRewriter",
     "HtmlInjector",
+    "PageFilter",
+    "PageRewrite",
+    "PlainRewriter",
     "RewriteError",
     "ascii_compatible_codec",
     "inject_whole",
@@ -37,6 +47,8 @@ _MAX_SPACE = 16
 _SPACE = rb"[\t\n\f\r ]{0,%d}" % _MAX_SPACE
 _HEAD_END = re.compile(rb"</head" + _SPACE + rb">", re.IGNORECASE)
 _BODY_END = re.compile(rb"</body" + _SPACE + rb">", re.IGNORECASE)
+# A <body> start tag, with its attributes: a ">" inside a quoted value does not end it.
+_BODY_START = re.compile(rb"<body(?:[\t\n\f\r /](?:[^\"'>]|\"[^\"]*\"|'[^']*')*)?>", re.IGNORECASE)
 _CLOSING_B = re.compile(rb"</b", re.IGNORECASE)
 # </body> spelt backwards: searching the reversed window finds the last one first.
 _BODY_END_REVERSED = re.compile(rb">" + _SPACE + rb"ydob/<", re.IGNORECASE)
@@ -55,7 +67,8 @@ class RewriteError(ValueError):
 
 
 class HtmlInjector:
-    """Inserts ``head`` before ``</head>`` and ``body`` before ``</body>``, as the body streams.
+    """Inserts ``head`` before ``</head>``, ``top`` after ``<body>`` and ``body`` before
+    ``</body>``, as the body streams.
 
     Markers match case-insensitively, with up to 16 ASCII whitespace characters
     before the ``>``. See the module docstring for where each fragment goes.
@@ -69,18 +82,21 @@ class HtmlInjector:
         "_head_limit",
         "_offset",
         "_pending",
+        "_top",
     )
 
     def __init__(
         self,
         head: bytes,
         body: bytes,
+        top: bytes = b"",
         *,
         head_limit: int = HEAD_LIMIT,
         body_window: int = BODY_WINDOW,
     ) -> None:
         self._head = head
         self._body = body
+        self._top = top
         self._head_limit = head_limit
         self._body_window = max(body_window, _LONGEST_MARKER)
         self._pending = b""  # the stream's bytes not sent yet
@@ -89,7 +105,7 @@ class HtmlInjector:
 
     def feed(self, chunk: bytes) -> bytes:
         """Returns what can be sent now (may be b"")."""
-        if not self._head:
+        if not (self._head or self._top):
             if not self._body:
                 return chunk
             cut = len(chunk) - self._body_window
@@ -107,27 +123,33 @@ class HtmlInjector:
 
     def whole(self, body: bytes) -> bytes:
         """``feed(body) + finish()`` on a new injector, for a body that came in one piece."""
-        head, fragment = self._head, self._body
-        self._head = self._body = b""
-        return inject_whole(body, head, fragment, self._head_limit, self._body_window)
+        head, fragment, top = self._head, self._body, self._top
+        self._head = self._body = self._top = b""
+        return inject_whole(
+            body, head, fragment, top, head_limit=self._head_limit, body_window=self._body_window
+        )
 
     def _feed(self, chunk: bytes) -> list[bytes | memoryview]:
-        if not (self._head or self._body):
+        if not (self._head or self._top or self._body):
             return [chunk]
         # The stream's unsent bytes are pending + chunk, positions counted from _offset.
         pending = self._pending
         total = len(pending) + len(chunk)
         parts: list[bytes | memoryview] = []
         sent = 0
-        if self._head:
+        if self._head or self._top:
             room = self._head_limit - self._offset - len(pending)
             region = pending + chunk[: max(room, 0)] if pending else chunk
-            at = self._find_head(region, total, final=False)
-            if at is not None:
-                parts += _span(pending, chunk, 0, at)
+            places = self._find_places(region, total, final=False)
+            if places is not None:
+                head_at, top_at = places
+                parts += _span(pending, chunk, 0, head_at)
                 parts.append(self._head)
-                self._head, sent = b"", at
-        if self._head:
+                parts += _span(pending, chunk, head_at, top_at)
+                parts.append(self._top)
+                self._head = self._top = b""
+                sent = top_at
+        if self._head or self._top:
             keep = min(total - self._body_window, self._head_from - self._offset)
         elif self._body:
             keep = total - self._body_window
@@ -143,34 +165,49 @@ class HtmlInjector:
         buf = self._pending
         parts: list[bytes | memoryview] = []
         start = 0
-        if self._head:
-            at = self._find_head(buf, len(buf), final=True)
-            if at is not None:
-                parts += (buf[:at], self._head)
-                self._head, start = b"", at
+        if self._head or self._top:
+            places = self._find_places(buf, len(buf), final=True)
+            if places is not None:
+                head_at, top_at = places
+                parts += (buf[:head_at], self._head, buf[head_at:top_at], self._top)
+                self._head = self._top = b""
+                start = top_at
         if self._body:
             at = _last_body_end(buf, max(start, len(buf) - self._body_window))
             parts += (buf[start:at], self._body)
             start = at
         parts.append(buf[start:])
-        self._pending = self._head = self._body = b""
+        self._pending = self._head = self._top = self._body = b""
         return parts
 
-    def _find_head(self, region: bytes, total: int, *, final: bool) -> int | None:
-        """Where the head fragment goes; None while unknown or for good.
+    def _find_places(self, region: bytes, total: int, *, final: bool) -> tuple[int, int] | None:
+        """Where the head and top fragments go; None while unknown or for good.
 
         ``region`` starts at ``_offset`` and reaches at least to the head limit or
-        to the end of the ``total`` bytes not yet sent.
+        to the end of the ``total`` bytes not yet sent. A top fragment that finds no
+        ``<body>`` is moved to the body fragment's place (and goes at the head's).
         """
         end = min(len(region), self._head_limit - self._offset)
         begin = max(self._head_from - self._offset, 0)
         match = _HEAD_END.search(region, begin, end) if end > begin else None
+        decided = final or self._offset + total >= self._head_limit
         if match is not None:
-            return match.start()
-        if final or self._offset + total >= self._head_limit:
-            # No </head> where a head would be: the fragment goes with the body's.
-            self._body = self._head + self._body
-            self._head = b""
+            if not self._top:
+                return match.start(), match.start()
+            tag = _BODY_START.search(region, match.end(), end)
+            if tag is not None:
+                return match.start(), tag.end()
+            if decided:
+                self._body = self._top + self._body
+                self._top = b""
+                return match.start(), match.start()
+            # The <body> tag may still come: search on from this </head>.
+            self._head_from = self._offset + match.start()
+            return None
+        if decided:
+            # No </head> where a head would be: the fragments go with the body's.
+            self._body = self._head + self._top + self._body
+            self._head = self._top = b""
         else:
             self._head_from = self._offset + max(total - _LONGEST_MARKER, begin)
         return None
@@ -180,35 +217,47 @@ def inject_whole(
     body: bytes,
     head: bytes,
     fragment: bytes,
+    top: bytes = b"",
+    *,
     head_limit: int = HEAD_LIMIT,
     body_window: int = BODY_WINDOW,
 ) -> bytes:
-    """``body`` with ``head`` and ``fragment`` inserted, by the rules of a stream.
+    """``body`` with ``head``, ``top`` and ``fragment`` inserted, by the rules of a stream.
 
     Most pages come whole, so this is the same rules without the streaming
     bookkeeping or an injector object; and the page is copied once, since each
     copy of a large page costs fresh memory pages.
     """
-    if not (head or fragment):
+    if not (head or top or fragment):
         return body
-    start = 0
-    if head:
-        found = _first_head_end(body, head_limit)
+    head_at = top_at = 0
+    if head or top:
+        # One pattern search: a third of the time of a plain find of "</head>" plus the
+        # two finds that would make sure no other spelling of it comes first.
+        found = _HEAD_END.search(body, 0, head_limit)
         if found is None:
-            head, fragment = b"", head + fragment
+            head, top, fragment = b"", b"", head + top + fragment
         else:
-            start = found
-    body_at = _last_body_end(body, max(start, len(body) - max(body_window, _LONGEST_MARKER)))
+            head_at = top_at = found.start()
+            if top:
+                tag = _BODY_START.search(body, found.end(), head_limit)
+                if tag is None:
+                    top, fragment = b"", top + fragment
+                else:
+                    top_at = tag.end()
+    body_at = _last_body_end(body, max(top_at, len(body) - max(body_window, _LONGEST_MARKER)))
     view = memoryview(body)
-    return b"".join((view[:start], head, view[start:body_at], fragment, view[body_at:]))
-
-
-def _first_head_end(body: bytes, limit: int) -> int | None:
-    """Where the first ``</head>`` lying wholly in ``body[:limit]`` starts."""
-    # One pattern search: a third of the time of a plain find of "</head>" plus the
-    # two finds that would make sure no other spelling of it comes first.
-    match = _HEAD_END.search(body, 0, limit)
-    return match.start() if match is not None else None
+    return b"".join(
+        (
+            view[:head_at],
+            head,
+            view[head_at:top_at],
+            top,
+            view[top_at:body_at],
+            fragment,
+            view[body_at:],
+        )
+    )
 
 
 def _last_body_end(buf: bytes, window: int) -> int:
@@ -232,8 +281,15 @@ def _span(pending: bytes, chunk: bytes, start: int, stop: int) -> list[bytes | m
     return pieces
 
 
-class GzipInjector:
-    """Same contract, over a gzip-encoded stream: feed gzip bytes, get gzip bytes back.
+class PlainRewriter(Protocol):
+    """A rewrite of a plain (not encoded) HTML stream, as :class:`HtmlInjector` does it."""
+
+    def feed(self, chunk: bytes) -> bytes: ...
+    def finish(self) -> bytes: ...
+
+
+class GzipRewriter:
+    """A plain rewriter's contract over a gzip-encoded stream: gzip bytes in, gzip bytes out.
 
     Each non-empty output ends with a sync flush so a streamed page reaches the browser
     promptly; :meth:`finish` ends the gzip member. Input must be exactly one gzip member.
@@ -241,8 +297,8 @@ class GzipInjector:
 
     __slots__ = ("_deflater", "_html", "_inflater")
 
-    def __init__(self, head: bytes, body: bytes) -> None:
-        self._html = HtmlInjector(head, body)
+    def __init__(self, html: PlainRewriter) -> None:
+        self._html = html
         self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._deflater = zlib.compressobj(wbits=31)
 
@@ -277,6 +333,62 @@ class GzipInjector:
         if not self._inflater.eof:
             raise RewriteError("truncated gzip body")
         return self._deflater.compress(self._html.finish()) + self._deflater.flush()
+
+
+class PageFilter(PlainRewriter, Protocol):
+    """A rewrite that goes before the injection (the blocker), with a one-piece shortcut."""
+
+    def whole(self, body: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PageRewrite:
+    """Everything one page gets: ``head``, ``body`` and ``top`` (after ``<body>``)
+    inserted, after ``filter`` (if any) rewrote the app's own markup."""
+
+    head: bytes
+    body: bytes
+    filter: PageFilter | None = None
+    top: bytes = b""
+
+    def whole(self, page: bytes, *, gzip: bool) -> bytes:
+        """The rewritten page, for a body that came in one piece."""
+        if gzip:
+            return GzipRewriter(self.stream()).whole(page)
+        if self.filter is not None:
+            page = self.filter.whole(page)
+        return inject_whole(page, self.head, self.body, self.top)
+
+    def stream(self, *, gzip: bool = False) -> PlainRewriter:
+        """A rewriter for a body that streams."""
+        injector = HtmlInjector(self.head, self.body, self.top)
+        plain = injector if self.filter is None else _Chain(self.filter, injector)
+        return GzipRewriter(plain) if gzip else plain
+
+
+class _Chain:
+    """The filter's output fed to the injector."""
+
+    __slots__ = ("_filter", "_injector")
+
+    def __init__(self, filter: PlainRewriter, injector: HtmlInjector) -> None:
+        self._filter = filter
+        self._injector = injector
+
+    def feed(self, chunk: bytes) -> bytes:
+        return self._injector.feed(self._filter.feed(chunk))
+
+    def finish(self) -> bytes:
+        return self._injector.feed(self._filter.finish()) + self._injector.finish()
+
+
+class GzipInjector(GzipRewriter):
+    """:class:`HtmlInjector` over a gzip-encoded stream."""
+
+    __slots__ = ()
+
+    def __init__(self, head: bytes, body: bytes, top: bytes = b"") -> None:
+        super().__init__(HtmlInjector(head, body, top))
 
 
 def ascii_compatible_codec(charset: str | None) -> str | None:

@@ -3,6 +3,7 @@
 - ``google``: Google's tags only, so every provider can be stopped without a reload.
 - ``strict``: all the demo's providers, and every page under a nonce-only
   Content-Security-Policy with a fresh nonce per response, as a strict site sends it.
+- ``corpus``: the vendors' own tracker snippets in the app's page, blocked until allowed.
 - ``embed``: the demo with a page holding a click-to-load form for one provider, as a
   placeholder posts it (``action=allow``), far down the page under ``#video``.
 """
@@ -23,7 +24,21 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from consentgate import ConsentConfig, ConsentMiddleware
 from consentgate._csrf import CsrfTokens
-from consentgate.providers import GoogleAnalytics, SiteKit
+from consentgate.providers import (
+    GoogleAnalytics,
+    GoogleMaps,
+    GoogleTagManager,
+    Hotjar,
+    JetpackStats,
+    LinkedInInsight,
+    Matomo,
+    MetaPixel,
+    MicrosoftClarity,
+    SiteKit,
+    Vimeo,
+    YouTube,
+)
+from tests.tracker_corpus import CORPUS, page_with
 
 google_config = ConsentConfig(
     secret_key=DEMO_SECRET,
@@ -70,6 +85,39 @@ strict = Starlette(
         Middleware(ConsentMiddleware, config=demo_config),
         Middleware(StrictPolicy),
     ],
+)
+
+
+async def _corpus_page(request: Request) -> HTMLResponse:
+    return HTMLResponse(page_with(*CORPUS, title="Tracker corpus"))
+
+
+#: ``corpus``: every vendor snippet of tests/tracker_corpus.py written into the app's own page
+#: (``/corpus``), with the providers declared as a site using them would.
+corpus_config = ConsentConfig(
+    secret_key=DEMO_SECRET,
+    policy_version="2026-11",
+    controller_name="Aarhus Analytics ApS",
+    privacy_policy_url="/privacy",
+    default_language="da",
+    providers=[
+        GoogleAnalytics("G-A1B2C3D4E5", inject=False),
+        GoogleTagManager(),
+        MetaPixel(),
+        LinkedInInsight(),
+        Hotjar(),
+        MicrosoftClarity(),
+        Matomo("https://matomo.example.org/"),
+        YouTube(),
+        Vimeo(),
+        GoogleMaps(),
+        JetpackStats(blog_id=123456),
+    ],
+    store=os.environ["CONSENTGATE_STORE"],
+)
+corpus = Starlette(
+    routes=[*demo.routes, Route("/corpus", _corpus_page)],
+    middleware=[Middleware(ConsentMiddleware, config=corpus_config)],
 )
 
 

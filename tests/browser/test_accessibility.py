@@ -14,7 +14,7 @@ from typing import Any, Literal
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .conftest import CHROMIUM, Visitor, open_visitor
+from .helpers import CHROMIUM, Visitor, open_visitor
 from .test_expired_form import serve_with_a_stale_token
 
 if not CHROMIUM.exists():
@@ -95,3 +95,33 @@ def test_confirm_page_for_an_expired_form_has_no_violations(
     banner.locator('button[value="save"]').click()
     expect(scheme_visitor.page.locator("form.cg-confirm-form")).to_be_visible()
     assert axe(scheme_visitor, axe_script) == []
+
+
+@pytest.mark.browser
+def test_embed_placeholder_has_no_violations(scheme_visitor: Visitor, axe_script: Path) -> None:
+    scheme_visitor.goto("/video")
+    placeholder = scheme_visitor.page.locator(".cg-embed")
+    expect(placeholder).to_be_visible()
+    assert axe(scheme_visitor, axe_script, ".cg-embed") == []
+
+
+@pytest.mark.browser
+def test_embed_placeholder_by_keyboard(scheme_visitor: Visitor) -> None:
+    """Tab reaches the privacy link and both buttons in reading order; Enter loads the video
+    in place and focus moves to it."""
+    page = scheme_visitor.page
+    scheme_visitor.goto("/video")
+    load = page.get_by_role("button", name="Indlæs video: Dashboards in ten minutes")
+    link = page.get_by_role("link", name="Privatlivspolitik for YouTube")
+    always = page.get_by_role("button", name="Tillad altid YouTube")
+    link.focus()
+    page.keyboard.press("Tab")
+    expect(load).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(always).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    frame = page.locator('iframe[title="Dashboards in ten minutes"]')
+    expect(frame).to_be_visible()
+    expect(frame).to_be_focused()
+    expect(page.locator(".cg-embed")).to_have_count(0)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
-from .conftest import CHROMIUM, Visitor, open_visitor, serve
+from .helpers import CHROMIUM, Visitor, open_visitor, serve
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .conftest import CHROMIUM, open_visitor, serve
+from .helpers import CHROMIUM, open_visitor, serve
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .conftest import CHROMIUM, Visitor, open_visitor, serve
+from .helpers import CHROMIUM, Visitor, open_visitor, serve
 from .test_no_javascript import BUFFER_LOADER, GA_LOADER, REJECT_ALL
 
 if not CHROMIUM.exists():

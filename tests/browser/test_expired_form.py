@@ -18,7 +18,7 @@ from playwright.sync_api import Route, expect
 
 from consentgate._csrf import CsrfTokens
 
-from .conftest import CHROMIUM, Visitor
+from .helpers import CHROMIUM, Visitor
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Locator, expect
 
-from .conftest import CHROMIUM, Visitor, open_visitor
+from .helpers import CHROMIUM, Visitor, open_visitor
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)
@@ -156,3 +156,54 @@ def test_after_a_choice_it_is_announced_and_focus_lands_on_the_settings_link(
         expect(dialog).to_have_count(0)
         expect(status).to_have_text("Dit valg er gemt.")
         assert visitor.errors == []
+
+
+@pytest.mark.browser
+def test_the_privacy_policy_is_readable_under_the_folded_banner(
+    browser: Browser, demo_url: str
+) -> None:
+    with open_visitor(browser, demo_url, javascript=False, viewport=PHONE) as visitor:
+        visitor.goto(PAGE)
+        link = visitor.page.locator("#consentgate-banner").get_by_role(
+            "link", name="Privatlivspolitik"
+        )
+        visitor.follow(link)
+        banner = visitor.page.locator("#consentgate-banner")
+        expect(banner).to_be_visible()
+        banner.evaluate("el => Promise.all(el.getAnimations().map(a => a.finished))")
+        box = banner.bounding_box()
+        assert box is not None
+        assert box["height"] <= PHONE["height"] * 0.3  # 173 px, against 320 elsewhere
+        # The policy's words are above the banner, not under it.
+        policy = visitor.page.locator("main p").first
+        text = policy.bounding_box()
+        assert text is not None and text["y"] + text["height"] <= box["y"]
+        # Folded to its title, Accept, Reject and the way to the details: the choice is
+        # still made there, and refusing takes what accepting takes.
+        expect(banner.get_by_role("checkbox")).to_have_count(0)
+        for name in ("Accepter alle", "Afvis alle"):
+            expect(banner.get_by_role("button", name=name, exact=True)).to_be_in_viewport(ratio=1)
+        expect(banner.get_by_role("button", name="Gem valg", exact=True)).to_be_hidden()
+        expect(banner.get_by_role("link", name=DETAILS)).to_be_in_viewport(ratio=1)
+        visitor.submit(banner.get_by_role("button", name="Afvis alle", exact=True), "/privacy")
+        expect(visitor.page.locator("#consentgate-banner")).to_have_count(0)
+        assert visitor.me()["granted"] == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_without_javascript_the_first_tab_reaches_the_banner(
+    browser: Browser, demo_url: str, viewport: dict[str, int]
+) -> None:
+    with open_visitor(browser, demo_url, javascript=False, viewport=viewport) as visitor:
+        banner = first_layer(visitor)
+        # It opens the body: a screen reader meets the labelled region before the page.
+        assert visitor.page.evaluate("document.body.firstElementChild.id") == "consentgate-banner"
+        expect(visitor.page.get_by_role("region").first).to_have_accessible_name(
+            "Dit valg om cookies"
+        )
+        visitor.page.keyboard.press("Tab")
+        focus = visitor.page.evaluate(FOCUS_AND_BANNER)
+        assert focus["inBanner"], focus
+        # The page's own links (the demo has six before its content) come after the choice.
+        expect(banner.get_by_role("button", name="Accepter alle", exact=True)).to_be_visible()

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Frame, Locator, Route, expect
 
-from .conftest import CHROMIUM, Visitor, open_visitor, serve
+from .helpers import CHROMIUM, Visitor, open_visitor, serve
 from .test_no_javascript import (
     ACCEPT_ALL,
     BUFFER_LOADER,
@@ -578,7 +578,9 @@ def test_the_settings_dialog_has_the_provider_toggles_too(js_visitor: Visitor) -
     dialog = banner(js_visitor)
     expect(dialog).to_be_visible()
     box(dialog, "providers", "buffer").check()
-    assert indeterminate(box(dialog, "categories", "marketing")) is False  # its one provider: all
+    assert indeterminate(box(dialog, "categories", "marketing"))  # one of Buffer and YouTube
+    box(dialog, "providers", "youtube").check()
+    assert indeterminate(box(dialog, "categories", "marketing")) is False  # both: all of it
     expect(box(dialog, "categories", "marketing")).to_be_checked()
     box(dialog, "providers", "site-kit").check()
     assert indeterminate(box(dialog, "categories", "statistics"))

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import pytest
 from playwright.sync_api import Locator, expect
 
-from .conftest import CHROMIUM, TRACKER_HOSTS, VIEWPORT, Visitor
+from .helpers import CHROMIUM, TRACKER_HOSTS, VIEWPORT, Visitor
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)

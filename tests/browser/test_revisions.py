@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, expect
 
-from .conftest import CHROMIUM, open_visitor, serve
+from .helpers import CHROMIUM, open_visitor, serve
 from .test_no_javascript import ACCEPT_ALL
 
 if not CHROMIUM.exists():

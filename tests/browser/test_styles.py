@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Locator, expect
 from consentgate import Theme
 from consentgate._theme import theme_css
 
-from .conftest import CHROMIUM, VIEWPORT, Visitor, open_visitor
+from .helpers import CHROMIUM, VIEWPORT, Visitor, open_visitor
 
 if not CHROMIUM.exists():
     pytest.skip("Chromium not installed: apt-get install chromium", allow_module_level=True)

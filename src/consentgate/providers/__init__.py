@@ -2,13 +2,27 @@
 
 Each :class:`Provider` names its consent category, the cookies it sets (for the
 cookie declaration and the cookie firewall) and the markup to inject. The
-built-ins cover Google Analytics 4, Site Kit by Google, Jetpack Stats and Buffer.
+built-ins cover Google Analytics 4, Site Kit by Google, Jetpack Stats and Buffer,
+which consentgate injects, and the trackers and embeds a site writes in its own
+templates (Google Tag Manager, Meta Pixel, LinkedIn, Hotjar, Clarity, Matomo,
+YouTube, Vimeo, Google Maps), which it declares and blocks until allowed.
 """
 
 from __future__ import annotations
 
 from ._base import DeclaredCookie, Provider
 from ._buffer import Buffer
+from ._declared import (
+    GoogleMaps,
+    GoogleTagManager,
+    Hotjar,
+    LinkedInInsight,
+    Matomo,
+    MetaPixel,
+    MicrosoftClarity,
+    Vimeo,
+    YouTube,
+)
 from ._google import GoogleAnalytics, SiteKit
 from ._wordpress import JetpackStats
 
@@ -16,7 +30,16 @@ __all__ = [
     "Buffer",
     "DeclaredCookie",
     "GoogleAnalytics",
+    "GoogleMaps",
+    "GoogleTagManager",
+    "Hotjar",
     "JetpackStats",
+    "LinkedInInsight",
+    "Matomo",
+    "MetaPixel",
+    "MicrosoftClarity",
     "Provider",
     "SiteKit",
+    "Vimeo",
+    "YouTube",
 ]

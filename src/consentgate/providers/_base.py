@@ -10,6 +10,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from consentgate._exceptions import ConfigurationError
+from consentgate._registry import Tracker
 from consentgate._text import LocalizedText
 
 __all__ = ["BuiltinProvider", "DeclaredCookie", "Provider", "bilingual"]
@@ -138,6 +139,10 @@ class Provider:
     def template_context(self) -> Mapping[str, object]:
         """Extra variables for this provider's templates."""
         return {}
+
+    def trackers(self) -> tuple[Tracker, ...]:
+        """Tracker entries this provider adds to the registry (e.g. a self-hosted URL)."""
+        return ()
 
     def validate(self, field: str) -> None:
         """Raise :class:`ConfigurationError` naming ``field.<attr>`` on bad values.

@@ -106,12 +106,15 @@ class GoogleAnalytics(BuiltinProvider):
     """Google Analytics 4 through gtag.js, behind Consent Mode v2.
 
     ``GoogleAnalytics("G-A1B2C3D4E5")``; ``send_page_view=False`` leaves page
-    views to the site's own ``gtag("event", ...)`` calls.
+    views to the site's own ``gtag("event", ...)`` calls. ``inject=False`` is for
+    a site whose templates already carry the gtag snippet: consentgate then only
+    declares it, and blocks that snippet until statistics is granted.
     """
 
     measurement_id: str
     _: KW_ONLY
     send_page_view: bool = True
+    inject: bool = True
     name: str = field(init=False, default="google-analytics")
     title: str = field(init=False, default="Google Analytics")
     category: str = field(init=False, default="statistics")
@@ -124,6 +127,9 @@ class GoogleAnalytics(BuiltinProvider):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cookies", _analytics_cookies([self.measurement_id]))
+        if self.inject is False:
+            object.__setattr__(self, "head_template", None)
+            object.__setattr__(self, "preludes", ())
 
     @property
     def key(self) -> str:
@@ -135,10 +141,11 @@ class GoogleAnalytics(BuiltinProvider):
     def validate(self, field: str) -> None:
         super().validate(field)
         _check_measurement_id(self.measurement_id, f"{field}.measurement_id")
-        if not isinstance(self.send_page_view, bool):
-            raise ConfigurationError(
-                f"{field}.send_page_view", f"expected True or False, got {self.send_page_view!r}"
-            )
+        for option in ("send_page_view", "inject"):
+            if not isinstance(getattr(self, option), bool):
+                raise ConfigurationError(
+                    f"{field}.{option}", f"expected True or False, got {getattr(self, option)!r}"
+                )
 
 
 @dataclass(frozen=True)
