@@ -17,6 +17,9 @@ from typing import Any
 import httpx
 import pytest
 from itsdangerous import URLSafeSerializer
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
 from consentgate._cookie import SALT
 from consentgate._locales import available_languages, builtin_texts
@@ -27,6 +30,7 @@ from consentgate.providers import Buffer, DeclaredCookie, GoogleAnalytics, Jetpa
 
 from .helpers import (
     BASE_URL,
+    PAGE,
     SECRET,
     RecordingLog,
     TextsLog,
@@ -35,6 +39,7 @@ from .helpers import (
     csrf_token,
     make_app,
     make_config,
+    site_routes,
 )
 from .servers import Lifespan
 
@@ -384,3 +389,23 @@ async def test_an_answer_to_the_banner_asking_again_is_recorded_with_what_it_sho
     assert "Something has changed since your choice" in shown.content
     assert plain.text_fingerprint == renderer(after()).fingerprints["banner", "en"]
     assert plain.text_fingerprint in log.texts
+
+
+async def test_the_apps_own_tracker_markup_is_blocked_while_its_category_lapsed() -> None:
+    own = '<script async src="https://www.googletagmanager.com/gtag/js?id=G-OWNMARKUP1"></script>'
+
+    async def tagged(request: Request) -> Response:
+        return HTMLResponse(PAGE.replace("</head>", own + "</head>"))
+
+    def site(providers: list[Any]) -> Any:
+        config = make_config(providers=providers, store=RecordingLog())
+        return make_app(config, [*site_routes(), Route("/tagged", tagged)])
+
+    async with client_for(site(before())) as client:
+        assert (await post(client, "accept_all")).status_code == 303
+        assert own in (await client.get("/tagged")).text
+        cookies = client.cookies
+    async with client_for(site(after()), cookies=cookies) as client:
+        html = (await client.get("/tagged")).text
+    assert 'id="consentgate-banner"' in html
+    assert own not in html and "G-OWNMARKUP1" in html  # kept aside, inert
