@@ -43,8 +43,8 @@ from consentgate.log import (
     SQLiteConsentLog,
     open_log,
 )
-from consentgate.log._base import check_store_url
-from consentgate.log._sqlite import _append, _check, _migrate, _transaction
+from consentgate.log._core import Steps
+from consentgate.log._open import check_store_url
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMIT_TARGET = 10.0
@@ -166,17 +166,21 @@ def commit_suite(args: argparse.Namespace, workdir: Path) -> list[str]:
 def fill_sqlite(path: Path, count: int) -> None:
     """A chained log of ``count`` records, written directly in big transactions (fast)."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    conn = sqlite3.connect(path, isolation_level=None)
+    log = SQLiteConsentLog(path)
+    conn = log._connection()  # opened and migrated, on this thread
+
+    def append(records: list[ConsentRecord]) -> Steps[None]:
+        head = yield from log._lock_head()
+        yield from log._append(head, [(r, log._check(r)) for r in records])
+
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        _migrate(conn)
         for first in range(0, count, 20_000):
             batch = [record(i, start) for i in range(first, min(count, first + 20_000))]
-            with _transaction(conn):
-                _append(conn, [(r, _check(r)) for r in batch])
+            log._drive(conn, append(batch), "write")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
-        conn.close()
+        log._disconnect()
+        log._executor.shutdown()
 
 
 async def fill_store(store: str, count: int) -> None:

@@ -109,6 +109,7 @@
       form.busy = 1;
       const body = new URLSearchParams(new FormData(form));
       body.set("action", button.value);
+      if (navigator.globalPrivacyControl) body.set("gpc", "1");
       try {
         // (form.action is the buttons named "action", not the attribute)
         const response = await fetch(form.getAttribute("action"), {
@@ -136,7 +137,9 @@
     if (shown) return shown.focus();
     if (show.busy) return; // already on its way
     show.busy = 1;
-    const url = `${prefix}/preferences?next=${encodeURIComponent(location.pathname + location.search)}`;
+    // In the language the page showed consentgate in (language_from may differ from Accept-Language).
+    const lang = d.querySelector("#consentgate-settings,.cg-banner")?.lang || "";
+    const url = `${prefix}/preferences?lang=${lang}&next=${encodeURIComponent(location.pathname + location.search)}`;
     try {
       const response = await fetch(url);
       if (!response.ok) throw 0;
@@ -187,7 +190,7 @@
     const modal = shown.hasAttribute("aria-modal");
     if (event.key == "Escape" && shown.classList.contains("cg-settings")) close();
     if (event.key != "Tab" || !modal) return;
-    const all = [...shown.querySelectorAll("a[href],button,input,[tabindex='0']")].filter((x) => x.offsetParent);
+    const all = [...shown.querySelectorAll("a[href],button,input,summary,[tabindex='0']")].filter((x) => x.offsetParent);
     const at = d.activeElement;
     const [first, last] = [all[0], all[all.length - 1]];
     if (event.shiftKey ? at == first || at == shown : at == last) {

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import quote
 
-from consentgate.log import PostgresConsentLog, SQLiteConsentLog, _postgres, _sqlite
+from consentgate.log import PostgresConsentLog, SQLiteConsentLog, _core, _postgres, _sqlite
 
 __all__ = ["PostgresStore", "SQLiteStore", "Store"]
 
@@ -28,8 +28,10 @@ class Store(abc.ABC):
     """One empty consent log of one backend."""
 
     kind: str
-    #: The backend's module, for its constants (``_PRUNE_CHUNK``, ``_ERASE``, ...).
+    #: The store's module, for its ``SCHEMA_VERSION``.
     module: ModuleType
+    #: The core both stores are built on, for its constants (``_PRUNE_CHUNK``, ``_ERASE``, ...).
+    core = _core
 
     @property
     @abc.abstractmethod
@@ -78,10 +80,21 @@ class Store(abc.ABC):
         version: int = self.module.SCHEMA_VERSION
         return version
 
+    #: The schema version each feature of the log came with, in this store.
+    versions: dict[str, int]
+
+    async def migrate_to(self, version: int) -> None:
+        """Create the schema as it was at ``version``, as an earlier release left it."""
+        log = self.open()
+        setattr(log, "migrations", log.migrations[:version])  # noqa: B010
+        async with log:
+            assert await log.migrate() == version
+
 
 class SQLiteStore(Store):
     kind = "sqlite"
     module = _sqlite
+    versions = {"chain": 2, "providers": 3, "head": 4, "gpc": 5}
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -132,6 +145,7 @@ class PostgresStore(Store):
 
     kind = "postgresql"
     module = _postgres
+    versions = {"chain": 1, "providers": 2, "head": 3, "gpc": 4}
     _schemas = itertools.count(1)
 
     def __init__(self, database_url: str) -> None:

@@ -20,6 +20,7 @@ from consentgate._blocking import _TAG, BOUND, Blocker, Blocking, PageBlocker
 from consentgate._registry import Registry, builtin_trackers
 from consentgate._rewrite import PageRewrite
 from consentgate.providers import GoogleAnalytics, GoogleTagManager, Provider, YouTube
+from consentgate.testing import assert_no_tracking_before_consent
 
 from .helpers import choose, client_for, make_app, make_config
 from .tracker_corpus import CORPUS, GA4, GTM_HEAD, GTM_NOSCRIPT, YOUTUBE, Snippet, page_with
@@ -119,6 +120,29 @@ def test_the_whole_corpus_on_one_page() -> None:
     for snippet in CORPUS:
         assert_inert(out, snippet)
     assert page_blocker(EVERYONE).whole(page) == page
+
+
+def test_the_whole_corpus_behind_the_middleware_passes_the_testing_kit() -> None:
+    """What the scanner sees of an app serving every vendor snippet: nothing before consent
+    (or after Reject all), and each snippet's provider after Accept all."""
+    corpus = page_with(*CORPUS)
+
+    async def serve(request: Request) -> Response:
+        return HTMLResponse(corpus)
+
+    app = make_app(make_config(unknown_third_party="allow"), [Route("/", serve)])
+    report = assert_no_tracking_before_consent(app, paths=["/"])
+    accepted = {r.provider for r in report.resources if r.visitor == "accept_all"}
+    assert {snippet.provider for snippet in CORPUS} <= accepted
+
+    # The same app with blocking off fails the kit, naming every provider of the corpus.
+    leaking = make_app(
+        make_config(block_known_trackers=False, unknown_third_party="allow"), [Route("/", serve)]
+    )
+    with pytest.raises(AssertionError) as failed:
+        assert_no_tracking_before_consent(leaking, paths=["/"])
+    for snippet in CORPUS:
+        assert f"loads {snippet.provider} " in str(failed.value)
 
 
 def test_a_blocked_script_keeps_its_attributes_and_nonce() -> None:

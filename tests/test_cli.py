@@ -64,7 +64,7 @@ def test_migrate_creates_the_log_and_prints_the_version(
 ) -> None:
     path = tmp_path / "new.db"
     assert main(["migrate", "--store", url(path)]) == 0
-    assert capsys.readouterr().out == "schema version 3\n"
+    assert capsys.readouterr().out == "schema version 5\n"
     assert path.is_file()
     assert main(["migrate", "--store", url(path)]) == 0  # idempotent
 
@@ -72,7 +72,7 @@ def test_migrate_creates_the_log_and_prints_the_version(
 def test_verify_an_intact_log(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", "--store", url(db)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("ok: 4 records verified from genesis; head: record 4 ")
+    assert out.startswith("ok: 4 records verified from genesis; head: 4:")
 
 
 def test_verify_reports_the_first_broken_link_and_exits_1(
@@ -91,6 +91,95 @@ def test_verify_reports_a_deleted_record(db: Path, capsys: pytest.CaptureFixture
         conn.execute("DELETE FROM consent_records WHERE sequence = 3")
     assert main(["verify", "--store", url(db)]) == 1
     assert "BROKEN at record 4: records 3 to 3 are missing" in capsys.readouterr().out
+
+
+def test_verify_reports_a_cut_off_tail(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("DELETE FROM consent_records WHERE sequence = 4")
+    assert main(["verify", "--store", url(db)]) == 1
+    assert capsys.readouterr().out == (
+        "BROKEN at record 4: records 4 to 4 are missing from the end: "
+        "the log's head names record 4\n"
+    )
+
+
+def test_head_prints_what_verify_expects(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["head", "--store", url(db)]) == 0
+    head = capsys.readouterr().out
+    assert re.fullmatch(r"4:[0-9a-f]{64}\n", head)
+    assert main(["verify", "--store", url(db), "--expect-head", head.strip()]) == 0
+    fill(db, [NOW])  # the log grows; the head kept elsewhere still holds
+    assert main(["verify", "--store", url(db), "--expect-head", head.strip()]) == 0
+    capsys.readouterr()
+    # Cut back to record 3 with the head moved along: only the kept head shows it.
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("DELETE FROM consent_records WHERE sequence > 3")
+        conn.execute(
+            "UPDATE consent_head SET sequence = 3, "
+            "hash = (SELECT hash FROM consent_records WHERE sequence = 3)"
+        )
+    assert main(["verify", "--store", url(db)]) == 0
+    assert main(["verify", "--store", url(db), "--expect-head", head.strip()]) == 1
+    assert capsys.readouterr().out.endswith(
+        "BROKEN at record 4: record 4, the expected head, is missing: the log ends at record 3\n"
+    )
+
+
+@pytest.mark.parametrize("head", ["4", "4:abc", "x:" + "0" * 64, "4:" + "A" * 64])
+def test_a_malformed_expected_head_is_a_usage_error(
+    db: Path, head: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", "--store", url(db), "--expect-head", head]) == 2
+    assert "SEQUENCE:HASH" in capsys.readouterr().err
+
+
+def test_a_malformed_checkpoint_is_a_broken_chain_not_a_read_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "pruned.db"
+    fill(path, [NOW - timedelta(days=d) for d in (40, 35, 10, 1)])
+    assert (
+        main(["prune", "--store", url(path), "--before", (NOW - timedelta(days=20)).isoformat()])
+        == 0
+    )
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("UPDATE checkpoints SET sequence = 'two'")
+    capsys.readouterr()
+    assert main(["verify", "--store", url(path)]) == 1
+    assert capsys.readouterr().out.startswith("BROKEN: the prune checkpoint is unreadable")
+
+
+KEY = "chain-key-that-is-long-enough-0123456789"
+
+
+def test_a_keyed_log_is_verified_with_the_key_from_the_environment_or_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "keyed.db"
+
+    async def run() -> None:
+        async with SQLiteConsentLog(path, chain_key=KEY) as log:
+            for i in range(3):
+                await log.record(make_record(consent_id=f"v{i}"))
+
+    asyncio.run(run())
+    assert main(["verify", "--store", url(path)]) == 2
+    assert "the log's chain is keyed: give its key in $CONSENTGATE_CHAIN_KEY" in (
+        capsys.readouterr().err
+    )
+    monkeypatch.setenv("CONSENTGATE_CHAIN_KEY", KEY)
+    assert main(["verify", "--store", url(path)]) == 0
+    assert capsys.readouterr().out.startswith("ok: 3 records verified from genesis, 3 keyed;")
+    monkeypatch.setenv("CONSENTGATE_CHAIN_KEY", "another-key-that-is-long-enough-0123456789")
+    assert main(["verify", "--store", url(path)]) == 1
+    monkeypatch.delenv("CONSENTGATE_CHAIN_KEY")
+    key_file = tmp_path / "chain.key"
+    key_file.write_text(KEY + "\n", encoding="utf-8")
+    assert main(["verify", "--store", url(path), "--chain-key-file", str(key_file)]) == 0
+
+
+def test_the_chain_key_is_never_taken_from_the_command_line(db: Path) -> None:
+    assert main(["verify", "--store", url(db), "--chain-key", KEY]) == 2
 
 
 # -- export -------------------------------------------------------------------------
@@ -147,11 +236,11 @@ def test_export_shows_progress_only_on_a_terminal(
     assert "exporting" not in piped.getvalue()
 
 
-def test_progress_without_a_total_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_with_nothing_to_count_against_counts(monkeypatch: pytest.MonkeyPatch) -> None:
     from consentgate._cli import _Progress
 
     stream = io.StringIO()
-    progress = _Progress(stream, None)
+    progress = _Progress(stream, 0)
     progress.done(1234)
     assert re.fullmatch(r"\rexporting: 1,234 records  [\d,]+/s \n", stream.getvalue())
     halfway = io.StringIO()
@@ -334,7 +423,7 @@ def test_python_m_consentgate_is_the_same_command(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert (done.returncode, done.stdout) == (0, "schema version 3\n")
+    assert (done.returncode, done.stdout) == (0, "schema version 5\n")
     assert path.is_file()
 
 

@@ -1,4 +1,5 @@
-"""The consent log's settings in ConsentConfig: retention, admin token, user agent and IP."""
+"""The consent log's settings in ConsentConfig: retention, admin token, user agent and IP,
+the chain key and anchoring."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from consentgate import ConfigurationError, ConsentConfig
 from .helpers import SECRET, make_config
 
 TOKEN = "admin-token-that-is-long-enough-0123456789"
+CHAIN_KEY = "chain-key-that-is-long-enough-0123456789"
 
 
 def test_defaults_keep_everything_off() -> None:
@@ -58,6 +60,16 @@ def test_valid_values_are_kept() -> None:
         ("log_user_agent", "on"),
         ("log_ip", "hash"),
         ("log_ip", True),
+        ("chain_key", "short"),
+        ("chain_key", SECRET),  # the signing secret is in every cookie's signature
+        ("chain_key", b"k" * 40),
+        ("anchor_url", "ftp://example.com/heads"),
+        ("anchor_url", "/heads"),
+        ("anchor_every_records", 0),
+        ("anchor_every_records", 2.5),
+        ("anchor_every_minutes", 0),
+        ("anchor_every_minutes", -1),
+        ("anchor_every_minutes", True),
     ],
 )
 def test_invalid_values_name_the_field(field: str, value: Any) -> None:
@@ -91,3 +103,28 @@ def test_the_admin_token_can_come_from_the_environment(
     monkeypatch.setenv("CONSENTGATE_ADMIN_TOKEN", "")
     path.write_text(f'secret_key = "{SECRET}"\n', encoding="utf-8")
     assert ConsentConfig.from_toml(path).admin_token is None
+
+
+def test_the_chain_key_reaches_the_log_and_can_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from consentgate import ConsentMiddleware
+
+    from .helpers import make_app
+
+    config = make_config(chain_key=CHAIN_KEY)
+    assert CHAIN_KEY not in repr(config)
+    middleware = ConsentMiddleware(make_app(), config=config)
+    assert middleware.log.chain_key == CHAIN_KEY.encode()
+    path = tmp_path / "consentgate.toml"
+    path.write_text(f'secret_key = "{SECRET}"\n', encoding="utf-8")
+    monkeypatch.setenv("CONSENTGATE_CHAIN_KEY", CHAIN_KEY)
+    assert ConsentConfig.from_toml(path).chain_key == CHAIN_KEY
+
+
+def test_a_chain_key_for_a_log_made_by_hand_belongs_to_that_log() -> None:
+    from .helpers import RecordingLog
+
+    with pytest.raises(ConfigurationError) as caught:
+        make_config(store=RecordingLog(), chain_key=CHAIN_KEY)
+    assert caught.value.field == "chain_key"

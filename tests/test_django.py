@@ -80,7 +80,10 @@ async def test_a_page_gets_the_banner_then_the_choice_reaches_view_and_template(
     assert "Tilladt: statistics" in after
     assert "gtag/js" in after
     # The template tag's link, in Danish, with the id the script opens the dialog from.
-    assert '<a id="consentgate-settings" href="/_consent/preferences?next=%2F" lang="da"' in after
+    assert (
+        '<a id="consentgate-settings" href="/_consent/preferences?lang=da&amp;next=%2F" lang="da"'
+        in after
+    )
     assert 'class="footer-link">Cookie-indstillinger</a>' in after
 
 
@@ -280,6 +283,27 @@ def test_the_tag_leaves_the_id_to_consentgates_own_link_when_that_is_shown(
     template = Template('{% load consentgate %}{% consent_settings_link css_class="x" %}')
     html = template.render(Context({"request": request}))
     assert html == (
-        '<a href="/_consent/preferences?next=%2Fpage%3Fx%3D1" lang="en" class="x">'
+        '<a href="/_consent/preferences?lang=en&amp;next=%2Fpage%3Fx%3D1" lang="en" class="x">'
         "Cookie settings</a>"
     )
+
+
+@pytest.mark.parametrize(
+    ("language_from", "expected"),
+    [("html-lang", "de"), ("accept-language", "en"), (lambda scope: "fi", "fi")],
+)
+def test_the_tag_speaks_the_language_consentgate_shows_the_page_in(
+    project: dict[str, str], language_from: object, expected: str
+) -> None:
+    from django.template import Context, Template
+    from django.test import AsyncRequestFactory
+    from starlette.applications import Starlette
+
+    config = make_config(language_from=language_from)
+    middleware = ConsentMiddleware(Starlette(), config=config)
+    request = AsyncRequestFactory().get("/", headers={"accept-language": "en"})
+    request.scope[SCOPE_KEY] = SimpleNamespace(mw=middleware)  # type: ignore[index]
+    template = Template("{% load consentgate %}{% consent_settings_link %}")
+    # With "html-lang", Django's own language is the page's (its i18n context processor).
+    html = template.render(Context({"request": request, "LANGUAGE_CODE": "de-at"}))
+    assert f'?lang={expected}&amp;next=%2F" lang="{expected}"' in html

@@ -21,8 +21,6 @@ from consentgate.log import ConsentLog, ConsentRecord, PostgresConsentLog, SQLit
 from consentgate.log._export import (
     CSV_HEADER,
     EXPORT_COLUMNS,
-    Countable,
-    LineSource,
     csv_lines,
     export_chunks,
     json_lines,
@@ -78,10 +76,14 @@ async def any_log(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
     await log.aclose()
 
 
+def writes_its_own_lines(log: ConsentLog) -> bool:
+    return type(log).export_lines is not ConsentLog.export_lines
+
+
 def test_both_stores_write_their_own_lines_and_the_list_log_does_not() -> None:
-    assert isinstance(SQLiteConsentLog(":memory:"), LineSource)
-    assert isinstance(PostgresConsentLog("postgresql://localhost/consents"), LineSource)
-    assert not isinstance(RecordingLog(), LineSource)
+    assert writes_its_own_lines(SQLiteConsentLog(":memory:"))
+    assert writes_its_own_lines(PostgresConsentLog("postgresql://localhost/consents"))
+    assert not writes_its_own_lines(RecordingLog())
 
 
 # -- CSV ------------------------------------------------------------------------------
@@ -112,6 +114,7 @@ async def test_csv_has_a_header_and_parses_back_to_the_records(any_log: ConsentL
         "ip": "",
         "prev_hash": record.prev_hash or "",
         "hash": record.hash or "",
+        "gpc": "false",
     }
 
 
@@ -122,6 +125,36 @@ async def test_csv_lines_end_in_crlf_and_quote_every_text_field(any_log: Consent
     assert lines[-1] == ""
     assert len(lines) == 4
     assert all(line.split(",", 1)[1].startswith('"') for line in lines[1:-1])
+
+
+async def test_cells_a_spreadsheet_would_run_get_a_quote_in_csv_only(any_log: ConsentLog) -> None:
+    [stored] = await record_all(
+        any_log,
+        [
+            make_record(
+                consent_id='=HYPERLINK("http://evil")',
+                policy_version="+1",
+                language="-1",
+                text_fingerprint="@SUM(A1)",
+                user_agent="\tMozilla",
+                ip="\r1.2.3.0",
+                time=START,
+            )
+        ],
+    )
+    csv_text = await export(any_log)
+    assert csv_text == CSV_HEADER + (
+        f'{stored.sequence},"2024-05-01T12:00:00.000000Z","\'=HYPERLINK(""http://evil"")",'
+        '"grant","[""analytics"",""marketing""]","[""personalisation""]","[]","\'+1","\'-1",'
+        f'"banner","\'@SUM(A1)","\'\tMozilla","\'\r1.2.3.0","{stored.prev_hash}","{stored.hash}","false"\r\n'
+    )
+    [line] = (await export(any_log, "jsonl")).splitlines()
+    exact = json.loads(line)
+    assert (exact["consent_id"], exact["user_agent"], exact["ip"]) == (
+        stored.consent_id,
+        "\tMozilla",
+        "\r1.2.3.0",
+    )
 
 
 async def test_special_characters_survive_csv_and_jsonl(any_log: ConsentLog) -> None:
@@ -161,6 +194,7 @@ FIXED = (
         granted=(),
         refused=(),
         source="gpc",
+        gpc=True,
     ),
     make_record(consent_id="erased", time=START + timedelta(minutes=3), user_agent="gone"),
     make_record(consent_id="visitor-2", time=START + timedelta(minutes=4), action="withdraw"),
@@ -204,6 +238,29 @@ FIXED = (
     until=st.sampled_from([None, START + timedelta(minutes=2, microseconds=7), START + DAY]),
     visitor=st.sampled_from([None, "random", "visitor-2", "erased"]),
     batch_size=st.integers(min_value=1, max_value=3),
+)
+# Always: cells a spreadsheet would run as formulas.
+@example(
+    texts=["=HYPERLINK(1)", "+1", "-2\r\n@x", "@SUM(A1)"],
+    when=START,
+    granted=[],
+    refused=[],
+    providers=[],
+    since=None,
+    until=None,
+    visitor="random",
+    batch_size=2,
+)
+@example(
+    texts=["\tcmd", "\rcmd", '-"q"', "=="],
+    when=START,
+    granted=[],
+    refused=[],
+    providers=[],
+    since=None,
+    until=None,
+    visitor=None,
+    batch_size=3,
 )
 # Always: ``until`` just at a record's time, which leaves that record out.
 @example(
@@ -255,7 +312,7 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
 
     async def run() -> tuple[str, str, list[ConsentRecord], ConsentRecord]:
         async with fresh.open() as log:
-            assert isinstance(log, LineSource)
+            assert writes_its_own_lines(log)
             stored = await record_all(log, [random, *FIXED])
             assert await log.erase("erased") == 2
             kept = [r for r in stored if r.consent_id != "erased"] + await log.history("erased")
@@ -269,9 +326,14 @@ def test_a_stores_lines_are_byte_for_byte_those_of_the_python_encoders(
     assert jsonl == json_lines(chosen)
     if placed in chosen:
         row = parse_csv(text)[1 + chosen.index(placed)]
-        assert row[2] == consent_id and row[11] == user_agent and row[12] == ip
+        assert (row[2], row[11], row[12]) == tuple(map(as_text, (consent_id, user_agent, ip)))
         assert json.loads(row[4]) == sorted(granted)
         assert json.loads(row[6]) == sorted(providers)
+
+
+def as_text(cell: str) -> str:
+    """A CSV cell as a spreadsheet must show it: a would-be formula after a ``'``."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
 
 
 def _matches(
@@ -435,7 +497,6 @@ async def store_log(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
 
 
 async def test_a_store_counts_what_an_export_would_give(store_log: ConsentLog) -> None:
-    assert isinstance(store_log, Countable)
     assert await store_log.count_records() == 0
     await record_all(store_log, records(14))
     await store_log.erase("visitor-1")

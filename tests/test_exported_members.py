@@ -13,8 +13,16 @@ import pytest
 import consentgate
 import consentgate.log
 import consentgate.providers
+import consentgate.scan
+import consentgate.testing
 
-PUBLIC_MODULES = [consentgate, consentgate.log, consentgate.providers]
+PUBLIC_MODULES = [
+    consentgate,
+    consentgate.log,
+    consentgate.providers,
+    consentgate.scan,
+    consentgate.testing,
+]
 
 
 def isort_style(name: str) -> tuple[int, str]:

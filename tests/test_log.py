@@ -2,9 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import logging
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -21,8 +26,11 @@ from consentgate.log import (
     open_log,
     record_hash,
 )
-from consentgate.log._base import Action, Source, check_store_url
+from consentgate.log._core import Fetch, Steps
+from consentgate.log._open import check_store_url
+from consentgate.log._record import Action, Source
 from tests.helpers import ids_in, make_config, make_record, peek, sequence_of
+from tests.pg_server import _unprivileged_user
 from tests.stores import Store
 
 
@@ -154,12 +162,16 @@ async def test_wal_synchronous_full_and_busy_timeout(tmp_path: Path) -> None:
     async with SQLiteConsentLog(path, timeout=2.5) as log:
         await log.record(make_record())
 
-        def pragma(name: str) -> Any:
-            return lambda conn: conn.execute(f"PRAGMA {name}").fetchone()[0]
+        async def pragma(name: str) -> Any:
+            def steps() -> Steps[Any]:
+                rows = yield Fetch(f"PRAGMA {name}")
+                return rows[0][0]
+
+            return await log._run(steps(), "read", transaction="none")
 
         # synchronous and busy_timeout belong to the connection, so ask the log's own.
-        assert await log._run(pragma("synchronous"), "read") == 2  # FULL
-        assert await log._run(pragma("busy_timeout"), "read") == 2500
+        assert await pragma("synchronous") == 2  # FULL
+        assert await pragma("busy_timeout") == 2500
     with peek(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
@@ -171,9 +183,9 @@ async def test_schema_version_and_index(tmp_path: Path) -> None:
         async with SQLiteConsentLog(path) as log:
             await log.record(make_record())
     with peek(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
-        assert {"consent_records", "checkpoints"} <= tables
+        assert {"consent_records", "checkpoints", "consent_head"} <= tables
         indexes = conn.execute("PRAGMA index_list(consent_records)").fetchall()
         columns = [
             conn.execute(f"PRAGMA index_info({index[1]!r})").fetchall()[0][2] for index in indexes
@@ -440,6 +452,82 @@ async def test_read_only_database_then_recovery(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_a_connection_opened_read_only_does_not_cost_the_first_write_after(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    await create_log_file(path)
+    async with FaultyLog(path) as log:
+        log.fault = "read-only"
+        assert len(await log.history("visitor-1")) == 1  # reads work, on a read-only connection
+        log.fault = None  # the file is writable again
+        await log.record(make_record())  # the first grant after the fix is stored
+    assert len(ids_in(path)) == 2
+
+
+#: Run as a user without root's power over file permissions (root ignores them).
+READ_ONLY_CHILD = """
+import asyncio, json, os, sys
+from datetime import UTC, datetime
+from consentgate.log import ConsentRecord, SQLiteConsentLog
+
+path = sys.argv[1]
+record = ConsentRecord(
+    consent_id="v", time=datetime.now(UTC), action="grant", granted=("a",), refused=(),
+    policy_version="1", language="da", source="banner", text_fingerprint="ab" * 32,
+)
+
+async def main() -> list[str]:
+    outcomes = []
+    async with SQLiteConsentLog(path) as log:
+        await log.record(record)
+    os.chmod(path, 0o444)
+    async with SQLiteConsentLog(path) as log:
+        for permissions in (0o444, 0o644):
+            os.chmod(path, permissions)
+            try:
+                await log.record(record)
+                outcomes.append("stored")
+            except Exception as exc:
+                outcomes.append(type(exc).__name__)
+    return outcomes
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def test_a_file_that_was_read_only_at_first_open_takes_the_first_write_after_a_chmod(
+    request: pytest.FixtureRequest,
+) -> None:
+    """SQLite makes the -shm file read-only too; the log must not stay locked out by it."""
+    import consentgate
+
+    # Outside pytest's own folders, which only root may enter.
+    folder = Path(tempfile.mkdtemp(prefix="consentgate-read-only-"))
+    request.addfinalizer(lambda: shutil.rmtree(folder, ignore_errors=True))
+    folder.chmod(0o777)
+    command = [sys.executable, "-c", READ_ONLY_CHILD, str(folder / "log.db")]
+    user = _unprivileged_user()
+    if user is not None:  # root writes read-only files: run as someone who cannot
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv to drop root's power over permissions")
+        command = [setpriv, f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
+        if subprocess.run([*command[:4], sys.executable, "-c", ""]).returncode != 0:
+            pytest.skip(f"the user {user} cannot run this Python")
+    done = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(consentgate.__file__).parents[1])},
+        cwd=folder,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["StorageError", "stored"]
+
+
+@pytest.mark.anyio
 async def test_disk_full_then_recovery(tmp_path: Path) -> None:
     path = tmp_path / "log.db"
     await create_log_file(path)
@@ -585,3 +673,22 @@ def test_open_log_rejects_bad_timeout(timeout: float) -> None:
     with pytest.raises(ConfigurationError) as info:
         open_log("sqlite:///:memory:", timeout=timeout)
     assert info.value.field == "store_timeout"
+
+
+@pytest.mark.anyio
+async def test_the_log_tells_of_its_migrations_prunes_and_failed_batches(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="consentgate.log")
+    log = SQLiteConsentLog(tmp_path / "log.db")
+    try:
+        await log.migrate()
+        await log.migrate()  # nothing to do: nothing said
+        old = datetime(2020, 1, 1, tzinfo=UTC)
+        await log.record(make_record(time=old))
+        assert await log.prune(datetime(2021, 1, 1, tzinfo=UTC)) == 1
+    finally:
+        await log.aclose()
+    messages = [r.getMessage() for r in caplog.records if r.name == "consentgate.log._core"]
+    assert len([m for m in messages if "schema migrated from version 0 to" in m]) == 1
+    assert any("pruned 1 records older than 2021-01-01" in m for m in messages)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -115,6 +116,28 @@ def test_canonical_encoding_version_1_is_pinned() -> None:
     assert record_hash(record) == "dd95b7afd876eead3d06ca181a3ac732c0ee9d0584c75d703f335f798d11a4eb"
 
 
+def test_keyed_links_hmac_the_same_link_in_the_same_version() -> None:
+    from consentgate.log._chain import head_mac
+
+    key = b"chain-key-that-is-long-enough-0123456789"
+    record = make_record(
+        consent_id="ø-1",
+        sequence=1,
+        prev_hash=GENESIS_HASH,
+        user_agent="Mozilla/5.0",
+        ip="2001:db8:abcd::",
+    )
+    link = (
+        f'{{"consent_id_digest":"{sha256("ø-1")}","content_digest":"{sha256(CONTENT)}",'
+        f'"prev_hash":"{GENESIS_HASH}","sequence":1,"v":1}}'
+    )
+    keyed = hmac.new(key, link.encode(), hashlib.sha256).hexdigest()
+    assert record_hash(record, key) == keyed
+    assert record_hash(record, key) != record_hash(record)
+    head = f'{{"hash":"{keyed}","sequence":1}}'
+    assert head_mac(key, 1, keyed) == hmac.new(key, head.encode(), hashlib.sha256).hexdigest()
+
+
 def test_canonical_encoding_version_2_adds_providers_and_nothing_else() -> None:
     record = make_record(
         consent_id="ø-1",
@@ -141,6 +164,54 @@ def test_canonical_encoding_version_2_adds_providers_and_nothing_else() -> None:
     plain = dataclasses.replace(record, providers=())
     assert encoding_version(plain) == 1
     assert content_digest(plain) == sha256(CONTENT)
+    # Keyed, the same link in the same version, HMACed.
+    key = b"chain-key-that-is-long-enough-0123456789"
+    assert record_hash(record, key) == hmac.new(key, link.encode(), hashlib.sha256).hexdigest()
+
+
+def test_canonical_encoding_version_3_adds_gpc_and_nothing_else() -> None:
+    record = make_record(
+        consent_id="ø-1",
+        sequence=1,
+        prev_hash=GENESIS_HASH,
+        user_agent="Mozilla/5.0",
+        ip="2001:db8:abcd::",
+        gpc=True,
+    )
+    content = CONTENT.replace('"consent_id":"ø-1",', '"consent_id":"ø-1","gpc":true,')
+    assert encoding_version(record) == 3
+    assert content_digest(record) == sha256(content)
+    link = (
+        f'{{"consent_id_digest":"{sha256("ø-1")}","content_digest":"{sha256(content)}",'
+        f'"prev_hash":"{GENESIS_HASH}","sequence":1,"v":3}}'
+    )
+    assert record_hash(record) == sha256(link)
+    # A golden value: if this changes, every stored log with GPC stops verifying.
+    assert record_hash(record) == "fcd1eb9ecd99f2929fd4f884a85526882ad3457ed4ee949574c58e00554be85b"
+    # With providers too, still version 3: both keys.
+    both = dataclasses.replace(record, providers=("youtube",))
+    assert encoding_version(both) == 3
+    assert content_digest(both) == sha256(
+        content.replace(
+            '"policy_version":"2024-05",', '"policy_version":"2024-05","providers":["youtube"],'
+        )
+    )
+    # Without GPC, the record is version 1, byte for byte as ever.
+    assert content_digest(dataclasses.replace(record, gpc=False)) == sha256(CONTENT)
+
+
+def test_turning_gpc_on_or_off_breaks_the_hash() -> None:
+    records = chain(3)
+    flipped = dataclasses.replace(records[1], gpc=True)
+    report = verify_chain([records[0], flipped, records[2]])
+    assert (report.ok, report.first_broken_sequence) == (False, 2)
+    with_gpc = dataclasses.replace(records[1], gpc=True)
+    with_gpc = dataclasses.replace(with_gpc, hash=record_hash(with_gpc))
+    third = dataclasses.replace(records[2], prev_hash=with_gpc.hash)
+    third = dataclasses.replace(third, hash=record_hash(third))
+    assert verify_chain([records[0], with_gpc, third]).ok
+    report = verify_chain([records[0], dataclasses.replace(with_gpc, gpc=False), third])
+    assert (report.ok, report.first_broken_sequence) == (False, 2)
 
 
 def test_adding_or_removing_providers_breaks_the_hash() -> None:
@@ -439,6 +510,7 @@ _text = st.text(max_size=12).filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF
             "text_fingerprint": _text,
             "user_agent": st.none() | _text,
             "ip": st.none() | _text,
+            "gpc": st.booleans(),
         }
     ),
     microseconds=st.integers(0, 10**12),
@@ -473,9 +545,12 @@ def test_written_out_encoding_equals_canonical_json(
     }
     if record.providers:  # version 2
         general["providers"] = list(record.providers)
+    if record.gpc:  # version 3
+        general["gpc"] = True
     digest = hashlib.sha256(canonical_json(general)).hexdigest()
     assert content_digest(record) == digest
-    version = 2 if record.providers else 1
+    version = 3 if record.gpc else 2 if record.providers else 1
+    assert encoding_version(record) == version
     link = {
         "consent_id_digest": consent_id_digest(record.consent_id),
         "content_digest": digest,

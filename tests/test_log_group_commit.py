@@ -17,7 +17,8 @@ import pytest
 
 from consentgate._exceptions import StorageError
 from consentgate.log import ConsentRecord, SQLiteConsentLog
-from consentgate.log._base import Action
+from consentgate.log._core import Steps
+from consentgate.log._record import Action
 from tests.helpers import ids_in, make_record, sequence_of
 from tests.stores import Store
 
@@ -28,11 +29,12 @@ async def worker_held(log: SQLiteConsentLog) -> AsyncIterator[None]:
     gate = threading.Event()
     busy = threading.Event()
 
-    def hold(conn: object) -> None:
+    def hold() -> Steps[None]:
         busy.set()
         gate.wait(30)
+        yield from ()
 
-    blocker = asyncio.ensure_future(log._run(hold, "read", bounded=False))
+    blocker = asyncio.ensure_future(log._run(hold(), "read", transaction="none", bounded=False))
     while not busy.is_set():
         await asyncio.sleep(0.001)
     try:

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from consentgate._exceptions import StorageError
 from consentgate.log import (
+    ChainHead,
     ChainLink,
     ChainReport,
     Checkpoint,
@@ -27,12 +28,13 @@ from consentgate.log import (
     SQLiteConsentLog,
     Tombstone,
     UnreadableRecord,
+    _core,
     _sqlite,
     record_hash,
     verify_chain,
 )
-from consentgate.log._base import format_categories
 from consentgate.log._chain import GENESIS_HASH, consent_id_digest, content_digest, format_time
+from consentgate.log._record import format_categories
 from tests.helpers import ListLog, make_record, peek
 from tests.stores import Store
 
@@ -70,7 +72,7 @@ async def test_records_are_hashed_and_chained(store: Store) -> None:
     async with store.open() as log:
         stored = await fill(log, 5)
         read = await links_of(log)
-    assert read == stored
+    assert read == [*stored, ChainHead(sequence=5, hash=str(stored[-1].hash))]
     assert stored[0].prev_hash == GENESIS_HASH
     for before, record in zip(stored, stored[1:], strict=False):
         assert record.prev_hash == before.hash
@@ -92,6 +94,7 @@ async def test_untouched_log_verifies(store: Store) -> None:
         erased=0,
         last_sequence=7,
         last_hash=stored[-1].hash,
+        head_checked=True,
     )
 
 
@@ -279,12 +282,10 @@ def test_any_single_row_mutation_is_detected(
 ) -> None:
     """Whatever one row becomes, the log either still says the same or fails verification.
 
-    Cutting off the newest row is the one change a chain cannot show (see _chain).
+    The newest row too: the head, kept with every batch, shows it cut off.
     """
     original, before = stored_chain
     column, value = mutation
-    if column == "delete" and row == 6:
-        row = 5
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / "log.db"
         shutil.copy(original, path)
@@ -297,7 +298,7 @@ def test_any_single_row_mutation_is_detected(
                     record = before[row - 1]
                     assert isinstance(record, ConsentRecord)
                     digests = (consent_id_digest(record.consent_id), content_digest(record))
-                    conn.execute(_sqlite._ERASE, (*digests, row))
+                    conn.execute(_core._ERASE, (*digests, row))
                 else:
                     update = f"UPDATE consent_records SET {column} = ? WHERE sequence = ?"
                     conn.execute(update, (value, row))
@@ -346,7 +347,7 @@ async def test_v1_log_is_migrated_in_place_and_verifies(path: Path) -> None:
         history = await log.history("a")
         report = await log.verify()
         new = await log.record(make_record(consent_id="a"))
-        assert await log.migrate() == 3
+        assert await log.migrate() == 5
         after = await log.verify()
     assert [r.sequence for r in history] == [1, 3]
     assert [r.action for r in history] == ["grant", "withdraw"]
@@ -357,7 +358,7 @@ async def test_v1_log_is_migrated_in_place_and_verifies(path: Path) -> None:
     assert new.sequence == 6
     assert after.ok and after.checked == 5
     with peek(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(3,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
         assert conn.execute("SELECT count(*) FROM consent_records").fetchone() == (5,)
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "consent_records_v2" not in names
@@ -390,26 +391,31 @@ _BEFORE_PROVIDERS = (
     "sequence, consent_id, time, action, granted, refused, policy_version, language, source, "
     "text_fingerprint, user_agent, ip, prev_hash, hash, erased, consent_id_digest, content_digest"
 )
+_WITH_PROVIDERS = f"{_BEFORE_PROVIDERS}, providers, chain_version"
 
 
-def make_log_before_providers(store: Store) -> list[ConsentRecord]:
-    """A log as the release before per-provider consent left it: records, one erased.
+async def make_old_log(store: Store, version: int) -> list[ConsentRecord]:
+    """A log as an earlier release left it at schema ``version``: records, one erased.
 
     Returns the records as they were hashed then: sequence 2 is erased (its
-    tombstone keeps the hash), 4 is the erase record.
+    tombstone keeps the hash), 4 is the erase record. From the schema with
+    providers on, 2 and 5 allowed providers (encoding version 2).
     """
+    with_providers = version >= store.versions["providers"]
     records: list[ConsentRecord] = []
     prev_hash = GENESIS_HASH
     for sequence, (consent_id, action) in enumerate(
         [("a", "grant"), ("b", "grant"), ("a", "withdraw"), ("b", "erase"), ("c", "reject")],
         start=1,
     ):
+        providers = ("vimeo",) if with_providers and sequence in (2, 5) else ()
         record = make_record(
             consent_id=consent_id,
             action=action,
             time=at(sequence),
             sequence=sequence,
             prev_hash=prev_hash,
+            providers=providers,
             user_agent="Mozilla/5.0" if sequence == 1 else None,
         )
         prev_hash = record_hash(record)
@@ -432,47 +438,37 @@ def make_log_before_providers(store: Store) -> list[ConsentRecord]:
         )
         erased = record.sequence == 2
         digests = (consent_id_digest(record.consent_id), content_digest(record))
-        rows.append(
-            (
-                record.sequence,
-                *((None,) * len(content) if erased else content),
-                record.prev_hash,
-                record.hash,
-                erased,
-                *(digests if erased else (None, None)),
-            )
+        row = (
+            record.sequence,
+            *((None,) * len(content) if erased else content),
+            record.prev_hash,
+            record.hash,
+            erased,
+            *(digests if erased else (None, None)),
         )
-    previous = store.schema_version - 1
-    if store.kind == "sqlite":
-        with closing(sqlite3.connect(store.path, isolation_level=None)) as conn:  # type: ignore[attr-defined]
-            conn.execute("BEGIN")
-            conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-            for migration in _sqlite._MIGRATIONS[:previous]:
-                migration(conn)
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (previous,))
-            conn.executemany(
-                f"INSERT INTO consent_records ({_BEFORE_PROVIDERS}) VALUES ({', '.join('?' * 17)})",
-                rows,
-            )
-            conn.execute("COMMIT")
-    else:
-        store.query("CREATE TABLE schema_version (version integer NOT NULL)")
-        for migration in store.module._MIGRATIONS[:previous]:
-            for statement in migration:
-                store.query(statement)
-        store.query("INSERT INTO schema_version (version) VALUES (?)", previous)
-        for row in rows:
-            store.query(
-                f"INSERT INTO consent_records ({_BEFORE_PROVIDERS}) VALUES ({', '.join('?' * 17)})",
-                *row,
-            )
+        if with_providers:
+            stored = None if erased else format_categories(record.providers)
+            row = (*row, stored, 2 if record.providers else 1)
+        rows.append(row)
+    await store.migrate_to(version)
+    columns = _WITH_PROVIDERS if with_providers else _BEFORE_PROVIDERS
+    for row in rows:
+        placeholders = ", ".join("?" * len(row))
+        store.query(f"INSERT INTO consent_records ({columns}) VALUES ({placeholders})", *row)
+    if version >= store.versions["head"] or store.kind == "postgresql":  # a head from its first
         store.query("UPDATE consent_head SET sequence = ?, hash = ?", 5, records[-1].hash)
     return records
 
 
 @pytest.mark.anyio
-async def test_a_log_from_before_providers_upgrades_and_keeps_verifying(store: Store) -> None:
-    old = make_log_before_providers(store)
+@pytest.mark.parametrize("feature", ["providers", "head", "gpc"])
+async def test_a_log_of_the_schema_before_a_feature_upgrades_and_keeps_verifying(
+    store: Store, feature: str
+) -> None:
+    """Each earlier schema of either store (the first has a test of its own) is brought
+    up to the newest, and every record in it, of every encoding, keeps verifying."""
+    version = store.versions[feature] - 1
+    old = await make_old_log(store, version)
     async with store.open() as log:
         before = await log.verify()
         history = await log.history("a")
@@ -487,18 +483,32 @@ async def test_a_log_from_before_providers_upgrades_and_keeps_verifying(store: S
                 time=at(6),
             )
         )
-        assert await log.erase("c") == 2  # the reject and the allow: two tombstones, v1 and v2
+        assert await log.erase("c") == 2  # the reject and the allow: two tombstones
         after = await log.verify()
         links = await links_of(log)
+        head = await log.head()
     assert before.ok and before.checked == 5 and before.erased == 1, before.reason
+    assert before.head_checked
     # Every old record reads back, and hashes, exactly as it was written.
     assert history == [old[0], old[2]]
     assert [r.hash for r in history] == [record_hash(r) for r in history]
     assert allowed.sequence == 6 and allowed.providers == ("youtube",)
     assert after.ok and after.checked == 7 and after.erased == 3, after.reason
+    assert head.sequence == 7
     tombstones = {t.sequence: t.version for t in links if isinstance(t, Tombstone)}
-    assert tombstones == {2: 1, 5: 1, 6: 2}
+    v = 1 if feature == "providers" else 2
+    assert tombstones == {2: v, 5: v, 6: 2}
     assert store.query("SELECT version FROM schema_version") == [(store.schema_version,)]
+    # The upgraded log takes a chain key: keyed links with providers and GPC follow.
+    async with store.open(chain_key=b"k" * 32) as log:
+        keyed = await log.record(make_record(consent_id="d", providers=("youtube",)))
+        with_gpc = await log.record(make_record(consent_id="d", gpc=True))
+        report = await log.verify()
+    assert (keyed.sequence, with_gpc.sequence) == (8, 9)
+    assert store.row(9)["chain_version"] == 3 and store.row(9)["gpc"]
+    assert report.ok and report.keyed == 2 and report.checked == 9, report.reason
+    async with store.open() as log:  # without the key, the keyed link reads as altered
+        assert (await log.verify()).first_broken_sequence == 8
 
 
 @pytest.mark.anyio
@@ -506,8 +516,12 @@ async def test_a_writer_of_the_release_before_can_still_append_after_the_upgrade
     store: Store,
 ) -> None:
     """In a rolling deployment a process of the previous release, started before the
-    upgrade, may write on for a while: its rows are version 1 records, and verify."""
-    old = make_log_before_providers(store)
+    upgrade, may write on for a while: its rows are version 1 records, and verify.
+
+    Not on SQLite: its releases before the head do not move it, so their records
+    lie beyond it, as records added behind the log's back would (README, Upgrading).
+    """
+    old = await make_old_log(store, store.versions["providers"] - 1)
     async with store.open() as log:
         assert await log.migrate() == store.schema_version
         record = make_record(consent_id="d", time=at(6), sequence=6, prev_hash=old[-1].hash)
@@ -535,8 +549,12 @@ async def test_a_writer_of_the_release_before_can_still_append_after_the_upgrade
             store.tamper("UPDATE consent_head SET sequence = 6, hash = ?", record.hash)
         report = await log.verify()
         [read] = await log.history("d")
-    assert report.ok and report.checked == 6, report.reason
     assert read == record
+    if store.kind == "sqlite":
+        assert (report.ok, report.first_broken_sequence) == (False, 6)
+        assert "beyond the log's head" in report.reason
+    else:
+        assert report.ok and report.checked == 6, report.reason
 
 
 @pytest.mark.anyio
@@ -701,7 +719,7 @@ async def test_prune_stops_at_the_first_record_that_is_not_old(store: Store) -> 
 
 @pytest.mark.anyio
 async def test_repeated_prunes_and_chunks(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(store.module, "_PRUNE_CHUNK", 3)
+    monkeypatch.setattr(store.core, "_PRUNE_CHUNK", 3)
     async with store.open() as log:
         await fill(log, 20)
         assert await log.prune(at(8)) == 8
@@ -747,7 +765,7 @@ async def test_a_prune_overtaking_a_walk_is_no_break(store: Store) -> None:
         await log.prune(at(6))
         rest = [link async for link in walk]
     assert isinstance(rest[0], Checkpoint) and rest[0].sequence == 6
-    assert [link.sequence for link in rest[1:]] == [7, 8, 9, 10]
+    assert [link.sequence for link in rest[1:]] == [7, 8, 9, 10, 10]  # the head last
     assert verify_chain([*first, *rest]).ok
 
 
@@ -838,7 +856,7 @@ async def test_blanking_a_record_without_an_erase_request_is_detected(store: Sto
         stored = await fill(log, 6)
         target = stored[3]
         store.tamper(
-            store.module._ERASE,
+            store.core._ERASE,
             consent_id_digest(target.consent_id),
             content_digest(target),
             target.sequence,

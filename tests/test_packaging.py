@@ -53,6 +53,10 @@ def test_wheel_ships_templates_assets_texts_and_type_marker(wheel_names: set[str
         "consentgate/contrib/django/templatetags/consentgate.py",
         # The tracker registry: without it nothing the site writes itself is blocked.
         "consentgate/trackers.toml",
+        # consentgate scan's report page and JSON schema, and the testing kit's plugin.
+        "consentgate/scan/report.html",
+        "consentgate/scan/report.schema.json",
+        "consentgate/testing/pytest_plugin.py",
     }
     assert expected <= wheel_names
 

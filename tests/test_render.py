@@ -7,7 +7,7 @@ from functools import cache
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given, strategies as st
@@ -17,6 +17,7 @@ from consentgate._locales import available_languages, builtin_texts
 from consentgate._render import Renderer, hole
 from consentgate._state import NO_CONSENT
 from consentgate.providers import GoogleAnalytics
+from consentgate.providers._disclosure import Role, TransferBasis
 
 from .helpers import all_providers, build, make_config
 
@@ -185,13 +186,13 @@ def test_banner_has_the_hidden_fields(lang: str) -> None:
 def test_banner_links_to_the_privacy_policy_and_the_preferences(lang: str) -> None:
     tags = Tags(banner_html(default_renderer(), lang))
     links = [a["href"] for a in tags.find("a")]
-    assert links == ["/privatliv", "/_consent/preferences?next=%2Fpage%3Fx%3D1"]
+    assert links == ["/privatliv", f"/_consent/preferences?lang={lang}&next=%2Fpage%3Fx%3D1"]
 
 
 def test_banner_without_privacy_policy_links_only_to_the_preferences() -> None:
     renderer = build(make_config(privacy_policy_url=None))
     links = [a["href"] for a in Tags(banner_html(renderer, "en")).find("a")]
-    assert links == ["/_consent/preferences?next=%2Fpage%3Fx%3D1"]
+    assert links == ["/_consent/preferences?lang=en&next=%2Fpage%3Fx%3D1"]
 
 
 @pytest.mark.parametrize("lang", available_languages())
@@ -633,13 +634,30 @@ def test_no_built_in_page_template_has_inline_style_or_script(name: str) -> None
     assert re.search(r"<style|\sstyle=|<script(?![^>]*\ssrc=)|\son[a-z]+=", source) is None
 
 
+_TEXT_USERS = ("_render.py", "_rights.py")
+
+
 def test_every_text_is_shown_somewhere_so_an_override_always_shows() -> None:
     package = TEMPLATES.parent
     sources = "".join(p.read_text(encoding="utf-8") for p in TEMPLATES.glob("*.html"))
-    sources += (package / "_render.py").read_text(encoding="utf-8")
+    sources += "".join((package / name).read_text(encoding="utf-8") for name in _TEXT_USERS)
+    # A role or transfer basis is looked up by its value: t["disclosure.roles." ~ vendor.role].
+    by_value = {
+        "disclosure.roles": get_args(Role),
+        "disclosure.bases": (*get_args(TransferBasis), "not-needed"),
+    }
+    # Looked up by name: a category's texts, and a record's action and source.
+    by_name = r"categories\.\w+\.\w+|record\.(action|source)\.\w+"
     unused = [
         key
         for key in builtin_texts("en")
-        if f'"{key}"' not in sources and not re.fullmatch(r"categories\.\w+\.\w+", key)
+        if f'"{key}"' not in sources
+        and not re.fullmatch(by_name, key)
+        and not (
+            f'"{key.rpartition(".")[0]}." ~' in sources
+            and key.rpartition(".")[2] in by_value.get(key.rpartition(".")[0], ())
+        )
     ]
     assert unused == []
+    for prefix, values in by_value.items():
+        assert {f"{prefix}.{value}" for value in values} <= set(builtin_texts("en"))

@@ -1,16 +1,22 @@
-"""The ``consentgate`` command: migrate, verify, export and prune a consent log.
+"""The ``consentgate`` command: migrate, verify, export, prune a consent log and show its
+head, show or erase one visitor's record, and scan a running site (``_scan_command``).
 
 Every subcommand takes the store from ``--store URL`` or from the ``store``
 setting of ``--config consentgate.toml`` (the site's own config file). The
 command needs nothing else from that file, so it does not ask for the signing
-secret either. Exit status: 0 done, 1 ``verify`` found a broken link, 2 a
-usage, configuration or storage error, told in one line on stderr.
+secret either. A keyed chain's key comes from the environment
+(``CONSENTGATE_CHAIN_KEY``), a file (``--chain-key-file``) or the config file,
+never from the command line, where other users of the machine could read it.
+Exit status: 0 done, 1 ``verify`` found a broken link (or ``erase`` was not
+confirmed), 2 a usage, configuration or storage error (or a consent id the log
+does not know), told in one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import sys
@@ -22,10 +28,15 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
-from ._config import check_retention_days, sqlite_relative_to
+from ._config import CHAIN_KEY_ENV, check_retention_days, sqlite_relative_to
 from ._exceptions import ConsentGateError
-from .log import ConsentLog, PostgresConsentLog, SQLiteConsentLog, open_log
-from .log._export import FORMATS, Countable, export_chunks, parse_when
+from ._outbox import Outbox
+from ._rights import erase_from, history_of, record_document
+from ._scan_command import add_scan_parser
+from .log import ChainHead, ConsentLog, ConsentRecord, open_log
+from .log._chain import format_time
+from .log._export import FORMATS, export_chunks, parse_when
+from .log._open import check_store_url
 
 __all__ = ["main"]
 
@@ -94,8 +105,15 @@ def _parser() -> argparse.ArgumentParser:
         help="the site's consentgate TOML file, for its store (and retention_days)",
     )
     common.add_argument("--store", metavar="URL", help="the consent log URL; overrides --config")
+    common.add_argument(
+        "--chain-key-file",
+        type=Path,
+        metavar="FILE",
+        help=f"a keyed chain's key, read from FILE (else ${CHAIN_KEY_ENV}, else --config)",
+    )
     parser = argparse.ArgumentParser(
-        prog="consentgate", description="Look after a consentgate consent log."
+        prog="consentgate",
+        description="Look after a consentgate consent log, or scan a site behind consentgate.",
     )
     parser.add_argument("--version", action="version", version=f"consentgate {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -108,7 +126,18 @@ def _parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify", parents=[common], help="check the hash chain; exit 1 at the first broken link"
     )
+    verify.add_argument(
+        "--expect-head",
+        type=_head,
+        metavar="SEQ:HASH",
+        help="a head kept elsewhere (from `consentgate head`): exit 1 unless the log holds it",
+    )
     verify.set_defaults(run=_verify)
+
+    head = commands.add_parser(
+        "head", parents=[common], help="print the head of the chain as SEQ:HASH, to keep elsewhere"
+    )
+    head.set_defaults(run=_show_head)
 
     export = commands.add_parser(
         "export", parents=[common], help="write the records as CSV or JSON Lines"
@@ -135,7 +164,38 @@ def _parser() -> argparse.ArgumentParser:
         "--before", type=_when, metavar="WHEN", help="delete records older than this date/time"
     )
     prune.set_defaults(run=_prune)
+
+    _add_record_commands(commands, common)
+    add_scan_parser(commands)
     return parser
+
+
+def _head(text: str) -> ChainHead:
+    try:
+        return ChainHead.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_record_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """``show`` and ``erase``: answering one visitor's access or erasure request."""
+    show = commands.add_parser(
+        "show",
+        parents=[common],
+        help="one visitor's consent record, as they would download it themselves",
+    )
+    show.add_argument("--consent-id", required=True, metavar="ID", help="the visitor's id")
+    show.add_argument("--format", choices=("table", "json"), default="table", help="default: table")
+    show.set_defaults(run=_show)
+
+    erase = commands.add_parser(
+        "erase",
+        parents=[common],
+        help="erase one visitor's records (they become tombstones; the chain still verifies)",
+    )
+    erase.add_argument("--consent-id", required=True, metavar="ID", help="the visitor's id")
+    erase.add_argument("--yes", action="store_true", help="erase without asking")
+    erase.set_defaults(run=_erase)
 
 
 def _when(text: str) -> datetime:
@@ -159,15 +219,32 @@ async def _migrate(args: argparse.Namespace) -> int:
 
 async def _verify(args: argparse.Namespace) -> int:
     async with _OpenLog(args) as log:
-        report = await log.verify()
+        if log.chain_key is None and await _is_keyed(log):
+            raise _Failure(
+                f"the log's chain is keyed: give its key in ${CHAIN_KEY_ENV}, "
+                "--chain-key-file or the --config file's chain_key"
+            )
+        report = await log.verify(expect_head=args.expect_head)
     if report.ok:
         erased = f", {report.erased} of them erased" if report.erased else ""
+        keyed = f", {report.keyed} keyed" if report.keyed else ""
         # The head, to keep elsewhere: a later verify can then tell a cut-off tail.
-        head = f"; head: record {report.last_sequence} {report.last_hash}"
-        print(f"ok: {report.reason}{erased}{head if report.last_sequence is not None else ''}")
+        head = f"; head: {report.last_sequence}:{report.last_hash}"
+        shown = head if report.last_sequence is not None else ""
+        print(f"ok: {report.reason}{erased}{keyed}{shown}")
         return EXIT_OK
-    print(f"BROKEN at record {report.first_broken_sequence}: {report.reason}")
+    where = report.first_broken_sequence
+    print(f"BROKEN{f' at record {where}' if where is not None else ''}: {report.reason}")
     return EXIT_BROKEN
+
+
+async def _show_head(args: argparse.Namespace) -> int:
+    async with _OpenLog(args) as log:
+        head = await log.head()
+    if head is None:
+        raise _Failure(f"{type(log).__name__} keeps no head")
+    print(head)
+    return EXIT_OK
 
 
 async def _export(args: argparse.Namespace) -> int:
@@ -206,7 +283,121 @@ async def _prune(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _show(args: argparse.Namespace) -> int:
+    opened = _OpenLog(args)
+    async with opened as log:
+        records = await _history(log, opened.outbox, args.consent_id)
+    if args.format == "json":
+        settings = _settings(args)
+        document = record_document(
+            args.consent_id,
+            records,
+            controller={
+                "name": settings.get("controller_name"),
+                "address": settings.get("controller_address"),
+                "email": settings.get("controller_email"),
+                "privacy_policy_url": settings.get("privacy_policy_url"),
+            },
+            retention_days=settings.get("retention_days"),
+        )
+        print(json.dumps(document, ensure_ascii=False, indent=2))
+    else:
+        print(f"consent id {args.consent_id}: {len(records)} records")
+        print(_table(records))
+    return EXIT_OK
+
+
+async def _erase(args: argparse.Namespace) -> int:
+    opened = _OpenLog(args)
+    async with opened as log:
+        records = await _history(log, opened.outbox, args.consent_id)
+        count = sum(record.action != "erase" for record in records)
+        if count == 0:
+            when = format_time(records[-1].time)
+            print(f"nothing left to erase: consent id {args.consent_id} was erased at {when}")
+            return EXIT_OK
+        if not args.yes and not _confirmed(
+            f"Erase the {count} records of consent id {args.consent_id}? Their content "
+            "cannot be restored, and the proof of this visitor's choices is gone. [y/N] "
+        ):
+            print(f"consentgate {args.command}: nothing erased", file=sys.stderr)
+            return EXIT_BROKEN
+        erased = await erase_from(log, opened.outbox, args.consent_id)
+    print(
+        f"erased {erased} records of consent id {args.consent_id}; "
+        "the log keeps an erase record of it"
+    )
+    return EXIT_OK
+
+
 # -- helpers ------------------------------------------------------------------
+
+
+async def _history(log: ConsentLog, outbox: Outbox, consent_id: str) -> list[ConsentRecord]:
+    """The visitor's records; a consent id the log never held is a failure (exit 2)."""
+    records = await history_of(log, outbox, consent_id)
+    if not records:
+        raise _Failure(f"the consent log holds no record of consent id {consent_id!r}")
+    return records
+
+
+def _confirmed(question: str) -> bool:
+    try:
+        answer = input(question)
+    except EOFError:  # no terminal to ask: the safe answer
+        print(file=sys.stderr)
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+_TABLE_COLUMNS = (
+    "sequence",
+    "time",
+    "action",
+    "granted",
+    "refused",
+    "providers",
+    "policy",
+    "source",
+    "language",
+    "gpc",
+    "user agent",
+    "ip",
+)
+
+
+def _table(records: Sequence[ConsentRecord]) -> str:
+    """The records as an aligned text table, one line each; ``-`` where nothing is kept."""
+    rows = [_TABLE_COLUMNS] + [
+        tuple(
+            _printable(value)
+            for value in (
+                str(record.sequence),
+                format_time(record.time),
+                record.action,
+                ",".join(record.granted) or "-",
+                ",".join(record.refused) or "-",
+                ",".join(record.providers) or "-",
+                record.policy_version or "-",
+                record.source,
+                record.language or "-",
+                "yes" if record.gpc else "-",
+                record.user_agent or "-",
+                record.ip or "-",
+            )
+        )
+        for record in records
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(_TABLE_COLUMNS))]
+    return "\n".join(
+        "  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def _printable(value: str) -> str:
+    """A stored value safe to print on a terminal: no control characters."""
+    return "".join(c if c.isprintable() else "?" for c in value)
 
 
 class _OpenLog:
@@ -228,29 +419,63 @@ class _OpenLog:
         timeout = settings.get("store_timeout", 5.0)
         if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
             raise _Failure(f"store_timeout must be a positive number of seconds, not {timeout!r}")
-        self.log = open_log(url, timeout=float(timeout))
+        self.log = open_log(url, timeout=float(timeout), chain_key=_chain_key(args, settings))
         self.create = create
+        #: The site's outbox, as the app finds it: what a visitor withdrew while the log was
+        #: down, which ``show`` and ``erase`` write to the log first.
+        self.outbox = Outbox(self.log, _outbox_path(args, settings, url))
 
     async def __aenter__(self) -> ConsentLog:
+        # Reading commands must not create a log, or a mistyped path or database
+        # would verify as an empty log (and get tables).
         log = self.log
-        if not self.create and not await _holds_log(log):
+        if not self.create and not await log.has_log():
             await log.aclose()
-            where = log.path if isinstance(log, SQLiteConsentLog) else repr(log)
-            raise _Failure(f"no consent log at {where} (`consentgate migrate` creates one)")
+            raise _Failure(f"no consent log at {log.name} (`consentgate migrate` creates one)")
         return log
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.log.aclose()
 
 
-async def _holds_log(log: ConsentLog) -> bool:
-    """Whether the store already has a consent log: reading commands must not create one,
-    or a mistyped path or database would verify as an empty log (and get tables)."""
-    if isinstance(log, SQLiteConsentLog) and log.path == ":memory:":
-        return True  # new each time: nothing to mistype
-    if isinstance(log, SQLiteConsentLog | PostgresConsentLog):
-        return await log.has_log()
-    return True
+def _chain_key(args: argparse.Namespace, settings: dict[str, Any]) -> str | None:
+    """The chain key: from the environment, else ``--chain-key-file``, else the config file."""
+    key = os.environ.get(CHAIN_KEY_ENV)
+    if not key and args.chain_key_file is not None:
+        try:
+            key = args.chain_key_file.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _Failure(f"cannot read {os.fspath(args.chain_key_file)!r}: {exc}") from exc
+    if not key:
+        key = settings.get("chain_key")
+    if key is None or key == "":
+        return None
+    if not isinstance(key, str):
+        raise _Failure("chain_key must be text")
+    return key
+
+
+async def _is_keyed(log: ConsentLog) -> bool:
+    """Whether the head says the chain is keyed; a log without a readable head is not."""
+    try:
+        head = await log.head()
+    except ConsentGateError:
+        return False  # verify reports what is wrong with it
+    return head is not None and head.mac is not None
+
+
+def _outbox_path(args: argparse.Namespace, settings: dict[str, Any], url: str) -> Path | None:
+    """The outbox file the site uses (``ConsentConfig.outbox_path``): the config file's
+    ``outbox``, relative to the file, or the one beside a SQLite store."""
+    outbox = settings.get("outbox")
+    if isinstance(outbox, str) and outbox and args.config is not None:
+        folder: Path = args.config.absolute().parent
+        return folder / outbox
+    if url.partition("://")[0].lower() == "sqlite":
+        database = check_store_url(url)
+        if database != ":memory:":
+            return Path(database + "-outbox")
+    return None
 
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
@@ -271,11 +496,9 @@ async def _write(args: argparse.Namespace, log: ConsentLog, out: IO[bytes]) -> i
     """Write the export to ``out``; returns the records written. Shows progress on a terminal."""
     progress = None
     if sys.stderr.isatty():
-        total = None
-        if isinstance(log, Countable):
-            total = await log.count_records(
-                since=args.since, until=args.until, consent_id=args.consent_id
-            )
+        total = await log.count_records(
+            since=args.since, until=args.until, consent_id=args.consent_id
+        )
         progress = _Progress(sys.stderr, total)
     count = 0
 
@@ -302,9 +525,9 @@ async def _write(args: argparse.Namespace, log: ConsentLog, out: IO[bytes]) -> i
 
 
 class _Progress:
-    """A bar (when the log can count) or a count, and the rate, rewritten in place."""
+    """A bar (a count for an export of nothing) and the rate, rewritten in place."""
 
-    def __init__(self, stream: IO[str], total: int | None) -> None:
+    def __init__(self, stream: IO[str], total: int) -> None:
         self.stream = stream
         self.total = total
         self.started = self.shown = time.monotonic()

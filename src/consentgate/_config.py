@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
@@ -16,15 +18,17 @@ from ._csrf import normalize_origin
 from ._exceptions import ConfigurationError
 from ._locales import available_languages, check_overrides
 from ._registry import Tracker, tracker_from_table
+from ._site_locales import SiteLocales, catalog_keys, load_site_locales
 from ._state import NECESSARY
 from ._text import LocalizedText
 from ._theme import Theme
 from .log import ConsentLog
-from .log._base import check_store_url
+from .log._open import check_store_url
 from .log._privacy import UserAgentMode
 from .providers import (
     Buffer,
     DeclaredCookie,
+    Disclosure,
     GoogleAnalytics,
     GoogleMaps,
     GoogleTagManager,
@@ -39,8 +43,11 @@ from .providers import (
     Vimeo,
     YouTube,
 )
+from .providers._base import BuiltinProvider
 
 __all__ = ["BUILTIN_CATEGORIES", "Category", "ConsentConfig"]
+
+logger = logging.getLogger(__name__)
 
 #: The environment variable ``from_toml`` reads the secret from when the file has none.
 SECRET_ENV = "CONSENTGATE_SECRET_KEY"
@@ -53,9 +60,18 @@ MAX_COOKIE_MAX_AGE = 395 * _DAY
 MIN_ADMIN_TOKEN_LENGTH = 32
 #: Where ``from_toml`` takes ``admin_token`` from when the file has none.
 ADMIN_TOKEN_ENV = "CONSENTGATE_ADMIN_TOKEN"
+#: Where ``from_toml`` and the ``consentgate`` command find the chain key.
+CHAIN_KEY_ENV = "CONSENTGATE_CHAIN_KEY"
 #: A century: beyond that a cut-off date would fall before year 1.
 MAX_RETENTION = 36500
 IpMode = Literal["off", "truncate"]
+#: Where the banner's language comes from: the visitor's Accept-Language, the page's
+#: ``<html lang>``, or a function of the request's ASGI scope.
+LanguageSource = Literal["accept-language", "html-lang"]
+#: What a provider processing data outside the EU/EEA is at start-up.
+OutsideEeaPolicy = Literal["allow", "warn", "refuse"]
+#: What a Global Privacy Control signal refuses: marketing, every optional category, or nothing.
+GpcMode = Literal["marketing", "all", "ignore"]
 _NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _COOKIE_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 _EMAIL = re.compile(r"[^@\s<>\"'()\[\],;:\\]+@[a-zA-Z0-9-]+(\.[a-zA-Z0-9-]+)+")
@@ -119,6 +135,10 @@ class ConsentConfig:
     #: Make the app's own tracker markup inert until the visitor allows its provider,
     #: as the built-in registry (``consentgate/trackers.toml``) knows it.
     block_known_trackers: bool = True
+    #: A provider that processes data outside the EU/EEA (its ``disclosure`` says so):
+    #: fine ("allow"), a start-up warning naming it ("warn"), or a ConfigurationError
+    #: ("refuse"), for a site that promises its visitors EU-only processing.
+    processing_outside_eea: OutsideEeaPolicy = "allow"
     #: The site's own registry entries, beside (and before) the built-in ones.
     trackers: Sequence[Tracker] = ()
     #: A script or iframe from a host no entry names: log it once ("warn"), treat it
@@ -156,6 +176,11 @@ class ConsentConfig:
     #: Path prefixes that never get a banner or snippets injected (e.g. ``"/admin"``).
     exclude_paths: Sequence[str] = ()
     default_language: str = "en"
+    #: Where a page's banner and settings link take their language from: the visitor's
+    #: ``Accept-Language`` header, the page's ``<html lang="...">``, or a function given
+    #: the request's ASGI scope that returns a language code or None. Whatever names no
+    #: language consentgate has falls back to Accept-Language, then ``default_language``.
+    language_from: LanguageSource | Callable[[Mapping[str, Any]], str | None] = "accept-language"
     #: Show a small "Cookie settings" link on pages once a choice is made.
     show_settings_link: bool = True
     #: Extra origins (``https://www.example.com``) allowed to post a choice.
@@ -168,6 +193,9 @@ class ConsentConfig:
     template_dirs: Sequence[str | os.PathLike[str]] = ()
     #: Colours, font, corner radius and position of the banner; None keeps the built-in look.
     theme: Theme | None = None
+    #: Folders of language files (``pl.toml``, ``da.toml``) shaped like consentgate's own:
+    #: a language of the site's own, and texts and keys of its own for its templates.
+    locale_dirs: Sequence[str | os.PathLike[str]] = ()
     #: Texts to use instead of the built-in ones, per language:
     #: ``{"da": {"banner.title": "..."}}``.
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -175,13 +203,28 @@ class ConsentConfig:
     #: Days a consent record is kept; older ones are pruned once a day (and by
     #: ``consentgate prune``). ``None`` keeps every record.
     retention_days: int | None = None
-    #: Bearer token for ``GET <prefix>/admin/export``; ``None`` turns the route off.
+    #: Bearer token for ``<prefix>/admin/export``, ``/admin/records`` and ``/admin/erase``;
+    #: ``None`` turns those routes off.
     admin_token: str | None = field(default=None, repr=False)
     #: What the log keeps of the User-Agent: nothing, its first 64 characters, or a keyed hash.
     log_user_agent: UserAgentMode = "off"
     #: What the log keeps of the client address (from the server, not X-Forwarded-For):
     #: nothing, or its /24 (IPv4) or /48 (IPv6) network.
     log_ip: IpMode = "off"
+    #: A secret kept out of the database: the chain's links are then HMACs with it, which
+    #: someone with only database access can neither forge nor recompute.
+    chain_key: str | None = field(default=None, repr=False)
+    #: A URL the database host cannot rewrite (a webhook, a pre-signed object-store URL):
+    #: the signed head of the log is POSTed there now and then. Needs ``consentgate[anchor]``.
+    anchor_url: str | None = None
+    #: Anchor the head once this many records were written since the last anchor...
+    anchor_every_records: int = 1000
+    #: ...or this many minutes after the first record not yet anchored, whichever comes first.
+    anchor_every_minutes: float = 60.0
+    #: What a browser sending Global Privacy Control (``Sec-GPC: 1``) has refused until
+    #: it ticks a category itself: ``"marketing"`` (the "sale or sharing" the signal opts
+    #: out of), ``"all"`` optional categories, or nothing (``"ignore"``).
+    gpc: GpcMode = "marketing"
 
     def __post_init__(self) -> None:
         # Lists given by a caller or read from TOML become tuples: a config stays frozen.
@@ -193,10 +236,17 @@ class ConsentConfig:
         _require(bool(self.policy_version.strip()), "policy_version", "must not be empty")
         self._check_categories()
         self._check_providers()
+        self._check_processing_outside_eea()
         self._check_blocking()
         self._check_cookie()
         self._check_paths()
-        languages = available_languages()
+        languages = (*available_languages(), *self.site_locales.added)
+        _require(
+            self.language_from in get_args(LanguageSource) or callable(self.language_from),
+            "language_from",
+            "expected 'accept-language', 'html-lang' or a function of the request's scope, "
+            f"got {self.language_from!r}",
+        )
         _require(
             self.default_language in languages,
             "default_language",
@@ -258,9 +308,21 @@ class ConsentConfig:
                 return Path(database + "-outbox")
         return None
 
+    @cached_property
+    def site_locales(self) -> SiteLocales:
+        """The site's language files (``locale_dirs``), read and checked once."""
+        return load_site_locales(self.locale_dirs, catalog_keys(self.providers))
+
     @property
     def all_categories(self) -> tuple[Category, ...]:
         return BUILTIN_CATEGORIES + tuple(self.categories)
+
+    @property
+    def gpc_refused(self) -> frozenset[str]:
+        """The optional categories a Global Privacy Control signal refuses."""
+        if self.gpc == "all":
+            return frozenset(self.optional_categories)
+        return frozenset({"marketing"}) if self.gpc == "marketing" else frozenset()
 
     @property
     def optional_categories(self) -> tuple[str, ...]:
@@ -302,6 +364,8 @@ class ConsentConfig:
                 data["secret_key"] = secret
         if "admin_token" not in data and os.environ.get(ADMIN_TOKEN_ENV):
             data["admin_token"] = os.environ[ADMIN_TOKEN_ENV]
+        if "chain_key" not in data and os.environ.get(CHAIN_KEY_ENV):
+            data["chain_key"] = os.environ[CHAIN_KEY_ENV]
         data["providers"] = [
             p if isinstance(p, Provider) else _provider_from_toml(i, p)
             for i, p in enumerate(data.get("providers", []))
@@ -317,11 +381,12 @@ class ConsentConfig:
             data["theme"] = _from_table(Theme, "theme", data["theme"])
         if relative_to is not None:
             here = Path(relative_to)
-            if isinstance(data.get("template_dirs"), list):
-                data["template_dirs"] = [
-                    here / folder if isinstance(folder, str) else folder
-                    for folder in data["template_dirs"]
-                ]
+            for folders in ("template_dirs", "locale_dirs"):
+                if isinstance(data.get(folders), list):
+                    data[folders] = [
+                        here / folder if isinstance(folder, str) else folder
+                        for folder in data[folders]
+                    ]
             # The default store too: the same file wherever the app is started from.
             store = data.get("store", cls.__dataclass_fields__["store"].default)
             if isinstance(store, str):
@@ -407,6 +472,43 @@ class ConsentConfig:
                     f"{cookie.name!r} would cover consentgate's own cookie {self.cookie_name!r}",
                 )
 
+    def _check_processing_outside_eea(self) -> None:
+        policy = self.processing_outside_eea
+        _require(
+            policy in get_args(OutsideEeaPolicy),
+            "processing_outside_eea",
+            f"expected 'allow', 'warn' or 'refuse', got {policy!r}",
+        )
+        if policy == "allow":
+            return
+        outside = []
+        for i, provider in enumerate(self.providers):
+            disclosure = provider.disclosure
+            if disclosure is None:
+                # Built-ins without one run on the site's own server (Matomo).
+                if not isinstance(provider, BuiltinProvider):
+                    logger.warning(
+                        "providers[%d] (%s) has no disclosure, so consentgate cannot tell "
+                        "whether it processes data outside the EU/EEA; give it a Disclosure",
+                        i,
+                        provider.name,
+                    )
+                continue
+            if disclosure.outside_eea:
+                outside.append(
+                    f"providers[{i}] {provider.title} ({disclosure.legal_entity}: "
+                    f"{', '.join(disclosure.outside_eea)})"
+                )
+        if not outside:
+            return
+        names = "; ".join(outside)
+        if policy == "refuse":
+            raise ConfigurationError(
+                "processing_outside_eea",
+                f"'refuse', but these providers process data outside the EU/EEA: {names}",
+            )
+        logger.warning("providers processing data outside the EU/EEA: %s", names)
+
     def _check_blocking(self) -> None:
         _require(
             isinstance(self.block_known_trackers, bool),
@@ -483,7 +585,8 @@ class ConsentConfig:
         if self.theme is not None:
             _require(isinstance(self.theme, Theme), "theme", "must be a consentgate.Theme")
             self.theme.validate("theme")
-        object.__setattr__(self, "texts", check_overrides(self.texts))
+        site = self.site_locales
+        object.__setattr__(self, "texts", check_overrides(self.texts, site.added, site.own_keys))
         for i, folder in enumerate(self.template_dirs):
             is_path = isinstance(folder, str | os.PathLike)
             _require(
@@ -538,10 +641,63 @@ class ConsentConfig:
             f"expected 'off', 'truncate' or 'hash', got {self.log_user_agent!r}",
         )
         _require(
+            self.gpc in get_args(GpcMode),
+            "gpc",
+            f"expected 'marketing', 'all' or 'ignore', got {self.gpc!r}",
+        )
+        _require(
             self.log_ip in get_args(IpMode),
             "log_ip",
             f"expected 'off' or 'truncate', got {self.log_ip!r}",
         )
+        if self.chain_key is not None:
+            _require(
+                isinstance(self.chain_key, str) and len(self.chain_key) >= MIN_SECRET_LENGTH,
+                "chain_key",
+                f"must be a secret of at least {MIN_SECRET_LENGTH} characters (or unset)",
+            )
+            _require(
+                isinstance(self.store, str),
+                "chain_key",
+                "give the key to the ConsentLog you made (its chain_key argument), not here",
+            )
+            _require(
+                self.chain_key not in self.signing_keys,
+                "chain_key",
+                "must differ from the signing secrets",
+            )
+        self._check_anchor()
+
+    def _check_anchor(self) -> None:
+        _require(
+            isinstance(self.anchor_every_records, int)
+            and not isinstance(self.anchor_every_records, bool)
+            and self.anchor_every_records >= 1,
+            "anchor_every_records",
+            "must be a whole number of records, at least 1",
+        )
+        _require(
+            isinstance(self.anchor_every_minutes, int | float)
+            and not isinstance(self.anchor_every_minutes, bool)
+            and 0 < self.anchor_every_minutes < 60 * 24 * 366,
+            "anchor_every_minutes",
+            "must be a positive number of minutes, below a year",
+        )
+        if self.anchor_url is None:
+            return
+        _require(
+            isinstance(self.anchor_url, str) and _is_web_url(self.anchor_url),
+            "anchor_url",
+            "must be an absolute http(s) URL",
+        )
+        try:
+            import httpx  # noqa: F401
+        except ImportError as exc:
+            raise ConfigurationError(
+                "anchor_url",
+                f"anchoring sends the head with httpx, which is not installed ({exc}); "
+                "install it with: pip install consentgate[anchor]",
+            ) from exc
 
 
 def check_retention_days(days: object) -> None:
@@ -556,6 +712,7 @@ def check_retention_days(days: object) -> None:
 
 _SEQUENCE_FIELDS = (
     "secret_keys",
+    "locale_dirs",
     "providers",
     "trackers",
     "categories",
@@ -620,6 +777,12 @@ def _provider_from_toml(i: int, table: Any) -> Provider:
         raise ConfigurationError(
             f"{where}.type", f"expected one of {', '.join(PROVIDER_TYPES)}, got {kind!r}"
         )
+    if isinstance(table.get("disclosure"), dict):
+        disclosure = dict(table["disclosure"])
+        for key in ("countries", "transfer_basis"):
+            if isinstance(disclosure.get(key), list):
+                disclosure[key] = tuple(disclosure[key])
+        table["disclosure"] = _from_table(Disclosure, f"{where}.disclosure", disclosure)
     if "cookies" in table:
         table["cookies"] = tuple(
             _from_table(DeclaredCookie, f"{where}.cookies[{j}]", c)

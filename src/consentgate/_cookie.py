@@ -169,6 +169,18 @@ class ConsentCookie:
             f"{self._domain}; SameSite=Lax; HttpOnly{flags}"
         )
 
+    def expire_cookie(self, *, secure: bool) -> str:
+        """The ``Set-Cookie`` value that makes the browser drop the consent cookie.
+
+        With the attributes it was set with: a browser drops a ``__Host-`` or
+        ``__Secure-`` cookie only on a ``Set-Cookie`` that says ``Secure``.
+        """
+        flags = "; Secure" if secure else ""
+        return (
+            f"{self.name}=; Path=/; Max-Age=0; Expires={_EPOCH}"
+            f"{self._domain}; SameSite=Lax; HttpOnly{flags}"
+        )
+
     def _verify_uncached(self, value: str) -> _Verified | None:
         old_key = False
         try:

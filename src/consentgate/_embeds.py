@@ -21,10 +21,8 @@ from urllib.parse import quote
 
 from ._blocking import Attribute, Placeholder
 from ._csp import SCRIPT_NONCE, STYLE_NONCE, Nonces, with_nonces, without_nonces
-from ._locales import provider_texts
 from ._registry import Tracker
 from ._render import Fragment, Renderer, hole
-from ._text import localized
 
 __all__ = ["EmbedPlaceholders"]
 
@@ -98,9 +96,9 @@ class EmbedPlaceholders:
         declared = self._providers.get(tracker.provider)
         title = self._title(tracker)
         description = (
-            localized(declared.description, language)
+            self.renderer.localized(declared.description, language)
             if declared is not None
-            else provider_texts(language).get(f"descriptions.{tracker.provider}", "")
+            else self.renderer.provider_description(tracker.provider, language)
         )
         privacy = (
             declared.privacy_policy_url

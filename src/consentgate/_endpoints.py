@@ -3,8 +3,11 @@
 - ``POST <prefix>``: record a choice (form or JSON), then redirect or answer JSON.
 - ``GET <prefix>/preferences``: the preference centre and cookie declaration.
 - ``GET <prefix>/me``: the visitor's current consent as JSON.
+- ``<prefix>/me/record``, ``<prefix>/me/erase``: the visitor's own consent record (``_rights``).
 - ``GET <prefix>/static/<name>``: the banner's assets, content-hashed, cached for a year.
 - ``GET <prefix>/admin/export``: the consent log for the site owner (``_admin``).
+- ``GET <prefix>/admin/records``, ``POST <prefix>/admin/erase``: one visitor's record, for
+  the site owner (``_admin_records``).
 """
 
 from __future__ import annotations
@@ -24,22 +27,26 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.types import Receive, Scope, Send
 
 from ._admin import AdminExport
+from ._admin_records import ADMIN_RECORD_PATHS, AdminRecords
+from ._anchor import Anchor
 from ._assets import IMMUTABLE, Assets
 from ._cookie import ConsentCookie, new_consent_id
 from ._csp import without_nonces
 from ._csrf import CsrfTokens, normalize_origin, same_site_request
 from ._exceptions import StorageError
 from ._firewall import CookieFirewall
+from ._gpc import gpc_in
 from ._http import hostname, read_cookies
 from ._outbox import Outbox
 from ._provider_table import ProviderTable
 from ._redirect import safe_next
 from ._render import Renderer, iso_week, next_values
 from ._retention import Retention
+from ._rights import RIGHTS_PATHS, VisitorRights
 from ._state import NECESSARY, ConsentState, CookieReading
 from ._texts_keeper import TextsKeeper
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
-from .log._base import Action
+from .log._record import Action
 from .log._texts import ShownTexts
 
 __all__ = ["ConsentEndpoints"]
@@ -75,6 +82,8 @@ class Choice:
     language: str | None
     #: The categories a banner asking again (their grants lapsed) asked about.
     asked: tuple[str, ...] = ()
+    #: The page's script saw ``navigator.globalPrivacyControl`` (a proxy may drop Sec-GPC).
+    gpc: bool = False
 
 
 class ConsentEndpoints:
@@ -100,11 +109,6 @@ class ConsentEndpoints:
         self.trusted_origins = frozenset(filter(None, map(normalize_origin, trusted_origins)))
         self.policy_version = renderer.config.policy_version
         config = renderer.config
-        self.admin = AdminExport(log, config.admin_token)
-        self.retention = (
-            Retention(log, config.retention_days) if config.retention_days is not None else None
-        )
-        self.body_timeout = config.body_timeout
         self.outbox = Outbox(log, config.outbox_path)
         self.texts = TextsKeeper(log, renderer)
         if config.outbox_path is None and isinstance(config.store, str):
@@ -114,6 +118,32 @@ class ConsentEndpoints:
                     "is kept in memory only until the log is back; set outbox to a file on a "
                     "local disk so it survives a restart"
                 )
+        self.anchor = (
+            Anchor(
+                log,
+                config.anchor_url,
+                config.signing_keys[0],
+                every_records=config.anchor_every_records,
+                every_minutes=config.anchor_every_minutes,
+            )
+            if config.anchor_url is not None
+            else None
+        )
+        self.admin = AdminExport(log, config.admin_token)
+        self.admin_records = AdminRecords(log, config, self.outbox)
+        self.retention = (
+            Retention(log, config.retention_days) if config.retention_days is not None else None
+        )
+        self.body_timeout = config.body_timeout
+        self.rights = VisitorRights(
+            renderer=renderer,
+            cookie=cookie,
+            csrf=csrf,
+            log=log,
+            outbox=self.outbox,
+            firewall=firewall,
+            trusted_origins=self.trusted_origins,
+        )
         self.log_user_agent = config.log_user_agent
         self.log_ip = config.log_ip
         # Keyed with the newest secret, so hashed user agents cannot be looked up
@@ -140,12 +170,18 @@ class ConsentEndpoints:
         elif path == "/me":
             allowed = ("GET", "HEAD")
             response = self.me(request) if method in allowed else None
+        elif path in RIGHTS_PATHS:
+            allowed = ()  # they answer 405 themselves
+            response = await self.rights(request, path)
         elif path.startswith("/static/"):
             allowed = ("GET", "HEAD")
             response = self.static(path[len("/static/") :]) if method in allowed else None
         elif path == "/admin/export":
             allowed = ("GET",)
             response = await self.admin(request)
+        elif path in ADMIN_RECORD_PATHS:
+            allowed = ()  # they answer 405 themselves
+            response = await self.admin_records(request, path)
         else:
             allowed = ()
             response = PlainTextResponse("Not Found", status_code=404)
@@ -190,9 +226,12 @@ class ConsentEndpoints:
 
         reading = self._reading(request)
         current = reading.state
-        shown = self._page_shown(reading, choice, lang)
+        # The signal is recorded as sent; it is honoured where it refuses something here.
+        sent_gpc = choice.gpc or gpc_in(request.headers.raw)
+        gpc = self._honours(sent_gpc)
+        shown = self._page_shown(reading, choice, lang, gpc)
         now = datetime.now(UTC)
-        state = self._decide(current, choice, now.replace(microsecond=0))
+        state = self._decide(current, choice, now.replace(microsecond=0), gpc)
         if state is None:
             return self._error(400, "errors.bad_request", lang, choice.next_path, host, wants_json)
         action = _action(current, state, choice.action)
@@ -211,9 +250,10 @@ class ConsentEndpoints:
             source=choice.source,  # type: ignore[arg-type]
             text_fingerprint=shown.fingerprint
             if shown is not None
-            else self.renderer.fingerprints[(_shown(choice.source), lang)],
+            else self.renderer.fingerprint(_shown(choice.source), lang, gpc),
             user_agent=self._user_agent(request),
             ip=self._ip(request),
+            gpc=sent_gpc,
         )
         try:
             # Written at start-up; here only on a server without lifespan (once).
@@ -242,6 +282,9 @@ class ConsentEndpoints:
                 )
                 self._apply(unsaved, request, state)
                 return unsaved
+        else:
+            if self.anchor is not None:
+                self.anchor.recorded()
 
         response: Response
         if wants_json:
@@ -307,13 +350,17 @@ class ConsentEndpoints:
         )
 
     def preferences(self, request: Request) -> Response:
-        lang = self.renderer.negotiate(request.headers.get("accept-language"))
+        # The banner and settings link name the language the page showed them in.
+        lang = self.renderer.language_of(request.query_params.get("lang")) or (
+            self.renderer.negotiate(request.headers.get("accept-language"))
+        )
         html = self.renderer.preferences_page(
             lang,
             self._current(request),
             next_path=safe_next(request.query_params.get("next")),
             csrf_token=self.csrf.issue(),
             saved=False,
+            gpc=self._honours(gpc_in(request.headers.raw)),
         )
         return HTMLResponse(html, headers=_PRIVATE)
 
@@ -357,7 +404,9 @@ class ConsentEndpoints:
         value = read_cookies(request.scope["headers"], self.cookie.name.encode("latin-1"))[0]
         return self.cookie.read(value.decode("latin-1") if value is not None else None)
 
-    def _page_shown(self, reading: CookieReading, choice: Choice, lang: str) -> ShownTexts | None:
+    def _page_shown(
+        self, reading: CookieReading, choice: Choice, lang: str, gpc: bool
+    ) -> ShownTexts | None:
         """The banner asking again that a choice answers, if it does: its fingerprint goes in
         the record, and its texts in the log's texts table (rendered per set of lapsed
         categories, it is not among the pages kept at start-up)."""
@@ -366,17 +415,25 @@ class ConsentEndpoints:
             return None
         if set(choice.asked) != {name for name, _ in lapsed_from}:
             return None  # not the banner this cookie gets now: the plain banner's texts
-        html = self.renderer.banner_again(lang, lapsed_from).html
+        html = self.renderer.banner_again(lang, lapsed_from, False, gpc).html
         return ShownTexts(kind="page", name="banner", language=lang, content=html)
 
-    def _decide(self, current: ConsentState, choice: Choice, now: datetime) -> ConsentState | None:
+    def _honours(self, sent_gpc: bool) -> bool:
+        """Whether a browser's Global Privacy Control refuses something here."""
+        return sent_gpc and bool(self.renderer.gpc_refused)
+
+    def _decide(
+        self, current: ConsentState, choice: Choice, now: datetime, gpc: bool
+    ) -> ConsentState | None:
         """The visitor's consent after ``choice``; None for an ``allow`` of no known provider.
 
         Accept, reject and save answer the banner with the whole choice: what they
         do not name is off, providers allowed one by one included (a provider whose
         category is granted needs no entry of its own). ``allow`` adds providers and
         changes nothing else, not even when the choice lapses. A banner that asked
-        again about lapsed grants posts ``asked``: its answer is for those alone.
+        again about lapsed grants posts ``asked``: its answer is for those alone. With
+        GPC, "Accept all" leaves out what the signal refuses; a category the visitor
+        ticks or a provider they allow themselves is their own choice, and granted.
         """
         table = self.renderer.provider_table
         choosable = frozenset(self.renderer.choosable)
@@ -401,10 +458,11 @@ class ConsentEndpoints:
                 decided_at=current.decided_at if current.consent_id else now,
             )
         asked = frozenset(choice.asked) & choosable
+        refused = self.renderer.gpc_refused if gpc else frozenset()
         if asked and current.has_choice:
-            return _answered_again(current, choice, asked, decided)
+            return _answered_again(current, choice, asked, decided, refused)
         if choice.action == "accept_all":
-            return replace(decided, granted=choosable)
+            return replace(decided, granted=choosable - refused)
         if choice.action == "reject_all":
             return decided
         granted, providers = _saved(current, choice, choosable, table)
@@ -537,6 +595,7 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
         csrf_token=token,
         source=source if source in (*SOURCES, "api") else "banner",
         language=language or None,
+        gpc=fields.get("gpc") in ("1", True),
     )
 
 
@@ -570,18 +629,23 @@ def _saved(
 
 
 def _answered_again(
-    current: ConsentState, choice: Choice, asked: frozenset[str], decided: ConsentState
+    current: ConsentState,
+    choice: Choice,
+    asked: frozenset[str],
+    decided: ConsentState,
+    gpc_refused: frozenset[str],
 ) -> ConsentState:
     """The answer to a banner that asked again about ``asked`` (their grants lapsed).
 
-    Its buttons answer for those categories only: accept grants them, reject refuses
-    them, save grants the ticked ones; every other category, and the providers
-    allowed one by one, stay as they were. It renews nothing else, so the choice
-    still lapses ``cookie_max_age`` after the visitor last answered everything.
+    Its buttons answer for those categories only: accept grants them (but what a
+    Global Privacy Control signal refuses, ``gpc_refused``), reject refuses them,
+    save grants the ticked ones; every other category, and the providers allowed
+    one by one, stay as they were. It renews nothing else, so the choice still
+    lapses ``cookie_max_age`` after the visitor last answered everything.
     """
     kept = current.granted - asked
     if choice.action == "accept_all":
-        granted = kept | asked
+        granted = kept | (asked - gpc_refused)
     elif choice.action == "reject_all":
         granted = kept
     else:

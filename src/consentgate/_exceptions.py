@@ -4,7 +4,9 @@ The tree::
 
     ConsentGateError
     ├── ConfigurationError (also a ValueError)   a config field is missing or wrong
-    └── StorageError                              the consent log cannot be read or written
+    ├── StorageError                              the consent log cannot be read or written
+    └── consentgate.scan.ScanError                a site could not be scanned (``consentgate
+                                                  scan``: unreachable, no Chromium for --browser)
 """
 
 from __future__ import annotations

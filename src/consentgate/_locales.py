@@ -6,7 +6,7 @@ import difflib
 import re
 import string
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from importlib.resources import files
 from types import MappingProxyType
@@ -15,10 +15,16 @@ from typing import Any
 from ._exceptions import ConfigurationError
 
 __all__ = [
+    "CatalogText",
     "Texts",
     "available_languages",
     "builtin_texts",
     "check_overrides",
+    "check_text",
+    "country_codes",
+    "country_key",
+    "country_names",
+    "flatten",
     "provider_text",
     "provider_texts",
     "text_keys",
@@ -58,9 +64,54 @@ def provider_texts(language: str) -> Texts:
     return _flatten(_locale_file(language).get(_PROVIDERS, {}))
 
 
-def provider_text(key: str) -> Mapping[str, str]:
+class CatalogText(Mapping[str, str]):
+    """A built-in provider's text: read-only, in every built-in language, and with its key
+    in the language files, so a language a site adds can give it too."""
+
+    __slots__ = ("_texts", "key")
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self._texts = {lang: provider_texts(lang)[key] for lang in available_languages()}
+
+    def __getitem__(self, language: str) -> str:
+        return self._texts[language]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __repr__(self) -> str:
+        return f"CatalogText({self.key!r})"
+
+
+def provider_text(key: str) -> CatalogText:
     """One provider text in every language, e.g. ``provider_text("purposes.visitor")``."""
-    return MappingProxyType({lang: provider_texts(lang)[key] for lang in available_languages()})
+    return CatalogText(key)
+
+
+_COUNTRIES = "countries."
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    """The ISO 3166-1 codes every language file names (``[providers.countries]``)."""
+    return frozenset(
+        key.removeprefix(_COUNTRIES) for key in provider_texts("en") if key.startswith(_COUNTRIES)
+    )
+
+
+def country_key(code: str) -> str:
+    """The key of a country's name among the provider texts."""
+    return f"{_COUNTRIES}{code}"
+
+
+def country_names(codes: Iterable[str], language: str) -> str:
+    """Country names in a built-in ``language``, joined with commas, in the given order."""
+    texts = provider_texts(language)
+    return ", ".join(texts.get(country_key(code), code) for code in codes)
 
 
 def _flatten(
@@ -75,12 +126,21 @@ def _flatten(
     return flat
 
 
+def flatten(table: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested table of a site's texts as dotted keys, values as they are (to be checked)."""
+    return _flatten(table, stringify=False)
+
+
 def text_keys() -> tuple[str, ...]:
     """Every text a site may override (the same in every language), sorted."""
     return tuple(sorted(builtin_texts("en")))
 
 
-def check_overrides(overrides: object) -> Mapping[str, Texts]:
+def check_overrides(
+    overrides: object,
+    languages: Iterable[str] = (),
+    own_keys: Iterable[str] = (),
+) -> Mapping[str, Texts]:
     """A site's ``texts`` setting, checked and flattened: ``{"da": {"banner.title": ...}}``.
 
     Nested tables (``[texts.da.banner]`` in TOML) and dotted keys both work. An
@@ -89,8 +149,8 @@ def check_overrides(overrides: object) -> Mapping[str, Texts]:
     """
     if not isinstance(overrides, Mapping):
         raise ConfigurationError("texts", "must be a table of languages, e.g. {'da': {...}}")
-    languages = available_languages()
-    keys = set(text_keys())
+    languages = (*available_languages(), *languages)
+    keys = set(text_keys()) | set(own_keys)
     checked: dict[str, Texts] = {}
     for lang, table in overrides.items():
         if lang not in languages:
@@ -113,14 +173,19 @@ def check_overrides(overrides: object) -> Mapping[str, Texts]:
                     where,
                     f"is not a text consentgate shows; {hint}valid keys: {', '.join(sorted(keys))}",
                 )
-            _check_text(where, text, builtin_texts("en")[key])
+            check_text(where, text, builtin_texts("en").get(key))
         checked[lang] = MappingProxyType(flat)
     return MappingProxyType(checked)
 
 
-def _check_text(where: str, text: object, builtin: str) -> None:
+def check_text(where: str, text: object, builtin: str | None) -> None:
+    """A site's ``text`` for a key whose built-in text is ``builtin`` (None for a key of the
+    site's own, which its templates use as they like): non-empty, and with no placeholder
+    the built-in text does not have."""
     if not isinstance(text, str) or not text.strip():
         raise ConfigurationError(where, "must be a non-empty string")
+    if builtin is None:
+        return
     allowed = _placeholders(builtin)
     if not allowed:
         # Shown as written: a placeholder here would reach the visitor as "{controller}".

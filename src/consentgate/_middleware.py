@@ -5,12 +5,14 @@
                   │               and closed after its shutdown (_lifespan)
                   ├─ not http (websocket) ──> app, untouched
                   ├─ path under the prefix ──> ConsentEndpoints (choose, preferences, me, static)
+                  ├─ /.well-known/gpc.json ──> app, its 404 answered with GPC support (_gpc)
                   └─ anything else ──> app, with a per-request _ResponseGate as its send
                         (and at scope["consentgate"], where the app reads consent);
                         a page request with If-None-Match/-Modified-Since/-Range from a
                         visitor without a choice reaches the app without them:
                         start, not HTML, no Set-Cookie, consent unread ──> passed on as is
-                        otherwise ──> read the visitor's headers (only now; cached);
+                        otherwise ──> read the visitor's headers (only now; cached;
+                                      Sec-GPC among them);
                                       drop tracker Set-Cookies; add Vary: Cookie; for
                                       HTML: expire refused trackers' cookies, and plan the
                                       insertions (banner | snippets + settings link),
@@ -46,13 +48,15 @@ from ._blocking import Blocking
 from ._cache import Memo
 from ._config import ConsentConfig
 from ._cookie import MAX_VALUE_BYTES, ConsentCookie
-from ._csp import nonces_in, with_nonces, without_nonces
+from ._csp import Nonces, nonces_in, with_nonces, without_nonces
 from ._csrf import CsrfTokens
 from ._embeds import EmbedPlaceholders
 from ._endpoints import ConsentEndpoints
 from ._firewall import CookieFirewall
+from ._gpc import GPC_RESOURCE, GpcResource, sends_gpc
 from ._http import hostname, split_cookies
 from ._lifespan import Lifespan
+from ._page_language import LanguageFromPage
 from ._placement import check_placement
 from ._render import ACCEPT_LANGUAGE_READ, BANNER_ROOM, Renderer, iso_week
 from ._rewrite import PageRewrite, PlainRewriter, RewriteError, ascii_compatible_codec
@@ -113,7 +117,7 @@ class ConsentMiddleware:
         self.log: ConsentLog = (
             config.store
             if isinstance(config.store, ConsentLog)
-            else open_log(config.store, timeout=config.store_timeout)
+            else open_log(config.store, timeout=config.store_timeout, chain_key=config.chain_key)
         )
         self.assets = Assets(config.prefix)
         self.renderer = Renderer(config, self.assets)
@@ -148,6 +152,7 @@ class ConsentMiddleware:
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)
         self._excluded_below = tuple(p.rstrip("/") + "/" for p in config.exclude_paths)
         self._stylesheet = self.renderer.stylesheet()
+        self._gpc_resource = GpcResource() if config.gpc != "ignore" else None
         self._policy_path = _policy_path(config.privacy_policy_url)
         self.blocking = Blocking(config)
         self.embeds = EmbedPlaceholders(self.renderer)
@@ -204,6 +209,8 @@ class ConsentMiddleware:
         if path == self._prefix or path.startswith(self._prefix_slash):
             await self.endpoints(scope, receive, send)
             return
+        if path == GPC_RESOURCE and self._gpc_resource is not None:
+            send = self._gpc_resource.fallback(scope, send)
         extensions = scope.get("extensions")
         if extensions and not _BYPASS_EXTENSIONS.isdisjoint(extensions):
             scope = {
@@ -246,7 +253,7 @@ class ConsentMiddleware:
     # -- used by the per-request gate -------------------------------------
 
     def visitor_of(self, headers: Headers) -> _Visitor:
-        """What the request's Cookie, Host and Accept-Language headers say; one pass.
+        """What the request's Cookie, Host, Accept-Language and Sec-GPC headers say; one pass.
 
         Of the cookies only what consentgate reads is kept: the consent cookie's
         value and the names of declared tracker cookies. Those, the Host and the
@@ -255,6 +262,7 @@ class ConsentMiddleware:
         """
         consent = host = accept_language = None
         names: list[bytes] = []
+        gpc = False
         for name, value in headers:
             if name == b"cookie":
                 # HTTP/2 may split cookies over several headers (RFC 9113 8.2.3).
@@ -266,16 +274,18 @@ class ConsentMiddleware:
                 host = value
             elif name == b"accept-language":
                 accept_language = value
+            elif name == b"sec-gpc":
+                gpc = gpc or sends_gpc(value)  # several: any one of them is the signal
         if consent is not None and len(consent) > MAX_VALUE_BYTES:
             consent = None  # not one consentgate wrote: no choice
         trackers = self.firewall.trackers_in(names) if names and self.firewall else ()
         if (host is not None and len(host) > MAX_CACHED_HEADER) or (
             accept_language is not None and len(accept_language) > MAX_CACHED_HEADER
         ):
-            return self._visitor(consent, trackers, host, accept_language)
-        visitor = self._visitors(consent, trackers, host, accept_language)
+            return self._visitor(consent, trackers, host, accept_language, gpc)
+        visitor = self._visitors(consent, trackers, host, accept_language, gpc)
         if visitor.valid_until < self._clock():  # their choice lapsed since it was cached
-            visitor = self._visitor(consent, trackers, host, accept_language)
+            visitor = self._visitor(consent, trackers, host, accept_language, gpc)
         return visitor
 
     def _visitor(
@@ -284,6 +294,7 @@ class ConsentMiddleware:
         trackers: tuple[str, ...],
         host: bytes | None,
         accept_language: bytes | None,
+        gpc: bool,
     ) -> _Visitor:
         reading, valid_until = self.cookie.read_until(
             consent.decode("latin-1") if consent else None
@@ -299,7 +310,9 @@ class ConsentMiddleware:
             if accept_language
             else None
         )
-        return _Visitor(reading, valid_until, language, name, expired)
+        # The signal changes only what the banner says, and only where it refuses something.
+        gpc = gpc and bool(self.renderer.gpc_refused)
+        return _Visitor(reading, valid_until, language, name, expired, gpc)
 
     def insertions(
         self,
@@ -309,7 +322,7 @@ class ConsentMiddleware:
         content_type: bytes,
         encoding: bytes,
         csp: bytes | None,
-    ) -> PageRewrite | None:
+    ) -> PageRewrite | LanguageFromPage | None:
         """What this page gets before ``</head>``, before ``</body>`` and after ``<body>``
         (the banner), and the blocker for the app's own tracker markup; None to pass it
         untouched.
@@ -331,20 +344,60 @@ class ConsentMiddleware:
         if codec is None:
             self._warn_once(content_type, f"Content-Type {content_type.decode('latin-1')!r}")
             return None
-        insertion = self.fragments(scope, visitor, codec)
         nonces = nonces_in(csp) if csp is not None else None
+        source = self.config.language_from
+        if isinstance(source, str):
+            if source == "accept-language":
+                return self._rewrite(scope, visitor, visitor.language, codec, nonces)
+            return LanguageFromPage(
+                lambda tag: self._rewrite(
+                    scope,
+                    visitor,
+                    self.renderer.language_of(tag) or visitor.language,
+                    codec,
+                    nonces,
+                )
+            )
+        language = self.renderer.language_of(self._language_from_app(source, scope))
+        return self._rewrite(scope, visitor, language or visitor.language, codec, nonces)
+
+    def _rewrite(
+        self,
+        scope: Scope,
+        visitor: _Visitor,
+        language: str,
+        codec: str,
+        nonces: Nonces | None,
+    ) -> PageRewrite:
+        """The page's rewrite with its texts in ``language``."""
+        insertion = self.fragments(scope, visitor, codec, language)
         if nonces is None or not insertion.nonced:
             head, body, top = insertion.head, insertion.body, insertion.top
         else:
             head, body, top = (with_nonces(part, nonces) for part in insertion.nonced)
+        path: str = scope["path"]
         here = _here(scope.get("raw_path") or path.encode(), scope.get("query_string", b""))
-        placeholder = self.embeds.for_page(visitor.language, here, self.csrf.issue, codec, nonces)
+        placeholder = self.embeds.for_page(language, here, self.csrf.issue, codec, nonces)
         blocker = self.blocking.page_of(visitor.reading.state, visitor.hostname, path, placeholder)
         return PageRewrite(head, body, blocker, top)
 
-    def fragments(self, scope: Scope, visitor: _Visitor, codec: str) -> _Insertion:
+    @staticmethod
+    def _language_from_app(source: Callable[[Scope], str | None], scope: Scope) -> str | None:
+        """What the site's ``language_from`` function says; its failure costs the page only
+        its language (logged), never the banner."""
+        try:
+            return source(scope)
+        except Exception:
+            logger.exception("language_from failed; the banner follows Accept-Language")
+            return None
+
+    def fragments(
+        self, scope: Scope, visitor: _Visitor, codec: str, language: str | None = None
+    ) -> _Insertion:
         """What goes before ``</head>``, before ``</body>`` and after ``<body>`` for this
-        visitor, encoded."""
+        visitor, encoded, with texts in ``language`` (the visitor's Accept-Language when not
+        given)."""
+        language = language or visitor.language
         path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         state = visitor.reading.state
@@ -356,18 +409,19 @@ class ConsentMiddleware:
                 state.granted if state.has_choice else frozenset(),
                 state.providers,
                 visitor.reading.lapsed_from if state.has_choice else (),
-                visitor.language,
+                language,
                 path,
                 query,
                 visitor.hostname if runs else "",
                 self.csrf.issue(),
                 iso_week(),
                 codec,
+                visitor.gpc,
             )
         return self._consented_fragments(
             state.granted,
             state.providers,
-            visitor.language,
+            language,
             path,
             query,
             visitor.hostname,
@@ -387,6 +441,7 @@ class ConsentMiddleware:
         csrf: str,
         week: str,
         codec: str,
+        gpc: bool,
     ) -> _Insertion:
         """The banner (asking only about the categories whose grant lapsed, if any), and
         the snippets of what runs meanwhile: the categories still granted and the providers
@@ -398,13 +453,16 @@ class ConsentMiddleware:
         here = _here(path, query)
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
         on_policy = unquote_to_bytes(path).rstrip(b"/") == self._policy_path
+        renderer = self.renderer
         if lapsed_from:
-            banner = self.renderer.banner_again(language, lapsed_from, on_policy)
+            banner = renderer.banner_again(language, lapsed_from, on_policy, gpc)
+        elif on_policy:
+            banner = (renderer.folded_gpc_banner if gpc else renderer.folded_banner)[language]
         else:
-            banner = (self.renderer.folded_banner if on_policy else self.renderer.banner)[language]
+            banner = (renderer.gpc_banner if gpc else renderer.banner)[language]
         head, body, top = self._stylesheet, BANNER_ROOM, banner.fill(values)
         if granted or providers:
-            snippets = self.renderer.snippets(granted, providers, week, host)
+            snippets = renderer.snippets(granted, providers, week, host)
             head, body = head + snippets[0], body + snippets[1]
         return _Insertion.of(head, body, codec, top)
 
@@ -489,6 +547,8 @@ class _Visitor:
     hostname: str
     #: Set-Cookie headers expiring the refused trackers' cookies the browser sent.
     expired: tuple[tuple[bytes, bytes], ...]
+    #: The browser sends Global Privacy Control, and it refuses something here.
+    gpc: bool
 
     def bytes(self) -> int:
         return len(self.hostname) + sum(len(value) + 64 for _, value in self.expired)
@@ -523,7 +583,8 @@ class _ResponseGate(LazyConsent):
         "visitor",
     )
     # Set when the response is to be rewritten:
-    insert: PageRewrite  # what goes before </head>, before </body>, after <body>; what is blocked
+    # What goes before </head>, before </body>, after <body>; what is blocked:
+    insert: PageRewrite | LanguageFromPage
     gzip: bool
     start: Message | None  # the held response start, until the first body message
     injector: PlainRewriter  # made once the body turns out to stream

@@ -43,11 +43,19 @@ from ._cookie import LAPSED
 from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._exceptions import ConfigurationError
 from ._fair_choice import unfair_choice
-from ._locales import Texts, available_languages, builtin_texts
+from ._locales import (
+    CatalogText,
+    Texts,
+    available_languages,
+    builtin_texts,
+    country_key,
+    country_names,
+    provider_texts,
+)
 from ._provider_table import ProviderTable
 from ._revisions import Revisions, canonical_json, provider_revisions, short
 from ._state import NECESSARY, NO_CONSENT, ConsentState
-from ._text import localized
+from ._text import LocalizedText, localized
 from ._theme import theme_css
 from .log._texts import KeptTexts, ShownTexts
 from .providers import DeclaredCookie, Provider
@@ -169,7 +177,8 @@ class Renderer:
     def __init__(self, config: ConsentConfig, assets: Assets) -> None:
         self.config = config
         self.assets = assets
-        self.languages = available_languages()
+        self.site = config.site_locales
+        self.languages = (*available_languages(), *self.site.added)
         self.env = Environment(
             loader=ChoiceLoader(
                 [
@@ -184,9 +193,15 @@ class Renderer:
             # A misspelt variable in a site's template is an error, not an empty string.
             undefined=StrictUndefined,
         )
-        self.env.filters["localized"] = localized
+        self.env.filters["localized"] = self.localized
+        self.env.filters["countries"] = self.country_names
         self.texts: dict[str, Texts] = {
-            lang: {**builtin_texts(lang), **config.texts.get(lang, {})} for lang in self.languages
+            lang: {
+                **(builtin_texts(lang) if lang not in self.site.added else {}),
+                **self.site.texts.get(lang, {}),
+                **config.texts.get(lang, {}),
+            }
+            for lang in self.languages
         }
         self.theme_url = (
             assets.add("theme.css", theme_css(config.theme).encode())
@@ -199,6 +214,15 @@ class Renderer:
             "position": config.theme.position if config.theme is not None else "bar",
             "controller_address": (config.controller_address or "").strip().splitlines(),
             "controller_email": config.controller_email,
+        }
+        #: How long the log keeps a record, per language (the preference centre says so).
+        self.retention = {
+            lang: (
+                self.texts[lang]["record.kept_until_erased"]
+                if config.retention_days is None
+                else self.texts[lang]["record.kept_for"].format(days=config.retention_days)
+            )
+            for lang in self.languages
         }
         self.own_provider = self._own_provider()
         self.choosable = self._choosable_categories()
@@ -219,18 +243,35 @@ class Renderer:
         self._preludes = {
             name: self.env.get_template(name) for p in config.providers for name in p.preludes
         }
+        #: What a Global Privacy Control signal refuses here, of what visitors are asked about.
+        self.gpc_refused = config.gpc_refused & frozenset(self.choosable)
         self.banner = {lang: Fragment(self._banner_html(lang)) for lang in self.languages}
+        #: The banner a browser sending GPC gets: it says the signal is honoured.
+        self.gpc_banner = (
+            {lang: Fragment(self._banner_html(lang, gpc=True)) for lang in self.languages}
+            if self.gpc_refused
+            else self.banner
+        )
         #: The banner on the privacy policy's own page: folded to its title and its choice,
         #: so the policy it links to can be read under it (also on a phone).
         self.folded_banner = {
             lang: Fragment(self._banner_html(lang, folded=True)) for lang in self.languages
         }
+        #: Folded, for a browser sending GPC: the notice stays in view.
+        self.folded_gpc_banner = (
+            {
+                lang: Fragment(self._banner_html(lang, folded=True, gpc=True))
+                for lang in self.languages
+            }
+            if self.gpc_refused
+            else self.folded_banner
+        )
         #: Category -> short revision -> provider name -> its revision, of revisions the
         #: site showed before (``remember``): what tells what is new in a lapsed category.
         self.history: dict[str, dict[str, dict[str, str]]] = {}
-        #: The banner asking again about categories whose grant lapsed, per language and
-        #: set of them; rendered on first use (any set can lapse), once per language at
-        #: start-up with every category, so a broken override fails the start.
+        #: The banner asking again about categories whose grant lapsed, per language, set
+        #: of them, folding and GPC; rendered on first use (any set can lapse), once per
+        #: language at start-up with every category, so a broken override fails the start.
         self.banner_again = Memo(
             self._banner_again,
             max_entries=256,
@@ -243,24 +284,28 @@ class Renderer:
             for lang in self.languages
         }
         pages = {
-            (source, lang): html
+            (source, lang, gpc): html
             for lang in self.languages
+            for gpc in ((False, True) if self.gpc_refused else (False,))
             for source, html in (
-                ("banner", self.banner[lang].html),
-                ("preferences", self._preferences_html(lang, NO_CONSENT, hole_values())),
+                ("banner", (self.gpc_banner if gpc else self.banner)[lang].html),
+                ("preferences", self._preferences_html(lang, NO_CONSENT, hole_values(), gpc=gpc)),
             )
         }
-        for (source, lang), html in pages.items():
+        for (source, lang, _), html in pages.items():
             unfair = unfair_choice(html, config.prefix)
             if unfair is not None:
                 raise ConfigurationError("template_dirs", f"{source}.html ({lang}): {unfair}")
+        every = tuple((c, LAPSED) for c in self.choosable)
         for lang in self.languages:
-            every = tuple((c, LAPSED) for c in self.choosable)
-            self._banner_again(lang, every)
-            self._banner_again(lang, every, True)
-        self.fingerprints = {
-            key: hashlib.sha256(html.encode()).hexdigest() for key, html in pages.items()
-        }
+            for folded in (False, True):
+                for gpc in (False, True) if self.gpc_refused else (False,):
+                    self._banner_again(lang, every, folded, gpc)
+        digests = {key: hashlib.sha256(html.encode()).hexdigest() for key, html in pages.items()}
+        self.fingerprints = {(s, lang): d for (s, lang, gpc), d in digests.items() if not gpc}
+        self._gpc_fingerprints = {
+            (s, lang): d for (s, lang, gpc), d in digests.items() if gpc
+        } or self.fingerprints
         #: The pages a record's text fingerprint names, for the log's texts table.
         self._fingerprinted = pages
         self._error_pages = {
@@ -280,7 +325,7 @@ class Renderer:
             provider_categories=table.categories,
         )
         for lang in self.languages:
-            self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True)
+            self._preferences_html(lang, _SAMPLE_CHOICE, hole_values(), saved=True, gpc=True)
             self._preferences_html(lang, allowed_only, hole_values())
             self.confirm_page(
                 lang,
@@ -331,6 +376,40 @@ class Renderer:
             if lang in self.languages and q > best_q:
                 best, best_q = lang, q
         return best
+
+    def localized(self, text: LocalizedText, lang: str) -> str:
+        """``text`` in ``lang``; a built-in provider's text also in a language the site added."""
+        if isinstance(text, CatalogText) and lang in self.site.provider_texts:
+            own = self.site.provider_texts[lang].get(text.key)
+            if own is not None:
+                return str(own)
+        return localized(text, lang)
+
+    def country_names(self, codes: Iterable[str], lang: str) -> str:
+        """Country names in ``lang`` (a language the site added included), comma-separated."""
+        if lang not in self.site.provider_texts:
+            return country_names(codes, lang)
+        own = self.site.provider_texts[lang]
+        return ", ".join(
+            str(own[country_key(code)]) if country_key(code) in own else country_names([code], "en")
+            for code in codes
+        )
+
+    def provider_description(self, name: str, lang: str) -> str:
+        """A registry tracker's built-in description (``descriptions.<name>``), or ""."""
+        key = f"descriptions.{name}"
+        if lang in self.site.provider_texts:
+            own = self.site.provider_texts[lang].get(key)
+            return str(own) if own is not None else provider_texts("en").get(key, "")
+        return provider_texts(lang).get(key, "")
+
+    def language_of(self, tag: object) -> str | None:
+        """The available language a language tag (``da``, ``de-AT``, ``no``) names, if any."""
+        if not isinstance(tag, str):
+            return None
+        primary = tag.strip().partition("-")[0].partition("_")[0].lower()
+        primary = _LANGUAGE_ALIASES.get(primary, primary)
+        return primary if primary in self.languages else None
 
     # -- what pages get -------------------------------------------------
 
@@ -449,6 +528,10 @@ class Renderer:
         js = escape(self.assets.url("consentgate.js"))
         return f'{links}<script src="{js}" defer nonce="{SCRIPT_NONCE}"></script>'
 
+    def fingerprint(self, source: str, lang: str, gpc: bool) -> str:
+        """The fingerprint of the page a choice was made on; with GPC it carried a notice."""
+        return (self._gpc_fingerprints if gpc else self.fingerprints)[source, lang]
+
     def preferences_page(
         self,
         lang: str,
@@ -457,9 +540,10 @@ class Renderer:
         next_path: str,
         csrf_token: str,
         saved: bool,
+        gpc: bool = False,
     ) -> str:
         values = {"csrf": csrf_token, **next_values(next_path)}
-        return self._preferences_html(lang, state, values, saved=saved)
+        return self._preferences_html(lang, state, values, saved=saved, gpc=gpc)
 
     def _confirmed(self, lang: str, action: str, fields: Sequence[tuple[str, str]]) -> list[str]:
         """What a confirm page lists, so the visitor sees what they confirm: the categories
@@ -511,14 +595,21 @@ class Renderer:
     # -- building blocks ------------------------------------------------
 
     def _preferences_html(
-        self, lang: str, state: ConsentState, values: Mapping[str, str], saved: bool = False
+        self,
+        lang: str,
+        state: ConsentState,
+        values: Mapping[str, str],
+        saved: bool = False,
+        gpc: bool = False,
     ) -> str:
         html = self._render(
             "preferences.html",
             lang,
             state=state,
+            gpc=gpc and bool(self.gpc_refused),
             declaration=self.declaration(lang),
             saved=saved,
+            retention=self.retention[lang],
             csrf_token=hole("csrf"),
             next=hole("next"),
             next_q=hole("next_q"),
@@ -530,7 +621,12 @@ class Renderer:
         return self._render("embed.html", lang, **context)
 
     def _banner_html(
-        self, lang: str, lapsed: Sequence[LapsedView] = (), *, folded: bool = False
+        self,
+        lang: str,
+        lapsed: Sequence[LapsedView] = (),
+        *,
+        folded: bool = False,
+        gpc: bool = False,
     ) -> str:
         categories = [c for c in self.declaration(lang) if not c.always_on]
         if lapsed:
@@ -539,6 +635,7 @@ class Renderer:
             "banner.html",
             lang,
             folded=folded,
+            gpc=gpc,
             categories=categories,
             lapsed=lapsed,
             csrf_token=hole("csrf"),
@@ -547,24 +644,35 @@ class Renderer:
         )
 
     def _banner_again(
-        self, lang: str, lapsed_from: tuple[tuple[str, str], ...], folded: bool = False
+        self,
+        lang: str,
+        lapsed_from: tuple[tuple[str, str], ...],
+        folded: bool = False,
+        gpc: bool = False,
     ) -> Fragment:
         """The banner for a visitor whose grants lapsed (each category with the revision
         their cookie held): it says what changed and asks about those categories only; its
-        buttons leave the others as they are. ``folded`` on the privacy policy's page."""
+        buttons leave the others as they are. ``folded`` on the privacy policy's page;
+        ``gpc`` for a browser whose Global Privacy Control signal refuses something here."""
         views = {c.name: c for c in self.declaration(lang)}
         lapsed = [
             self._what_changed(views[name], revision)
             for name, revision in lapsed_from
             if name in views
         ]
-        html = self._banner_html(lang, lapsed, folded=folded)
+        html = self._banner_html(lang, lapsed, folded=folded, gpc=gpc and bool(self.gpc_refused))
         unfair = unfair_choice(html, self.config.prefix)
         if unfair is not None:
             raise ConfigurationError(
                 "template_dirs", f"banner.html ({lang}, asking again): {unfair}"
             )
         return Fragment(html)
+
+    def render_page(self, name: str, lang: str, **context: Any) -> str:
+        """A page rendered whole for one request, with no holes to fill: for pages
+        whose content comes from the log (a visitor's records), which must not pass
+        through a Fragment."""
+        return self._render(name, lang, **context)
 
     @_naming_template_errors()
     def _render(self, name: str, lang: str, **context: Any) -> str:
@@ -587,10 +695,11 @@ class Renderer:
                 controller=controller or site[:1].lower() + site[1:]
             ),
             config=self.config,
+            gpc_refused=self.gpc_refused,
             privacy_policy_url=self.config.privacy_policy_url,
             stylesheet_url=self.assets.url("consentgate.css"),
             script_url=self.assets.url("consentgate.js"),
-            **context,
+            **{"gpc": False, **context},
         )
 
     def declaration(self, lang: str) -> list[CategoryView]:
@@ -655,7 +764,8 @@ class Renderer:
         ]
         pages = [
             ShownTexts(kind="page", name=source, language=lang, content=html)
-            for (source, lang), html in sorted(self._fingerprinted.items())
+            # A page as a browser sending GPC saw it (with its notice) is a page of its own.
+            for (source, lang, _), html in sorted(self._fingerprinted.items())
         ]
         return categories + pages
 
@@ -729,7 +839,9 @@ def consent_mode(granted: frozenset[str]) -> dict[str, str]:
 
 def check_templates(config: ConsentConfig) -> None:
     """Render every page once with ``config``; ConfigurationError names a broken template."""
-    Renderer(config, Assets(config.prefix))
+    from ._rights import check_rights_pages  # it builds on this module
+
+    check_rights_pages(Renderer(config, Assets(config.prefix)))
 
 
 #: The label of the button that sends each action again, on the confirm page.

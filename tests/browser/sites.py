@@ -4,6 +4,8 @@
 - ``strict``: all the demo's providers, and every page under a nonce-only
   Content-Security-Policy with a fresh nonce per response, as a strict site sends it.
 - ``corpus``: the vendors' own tracker snippets in the app's page, blocked until allowed.
+- ``html_lang``: ``language_from="html-lang"``, with a German and a Danish page, and
+  providers inside and outside the EU/EEA for the disclosures.
 - ``embed``: the demo with a page holding a click-to-load form for one provider, as a
   placeholder posts it (``action=allow``), far down the page under ``#video``.
 """
@@ -142,4 +144,31 @@ async def embed_page(request: Request) -> HTMLResponse:
 embed = Starlette(
     routes=[Route("/video", embed_page), *demo.routes],
     middleware=[Middleware(ConsentMiddleware, config=demo_config)],
+)
+
+
+def _page_in(lang: str, heading: str) -> Route:
+    async def page(request: Request) -> HTMLResponse:
+        return HTMLResponse(
+            f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f"<title>{heading}</title></head><body><main><h1>{heading}</h1>"
+            f'<p><a href="/{lang}">{heading}</a></p></main></body></html>'
+        )
+
+    return Route(f"/{lang}", page)
+
+
+html_lang_config = ConsentConfig(
+    secret_key=DEMO_SECRET,
+    policy_version="2026-11",
+    controller_name="Aarhus Analytics ApS",
+    privacy_policy_url="/privacy",
+    language_from="html-lang",
+    providers=[GoogleAnalytics("G-DEMO000000"), Hotjar()],
+    store=os.environ["CONSENTGATE_STORE"],
+)
+html_lang = Starlette(
+    routes=[_page_in("de", "Willkommen"), _page_in("da", "Velkommen"), *demo.routes],
+    middleware=[Middleware(ConsentMiddleware, config=html_lang_config)],
 )

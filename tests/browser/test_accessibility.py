@@ -98,6 +98,21 @@ def test_confirm_page_for_an_expired_form_has_no_violations(
 
 
 @pytest.mark.browser
+def test_record_and_erase_pages_have_no_violations(
+    scheme_visitor: Visitor, axe_script: Path
+) -> None:
+    scheme_visitor.goto(PAGE)
+    banner = scheme_visitor.page.locator("#consentgate-banner")
+    banner.locator('button[value="accept_all"]').click()
+    expect(banner).to_have_count(0)
+    scheme_visitor.goto("/_consent/me/record?next=/services")
+    expect(scheme_visitor.page.locator("ol.cg-history > li")).to_have_count(1)
+    assert axe(scheme_visitor, axe_script) == []
+    scheme_visitor.goto("/_consent/me/erase?next=/services")
+    assert axe(scheme_visitor, axe_script) == []
+
+
+@pytest.mark.browser
 def test_embed_placeholder_has_no_violations(scheme_visitor: Visitor, axe_script: Path) -> None:
     scheme_visitor.goto("/video")
     placeholder = scheme_visitor.page.locator(".cg-embed")

@@ -191,6 +191,19 @@ def test_the_privacy_policy_is_readable_under_the_folded_banner(
 
 
 @pytest.mark.browser
+def test_a_gpc_browser_is_told_under_the_folded_banner_too(browser: Browser, demo_url: str) -> None:
+    with open_visitor(browser, demo_url, javascript=False, viewport=PHONE) as visitor:
+        visitor.context.set_extra_http_headers({"Sec-GPC": "1"})
+        visitor.goto("/privacy")
+        banner = visitor.page.locator("#consentgate-banner")
+        expect(banner).to_have_attribute("data-folded", "")
+        # Accept all leaves marketing out here too, so the visitor is told why.
+        expect(banner.locator(".cg-gpc")).to_be_visible()
+        expect(banner.locator(".cg-gpc")).to_contain_text("Global Privacy Control")
+        expect(banner.locator(".cg-intro")).to_be_hidden()
+
+
+@pytest.mark.browser
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_without_javascript_the_first_tab_reaches_the_banner(
     browser: Browser, demo_url: str, viewport: dict[str, int]

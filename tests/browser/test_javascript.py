@@ -109,7 +109,7 @@ def focus_is_inside(visitor: Visitor, selector: str) -> bool:
 
 # The banner's Tab stops, as its script counts them: what is focusable and shown.
 _FOCUS_STOPS = """() => [...document.querySelectorAll(
-    "#consentgate-banner :is(a[href], button, input, [tabindex='0'])")]
+    "#consentgate-banner :is(a[href], button, input, summary, [tabindex='0'])")]
     .filter((x) => x.offsetParent)"""
 
 
@@ -206,6 +206,23 @@ def test_accept_all_starts_every_provider_without_a_reload(js_visitor: Visitor) 
     # Focus was on the page itself before the banner took it: rather than lose it on
     # <body>, it goes to the link that takes the banner's place.
     assert focused_id(js_visitor) == "consentgate-settings"
+
+
+@pytest.mark.browser
+def test_the_script_sends_global_privacy_control_with_the_choice(js_visitor: Visitor) -> None:
+    """A browser whose script sees navigator.globalPrivacyControl, where a proxy dropped
+    Sec-GPC (Chromium sends none): Accept all leaves marketing out all the same."""
+    js_visitor.page.add_init_script(
+        'Object.defineProperty(Navigator.prototype, "globalPrivacyControl", {get: () => true})'
+    )
+    stay = load(js_visitor)
+    choose(js_visitor, ACCEPT_ALL)
+
+    stay.check()
+    assert_statistics_started(js_visitor)
+    assert BUFFER_LOADER not in live_scripts(js_visitor)
+    assert categories(js_visitor) == ["statistics"]
+    assert js_visitor.me()["granted"] == ["statistics"]
 
 
 @pytest.mark.browser

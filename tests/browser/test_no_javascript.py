@@ -282,3 +282,29 @@ def test_accept_and_reject_have_equal_prominence(visitor: Visitor) -> None:
     for box in (accept_box, reject_box):
         assert 0 <= box["x"] and box["x"] + box["width"] <= VIEWPORT["width"]
         assert 0 <= box["y"] and box["y"] + box["height"] <= VIEWPORT["height"]
+
+
+@pytest.mark.browser
+def test_see_and_erase_the_consent_record(visitor: Visitor) -> None:
+    choose_on_banner(visitor, SAVE, categories=("statistics",))
+    consent_id = visitor.me()["consent_id"]
+
+    # From the preference centre to the record, read from the log.
+    open_preferences(visitor)
+    visitor.follow(visitor.page.get_by_role("link", name="Se din samtykkeregistrering"))
+    expect(visitor.page.get_by_role("heading", level=1)).to_have_text("Din samtykkeregistrering")
+    expect(visitor.page.locator("main")).to_contain_text(consent_id)
+    [entry] = visitor.page.locator("ol.cg-history > li").all()
+    expect(entry.get_by_role("heading", level=3)).to_contain_text("Samtykke givet")
+    expect(entry).to_contain_text("Statistik")
+
+    # Erasing takes a confirmation, then forgets the visitor.
+    visitor.follow(visitor.page.get_by_role("link", name="Slet min registrering og glem mig"))
+    expect(visitor.page.locator("main")).to_contain_text("kan ingen bevise, hvad du valgte")
+    with visitor.page.expect_navigation(url=re.compile(r"/_consent/me/record\?erased=1")):
+        visitor.page.get_by_role("button", name="Ja, slet min registrering").click()
+    expect(visitor.page.get_by_role("status")).to_contain_text("er slettet")
+    assert [c for c in visitor.context.cookies() if c["name"] == "consentgate"] == []
+    visitor.goto(PAGE)
+    expect(banner(visitor)).to_be_visible()
+    assert visitor.me()["has_choice"] is False

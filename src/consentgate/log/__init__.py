@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from ._base import ChainLink, ConsentLog, ConsentRecord, open_log
+from ._base import ConsentLog
 from ._chain import (
+    ChainHead,
+    ChainLink,
     ChainReport,
     Checkpoint,
     Tombstone,
@@ -11,11 +13,14 @@ from ._chain import (
     record_hash,
     verify_chain,
 )
+from ._open import open_log
 from ._postgres import PostgresConsentLog
 from ._privacy import minimise_user_agent, truncate_ip
+from ._record import ConsentRecord
 from ._sqlite import SQLiteConsentLog
 
 __all__ = [
+    "ChainHead",
     "ChainLink",
     "ChainReport",
     "Checkpoint",

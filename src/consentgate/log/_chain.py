@@ -1,7 +1,7 @@
 """The hash chain that makes the consent log tamper-evident.
 
-Canonical encoding, version 1
------------------------------
+Canonical encoding
+------------------
 
 Every stored record carries ``prev_hash`` (its predecessor's ``hash``, or
 :data:`GENESIS_HASH` for the first record) and ``hash``, computed in two
@@ -9,42 +9,81 @@ levels so that an erased record can still be checked (see *Erasure*):
 
 1. ``content_digest`` = SHA-256 of the canonical JSON of the record's content::
 
-       {"action": ..., "consent_id": ..., "granted": [...], "ip": str | null,
-        "language": ..., "policy_version": ..., "refused": [...], "source": ...,
+       {"action": ..., "consent_id": ..., "gpc": true, "granted": [...],
+        "ip": str | null, "language": ..., "policy_version": ...,
+        "providers": [...], "refused": [...], "source": ...,
         "text_fingerprint": ..., "time": "YYYY-MM-DDTHH:MM:SS.ffffffZ",
         "user_agent": str | null}
 
-   ``granted`` and ``refused`` are sorted; ``time`` is UTC with all six
-   fractional digits.
+   ``granted``, ``refused`` and ``providers`` are sorted; ``time`` is UTC
+   with all six fractional digits. A field added after version 1
+   (``providers``, ``gpc``) is left out while it holds its default (no
+   providers, no GPC), so a record that uses none of them encodes byte for
+   byte as in version 1, and ``gpc`` is only ever ``true``.
 2. ``consent_id_digest`` = SHA-256 of the UTF-8 bytes of ``consent_id``.
-3. ``hash`` = SHA-256 of the canonical JSON of the link::
+3. The link: the canonical JSON ::
 
        {"consent_id_digest": ..., "content_digest": ..., "prev_hash": ...,
-        "sequence": <int>, "v": 1}
+        "sequence": <int>, "v": <version>}
+
+   and ``hash`` = its SHA-256, or with a chain key its HMAC (see *Keyed links*).
 
 Canonical JSON is RFC 8785 (JCS). For these value types (ASCII keys, strings,
-integers below 2**53, null, arrays of strings) that is exactly Python's
+integers below 2**53, true, null, arrays of strings) that is exactly Python's
 ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
 encoded as UTF-8: no whitespace, only ``"``, ``\\`` and control characters
 escaped. Digests and hashes are lowercase hex. ``hash`` itself is never hashed.
-A change to any of this is a new ``"v"``, never an edit of version 1.
 
-Canonical encoding, version 2
------------------------------
+Encoding versions
+-----------------
 
-Version 2 adds the providers a visitor allowed one by one. It differs from
-version 1 in exactly two places: the content has one more key, between
-``policy_version`` and ``refused``::
+The link's ``"v"`` names the newest field the content may hold, and follows
+from the content (:func:`encoding_version`), so every record says how it was
+hashed:
 
-       {..., "policy_version": ..., "providers": [...], "refused": [...], ...}
+====  =====================================  ==========================================
+v     the content holds                      written
+====  =====================================  ==========================================
+1     the eleven fields of version 1         a record without providers or GPC
+2     version 1's, and ``providers``         a record with providers allowed one by one
+3     version 2's, and ``"gpc": true``       a choice made with Global Privacy Control
+====  =====================================  ==========================================
 
-with ``providers`` sorted, and the link says ``"v": 2``. A record is encoded
-in version 2 exactly when it carries providers (:func:`encoding_version`), so
-every record without them is hashed as it always was and every log written
-before keeps verifying byte for byte. Adding providers to a version 1 record,
-or taking them off a version 2 one, changes its encoding and so its hash. A
-tombstone keeps the version of the record it replaced (the ``chain_version``
-column), as its content is gone.
+A record is in the first version that holds what it carries: a choice made
+with GPC is version 3 with or without providers. Adding or taking off
+providers or GPC changes a record's encoding and so its hash. A tombstone keeps the version of the
+record it replaced (the ``chain_version`` column), as its content is gone.
+Every store writes ``chain_version`` for every row, and the verifier holds a
+record's stored version to the one its content calls for. A change to any of
+this is a new version, never an edit of a released one: a log written by any
+earlier release keeps verifying.
+
+Keyed links
+-----------
+
+With a chain key (``ConsentConfig(chain_key=...)``, a secret that is not in the
+database), ``hash`` is the hex HMAC-SHA256, keyed with the UTF-8 bytes of the
+chain key, of the same link JSON, in the same version. Whoever can write to
+the database but lacks the key cannot compute such a hash, so cannot forge,
+edit or re-chain a keyed link. A log keyed later in its life keeps its
+unkeyed links: the first keyed link's ``prev_hash`` commits to them. Once a
+chain is keyed, the verifier (given the key) refuses any unkeyed link after a
+keyed one, and it requires the head (see below) to carry ``mac`` = hex
+HMAC-SHA256 (same key) of the canonical JSON ``{"hash": ..., "sequence": <int>}``
+of the head (no link has those keys), so that rewriting the whole log unkeyed
+is no way round the key either.
+
+The head
+--------
+
+Each store keeps the end of its chain, the head (last sequence and hash),
+written in the same transaction as every batch it appends, and never moved
+back: a sequence is never given out twice, even after the newest records
+were deleted. ``verify`` reads the head in the same snapshot as the last page
+of the chain and requires the chain to end exactly there, so records cut off
+the end, or appended behind the log's back, are a broken chain. Someone with
+write access can still move the head along with a cut; keeping the head
+elsewhere (``consentgate head``, ``verify --expect-head``, ``anchor_url``) shows that.
 
 Chain order
 -----------
@@ -68,29 +107,30 @@ blanked a record without an erasure request. Pruning deletes a prefix of the
 chain and leaves a :class:`Checkpoint` with the last deleted record's sequence
 and hash, where verification then starts instead of at genesis.
 
-What it cannot show: records cut off the end of the log, or a log whose whole
-tail was rewritten with fresh hashes. Keep :attr:`ChainReport.last_hash`
-somewhere else now and then to anchor the head.
+What it cannot show on its own: a tail cut together with the head, or a log
+whose whole tail was rewritten with fresh hashes (unless the chain is keyed).
+Keep the head somewhere else now and then to anchor it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from json.encoder import encode_basestring as _string  # what json.dumps uses
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeAlias
 
-if TYPE_CHECKING:
-    from ._base import ChainLink, ConsentRecord
+from ._record import ConsentRecord, encoding_version
 
 __all__ = [
     "ENCODING_VERSION",
-    "encoding_version",
     "GENESIS_HASH",
+    "ChainHead",
+    "ChainLink",
     "ChainReport",
     "ChainVerifier",
     "Checkpoint",
@@ -99,14 +139,16 @@ __all__ = [
     "canonical_json",
     "consent_id_digest",
     "content_digest",
+    "encoding_version",
     "format_time",
+    "head_mac",
     "link_hash",
     "record_hash",
     "verify_chain",
 ]
 
-#: The newest canonical encoding; records without providers still use version 1.
-ENCODING_VERSION = 2
+#: The newest canonical encoding (see *Encoding versions*).
+ENCODING_VERSION = 3
 #: The ``prev_hash`` of the very first record.
 GENESIS_HASH = "0" * 64
 
@@ -120,7 +162,7 @@ class Tombstone:
     hash: str
     consent_id_digest: str
     content_digest: str
-    #: The canonical encoding version of the erased record (see the module docstring).
+    #: The canonical encoding version of the erased record (see *Encoding versions*).
     version: int = 1
 
 
@@ -140,10 +182,53 @@ class Checkpoint:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class UnreadableRecord:
-    """A stored row that is no valid record any more, e.g. edited past the schema's checks."""
+    """A stored row that is no valid record any more, e.g. edited past the schema's checks.
+
+    ``sequence`` is None for a row that is no record: a damaged checkpoint or head,
+    which ``reason`` then names.
+    """
+
+    sequence: int | None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class ChainHead:
+    """The end of the chain as the store keeps it: the last sequence and its hash.
+
+    ``sequence`` 0 with :data:`GENESIS_HASH` is a log nothing was appended to;
+    ``mac`` is set when the chain is keyed (see *Keyed links*).
+    """
 
     sequence: int
-    reason: str
+    hash: str
+    mac: str | None = None
+
+    def __str__(self) -> str:
+        """``SEQ:HASH``, as ``consentgate head`` prints it and ``--expect-head`` takes it."""
+        return f"{self.sequence}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> ChainHead:
+        """A head written as ``SEQ:HASH``; raises ValueError with a hint."""
+        sequence, _, hash_ = text.strip().partition(":")
+        if not (
+            sequence.isascii()
+            and sequence.isdigit()
+            and len(hash_) == 64
+            and all(c in "0123456789abcdef" for c in hash_)
+        ):
+            raise ValueError(
+                f"{text!r} is no head; give it as `consentgate head` prints it: "
+                "SEQUENCE:HASH, the hash 64 lowercase hex digits"
+            )
+        return cls(sequence=int(sequence), hash=hash_)
+
+
+#: What a walk along the chain meets: a checkpoint first if the log was pruned, then
+#: records and tombstones in sequence order, rows too damaged to read, and, from a store
+#: that keeps one, the head last.
+ChainLink: TypeAlias = ConsentRecord | Tombstone | Checkpoint | UnreadableRecord | ChainHead
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -160,6 +245,10 @@ class ChainReport:
     #: The head of the verified part: keep it elsewhere to notice a cut-off tail later.
     last_sequence: int | None = None
     last_hash: str | None = None
+    #: Links whose hash was checked with the chain key.
+    keyed: int = 0
+    #: Whether the chain's end was checked against the head the store keeps.
+    head_checked: bool = False
 
 
 _UTC_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
@@ -197,11 +286,6 @@ def canonical_json(value: Any) -> bytes:
     return _CANONICAL.encode(value).encode("utf-8")
 
 
-def encoding_version(record: ConsentRecord) -> int:
-    """The canonical encoding a record is hashed in: 2 if it carries providers, else 1."""
-    return 2 if record.providers else 1
-
-
 def content_digest(record: ConsentRecord) -> str:
     """SHA-256 over the record's content: everything but its place in the chain.
 
@@ -217,6 +301,8 @@ def content_digest(record: ConsentRecord) -> str:
                 _string(record.action),
                 ',"consent_id":',
                 _string(record.consent_id),
+                # From version 3, and only when true.
+                ',"gpc":true' if record.gpc else "",
                 ',"granted":',
                 _strings(record.granted),
                 ',"ip":',
@@ -225,7 +311,7 @@ def content_digest(record: ConsentRecord) -> str:
                 _string(record.language),
                 ',"policy_version":',
                 _string(record.policy_version),
-                # Version 2 only: version 1 records have no providers.
+                # From version 2, and only when there are any.
                 ',"providers":' + _strings(record.providers) if record.providers else "",
                 ',"refused":',
                 _strings(record.refused),
@@ -246,7 +332,7 @@ def content_digest(record: ConsentRecord) -> str:
 
 
 def _content(record: ConsentRecord) -> dict[str, Any]:
-    content = {
+    content: dict[str, Any] = {
         "action": record.action,
         "consent_id": record.consent_id,
         "granted": list(record.granted),
@@ -261,6 +347,8 @@ def _content(record: ConsentRecord) -> dict[str, Any]:
     }
     if record.providers:
         content["providers"] = list(record.providers)
+    if record.gpc:
+        content["gpc"] = True
     return content
 
 
@@ -286,16 +374,17 @@ def link_hash(
     consent_id_digest: str,
     content_digest: str,
     version: int = 1,
+    key: bytes | None = None,
 ) -> str:
-    """The hash of one link of the chain, in canonical encoding ``version``."""
+    """The hash of one link of the chain in encoding ``version``; an HMAC with a chain ``key``."""
     try:
         if type(sequence) is not int or type(version) is not int:
             raise TypeError  # a bool, float or text is json's to write
-        text = (
+        data = (
             f'{{"consent_id_digest":{_string(consent_id_digest)},'
             f'"content_digest":{_string(content_digest)},"prev_hash":{_string(prev_hash)},'
             f'"sequence":{sequence},"v":{version}}}'
-        )
+        ).encode()
     except TypeError:  # a value of another type (a tampered row read back)
         link = {
             "consent_id_digest": consent_id_digest,
@@ -304,11 +393,19 @@ def link_hash(
             "sequence": sequence,
             "v": version,
         }
-        return hashlib.sha256(canonical_json(link)).hexdigest()
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        data = canonical_json(link)
+    if key is None:
+        return hashlib.sha256(data).hexdigest()
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
-def record_hash(record: ConsentRecord) -> str:
+def head_mac(key: bytes, sequence: int, hash: str) -> str:
+    """The MAC a keyed chain's head carries (see *Keyed links*)."""
+    data = canonical_json({"hash": hash, "sequence": sequence})
+    return hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def record_hash(record: ConsentRecord, key: bytes | None = None) -> str:
     """The hash a stored record must carry; raises ValueError before it has a place."""
     if record.sequence is None or record.prev_hash is None:
         raise ValueError("only a record with a sequence and a prev_hash has a hash")
@@ -318,27 +415,38 @@ def record_hash(record: ConsentRecord) -> str:
         consent_id_digest=consent_id_digest(record.consent_id),
         content_digest=content_digest(record),
         version=encoding_version(record),
+        key=key,
     )
 
 
 class ChainVerifier:
     """Checks links one by one, in sequence order, and remembers the first broken one.
 
-    Memory stays constant but for one entry per erased consent id whose
-    ``"erase"`` record has not come yet.
+    ``key`` is the chain key, for keyed links (without it a keyed link reads
+    as altered). ``expect`` is a head kept elsewhere: the chain must hold that
+    record with that hash. Memory stays constant but for one entry per erased
+    consent id whose ``"erase"`` record has not come yet.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, key: bytes | None = None, expect: ChainHead | None = None) -> None:
+        self._key = key
+        self._expect = expect
+        self._expect_seen = expect is not None and expect.sequence == 0
+        self._broken: tuple[int | None, str] | None = None
+        if expect is not None and expect.sequence == 0 and expect.hash != GENESIS_HASH:
+            self._broken = (0, "the expected head names record 0, but not the genesis hash")
         self._last_sequence = 0
         self._last_hash = GENESIS_HASH
         #: What the next link must follow, for the reports.
         self._anchor = "the genesis hash"
         self._start = "genesis"
+        self._pruned_to = 0
         self._checked = 0
         self._erased = 0
+        self._keyed = 0
+        self._head_checked = False
         #: consent_id_digest -> sequence of its first tombstone still waiting for an erase record.
         self._pending: dict[str, int] = {}
-        self._broken: tuple[int | None, str] | None = None
 
     def feed(self, link: ChainLink) -> bool:
         """Check the next link; False once the chain is broken (later links are ignored)."""
@@ -346,7 +454,11 @@ class ChainVerifier:
             return False
         if isinstance(link, Checkpoint):
             return self._restart(link)
+        if isinstance(link, ChainHead):
+            return self._end(link)
         if isinstance(link, UnreadableRecord):
+            if link.sequence is None:
+                return self._break(None, link.reason)
             reason = f"record {link.sequence} is unreadable: {link.reason}"
             return self._break(link.sequence, reason)
         sequence, prev_hash, stored = link.sequence, link.prev_hash, link.hash
@@ -366,17 +478,23 @@ class ChainVerifier:
                 sequence, f"{missing}record {sequence} does not link to {self._anchor}"
             )
         if isinstance(link, Tombstone):
-            if _tombstone_hash(link) != stored:
-                return self._break(sequence, f"erased record {sequence} was altered")
+            if not self._matches(link, stored, _tombstone_hash):
+                return self._break(sequence, self._altered(f"erased record {sequence}"))
             self._pending.setdefault(link.consent_id_digest, sequence)
             self._erased += 1
         else:
-            if _hash_or_none(link) != stored:
+            if not self._matches(link, stored, _hash_or_none):
                 return self._break(
-                    sequence, f"record {sequence} was altered: its content does not match its hash"
+                    sequence,
+                    self._altered(f"record {sequence}", ": its content does not match its hash"),
                 )
             if link.action == "erase":
                 self._pending.pop(consent_id_digest(link.consent_id), None)
+        expect = self._expect
+        if expect is not None and sequence == expect.sequence:
+            if stored != expect.hash:
+                return self._break(sequence, f"record {sequence} differs from the expected head")
+            self._expect_seen = True
         self._last_sequence, self._last_hash = sequence, stored
         self._anchor = f"record {sequence}"
         self._checked += 1
@@ -389,11 +507,19 @@ class ChainVerifier:
     def report(self) -> ChainReport:
         """The verdict on everything fed so far."""
         sequence: int | None
+        expect = self._expect
         if self._broken is not None:
             sequence, reason = self._broken
         elif self._pending:
             sequence = min(self._pending.values())
             reason = f"record {sequence} was erased, but no erase record of its consent id follows"
+        elif expect is not None and not self._expect_seen:
+            sequence = expect.sequence
+            reason = f"record {sequence}, the expected head, is missing: " + (
+                f"the log ends at record {self._last_sequence}"
+                if expect.sequence > self._last_sequence
+                else f"the chain now starts after record {self._pruned_to}"
+            )
         else:
             sequence, reason = None, f"{self._checked} records verified from {self._start}"
         return ChainReport(
@@ -404,7 +530,21 @@ class ChainVerifier:
             erased=self._erased,
             last_sequence=self._last_sequence or None,
             last_hash=self._last_hash if self._last_sequence else None,
+            keyed=self._keyed,
+            head_checked=self._head_checked,
         )
+
+    def _matches(self, link: Any, stored: str, hash_of: Any) -> bool:
+        """Whether ``stored`` is the link's hash: keyed, or (before any keyed link) unkeyed."""
+        if self._key is not None and hash_of(link, self._key) == stored:
+            self._keyed += 1
+            return True
+        return not self._keyed and hash_of(link, None) == stored
+
+    def _altered(self, what: str, detail: str = "") -> str:
+        if self._keyed:
+            return f"{what} was altered or forged: it is not keyed with the chain key"
+        return f"{what} was altered{detail}"
 
     def _restart(self, checkpoint: Checkpoint) -> bool:
         """Continue from a prune checkpoint: at the start, or when a prune overtook the walk."""
@@ -416,7 +556,18 @@ class ChainVerifier:
                 checkpoint.sequence,
                 f"the checkpoint at record {checkpoint.sequence} contradicts {self._anchor}",
             )
+        expect = self._expect
+        if expect is not None and not self._expect_seen:
+            if checkpoint.sequence == expect.sequence:
+                if checkpoint.hash != expect.hash:
+                    return self._break(
+                        expect.sequence,
+                        f"the checkpoint at record {expect.sequence} differs from "
+                        "the expected head",
+                    )
+                self._expect_seen = True
         self._last_sequence, self._last_hash = checkpoint.sequence, checkpoint.hash
+        self._pruned_to = checkpoint.sequence
         self._anchor = self._start = f"the checkpoint after record {checkpoint.sequence}"
         # Tombstones it deleted may have had their erase record deleted with them.
         self._pending = {
@@ -426,36 +577,72 @@ class ChainVerifier:
         }
         return True
 
+    def _end(self, head: ChainHead) -> bool:
+        """The store's head, read with the last page: the chain must end exactly there."""
+        last = self._last_sequence
+        if head.sequence > last:
+            return self._break(
+                last + 1,
+                f"records {last + 1} to {head.sequence} are missing from the end: "
+                f"the log's head names record {head.sequence}",
+            )
+        if head.sequence < last:
+            return self._break(
+                head.sequence + 1,
+                f"record {head.sequence + 1} and later lie beyond the log's head "
+                f"(record {head.sequence}): added behind the log's back",
+            )
+        if head.hash != self._last_hash:
+            return self._break(
+                last, f"the log's head names record {last} with another hash: its end was rewritten"
+            )
+        # A log nothing was appended to has no links to sign.
+        if (
+            self._key is not None
+            and last
+            and (
+                head.mac is None
+                or not hmac.compare_digest(head.mac, head_mac(self._key, last, head.hash))
+            )
+        ):
+            return self._break(last, "the log's head is not signed with the chain key")
+        self._head_checked = True
+        return True
+
     def _break(self, sequence: int | None, reason: str) -> bool:
         self._broken = (sequence, reason)
         return False
 
 
-def verify_chain(links: Iterable[ChainLink]) -> ChainReport:
+def verify_chain(
+    links: Iterable[ChainLink], *, key: bytes | None = None, expect: ChainHead | None = None
+) -> ChainReport:
     """Check a chain given in sequence order: records, tombstones, an optional first checkpoint.
 
     Reports edited records (hash mismatch), deleted ones (a link that does
-    not match its predecessor), reordered ones, and unaccounted erasures.
-    Consumes ``links`` lazily, so a generator over a huge export is fine.
+    not match its predecessor), reordered ones, unaccounted erasures, and an
+    end other than the head, when the links end with one. Consumes ``links``
+    lazily, so a generator over a huge export is fine.
     """
-    verifier = ChainVerifier()
+    verifier = ChainVerifier(key=key, expect=expect)
     verifier.feed_all(links)
     return verifier.report()
 
 
-def _tombstone_hash(tombstone: Tombstone) -> str:
+def _tombstone_hash(tombstone: Tombstone, key: bytes | None) -> str:
     return link_hash(
         sequence=tombstone.sequence,
         prev_hash=tombstone.prev_hash,
         consent_id_digest=tombstone.consent_id_digest,
         content_digest=tombstone.content_digest,
         version=tombstone.version,
+        key=key,
     )
 
 
-def _hash_or_none(record: ConsentRecord) -> str | None:
+def _hash_or_none(record: ConsentRecord, key: bytes | None) -> str | None:
     """The record's hash, or None if a damaged record cannot even be encoded."""
     try:
-        return record_hash(record)
+        return record_hash(record, key)
     except (TypeError, ValueError):
         return None

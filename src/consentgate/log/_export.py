@@ -2,7 +2,8 @@
 
 Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
 ``granted``, ``refused``, ``providers``, ``policy_version``, ``language``,
-``source``, ``text_fingerprint``, ``user_agent``, ``ip``, ``prev_hash``, ``hash``.
+``source``, ``text_fingerprint``, ``user_agent``, ``ip``, ``prev_hash``, ``hash``,
+``gpc`` (last, so that readers of the earlier columns by position keep working).
 
 - ``time`` is ISO 8601 in UTC with microseconds (``2024-05-01T12:30:15.123456Z``).
 - ``granted`` and ``refused`` are JSON arrays of category names, ``providers``
@@ -11,17 +12,23 @@ Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
   ambiguous.
 - ``user_agent`` and ``ip`` are empty (CSV) or ``null`` (JSON Lines) when the
   site does not record them.
+- ``gpc`` is ``true`` when the visitor's browser sent Global Privacy Control
+  with the choice, else ``false``: JSON booleans, in CSV their text.
 - CSV is RFC 4180: a header row, CRLF line ends, and every field but
   ``sequence`` in double quotes (``"`` doubled inside), so a comma, quote or
-  line break in a user agent cannot shift a column. Values are exported as
-  stored; a spreadsheet may still read a user agent starting with ``=`` as a
-  formula, so import the file as text.
+  line break in a user agent cannot shift a column.
+- A CSV cell that starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage
+  return (:data:`FORMULA_STARTS`) is written with a ``'`` before it, so that a
+  spreadsheet shows a user agent (or anything a tamperer wrote) as text instead
+  of running it as a formula (OWASP's advice on CSV injection). JSON Lines
+  stays exactly as stored.
 
 Erased records are left out: their tombstones keep nothing but hashes. The
 export streams page by page, so memory stays constant however large the log.
-A backend with an ``export_lines`` method (see :class:`LineSource`) writes the
-lines itself, byte for byte as :func:`csv_lines` and :func:`json_lines` would,
-which spares building a record object per row.
+Every log writes its pages with ``ConsentLog.export_lines``: by default from
+its records with :func:`csv_lines` and :func:`json_lines`; the SQL stores let
+the database write the lines, byte for byte the same, which spares building a
+record object per row.
 """
 
 from __future__ import annotations
@@ -31,42 +38,45 @@ import io
 import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import UTC, date, datetime, time
-from typing import Any, Literal, Protocol, get_args, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from ._base import ConsentLog, ConsentRecord, record_row
 from ._chain import format_time
+from ._record import RECORD_COLUMNS, ConsentRecord, record_row
+
+if TYPE_CHECKING:
+    from ._base import ConsentLog
 
 __all__ = [
     "CSV_HEADER",
     "EXPORT_COLUMNS",
     "FORMATS",
+    "FORMULA_FREE_COLUMNS",
+    "FORMULA_STARTS",
     "MEDIA_TYPES",
-    "Countable",
     "ExportFormat",
-    "LineSource",
     "csv_lines",
     "export_chunks",
+    "export_object",
     "json_lines",
     "parse_when",
 ]
 
+#: The record's columns with ``time`` first, as an auditor reads them, and ``gpc``, which
+#: came later, last; no encoding version.
 EXPORT_COLUMNS = (
     "sequence",
     "time",
     "consent_id",
-    "action",
-    "granted",
-    "refused",
-    "providers",
-    "policy_version",
-    "language",
-    "source",
-    "text_fingerprint",
-    "user_agent",
-    "ip",
-    "prev_hash",
-    "hash",
+    *(c for c in RECORD_COLUMNS[3:-1] if c != "gpc"),
+    "gpc",
 )
+
+#: What a spreadsheet takes a cell starting with for a formula: such a CSV cell gets a ``'``.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+#: Columns no stored value of can start like that (a number, a time, the schema's words):
+#: the stores' SQL writers spare them the check.
+FORMULA_FREE_COLUMNS = ("sequence", "time", "action", "source")
 
 ExportFormat = Literal["csv", "jsonl"]
 FORMATS: tuple[str, ...] = get_args(ExportFormat)
@@ -74,34 +84,6 @@ MEDIA_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "appli
 
 #: Records a page holds: big pages keep the cost per page small, and memory stays bounded.
 DEFAULT_PAGE = 10_000
-
-
-@runtime_checkable
-class LineSource(Protocol):
-    """A log that writes its records' lines itself (no header): ``(records, text)`` pages."""
-
-    def export_lines(
-        self,
-        format: ExportFormat,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-        batch_size: int = DEFAULT_PAGE,
-    ) -> AsyncIterator[tuple[int, str]]: ...
-
-
-@runtime_checkable
-class Countable(Protocol):
-    """A log that can count the records an export would give, e.g. for a progress bar."""
-
-    async def count_records(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-    ) -> int: ...
 
 
 def csv_lines(records: Iterable[ConsentRecord]) -> str:
@@ -116,30 +98,32 @@ def csv_lines(records: Iterable[ConsentRecord]) -> str:
 def json_lines(records: Iterable[ConsentRecord]) -> str:
     """The records as JSON Lines, one object per record with the keys of ``EXPORT_COLUMNS``."""
     return "".join(
-        json.dumps(
-            {
-                "sequence": record.sequence,
-                "time": format_time(record.time),
-                "consent_id": record.consent_id,
-                "action": record.action,
-                "granted": list(record.granted),
-                "refused": list(record.refused),
-                "providers": list(record.providers),
-                "policy_version": record.policy_version,
-                "language": record.language,
-                "source": record.source,
-                "text_fingerprint": record.text_fingerprint,
-                "user_agent": record.user_agent,
-                "ip": record.ip,
-                "prev_hash": record.prev_hash,
-                "hash": record.hash,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        + "\n"
+        json.dumps(export_object(record), ensure_ascii=False, separators=(",", ":")) + "\n"
         for record in records
     )
+
+
+def export_object(record: ConsentRecord) -> dict[str, Any]:
+    """One record as JSON Lines (and a visitor's own download) give it: the keys of
+    ``EXPORT_COLUMNS``, in their order."""
+    return {
+        "sequence": record.sequence,
+        "time": format_time(record.time),
+        "consent_id": record.consent_id,
+        "action": record.action,
+        "granted": list(record.granted),
+        "refused": list(record.refused),
+        "providers": list(record.providers),
+        "policy_version": record.policy_version,
+        "language": record.language,
+        "source": record.source,
+        "text_fingerprint": record.text_fingerprint,
+        "user_agent": record.user_agent,
+        "ip": record.ip,
+        "prev_hash": record.prev_hash,
+        "hash": record.hash,
+        "gpc": record.gpc,
+    }
 
 
 async def export_chunks(
@@ -157,28 +141,15 @@ async def export_chunks(
     A CSV export starts with the header row; an empty log gives just that.
     ``on_page`` is told how many records each chunk holds, e.g. for a progress bar.
     """
-    filters: dict[str, Any] = {"since": since, "until": until, "consent_id": consent_id}
     if format == "csv":
         yield CSV_HEADER
-    if isinstance(log, LineSource):
-        async for count, lines in log.export_lines(format, **filters, batch_size=batch_size):
-            if on_page is not None:
-                on_page(count)
-            yield lines
-        return
-    encode = csv_lines if format == "csv" else json_lines
-    page: list[ConsentRecord] = []
-    async for record in log.iter_records(**filters, batch_size=batch_size):
-        page.append(record)
-        if len(page) >= batch_size:
-            if on_page is not None:
-                on_page(len(page))
-            yield encode(page)
-            page = []
-    if page:
+    pages = log.export_lines(
+        format, since=since, until=until, consent_id=consent_id, batch_size=batch_size
+    )
+    async for count, lines in pages:
         if on_page is not None:
-            on_page(len(page))
-        yield encode(page)
+            on_page(count)
+        yield lines
 
 
 def parse_when(text: str) -> datetime:
@@ -200,10 +171,23 @@ def parse_when(text: str) -> datetime:
 
 
 def _csv_row(record: ConsentRecord) -> tuple[Any, ...]:
-    """The stored columns in the export's order: ``time`` before ``consent_id``,
-    ``providers`` after ``refused``, and no encoding version."""
+    """The stored columns in the export's order: ``time`` before ``consent_id``, ``gpc``
+    last, no version."""
     row = record_row(record, format_time(record.time))
-    return (row[0], row[2], row[1], *row[3:6], row[12], *row[6:12], row[13], row[14])
+    sequence, consent_id, when, *rest = (row[column] for column in _CSV_PLACES)
+    return (sequence, when, *map(_defused, (consent_id, *rest)), _BOOLEANS[record.gpc])
+
+
+#: Where ``record_row`` has each of the CSV's cells but the last, ``gpc``.
+_CSV_PLACES = tuple(
+    place for place, c in enumerate(RECORD_COLUMNS) if c not in ("gpc", "chain_version")
+)
+_BOOLEANS = {True: "true", False: "false"}
+
+
+def _defused(cell: str | None) -> str | None:
+    """A text cell a spreadsheet will not run as a formula."""
+    return "'" + cell if cell and cell.startswith(FORMULA_STARTS) else cell
 
 
 CSV_HEADER = ",".join(f'"{column}"' for column in EXPORT_COLUMNS) + "\r\n"

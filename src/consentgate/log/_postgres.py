@@ -1,4 +1,4 @@
-"""The PostgreSQL consent log, which many app processes and machines share.
+"""The PostgreSQL consent log, which many app processes and machines share: the core's dialect.
 
 Needs the ``postgres`` extra (``pip install consentgate[postgres]``: psycopg 3
 and psycopg_pool); psycopg is imported only when such a log is made, so
@@ -23,14 +23,11 @@ so a rolled-back batch leaves no gap.
 Group commit
 ------------
 
-As in the SQLite log: :meth:`PostgresConsentLog.record` queues its record
-and waits; one writer task per log takes up to ``max_batch`` waiting records
-into one transaction (one head lock, one WAL flush), and answers each caller
-only after COMMIT has returned (``synchronous_commit=on`` is set on every
-connection, whatever the server's default). ``max_batch=1`` is one commit
-per record, for benchmarks to compare with. A caller that gave up before its
-batch holds the head lock is left out; one that gives up later may find its
-record committed though it was told it failed, never the reverse.
+As in the core (``_core``): one writer task per log takes up to ``max_batch``
+waiting records into one transaction (one head lock, one WAL flush), and
+answers each caller only after COMMIT has returned (``synchronous_commit=on``
+is set on every connection, whatever the server's default). ``max_batch=1`` is
+one commit per record, for benchmarks to compare with.
 
 Faults
 ------
@@ -47,39 +44,29 @@ ones when the server is back, so the log recovers by itself.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
+import functools
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from .._exceptions import ConfigurationError, StorageError
-from ._base import (
-    BEFORE_ALL,
-    ChainLink,
-    ChainPage,
-    ConsentLog,
-    ConsentRecord,
-    erase_request,
-    link_from_row,
-    placed,
-    record_from_row,
-    record_row,
-    records_filter,
-    walk_chain,
+from . import _schema
+from ._chain import GENESIS_HASH
+from ._core import (
+    MAX_BATCH,
+    BrokenLog,
+    ChainedLog,
+    Execute,
+    Fetch,
+    Step,
+    Steps,
+    Transaction,
+    answer,
+    drive_async,
 )
-from ._chain import (
-    GENESIS_HASH,
-    Checkpoint,
-    consent_id_digest,
-    content_digest,
-    encoding_version,
-    format_time,
-    link_hash,
-)
-from ._expiry import Expiry
-from ._export import EXPORT_COLUMNS, ExportFormat
-from ._sqlite import _check as _check_fields, _check_batch_size
+from ._export import EXPORT_COLUMNS, FORMULA_FREE_COLUMNS, FORMULA_STARTS
+from ._record import ConsentRecord
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -92,11 +79,6 @@ __all__ = ["SCHEMA_VERSION", "PostgresConsentLog", "require_driver"]
 
 _T = TypeVar("_T")
 
-#: Most records one group-commit transaction takes, unless told otherwise.
-_MAX_BATCH = 256
-#: Most rows one prune transaction deletes, so that writers get their turn in between.
-_PRUNE_CHUNK = 5000
-#: Below every sequence, even one a tamperer made up, so that walks miss no row.
 #: Connections each log may hold: one writes, the rest read.
 _POOL_SIZE = 4
 #: ``pg_advisory_xact_lock`` key that serialises schema migrations ("consentg").
@@ -107,59 +89,17 @@ _EXTRA_HINT = (
     "(and psycopg[binary] where libpq is not installed)"
 )
 
-_V1: tuple[str, ...] = (
-    """
-    CREATE TABLE consent_records (
-        sequence          bigint PRIMARY KEY,
-        consent_id        text,
-        time              timestamptz,
-        action            text CHECK (action IN ('grant', 'update', 'reject', 'withdraw', 'erase')),
-        granted           text,
-        refused           text,
-        policy_version    text,
-        language          text,
-        source            text CHECK (source IN ('banner', 'preferences', 'api', 'gpc')),
-        text_fingerprint  text,
-        user_agent        text,
-        ip                text,
-        prev_hash         text NOT NULL CHECK (length(prev_hash) = 64),
-        hash              text NOT NULL CHECK (length(hash) = 64),
-        erased            boolean NOT NULL DEFAULT false,
-        consent_id_digest text CHECK (length(consent_id_digest) = 64),
-        content_digest    text CHECK (length(content_digest) = 64),
-        CHECK (CASE WHEN erased
-            THEN coalesce(consent_id, time::text, action, granted, refused, policy_version,
-                          language, source, text_fingerprint, user_agent, ip) IS NULL
-                 AND consent_id_digest IS NOT NULL AND content_digest IS NOT NULL
-            ELSE consent_id IS NOT NULL AND time IS NOT NULL AND action IS NOT NULL
-                 AND granted IS NOT NULL AND refused IS NOT NULL
-                 AND policy_version IS NOT NULL AND language IS NOT NULL
-                 AND source IS NOT NULL AND text_fingerprint IS NOT NULL
-                 AND consent_id_digest IS NULL AND content_digest IS NULL
-        END)
-    )
-    """,
-    "CREATE INDEX consent_records_consent_id ON consent_records (consent_id)",
-    """
-    CREATE TABLE checkpoints (
-        id            bigserial PRIMARY KEY,
-        sequence      bigint NOT NULL,
-        hash          text NOT NULL CHECK (length(hash) = 64),
-        deleted       bigint NOT NULL CHECK (deleted > 0),
-        time          timestamptz NOT NULL,
-        pruned_before timestamptz NOT NULL
-    )
-    """,
-    """
-    CREATE TABLE consent_head (
-        id       integer PRIMARY KEY CHECK (id = 1),
-        sequence bigint NOT NULL,
-        hash     text NOT NULL CHECK (length(hash) = 64)
-    )
-    """,
-    f"INSERT INTO consent_head (id, sequence, hash) VALUES (1, 0, '{GENESIS_HASH}')",
+_TYPES = _schema.Types(
+    integer="bigint", serial="bigserial", text="text", time="timestamptz", flag="boolean"
 )
 
+_V1: tuple[str, ...] = (
+    _schema.records_table("consent_records", _TYPES),
+    _schema.CONSENT_ID_INDEX,
+    _schema.checkpoints_table(_TYPES),
+    _schema.head_table(_TYPES),
+    f"INSERT INTO consent_head (id, sequence, hash) VALUES (1, 0, '{GENESIS_HASH}')",
+)
 #: Version 2: providers allowed one by one, the ``"allow"`` action, the ``"embed"``
 #: source, and each row's canonical encoding version. The defaults let a process of
 #: the previous release, still running while another upgrades the schema, go on
@@ -177,41 +117,45 @@ _V2: tuple[str, ...] = (
     "ADD CONSTRAINT consent_records_providers_check CHECK "
     "((providers IS NULL) = erased)",
 )
-
-#: Schema changes, applied in order; version N is ``_MIGRATIONS[N - 1]``.
-#: Append only: a released migration never changes, or existing logs diverge.
-_MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1, _V2)
-SCHEMA_VERSION = len(_MIGRATIONS)
-
-_CONTENT = (
-    "consent_id, time, action, granted, refused, policy_version, language, source, "
-    "text_fingerprint, user_agent, ip, providers"
-)
-_RECORD_COLUMNS = f"sequence, {_CONTENT}, prev_hash, hash, chain_version"
-_INSERT = f"INSERT INTO consent_records ({_RECORD_COLUMNS}) VALUES ({', '.join(['%s'] * 16)})"
-_ERASE = (
-    "UPDATE consent_records SET "
-    + ", ".join(f"{column.strip()} = NULL" for column in _CONTENT.split(","))
-    + ", erased = true, consent_id_digest = %s, content_digest = %s WHERE sequence = %s"
-)
-_CHECKPOINT = (
-    "SELECT sequence, hash, deleted, time, pruned_before FROM checkpoints "
-    "ORDER BY sequence DESC LIMIT 1"
+#: Version 3: a keyed chain's head carries its MAC.
+_V3: tuple[str, ...] = (_schema.head_mac_column(_TYPES),)
+#: Version 4: whether the visitor's browser sent Global Privacy Control with the choice,
+#: and canonical encoding version 3, which holds it. The default lets a writer of the
+#: previous release append its records meanwhile; only tombstones are rewritten.
+_V4: tuple[str, ...] = (
+    "ALTER TABLE consent_records ADD COLUMN gpc boolean DEFAULT false",
+    "UPDATE consent_records SET gpc = NULL WHERE erased",
+    "ALTER TABLE consent_records ADD CONSTRAINT consent_records_gpc_check CHECK "
+    "((gpc IS NULL) = erased), "
+    "DROP CONSTRAINT consent_records_chain_version_check, "
+    "ADD CONSTRAINT consent_records_chain_version_check CHECK (chain_version IN (1, 2, 3))",
 )
 
 #: ``time`` as ``_chain.format_time`` writes it, whatever the session's time zone.
 _UTC_TIME = "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
 #: A record as the CSV line ``_export.csv_lines`` writes: the sequence bare, every other
-#: column in double quotes with ``"`` doubled, absent values empty, CRLF. The category
-#: lists are the JSON text stored, which is what ``csv_lines`` writes.
+#: column in double quotes with ``"`` doubled, absent values empty, CRLF, and a ``'``
+#: before a cell a spreadsheet would take for a formula. The category lists are the
+#: JSON text stored, which is what ``csv_lines`` writes.
+_FORMULA = ", ".join(f"chr({ord(start)})" for start in FORMULA_STARTS)
+
+
+def _or_empty(column: str) -> str:
+    """An optional column's value, or nothing; a required one as it is (NULL: no line)."""
+    return f"coalesce({column}, '')" if column in ("user_agent", "ip") else column
+
+
 _CSV_LINE = (
     "sequence::text || ',\"' || "
     + " || '\",\"' || ".join(
         _UTC_TIME
         if column == "time"
-        else f"replace(coalesce({column}, ''), '\"', '\"\"')"
-        if column in ("user_agent", "ip")
+        else "CASE WHEN gpc THEN 'true' ELSE 'false' END"
+        if column == "gpc"
         else f"replace({column}, '\"', '\"\"')"
+        if column in FORMULA_FREE_COLUMNS
+        else f"CASE WHEN left({column}, 1) IN ({_FORMULA}) THEN '''' ELSE '' END"
+        f" || replace({_or_empty(column)}, '\"', '\"\"')"
         for column in EXPORT_COLUMNS[1:]
     )
     + " || E'\"\\r\\n'"
@@ -270,19 +214,7 @@ def require_driver() -> None:
         ) from exc
 
 
-class _BrokenLog(Exception):
-    """The database holds something no consentgate wrote (or a newer one did)."""
-
-
-@dataclasses.dataclass(slots=True)
-class _Pending:
-    """A record waiting for its batch, and the caller waiting for it."""
-
-    record: ConsentRecord
-    future: asyncio.Future[ConsentRecord]
-
-
-class PostgresConsentLog(ConsentLog):
+class PostgresConsentLog(ChainedLog):
     """A consent log in a PostgreSQL database, shared by any number of app processes.
 
     ``url`` is a libpq URL (``postgresql://user:password@host:5432/dbname``,
@@ -295,22 +227,24 @@ class PostgresConsentLog(ConsentLog):
     .. versionadded:: 0.1
     """
 
+    migrations = (_V1, _V2, _V3, _V4)
+    line_sql = {"csv": _CSV_LINE, "jsonl": _JSON_LINE}
+    lock_clause = " FOR UPDATE"
+
     def __init__(
         self,
         url: str,
         *,
         timeout: float = 5.0,
-        max_batch: int = _MAX_BATCH,
+        max_batch: int = MAX_BATCH,
         pool_size: int = _POOL_SIZE,
+        chain_key: str | bytes | None = None,
     ) -> None:
         require_driver()
         from psycopg import ProgrammingError
         from psycopg.conninfo import conninfo_to_dict
 
-        if not (math.isfinite(timeout) and timeout > 0):
-            raise ConfigurationError("store_timeout", "must be a positive number of seconds")
-        if max_batch < 1:
-            raise ConfigurationError("max_batch", "must be at least 1")
+        super().__init__(timeout=timeout, max_batch=max_batch, chain_key=chain_key)
         if pool_size < 2:
             raise ConfigurationError("pool_size", "must be at least 2: one writes, one reads")
         try:
@@ -319,8 +253,6 @@ class PostgresConsentLog(ConsentLog):
             raise ConfigurationError("store", f"not a valid PostgreSQL URL: {exc}") from exc
         self._url = url
         self._name = _display_name(params)
-        self._timeout = timeout
-        self._max_batch = max_batch
         self._pool_size = pool_size
         self._options = " ".join(
             str(option)
@@ -337,264 +269,103 @@ class PostgresConsentLog(ConsentLog):
         self._pool: _Pool | None = None
         self._migrated = False
         self._starting = asyncio.Lock()
-        self._closed = False
-        self._queue: list[_Pending] = []
         self._writer: asyncio.Task[None] | None = None
-        # Times out callers with one timer per event loop (see _expiry).
-        self._expiry: Expiry | None = None
-        #: Group-commit transactions committed so far (tests count them).
-        self._commits = 0
 
     @property
     def name(self) -> str:
         """The database as ``postgresql://user@host:port/dbname``, without the password."""
         return self._name
 
-    @property
-    def max_batch(self) -> int:
-        """Most records one group-commit transaction takes."""
-        return self._max_batch
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._name!r})"
-
-    async def record(self, record: ConsentRecord) -> ConsentRecord:
-        """Store ``record`` in the next group commit; returns it with its place in the chain."""
-        if self._closed:
-            raise self._closed_error("write")
-        loop = asyncio.get_running_loop()
-        pending = _Pending(record, loop.create_future())
-        self._queue.append(pending)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._drain())
-        expiry = self._expiry
-        if expiry is None or expiry.loop is not loop:
-            expiry = self._expiry = Expiry(loop, self._timeout)
-        # On timeout (or cancellation) the future is done, which drops the record
-        # from its batch unless the batch already holds the head lock.
-        expiry.watch(pending.future)
-        try:
-            return await pending.future
-        except TimeoutError as exc:
-            raise StorageError(
-                f"consent log write timed out after {self._timeout:g}s ({self._name})"
-            ) from exc
-
-    async def history(self, consent_id: str) -> list[ConsentRecord]:
-        async def select(conn: _Conn) -> list[ConsentRecord]:
-            cursor = await conn.execute(
-                f"SELECT {_RECORD_COLUMNS} FROM consent_records WHERE consent_id = %s "
-                "ORDER BY sequence",
-                (consent_id,),
-            )
-            return _to_records(await cursor.fetchall())
-
-        return await self._run(select, "read")
-
-    async def migrate(self) -> int:
-        """Create or upgrade the schema (first use does too); returns its version.
-
-        Not bound by the timeout, as a future upgrade may rewrite a big log.
-        """
-        return await self._run(_migrate, "migrate", bounded=False)
-
     async def has_log(self) -> bool:
         """Whether the database holds a consent log already; creates nothing."""
-        return await self._run(_has_log, "read", migrate=False)
+        check = _fetch_one("SELECT to_regclass('schema_version') IS NOT NULL")
+        return bool(await self._run(check, "read", transaction="none", migrate=False))
 
-    async def iter_records(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-        batch_size: int = 1000,
-    ) -> AsyncIterator[ConsentRecord]:
-        _check_batch_size(batch_size)
-        condition, params = _filter(since, until, consent_id)
-        query = (
-            f"SELECT {_RECORD_COLUMNS} FROM consent_records WHERE {condition} "
-            "AND sequence > %s ORDER BY sequence LIMIT %s"
+    def _refuse(self, record: ConsentRecord) -> None:
+        texts = (
+            record.consent_id,
+            record.policy_version,
+            record.language,
+            record.text_fingerprint,
+            record.user_agent or "",
+            record.ip or "",
         )
-        after = BEFORE_ALL
+        if any("\x00" in text for text in texts):
+            raise ValueError("PostgreSQL text cannot hold the NUL character")
 
-        async def page(conn: _Conn) -> list[tuple[Any, ...]]:
-            cursor = await conn.execute(query, (*params, after, batch_size))
-            return await cursor.fetchall()
+    def _before_migrating(self) -> Steps[None]:
+        """App processes that start together take turns; a big upgrade may take its time."""
+        yield Execute("SET LOCAL statement_timeout = 0")
+        yield Fetch("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
 
-        while True:
-            rows = await self._run(page, "read")
-            for record in _to_records(rows):
-                yield record
-            if len(rows) < batch_size:
-                return
-            after = rows[-1][0]
-
-    async def count_records(
+    async def _run(
         self,
+        steps: Steps[_T],
+        verb: str,
         *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-    ) -> int:
-        """How many records ``iter_records`` would give (for a progress bar)."""
-        condition, params = _filter(since, until, consent_id)
-        query = f"SELECT count(*) FROM consent_records WHERE {condition}"
+        transaction: Transaction,
+        bounded: bool = True,
+        migrate: bool = True,
+    ) -> _T:
+        """Run ``steps`` on a pooled connection, within the timeout; StorageError on failure."""
+        import psycopg
 
-        async def count(conn: _Conn) -> int:
-            cursor = await conn.execute(query, params)
-            row = await cursor.fetchone()
-            assert row is not None  # count(*) always answers one row
-            total: int = row[0]
-            return total
-
-        return await self._run(count, "read", bounded=False)
-
-    async def export_lines(
-        self,
-        format: ExportFormat,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-        batch_size: int = 10_000,
-    ) -> AsyncIterator[tuple[int, str]]:
-        """The records ``iter_records`` gives as ``(count, lines)`` pages of CSV or JSON Lines.
-
-        The server formats the lines (see ``_export``), several times faster than
-        building records here. Each page is one query, bound by the timeout like
-        any read. The next page is asked for before this one is handed over, so
-        the server works on it while a caller that awaits its writes (an HTTP
-        response) sends this one.
-        """
-        _check_batch_size(batch_size)
-        condition, params = _filter(since, until, consent_id)
-        query = (
-            f"SELECT sequence, {_CSV_LINE if format == 'csv' else _JSON_LINE} "
-            f"FROM consent_records WHERE {condition} AND sequence > %s ORDER BY sequence LIMIT %s"
-        )
-
-        def read(after: int) -> asyncio.Future[tuple[int, int, str]]:
-            async def page(conn: _Conn) -> tuple[int, int, str]:
-                cursor = await conn.execute(query, (*params, after, batch_size))
-                rows = await cursor.fetchall()
-                try:
-                    lines = "".join([line for _, line in rows])
-                except TypeError:  # a NULL line: no record can be read from its row
-                    broken = next(sequence for sequence, line in rows if line is None)
-                    raise _BrokenLog(f"malformed consent record {broken}") from None
-                return len(rows), rows[-1][0] if rows else after, lines
-
-            return asyncio.ensure_future(self._run(page, "read"))
-
-        pending = read(BEFORE_ALL)
-        try:
-            while True:
-                count, last, lines = await pending
-                if count == batch_size:
-                    pending = read(last)
-                if count:
-                    yield count, lines
-                if count < batch_size:
-                    return
-        finally:
-            pending.cancel()
-
-    async def iter_chain(self, *, batch_size: int = 1000) -> AsyncIterator[ChainLink]:
-        """The newest checkpoint (if pruned), then every row in sequence order."""
-        _check_batch_size(batch_size)
-
-        async def read(after: int) -> ChainPage:
-            async def page(conn: _Conn) -> ChainPage:
-                async with conn.transaction():
-                    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    row = await (await conn.execute(_CHECKPOINT)).fetchone()
-                    cursor = await conn.execute(
-                        f"SELECT {_RECORD_COLUMNS}, erased, consent_id_digest, content_digest "
-                        "FROM consent_records WHERE sequence > %s ORDER BY sequence LIMIT %s",
-                        (after, batch_size),
-                    )
-                    rows = await cursor.fetchall()
-                links = [_to_link(r) for r in rows]
-                return _to_checkpoint(row), links, rows[-1][0] if rows else after
-
-            return await self._run(page, "read")
-
-        async for link in walk_chain(read, batch_size):
-            yield link
-
-    async def prune(self, before: datetime) -> int:
-        """Delete the records older than ``before`` and leave a checkpoint where they were.
-
-        As in the SQLite log, only a prefix of the chain goes, up to the first
-        record that is not older, in transactions of at most ``_PRUNE_CHUNK`` rows.
-        """
-        cutoff, started = _aware(before), datetime.now(UTC)
-
-        async def find_boundary(conn: _Conn) -> int:
-            row = await (
-                await conn.execute(
-                    "SELECT coalesce(("
-                    "  SELECT sequence FROM consent_records WHERE NOT erased AND time >= %s"
-                    "  ORDER BY sequence LIMIT 1"
-                    "), (SELECT max(sequence) + 1 FROM consent_records), 0)",
-                    (cutoff,),
-                )
-            ).fetchone()
-            return int(row[0]) if row else 0
-
-        boundary = await self._run(find_boundary, "prune")
-        deleted, checkpoint_id = 0, None
-        while True:
-            chunk = _PruneChunk(boundary, checkpoint_id, started, cutoff)
-            count, checkpoint_id = await self._run(chunk.run, "prune")
-            deleted += count
-            if count < _PRUNE_CHUNK:
-                return deleted
-
-    async def erase(self, consent_id: str) -> int:
-        """Turn the visitor's records into tombstones and append an ``"erase"`` record.
-
-        Tombstones keep only the chain (sequence, hashes, digests); the erase
-        record keeps the consent id and the time, as proof the request was
-        honoured. Erasing an id with nothing left to erase changes nothing.
-        """
-        request = erase_request(consent_id)
-        digest = _check(request)
-
-        async def erase(conn: _Conn) -> int:
-            async with conn.transaction():
-                head = await _lock_head(conn)
-                cursor = await conn.execute(
-                    f"SELECT {_RECORD_COLUMNS} FROM consent_records "
-                    "WHERE consent_id = %s AND action != 'erase' ORDER BY sequence",
-                    (consent_id,),
-                )
-                records = _to_records(await cursor.fetchall())
-                if not records:
-                    return 0
-                id_digest = consent_id_digest(consent_id)
-                # Digests of the content as stored: a record edited before its
-                # erasure still fails verification as a tombstone.
-                async with conn.cursor() as cur:
-                    await cur.executemany(
-                        _ERASE,
-                        [(id_digest, content_digest(r), r.sequence) for r in records],
-                    )
-                await _append(conn, head, [(request, digest)])
-            return len(records)
-
-        return await self._run(erase, "erase")
-
-    async def aclose(self) -> None:
         if self._closed:
-            return
-        self._closed = True
+            raise self._closed_error(verb)
+        try:
+            async with asyncio.timeout(self._timeout if bounded else None):
+                return await self._drive(steps, transaction, migrate=migrate)
+        except TimeoutError as exc:
+            raise StorageError(
+                f"consent log {verb} timed out after {self._timeout:g}s ({self._name})"
+            ) from exc
+        except (psycopg.Error, OSError, BrokenLog) as exc:
+            raise StorageError(f"consent log {verb} failed ({self._name}): {exc}") from exc
+
+    async def _drive(
+        self, steps: Steps[_T], transaction: Transaction, *, migrate: bool = True
+    ) -> _T:
+        pool = await self._ready(migrate=migrate)
+        async with pool.connection() as conn, _transaction(conn, transaction):
+            return await drive_async(steps, functools.partial(_step, conn))
+
+    async def _close(self) -> None:
         # Records already queued are written first: their callers are waiting.
         if self._writer is not None:
             await asyncio.shield(self._writer)
         if self._pool is not None:
             await self._pool.close()
+
+    # -- group commit ---------------------------------------------------------------------
+
+    def _start_writer(self) -> None:
+        self._writer = asyncio.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        """Write batches while records wait; one writer task per log at a time."""
+        try:
+            while batch := self._next_batch():
+                try:
+                    await self._write(batch)
+                finally:
+                    answer(batch)
+        finally:
+            self._writer = None
+            # Cancelled (its loop is closing): the next record starts a new writer.
+            self._writer_stopped()
+
+    async def _write(self, batch: list[Any]) -> None:
+        """One transaction for the whole batch; each caller is answered after COMMIT."""
+        ready = self._prepare(batch)
+        if not ready:
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                written = await self._drive(self._append_batch(ready), "write")
+        except Exception as exc:
+            self._batch_failed(ready, exc)
+            return
+        self._batch_written(written)
 
     # -- connections ----------------------------------------------------------------------
 
@@ -607,8 +378,8 @@ class PostgresConsentLog(ConsentLog):
             if self._pool is None:
                 self._pool = await self._open_pool()
             if migrate and not self._migrated:
-                async with self._pool.connection() as conn:
-                    await _migrate(conn)
+                async with self._pool.connection() as conn, _transaction(conn, "write"):
+                    await drive_async(self._migrate(), functools.partial(_step, conn))
                 self._migrated = True
             return self._pool
 
@@ -638,134 +409,39 @@ class PostgresConsentLog(ConsentLog):
         await pool.open(wait=False)
         return pool
 
-    async def _run(
-        self,
-        job: Callable[[_Conn], Awaitable[_T]],
-        verb: str,
-        *,
-        bounded: bool = True,
-        migrate: bool = True,
-    ) -> _T:
-        """Run ``job`` on a pooled connection, within the timeout, as a StorageError on failure."""
-        import psycopg
 
-        if self._closed:
-            raise self._closed_error(verb)
-        try:
-            async with asyncio.timeout(self._timeout if bounded else None):
-                pool = await self._ready(migrate=migrate)
-                async with pool.connection() as conn:
-                    return await job(conn)
-        except TimeoutError as exc:
-            raise StorageError(
-                f"consent log {verb} timed out after {self._timeout:g}s ({self._name})"
-            ) from exc
-        except (psycopg.Error, OSError, _BrokenLog) as exc:
-            raise StorageError(f"consent log {verb} failed ({self._name}): {exc}") from exc
-
-    def _closed_error(self, verb: str) -> StorageError:
-        return StorageError(f"consent log {verb} failed: the log {self._name} is closed")
-
-    # -- group commit ---------------------------------------------------------------------
-
-    async def _drain(self) -> None:
-        """Write batches while records wait; one writer task per log at a time."""
-        try:
-            while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
-                await self._write(batch)
-        finally:
-            self._writer = None
-
-    async def _write(self, batch: list[_Pending]) -> None:
-        """One transaction for the whole batch; each caller is answered after COMMIT."""
-        ready: list[tuple[_Pending, str]] = []
-        for pending in batch:
-            if pending.future.done():
-                continue  # its caller gave up while it was queued
-            try:
-                ready.append((pending, _check(pending.record)))
-            except (TypeError, ValueError) as exc:
-                # Refused before the transaction, so it fails no one else.
-                message = f"consent log write failed ({self._name}): invalid record: {exc}"
-                _fail(pending.future, StorageError(message), exc)
-        if not ready:
-            return
-        live: list[tuple[_Pending, str]] = []
-        try:
-            async with asyncio.timeout(self._timeout):
-                pool = await self._ready()
-                async with pool.connection() as conn, conn.transaction():
-                    head = await _lock_head(conn)
-                    # Taken only now that the batch holds the head lock: a
-                    # caller that gave up while the lock was busy is left out.
-                    live = [(p, d) for p, d in ready if not p.future.done()]
-                    stored = await _append(conn, head, [(p.record, d) for p, d in live])
-        except Exception as exc:
-            reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
-            for pending, _ in ready:
-                message = f"consent log write failed ({self._name}): {reason}"
-                _fail(pending.future, StorageError(message), exc)
-            return
-        if live:
-            self._commits += 1
-        for (pending, _), record in zip(live, stored, strict=True):
-            if not pending.future.done():
-                pending.future.set_result(record)
+@asynccontextmanager
+async def _transaction(conn: _Conn, transaction: Transaction) -> AsyncIterator[None]:
+    if transaction == "none":
+        yield
+        return
+    async with conn.transaction():
+        if transaction == "snapshot":
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class _PruneChunk:
-    """One prune transaction: delete the next rows below ``boundary``, move the checkpoint."""
+@functools.lru_cache(maxsize=128)
+def _dialect(sql: str) -> bytes:
+    """A statement of the core's with psycopg's placeholders."""
+    return sql.replace("?", "%s").encode()
 
-    boundary: int
-    checkpoint_id: int | None
-    started: datetime
-    cutoff: datetime
 
-    async def run(self, conn: _Conn) -> tuple[int, int | None]:
-        async with conn.transaction():
-            last = (
-                await (
-                    await conn.execute(
-                        "SELECT sequence, hash FROM consent_records WHERE sequence < %s "
-                        "ORDER BY sequence LIMIT 1 OFFSET %s",
-                        (self.boundary, _PRUNE_CHUNK - 1),
-                    )
-                ).fetchone()
-                or await (
-                    await conn.execute(
-                        "SELECT sequence, hash FROM consent_records WHERE sequence < %s "
-                        "ORDER BY sequence DESC LIMIT 1",
-                        (self.boundary,),
-                    )
-                ).fetchone()
-            )
-            if last is None:
-                return 0, self.checkpoint_id
-            sequence, hash_ = last
-            cursor = await conn.execute(
-                "DELETE FROM consent_records WHERE sequence <= %s", (sequence,)
-            )
-            deleted = cursor.rowcount
-            if self.checkpoint_id is None:
-                row = await (
-                    await conn.execute(
-                        "INSERT INTO checkpoints (sequence, hash, deleted, time, pruned_before) "
-                        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                        (sequence, hash_, deleted, self.started, self.cutoff),
-                    )
-                ).fetchone()
-                if row is None:
-                    raise _BrokenLog("INSERT ... RETURNING returned no row")
-                return deleted, int(row[0])
-            await conn.execute(
-                "UPDATE checkpoints SET sequence = %s, hash = %s, deleted = deleted + %s "
-                "WHERE id = %s",
-                (sequence, hash_, deleted, self.checkpoint_id),
-            )
-        return deleted, self.checkpoint_id
+async def _step(conn: _Conn, step: Step) -> Any:
+    if isinstance(step, Fetch):
+        cursor = await conn.execute(_dialect(step.sql), step.params or None)
+        return await cursor.fetchall()
+    if isinstance(step, Execute):
+        cursor = await conn.execute(_dialect(step.sql), step.params or None)
+        return cursor.rowcount
+    async with conn.cursor() as cursor:
+        await cursor.executemany(_dialect(step.sql), step.rows)
+    return None
+
+
+def _fetch_one(sql: str) -> Steps[Any]:
+    rows = yield Fetch(sql)
+    return rows[0][0] if rows else None
 
 
 def _display_name(params: dict[str, Any]) -> str:
@@ -776,139 +452,4 @@ def _display_name(params: dict[str, Any]) -> str:
     return f"postgresql://{user}{host}{port}/{params.get('dbname') or ''}"
 
 
-def _fail(future: asyncio.Future[ConsentRecord], error: StorageError, cause: BaseException) -> None:
-    """Fail one caller, unless it already gave up; each gets its own exception object."""
-    error.__cause__ = cause
-    if not future.done():
-        future.set_exception(error)
-
-
-def _aware(time: datetime) -> datetime:
-    format_time(time)  # raises ValueError for a naive time, as the SQLite log does
-    return time
-
-
-def _filter(
-    since: datetime | None, until: datetime | None, consent_id: str | None
-) -> tuple[str, list[Any]]:
-    return records_filter(
-        since, until, consent_id, not_erased="NOT erased", placeholder="%s", time_param=_aware
-    )
-
-
-async def _has_log(conn: _Conn) -> bool:
-    cursor = await conn.execute("SELECT to_regclass('schema_version') IS NOT NULL")
-    row = await cursor.fetchone()
-    return bool(row and row[0])
-
-
-async def _migrate(conn: _Conn) -> int:
-    """Bring the schema up to the newest version, in one transaction; returns it.
-
-    An advisory lock makes app processes that start together take turns.
-    """
-    async with conn.transaction():
-        await conn.execute("SET LOCAL statement_timeout = 0")
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
-        row = await (await conn.execute("SELECT max(version) FROM schema_version")).fetchone()
-        current: int = (row[0] if row else None) or 0
-        if current > SCHEMA_VERSION:
-            raise _BrokenLog(
-                f"the database has schema version {current}, newer than the "
-                f"{SCHEMA_VERSION} this consentgate understands; upgrade consentgate"
-            )
-        for migration in _MIGRATIONS[current:]:
-            for statement in migration:
-                await conn.execute(statement)
-        if current < SCHEMA_VERSION:
-            await conn.execute("DELETE FROM schema_version")
-            await conn.execute(
-                "INSERT INTO schema_version (version) VALUES (%s)", (SCHEMA_VERSION,)
-            )
-    return SCHEMA_VERSION
-
-
-def _check(record: ConsentRecord) -> str:
-    """The record's content digest, once it is clear the database will take the record.
-
-    Runs before the batch's transaction, so a bad record fails only its own caller.
-    """
-    texts = (
-        record.consent_id,
-        record.policy_version,
-        record.language,
-        record.text_fingerprint,
-        record.user_agent or "",
-        record.ip or "",
-    )
-    if any("\x00" in text for text in texts):
-        raise ValueError("PostgreSQL text cannot hold the NUL character")
-    return _check_fields(record)
-
-
-async def _lock_head(conn: _Conn) -> tuple[int, str]:
-    """The end of the chain, locked until the transaction ends (see "Chain order")."""
-    row = await (
-        await conn.execute("SELECT sequence, hash FROM consent_head WHERE id = 1 FOR UPDATE")
-    ).fetchone()
-    if row is None:
-        raise _BrokenLog("the chain's head row is missing from consent_head")
-    return int(row[0]), str(row[1])
-
-
-async def _append(
-    conn: _Conn, head: tuple[int, str], items: Sequence[tuple[ConsentRecord, str]]
-) -> list[ConsentRecord]:
-    """Chain ``(record, content digest)`` pairs onto the locked head and move it on."""
-    if not items:
-        return []
-    sequence, prev_hash = head
-    stored = []
-    for record, digest in items:
-        sequence += 1
-        link = link_hash(
-            sequence=sequence,
-            prev_hash=prev_hash,
-            consent_id_digest=consent_id_digest(record.consent_id),
-            content_digest=digest,
-            version=encoding_version(record),
-        )
-        stored.append(placed(record, sequence=sequence, prev_hash=prev_hash, hash=link))
-        prev_hash = link
-    async with conn.cursor() as cursor:
-        await cursor.executemany(_INSERT, [_row(record) for record in stored])
-        await cursor.execute(
-            "UPDATE consent_head SET sequence = %s, hash = %s WHERE id = 1", (sequence, prev_hash)
-        )
-    return stored
-
-
-def _to_records(rows: list[tuple[Any, ...]]) -> list[ConsentRecord]:
-    try:
-        return [_to_record(row) for row in rows]
-    except (TypeError, ValueError) as exc:
-        raise _BrokenLog(f"malformed consent record: {exc}") from exc
-
-
-def _to_link(row: Sequence[Any]) -> ChainLink:
-    return link_from_row(row, _to_record)
-
-
-def _to_record(row: Sequence[Any]) -> ConsentRecord:
-    time = row[2]
-    if not isinstance(time, datetime):
-        raise TypeError(f"time is {time!r}, not a timestamp")
-    return record_from_row(row, time)
-
-
-def _to_checkpoint(row: Sequence[Any] | None) -> Checkpoint | None:
-    if row is None:
-        return None
-    sequence, hash_, deleted, time, before = row
-    return Checkpoint(sequence=sequence, hash=hash_, deleted=deleted, time=time, before=before)
-
-
-def _row(record: ConsentRecord) -> tuple[Any, ...]:
-    """A stored record as the values of ``_RECORD_COLUMNS``."""
-    return record_row(record, record.time)
+SCHEMA_VERSION = len(PostgresConsentLog.migrations)

@@ -1,82 +1,59 @@
-"""The SQLite consent log.
+"""The SQLite consent log: the core's dialect for one SQLite file.
 
 One worker thread owns the one ``sqlite3`` connection, so the event loop
-never waits on the disk and this process's writes are serialised on it.
-
-Group commit: :meth:`SQLiteConsentLog.record` queues its record and waits.
-The worker takes every waiting record (up to ``max_batch``) and writes them
-in one transaction, chaining each onto the head of the log; only after COMMIT
-(``synchronous=FULL``: on disk) is each caller answered, and if the
-transaction fails, every caller in it gets a StorageError. A burst of choices
-thus costs one fsync, not one each.
-
-A caller that stops waiting (timeout, cancellation) before its batch holds
-the write lock is left out of the batch. One that gives up later, while its
-batch commits, still gets its StorageError, yet its record is committed: the
-log then proves a choice the visitor was told had failed, never the reverse.
+never waits on the disk and this process's writes are serialised on it. The
+worker is also the group commit's writer (see ``_core``): it takes every
+waiting record, writes them in one ``BEGIN IMMEDIATE`` transaction (the
+database's single write lock, across threads and processes) and answers the
+callers after COMMIT, which ``synchronous=FULL`` puts on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
-import math
 import os
 import sqlite3
-import threading
+import stat
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar
 
-from .._exceptions import ConfigurationError, StorageError
-from ._base import (
-    BEFORE_ALL,
-    Action,
-    ChainLink,
-    ChainPage,
-    ConsentLog,
-    ConsentRecord,
-    Source,
-    erase_request,
-    link_from_row,
-    placed,
-    record_from_row,
-    record_row,
-    records_filter,
-    walk_chain,
+from .._exceptions import StorageError
+from . import _schema
+from ._chain import GENESIS_HASH, format_time, record_hash
+from ._core import (
+    MAX_BATCH,
+    BrokenLog,
+    ChainedLog,
+    Execute,
+    ExecuteMany,
+    Fetch,
+    Step,
+    Steps,
+    Transaction,
+    answer,
+    drive,
 )
-from ._chain import (
-    GENESIS_HASH,
-    Checkpoint,
-    consent_id_digest,
-    content_digest,
-    encoding_version,
-    format_time,
-    link_hash,
-    record_hash,
-)
-from ._expiry import Expiry
-from ._export import EXPORT_COLUMNS, ExportFormat
+from ._export import EXPORT_COLUMNS, FORMULA_FREE_COLUMNS, FORMULA_STARTS
+from ._record import RECORD_COLUMNS, placed, record_row
 
-__all__ = ["SQLiteConsentLog"]
+__all__ = ["SCHEMA_VERSION", "SQLiteConsentLog"]
 
 _T = TypeVar("_T")
 
 _MEMORY = ":memory:"
-
-#: Most records one group-commit transaction takes, by default.
-_MAX_BATCH = 256
-#: Most rows one prune transaction deletes, so that writers get their turn in between.
-_PRUNE_CHUNK = 5000
-#: Below every sequence, even one a tamperer made up, so that walks miss no row.
-
-_ACTIONS: frozenset[str] = frozenset(get_args(Action))
-_SOURCES: frozenset[str] = frozenset(get_args(Source))
+#: How a transaction starts: ``IMMEDIATE`` takes the write lock at once,
+#: ``DEFERRED`` reads one snapshot.
+_BEGIN: dict[Transaction, str | None] = {
+    "write": "BEGIN IMMEDIATE",
+    "snapshot": "BEGIN DEFERRED",
+    "none": None,
+}
 
 _TIME_GLOB = (
     "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T'"
@@ -103,56 +80,84 @@ _V1: tuple[str, ...] = (
             text_fingerprint TEXT NOT NULL
         )
         """,
-    "CREATE INDEX consent_records_consent_id ON consent_records (consent_id)",
+    _schema.CONSENT_ID_INDEX,
+)
+
+_TYPES = _schema.Types(
+    integer="INTEGER",
+    serial="INTEGER",
+    text="TEXT",
+    time="TEXT",
+    flag="INTEGER CHECK (erased IN (0, 1))",
+    time_check=f" CHECK (time GLOB {_TIME_GLOB})",
 )
 
 #: Version 2: the chain columns, the optional fields, tombstones, checkpoints.
 #: SQLite cannot change a CHECK in place, so the table is rebuilt (see ``_to_v2``).
-_V2_RECORDS = f"""
-    CREATE TABLE consent_records_v2 (
-        sequence          INTEGER PRIMARY KEY,
-        consent_id        TEXT,
-        time              TEXT CHECK (time GLOB {_TIME_GLOB}),
-        action            TEXT CHECK (action IN ('grant', 'update', 'reject', 'withdraw', 'erase')),
-        granted           TEXT,
-        refused           TEXT,
-        policy_version    TEXT,
-        language          TEXT,
-        source            TEXT CHECK (source IN ('banner', 'preferences', 'api', 'gpc')),
-        text_fingerprint  TEXT,
-        user_agent        TEXT,
-        ip                TEXT,
-        prev_hash         TEXT NOT NULL CHECK (length(prev_hash) = 64),
-        hash              TEXT NOT NULL CHECK (length(hash) = 64),
-        erased            INTEGER NOT NULL DEFAULT 0 CHECK (erased IN (0, 1)),
-        consent_id_digest TEXT CHECK (length(consent_id_digest) = 64),
-        content_digest    TEXT CHECK (length(content_digest) = 64),
-        CHECK (CASE erased
-            WHEN 0 THEN consent_id IS NOT NULL AND time IS NOT NULL AND action IS NOT NULL
-                    AND granted IS NOT NULL AND refused IS NOT NULL
-                    AND policy_version IS NOT NULL AND language IS NOT NULL
-                    AND source IS NOT NULL AND text_fingerprint IS NOT NULL
-                    AND consent_id_digest IS NULL AND content_digest IS NULL
-            ELSE coalesce(consent_id, time, action, granted, refused, policy_version,
-                          language, source, text_fingerprint, user_agent, ip) IS NULL
-                    AND consent_id_digest IS NOT NULL AND content_digest IS NOT NULL
-        END)
-    )
-"""
 _V2_AFTER: tuple[str, ...] = (
     "DROP TABLE consent_records",
     "ALTER TABLE consent_records_v2 RENAME TO consent_records",
-    "CREATE INDEX consent_records_consent_id ON consent_records (consent_id)",
-    """
-    CREATE TABLE checkpoints (
-        id            INTEGER PRIMARY KEY,
-        sequence      INTEGER NOT NULL,
-        hash          TEXT NOT NULL CHECK (length(hash) = 64),
-        deleted       INTEGER NOT NULL CHECK (deleted > 0),
-        time          TEXT NOT NULL,
-        pruned_before TEXT NOT NULL
+    _schema.CONSENT_ID_INDEX,
+    _schema.checkpoints_table(_TYPES),
+)
+
+#: A record as the CSV line ``_export.csv_lines`` writes: the sequence bare, every other
+#: column in double quotes with ``"`` doubled (printf's ``%w``), absent values empty, and
+#: a ``'`` before a cell a spreadsheet would take for a formula (tested by the code of its
+#: first character: ``char()`` calls in the list would cost a fifth of the export's time).
+_FORMULA = ", ".join(str(ord(start)) for start in FORMULA_STARTS)
+#: ``gpc`` as the JSON text of its boolean.
+_GPC_TEXT = "CASE gpc WHEN 1 THEN 'true' WHEN 0 THEN 'false' END"
+_CSV_LINE = (
+    "printf('%d"
+    + ',"%w"' * (len(EXPORT_COLUMNS) - 1)
+    + "' || char(13, 10), "
+    + ", ".join(
+        _GPC_TEXT
+        if column == "gpc"
+        else column
+        if column in FORMULA_FREE_COLUMNS
+        else f"CASE WHEN unicode({column}) IN ({_FORMULA}) THEN '''' || {column} "
+        f"ELSE ifnull({column}, '') END"
+        for column in EXPORT_COLUMNS
     )
-    """,
+    + ")"
+)
+#: A record as the line ``_export.json_lines`` writes. A category list is stored as
+#: ``json.dumps`` writes it with ``ensure_ascii=True``, which ``json()`` keeps; one with
+#: a ``\u`` escape (a name beyond ASCII) is written again, with the characters
+#: themselves. A category list that is no JSON (only a damaged row has one) is
+#: exported as the string it is.
+_JSON_LINE = (
+    "json_object("
+    + ", ".join(
+        f"'{column}', json(CASE WHEN NOT json_valid({column}) THEN json_quote({column}) "
+        f"WHEN instr({column}, '\\u') = 0 THEN {column} "
+        f"ELSE (SELECT json_group_array(value) FROM json_each({column})) END)"
+        if column in ("granted", "refused", "providers")
+        else f"'gpc', json({_GPC_TEXT})"
+        if column == "gpc"
+        else f"'{column}', {column}"
+        for column in EXPORT_COLUMNS
+    )
+    + ") || char(10)"
+)
+#: A version 1 row as ``RECORD_COLUMNS``, for ``_to_v2``.
+_V1_AS_V2 = (
+    "SELECT sequence, consent_id, time, action, granted, refused, '[]', policy_version, "
+    "language, source, text_fingerprint, NULL, NULL, 0, NULL, NULL, 1 FROM consent_records "
+    "WHERE sequence > ? ORDER BY sequence LIMIT 1000"
+)
+#: Where ``record_row`` has the columns of the version 2 table, in ``_V2_INSERT``'s order.
+_V2_PLACES = tuple(
+    place
+    for place, column in enumerate(RECORD_COLUMNS)
+    if column not in ("providers", "gpc", "chain_version")
+)
+_V2_INSERT = (
+    "INSERT INTO consent_records_v2 (sequence, consent_id, time, action, granted, refused, "
+    "policy_version, language, source, text_fingerprint, user_agent, ip, prev_hash, hash) "
+    f"VALUES ({', '.join('?' * 14)})"
 )
 
 #: Version 3: providers allowed one by one, the ``"allow"`` action, the ``"embed"``
@@ -203,337 +208,173 @@ _V3: tuple[str, ...] = (
     f"SELECT {_V2_COLUMNS}, CASE erased WHEN 0 THEN '[]' END FROM consent_records",
     "DROP TABLE consent_records",
     "ALTER TABLE consent_records_v3 RENAME TO consent_records",
-    "CREATE INDEX consent_records_consent_id ON consent_records (consent_id)",
+    _schema.CONSENT_ID_INDEX,
 )
 
-_CONTENT = (
-    "consent_id, time, action, granted, refused, policy_version, language, source, "
-    "text_fingerprint, user_agent, ip, providers"
+#: Version 4: the head, kept in the same transaction as every batch, so that a cut-off
+#: tail shows and a sequence is never given out again. It starts where the chain ends.
+_V4: tuple[str, ...] = (
+    _schema.head_table(_TYPES),
+    _schema.head_mac_column(_TYPES),
+    f"""
+    INSERT INTO consent_head (id, sequence, hash)
+    SELECT 1, sequence, hash FROM (
+        SELECT * FROM (SELECT sequence, hash FROM consent_records ORDER BY sequence DESC LIMIT 1)
+        UNION ALL
+        SELECT * FROM (SELECT sequence, hash FROM checkpoints ORDER BY sequence DESC LIMIT 1)
+        UNION ALL
+        SELECT 0, '{GENESIS_HASH}'
+    ) ORDER BY sequence DESC LIMIT 1
+    """,
 )
-_RECORD_COLUMNS = f"sequence, {_CONTENT}, prev_hash, hash, chain_version"
-#: A record as the CSV line ``_export.csv_lines`` writes: the sequence bare, every other
-#: column in double quotes with ``"`` doubled (printf's ``%w``), absent values empty.
-_CSV_LINE = (
-    "printf('%d"
-    + ',"%w"' * (len(EXPORT_COLUMNS) - 1)
-    + "' || char(13, 10), "
-    + ", ".join(
-        f"ifnull({column}, '')" if column in ("user_agent", "ip") else column
-        for column in EXPORT_COLUMNS
+
+
+#: Version 5: whether the visitor's browser sent Global Privacy Control with the choice,
+#: and canonical encoding version 3, which holds it. Rebuilt, as a CHECK changes; the
+#: default lets a writer of the previous release append its records meanwhile.
+_V5_RECORDS = f"""
+    CREATE TABLE consent_records_v5 (
+        sequence          INTEGER PRIMARY KEY,
+        consent_id        TEXT,
+        time              TEXT CHECK (time GLOB {_TIME_GLOB}),
+        action            TEXT CHECK (action IN ('grant', 'update', 'reject', 'withdraw', 'erase',
+                                                 'allow')),
+        granted           TEXT,
+        refused           TEXT,
+        policy_version    TEXT,
+        language          TEXT,
+        source            TEXT CHECK (source IN ('banner', 'preferences', 'api', 'gpc', 'embed')),
+        text_fingerprint  TEXT,
+        user_agent        TEXT,
+        ip                TEXT,
+        providers         TEXT DEFAULT '[]',
+        gpc               INTEGER DEFAULT 0 CHECK (gpc IN (0, 1)),
+        prev_hash         TEXT NOT NULL CHECK (length(prev_hash) = 64),
+        hash              TEXT NOT NULL CHECK (length(hash) = 64),
+        chain_version     INTEGER NOT NULL DEFAULT 1 CHECK (chain_version IN (1, 2, 3)),
+        erased            INTEGER NOT NULL DEFAULT 0 CHECK (erased IN (0, 1)),
+        consent_id_digest TEXT CHECK (length(consent_id_digest) = 64),
+        content_digest    TEXT CHECK (length(content_digest) = 64),
+        CHECK (CASE erased
+            WHEN 0 THEN consent_id IS NOT NULL AND time IS NOT NULL AND action IS NOT NULL
+                    AND granted IS NOT NULL AND refused IS NOT NULL AND providers IS NOT NULL
+                    AND policy_version IS NOT NULL AND language IS NOT NULL
+                    AND source IS NOT NULL AND text_fingerprint IS NOT NULL
+                    AND gpc IS NOT NULL
+                    AND consent_id_digest IS NULL AND content_digest IS NULL
+            ELSE coalesce(consent_id, time, action, granted, refused, policy_version,
+                          language, source, text_fingerprint, user_agent, ip, providers,
+                          gpc) IS NULL
+                    AND consent_id_digest IS NOT NULL AND content_digest IS NOT NULL
+        END)
     )
-    + ")"
-)
-#: A record as the line ``_export.json_lines`` writes. A category list is stored as
-#: ``json.dumps`` writes it with ``ensure_ascii=True``, which ``json()`` keeps; one with
-#: a ``\u`` escape (a name beyond ASCII) is written again, with the characters
-#: themselves. A category list that is no JSON (only a damaged row has one) is
-#: exported as the string it is.
-_JSON_LINE = (
-    "json_object("
-    + ", ".join(
-        f"'{column}', json(CASE WHEN NOT json_valid({column}) THEN json_quote({column}) "
-        f"WHEN instr({column}, '\\u') = 0 THEN {column} "
-        f"ELSE (SELECT json_group_array(value) FROM json_each({column})) END)"
-        if column in ("granted", "refused", "providers")
-        else f"'{column}', {column}"
-        for column in EXPORT_COLUMNS
-    )
-    + ") || char(10)"
-)
-_INSERT = f"INSERT INTO consent_records ({_RECORD_COLUMNS}) VALUES ({', '.join('?' * 16)})"
-#: A version 1 row as ``_RECORD_COLUMNS``, for ``_to_v2``.
-_V1_AS_V2 = (
-    "SELECT sequence, consent_id, time, action, granted, refused, policy_version, language, "
-    "source, text_fingerprint, NULL, NULL, '[]', NULL, NULL, 1 FROM consent_records "
-    "ORDER BY sequence"
-)
-_ERASE = (
-    "UPDATE consent_records SET "
-    + ", ".join(f"{column.strip()} = NULL" for column in _CONTENT.split(","))
-    + ", erased = 1, consent_id_digest = ?, content_digest = ? WHERE sequence = ?"
+"""
+_V4_COLUMNS = f"{_V2_COLUMNS}, providers, chain_version"
+_V5: tuple[str, ...] = (
+    _V5_RECORDS,
+    f"INSERT INTO consent_records_v5 ({_V4_COLUMNS}, gpc) "
+    f"SELECT {_V4_COLUMNS}, CASE erased WHEN 0 THEN 0 END FROM consent_records",
+    "DROP TABLE consent_records",
+    "ALTER TABLE consent_records_v5 RENAME TO consent_records",
+    _schema.CONSENT_ID_INDEX,
 )
 
 
-def _statements(statements: tuple[str, ...]) -> Callable[[sqlite3.Connection], None]:
-    def run(conn: sqlite3.Connection) -> None:
-        for statement in statements:
-            conn.execute(statement)
-
-    return run
-
-
-def _to_v2(conn: sqlite3.Connection) -> None:
+def _to_v2(log: ChainedLog) -> Steps[None]:
     """Rebuild the table with the chain columns, hashing the existing rows in sequence order.
 
     A v1 log has no chain yet, so its history is chained as it stands now:
     from here on it verifies, and whatever happened to it before stays unknown.
+    The links are version 1 whatever chain key the log has: a migration never changes.
     """
-    conn.execute(_V2_RECORDS)
-    prev_hash = GENESIS_HASH
-    old = conn.execute(_V1_AS_V2)
-    while rows := old.fetchmany(1000):
+    yield Execute(_schema.records_table("consent_records_v2", _TYPES))
+    prev_hash, after = GENESIS_HASH, -(2**63)
+    while rows := (yield Fetch(_V1_AS_V2, (after,))):
         linked = []
-        for record in _to_records(rows):
-            record = dataclasses.replace(record, prev_hash=prev_hash)
-            prev_hash = record_hash(record)
-            row = _row(dataclasses.replace(record, hash=prev_hash))
-            linked.append(row[:12] + row[13:15])  # the version 2 table's columns
-        conn.executemany(
-            "INSERT INTO consent_records_v2 (sequence, consent_id, time, action, granted, "
-            "refused, policy_version, language, source, text_fingerprint, user_agent, ip, "
-            f"prev_hash, hash) VALUES ({', '.join('?' * 14)})",
-            linked,
-        )
-    _statements(_V2_AFTER)(conn)
+        for row, record in zip(rows, log._to_records(rows), strict=True):
+            sequence = row[0]
+            unhashed = placed(record, sequence=sequence, prev_hash=prev_hash, hash="")
+            link = record_hash(unhashed)
+            chained = placed(record, sequence=sequence, prev_hash=prev_hash, hash=link)
+            row = record_row(chained, format_time(record.time))
+            linked.append(tuple(row[place] for place in _V2_PLACES))
+            prev_hash = link
+        yield ExecuteMany(_V2_INSERT, linked)
+        after = rows[-1][0]
+    for statement in _V2_AFTER:
+        yield Execute(statement)
 
 
-#: Schema changes, applied in order at open; version N is ``_MIGRATIONS[N - 1]``.
-#: Append only: a released migration never changes, or existing logs diverge.
-_MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _statements(_V1),
-    _to_v2,
-    _statements(_V3),
-)
-SCHEMA_VERSION = len(_MIGRATIONS)
-
-
-@dataclasses.dataclass(slots=True)
-class _Pending:
-    """A record waiting for its batch, and the caller waiting for it.
-
-    ``waiter`` is the caller's side, on its event loop, settled once per batch
-    from ``outcome``, which the worker sets: the stored record or the caller's
-    error. ``taken`` and ``given_up`` are guarded by the log's lock: a caller
-    that gives up before a batch takes its record drops the record.
-    """
-
-    record: ConsentRecord
-    loop: asyncio.AbstractEventLoop
-    waiter: asyncio.Future[ConsentRecord]
-    taken: bool = False
-    given_up: bool = False
-    outcome: ConsentRecord | StorageError | None = None
-
-
-class SQLiteConsentLog(ConsentLog):
+class SQLiteConsentLog(ChainedLog):
     """A consent log in one SQLite file (or ``:memory:``).
 
     The file is opened on first use, in WAL mode with ``synchronous=FULL`` so
     that a committed record survives a power cut, and its schema is created or
     migrated then. After any failure a file's connection is dropped and the
     next call opens it again, so the log recovers by itself once the fault
-    (missing directory, full disk, ...) is gone. Several processes may share
-    one file: the write lock orders their records into one chain.
+    (missing directory, full disk, read-only file, ...) is gone. Several
+    processes may share one file: the write lock orders their records into one chain.
     """
 
+    migrations = (_V1, _to_v2, _V3, _V4, _V5)
+    line_sql = {"csv": _CSV_LINE, "jsonl": _JSON_LINE}
+
     def __init__(
-        self, path: str | os.PathLike[str], *, timeout: float = 5.0, max_batch: int = _MAX_BATCH
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = 5.0,
+        max_batch: int = MAX_BATCH,
+        chain_key: str | bytes | None = None,
     ) -> None:
         """``max_batch`` caps the records one commit takes; 1 commits each record on its own."""
-        if not (math.isfinite(timeout) and timeout > 0):
-            raise ConfigurationError("store_timeout", "must be a positive number of seconds")
-        if max_batch < 1:
-            raise ConfigurationError("max_batch", "must be at least 1")
-        self._max_batch = max_batch
+        super().__init__(timeout=timeout, max_batch=max_batch, chain_key=chain_key)
         path = os.fspath(path)
         # Resolved now, so a later chdir cannot move the log.
         self._path = path if path == _MEMORY else os.path.abspath(path)
-        self._timeout = timeout
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="consentgate-log")
-        # Times out the callers waiting on one event loop (usually the only one; a
-        # replaced one still times out those it watches).
-        self._expiry: Expiry | None = None
-        self._lock = threading.Lock()
-        # Guarded by _lock.
-        self._closed = False
-        self._queue: list[_Pending] = []
-        self._draining = False
         # Touched only on the worker thread.
         self._conn: sqlite3.Connection | None = None
         self._file_id: tuple[int, int] | None = None
-        #: Group-commit transactions committed so far (tests count them).
-        self._commits = 0
 
     @property
     def path(self) -> str:
         """The absolute path of the database file, or ``":memory:"``."""
         return self._path
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._path!r})"
-
-    async def record(self, record: ConsentRecord) -> ConsentRecord:
-        """Store ``record`` in the next group commit; returns it with its place in the chain."""
-        loop = asyncio.get_running_loop()
-        pending = _Pending(record, loop, loop.create_future())
-        with self._lock:
-            if self._closed:
-                raise self._closed_error("write")
-            self._queue.append(pending)
-            if not self._draining:
-                self._draining = True
-                self._executor.submit(self._drain)
-        expiry = self._expiry
-        if expiry is None or expiry.loop is not loop:
-            expiry = self._expiry = Expiry(loop, self._timeout)
-        expiry.watch(pending.waiter)
-        try:
-            return await pending.waiter
-        except BaseException as exc:
-            # Failed, or gave up (timeout, cancellation): a record no batch has
-            # taken yet stays out of every batch.
-            with self._lock:
-                pending.given_up = not pending.taken
-            if isinstance(exc, TimeoutError):
-                raise StorageError(
-                    f"consent log write timed out after {self._timeout:g}s ({self._path})"
-                ) from exc
-            raise
-
-    async def history(self, consent_id: str) -> list[ConsentRecord]:
-        return await self._run(functools.partial(_select, consent_id=consent_id), "read")
-
-    async def migrate(self) -> int:
-        """Bring the schema to the newest version (opening the log does too); returns it.
-
-        Not bound by the timeout: upgrading a big log rehashes every record.
-        """
-        return await self._run(_migrate, "migrate", bounded=False)
+    @property
+    def name(self) -> str:
+        return self._path
 
     async def has_log(self) -> bool:
         """Whether the file holds a consent log already; creates nothing."""
         if self._path == _MEMORY:
-            return False
+            return True  # new each time: nothing to mistype
         return await asyncio.to_thread(_has_log, self._path)
 
-    async def iter_records(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-        batch_size: int = 1000,
-    ) -> AsyncIterator[ConsentRecord]:
-        _check_batch_size(batch_size)
-        condition, params = _filter(since, until, consent_id)
-        after = BEFORE_ALL
-        while True:
-            page = functools.partial(
-                _select_page, where=condition, params=params, after=after, limit=batch_size
-            )
-            records, after = await self._run(page, "read")
-            for record in records:
-                yield record
-            if len(records) < batch_size:
-                return
+    def _time_param(self, time: datetime) -> str:
+        return format_time(time)
 
-    async def count_records(
-        self,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-    ) -> int:
-        """How many records ``iter_records`` would give (for a progress bar)."""
-        condition, params = _filter(since, until, consent_id)
-        return await self._run(
-            functools.partial(_count, where=condition, params=params), "read", bounded=False
+    def _time_value(self, value: Any) -> datetime:
+        return datetime.fromisoformat(value)
+
+    async def _run(
+        self, steps: Steps[_T], verb: str, *, transaction: Transaction, bounded: bool = True
+    ) -> _T:
+        """Run ``steps`` on the worker, within the timeout, as a StorageError on failure."""
+        if self._closed:
+            raise self._closed_error(verb)
+        future = asyncio.get_running_loop().run_in_executor(
+            self._executor, self._call, steps, verb, transaction
         )
-
-    async def export_lines(
-        self,
-        format: ExportFormat,
-        *,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        consent_id: str | None = None,
-        batch_size: int = 10_000,
-    ) -> AsyncIterator[tuple[int, str]]:
-        """The records ``iter_records`` gives as ``(count, lines)`` pages of CSV or JSON Lines.
-
-        SQLite formats the lines (see ``_export``) itself, which is several
-        times faster than building records. The next page is read while the
-        caller writes this one (the worker thread leaves the GIL while SQLite works).
-        """
-        _check_batch_size(batch_size)
-        condition, params = _filter(since, until, consent_id)
-
-        def read(after: int) -> asyncio.Future[list[tuple[int, str]]]:
-            page = functools.partial(
-                _lines_page,
-                line=_CSV_LINE if format == "csv" else _JSON_LINE,
-                where=condition,
-                params=params,
-                after=after,
-                limit=batch_size,
-            )
-            return asyncio.ensure_future(self._run(page, "read"))
-
-        pending = read(BEFORE_ALL)
         try:
-            while True:
-                rows = await pending
-                if len(rows) == batch_size:
-                    pending = read(rows[-1][0])
-                if rows:
-                    yield len(rows), "".join([line for _, line in rows])
-                if len(rows) < batch_size:
-                    return
-        finally:
-            pending.cancel()
+            return await asyncio.wait_for(future, self._timeout if bounded else None)
+        except TimeoutError as exc:
+            raise StorageError(
+                f"consent log {verb} timed out after {self._timeout:g}s ({self._path})"
+            ) from exc
 
-    async def iter_chain(self, *, batch_size: int = 1000) -> AsyncIterator[ChainLink]:
-        """The newest checkpoint (if pruned), then every row in sequence order."""
-        _check_batch_size(batch_size)
-
-        async def read(after: int) -> ChainPage:
-            page = functools.partial(_chain_page, after=after, limit=batch_size)
-            return await self._run(page, "read")
-
-        async for link in walk_chain(read, batch_size):
-            yield link
-
-    async def prune(self, before: datetime) -> int:
-        """Delete the records older than ``before`` and leave a checkpoint where they were.
-
-        Only a prefix of the chain can go, so deletion stops at the first
-        record that is not older (times come from the callers and may be a
-        little out of sequence order); it is caught by a later prune. Runs in
-        transactions of at most ``_PRUNE_CHUNK`` rows, so writers are not held up.
-        """
-        cutoff, started = format_time(before), format_time(datetime.now(UTC))
-        boundary = await self._run(functools.partial(_prune_boundary, cutoff=cutoff), "prune")
-        deleted, checkpoint_id = 0, None
-        while True:
-            chunk = functools.partial(
-                _prune_chunk,
-                boundary=boundary,
-                checkpoint_id=checkpoint_id,
-                started=started,
-                cutoff=cutoff,
-            )
-            count, checkpoint_id = await self._run(chunk, "prune")
-            deleted += count
-            if count < _PRUNE_CHUNK:
-                return deleted
-
-    async def erase(self, consent_id: str) -> int:
-        """Turn the visitor's records into tombstones and append an ``"erase"`` record.
-
-        Tombstones keep only the chain (sequence, hashes, digests). The erase
-        record keeps the consent id and the time, as proof the request was
-        honoured; it carries no choice, texts, user agent or address. Erasing
-        an id with nothing left to erase changes nothing and returns 0.
-        """
-        request = erase_request(consent_id)
-        digest = _check(request)
-        return await self._run(functools.partial(_erase, request=request, digest=digest), "erase")
-
-    async def aclose(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+    async def _close(self) -> None:
         # Queued after every pending call, so those finish first; shielded so
         # that a cancelled aclose still closes the connection.
         done = asyncio.wrap_future(self._executor.submit(self._shutdown))
@@ -542,90 +383,63 @@ class SQLiteConsentLog(ConsentLog):
         finally:
             self._executor.shutdown(wait=False)
 
-    async def _run(
-        self, job: Callable[[sqlite3.Connection], _T], verb: str, *, bounded: bool = True
-    ) -> _T:
-        """Run ``job`` on the worker, within the timeout, as a StorageError on failure."""
-        if self._closed:
-            raise self._closed_error(verb)
-        future = asyncio.get_running_loop().run_in_executor(self._executor, self._call, job, verb)
-        try:
-            return await asyncio.wait_for(future, self._timeout if bounded else None)
-        except TimeoutError as exc:
-            raise StorageError(
-                f"consent log {verb} timed out after {self._timeout:g}s ({self._path})"
-            ) from exc
+    # -- the worker thread ------------------------------------------------------------------
 
-    def _closed_error(self, verb: str) -> StorageError:
-        return StorageError(f"consent log {verb} failed: the log {self._path} is closed")
-
-    def _call(self, job: Callable[[sqlite3.Connection], _T], verb: str) -> _T:
+    def _call(self, steps: Steps[_T], verb: str, transaction: Transaction) -> _T:
         try:
-            return job(self._connection())
-        except (sqlite3.Error, OSError) as exc:
+            return self._drive(self._connection(), steps, transaction)
+        except (sqlite3.Error, OSError, BrokenLog) as exc:
             self._drop()
             raise StorageError(f"consent log {verb} failed ({self._path}): {exc}") from exc
 
-    # -- group commit (worker thread) ---------------------------------------------------
+    def _drive(self, conn: sqlite3.Connection, steps: Steps[_T], transaction: Transaction) -> _T:
+        with _transaction(conn, _BEGIN[transaction]):
+            return drive(steps, functools.partial(_step, conn))
+
+    def _start_writer(self) -> None:
+        self._executor.submit(self._drain)
 
     def _drain(self) -> None:
         """Write one batch, then give the worker back to reads queued meanwhile."""
-        batch = self._take()
+        batch = self._next_batch()
+        if not batch:
+            return
         try:
             self._write(batch)
         finally:
-            _answer(batch)
-            with self._lock:
-                if self._queue:
-                    self._executor.submit(self._drain)
-                else:
-                    self._draining = False
+            answer(batch)
+            self._executor.submit(self._drain)
 
-    def _take(self) -> list[_Pending]:
-        with self._lock:
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
-        return batch
-
-    def _write(self, batch: list[_Pending]) -> None:
+    def _write(self, batch: list[Any]) -> None:
         """One transaction for the whole batch; each caller is answered after COMMIT."""
-        ready: list[tuple[_Pending, str]] = []
-        for pending in batch:
-            try:
-                ready.append((pending, _check(pending.record)))
-            except (TypeError, ValueError) as exc:
-                # Refused before the transaction, so it fails no one else.
-                message = f"consent log write failed ({self._path}): invalid record: {exc}"
-                _fail(pending, StorageError(message), exc)
+        ready = self._prepare(batch)
         if not ready:
             return
-        try:
-            conn = self._connection()
-            with _transaction(conn):
-                # Taken only now that the batch holds the write lock: a caller
-                # that gave up while the lock was busy is left out.
-                live = self._take_live(ready)
-                stored = _append(conn, [(p.record, d) for p, d in live])
-        except Exception as exc:
-            self._drop()
-            for pending, _ in ready:
-                message = f"consent log write failed ({self._path}): {exc}"
-                _fail(pending, StorageError(message), exc)
+        for retry in (True, False):
+            try:
+                written = self._drive(self._connection(), self._append_batch(ready), "write")
+            except Exception as exc:
+                self._drop()
+                # A connection opened while the file was read-only stays read-only:
+                # once on a fresh one, so the first write after a fix succeeds.
+                if retry and _read_only(exc):
+                    continue
+                self._batch_failed(ready, exc)
+                return
+            self._batch_written(written)
             return
-        if live:
-            self._commits += 1
-        for (pending, _), record in zip(live, stored, strict=True):
-            pending.outcome = record
 
-    def _take_live(self, ready: list[tuple[_Pending, str]]) -> list[tuple[_Pending, str]]:
-        """The batch's records whose callers still wait; from now on they count as taken."""
-        with self._lock:
-            live = [(p, d) for p, d in ready if not p.given_up]
-            for pending, _ in live:
-                pending.taken = True
-        return live
-
-    # -- the connection (worker thread) ---------------------------------------------------
+    def _shutdown(self) -> None:
+        # Records still queued are written first: their callers are waiting.
+        while batch := self._next_batch():
+            try:
+                self._write(batch)
+            finally:
+                answer(batch)
+        try:
+            self._disconnect()
+        except sqlite3.Error as exc:
+            raise StorageError(f"could not close the consent log ({self._path}): {exc}") from exc
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None and not self._same_file():
@@ -644,26 +458,28 @@ class SQLiteConsentLog(ConsentLog):
         if self._file_id is None:
             return True
         try:
-            stat = os.stat(self._path)
+            info = os.stat(self._path)
         except FileNotFoundError:
             return False
-        return (stat.st_dev, stat.st_ino) == self._file_id
+        return (info.st_dev, info.st_ino) == self._file_id
 
     def _connect(self) -> sqlite3.Connection:
         # Autocommit mode: transactions are spelled out where they happen.
         return sqlite3.connect(self._path, timeout=self._timeout, isolation_level=None)
 
     def _open(self) -> sqlite3.Connection:
+        if self._path != _MEMORY:
+            _restore_write_access(self._path)
         conn = self._connect()
         try:
             mode = self._switch_to_wal(conn)
             if self._path != _MEMORY and mode != "wal":
                 raise sqlite3.OperationalError(f"could not switch to WAL mode (still {mode!r})")
             conn.execute("PRAGMA synchronous=FULL")
-            _migrate(conn)
+            self._drive(conn, self._migrate(), "write")
             if self._path != _MEMORY:
-                stat = os.stat(self._path)
-                self._file_id = (stat.st_dev, stat.st_ino)
+                info = os.stat(self._path)
+                self._file_id = (info.st_dev, info.st_ino)
         except BaseException:
             conn.close()
             raise
@@ -696,17 +512,58 @@ class SQLiteConsentLog(ConsentLog):
         if conn is not None:
             conn.close()
 
-    def _shutdown(self) -> None:
-        # Records still queued are written first: their callers are waiting.
-        while batch := self._take():
-            try:
-                self._write(batch)
-            finally:
-                _answer(batch)
-        try:
-            self._disconnect()
-        except sqlite3.Error as exc:
-            raise StorageError(f"could not close the consent log ({self._path}): {exc}") from exc
+
+def _read_only(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+    return isinstance(exc, sqlite3.Error) and code == sqlite3.SQLITE_READONLY
+
+
+def _restore_write_access(path: str) -> None:
+    """Make the -wal and -shm files writable again if the database file is.
+
+    SQLite creates them with the database file's permissions: opened while the
+    file was read-only, they stay read-only after its permissions are restored,
+    and every connection then fails to write. Only our own files are changed,
+    to the database file's mode, as SQLite would create them now.
+    """
+    try:
+        database = os.stat(path)
+    except OSError:
+        return
+    if not os.access(path, os.W_OK):
+        return
+    for suffix in ("-wal", "-shm"):
+        side = path + suffix
+        with contextlib.suppress(OSError):
+            if not os.access(side, os.W_OK) and os.stat(side).st_uid == os.geteuid():
+                os.chmod(side, stat.S_IMODE(database.st_mode))
+
+
+def _step(conn: sqlite3.Connection, step: Step) -> Any:
+    if isinstance(step, Fetch):
+        return conn.execute(step.sql, step.params).fetchall()
+    if isinstance(step, Execute):
+        return conn.execute(step.sql, step.params).rowcount
+    conn.executemany(step.sql, step.rows)
+    return None
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection, begin: str | None) -> Iterator[None]:
+    """A transaction: committed (with synchronous=FULL, on disk) on exit, else rolled back."""
+    if begin is None:
+        yield
+        return
+    conn.execute(begin)
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            # The original error is the one worth reporting.
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        raise
 
 
 def _has_log(path: str) -> bool:
@@ -725,295 +582,4 @@ def _has_log(path: str) -> bool:
         conn.close()
 
 
-def _answer(batch: list[_Pending]) -> None:
-    """Hand a written batch's outcomes to their callers: one wake-up per event loop.
-
-    Waking a loop costs a system call, so a batch's callers are settled together
-    rather than each by its own thread-safe callback.
-    """
-    by_loop: dict[asyncio.AbstractEventLoop, list[_Pending]] = {}
-    for pending in batch:
-        by_loop.setdefault(pending.loop, []).append(pending)
-    for loop, waiting in by_loop.items():
-        with contextlib.suppress(RuntimeError):  # that loop is closed: no one waits
-            loop.call_soon_threadsafe(_settle, waiting)
-
-
-def _settle(waiting: list[_Pending]) -> None:
-    """On the callers' loop: each waiter gets what the worker made of its record."""
-    for pending in waiting:
-        waiter, outcome = pending.waiter, pending.outcome
-        if waiter.done() or outcome is None:
-            continue  # the caller gave up
-        if isinstance(outcome, StorageError):
-            waiter.set_exception(outcome)
-        else:
-            waiter.set_result(outcome)
-
-
-def _fail(pending: _Pending, error: StorageError, cause: BaseException) -> None:
-    """Fail one caller; each gets its own exception object."""
-    error.__cause__ = cause
-    pending.outcome = error
-
-
-def _check_batch_size(batch_size: int) -> None:
-    if batch_size < 1:
-        raise ValueError("batch_size must be at least 1")
-
-
-@contextlib.contextmanager
-def _transaction(conn: sqlite3.Connection, mode: str = "IMMEDIATE") -> Iterator[None]:
-    """A transaction: committed (with synchronous=FULL, on disk) on exit, else rolled back.
-
-    ``IMMEDIATE`` takes the write lock at once; ``DEFERRED`` is a read snapshot.
-    """
-    conn.execute(f"BEGIN {mode}")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            # The original error is the one worth reporting.
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute("ROLLBACK")
-        raise
-
-
-def _migrate(conn: sqlite3.Connection) -> int:
-    """Bring the schema up to the newest version, all in one transaction; returns it."""
-    with _transaction(conn):
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-        current: int = row[0] or 0
-        if current > SCHEMA_VERSION:
-            raise sqlite3.DatabaseError(
-                f"the database has schema version {current}, newer than the "
-                f"{SCHEMA_VERSION} this consentgate understands; upgrade consentgate"
-            )
-        for migration in _MIGRATIONS[current:]:
-            migration(conn)
-        if current < SCHEMA_VERSION:
-            conn.execute("DELETE FROM schema_version")
-            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-    return SCHEMA_VERSION
-
-
-def _check(record: ConsentRecord) -> str:
-    """The record's content digest, once it is clear the schema will take the record.
-
-    Runs before the batch's transaction, so a bad record fails only its own caller.
-    """
-    if record.action not in _ACTIONS:
-        raise ValueError(f"unknown action {record.action!r}")
-    if record.source not in _SOURCES:
-        raise ValueError(f"unknown source {record.source!r}")
-    return content_digest(record)
-
-
-def _head(conn: sqlite3.Connection) -> tuple[int, str]:
-    """The end of the chain: the newest row, else the newest checkpoint, else genesis."""
-    row = (
-        conn.execute(
-            "SELECT sequence, hash FROM consent_records ORDER BY sequence DESC LIMIT 1"
-        ).fetchone()
-        or conn.execute(
-            "SELECT sequence, hash FROM checkpoints ORDER BY sequence DESC LIMIT 1"
-        ).fetchone()
-    )
-    return (row[0], row[1]) if row else (0, GENESIS_HASH)
-
-
-def _append(
-    conn: sqlite3.Connection, items: Sequence[tuple[ConsentRecord, str]]
-) -> list[ConsentRecord]:
-    """Chain ``(record, content digest)`` pairs onto the head; inside a write transaction.
-
-    The head is read in the same transaction that extends it, so the write lock
-    alone keeps the chain in order, across threads and processes.
-    """
-    if not items:
-        return []
-    sequence, prev_hash = _head(conn)
-    stored = []
-    for record, digest in items:
-        sequence += 1
-        link = link_hash(
-            sequence=sequence,
-            prev_hash=prev_hash,
-            consent_id_digest=consent_id_digest(record.consent_id),
-            content_digest=digest,
-            version=encoding_version(record),
-        )
-        stored.append(placed(record, sequence=sequence, prev_hash=prev_hash, hash=link))
-        prev_hash = link
-    conn.executemany(_INSERT, [_row(record) for record in stored])
-    return stored
-
-
-def _select(conn: sqlite3.Connection, consent_id: str) -> list[ConsentRecord]:
-    rows = conn.execute(
-        f"SELECT {_RECORD_COLUMNS} FROM consent_records WHERE consent_id = ? ORDER BY sequence",
-        (consent_id,),
-    ).fetchall()
-    return _to_records(rows)
-
-
-def _select_page(
-    conn: sqlite3.Connection, where: str, params: list[str], after: int, limit: int
-) -> tuple[list[ConsentRecord], int]:
-    """One page of records after sequence ``after`` (keyset pagination); and the last sequence."""
-    rows = conn.execute(
-        f"SELECT {_RECORD_COLUMNS} FROM consent_records WHERE {where} AND sequence > ? "
-        "ORDER BY sequence LIMIT ?",
-        (*params, after, limit),
-    ).fetchall()
-    return _to_records(rows), rows[-1][0] if rows else after
-
-
-def _filter(
-    since: datetime | None, until: datetime | None, consent_id: str | None
-) -> tuple[str, list[Any]]:
-    return records_filter(
-        since, until, consent_id, not_erased="erased = 0", placeholder="?", time_param=format_time
-    )
-
-
-def _count(conn: sqlite3.Connection, where: str, params: list[str]) -> int:
-    count: int = conn.execute(
-        f"SELECT count(*) FROM consent_records WHERE {where}", params
-    ).fetchone()[0]
-    return count
-
-
-def _lines_page(
-    conn: sqlite3.Connection, line: str, where: str, params: list[str], after: int, limit: int
-) -> list[tuple[int, str]]:
-    """One page of ``(sequence, export line)`` after sequence ``after``."""
-    rows: list[tuple[int, str]] = conn.execute(
-        f"SELECT sequence, {line} FROM consent_records WHERE {where} AND sequence > ? "
-        "ORDER BY sequence LIMIT ?",
-        (*params, after, limit),
-    ).fetchall()
-    return rows
-
-
-def _chain_page(
-    conn: sqlite3.Connection, after: int, limit: int
-) -> tuple[Checkpoint | None, list[ChainLink], int]:
-    """The newest checkpoint and one page of rows, from one snapshot; and the last sequence."""
-    with _transaction(conn, "DEFERRED"):
-        row = conn.execute(
-            "SELECT sequence, hash, deleted, time, pruned_before FROM checkpoints "
-            "ORDER BY sequence DESC LIMIT 1"
-        ).fetchone()
-        rows = conn.execute(
-            f"SELECT {_RECORD_COLUMNS}, erased, consent_id_digest, content_digest "
-            "FROM consent_records WHERE sequence > ? ORDER BY sequence LIMIT ?",
-            (after, limit),
-        ).fetchall()
-    try:
-        checkpoint = None if row is None else _to_checkpoint(row)
-    except (TypeError, ValueError) as exc:
-        raise sqlite3.DatabaseError(f"malformed checkpoint: {exc}") from exc
-    return checkpoint, [_to_link(link) for link in rows], rows[-1][0] if rows else after
-
-
-def _prune_boundary(conn: sqlite3.Connection, cutoff: str) -> int:
-    """The sequence before which everything is older than ``cutoff`` or erased."""
-    with _transaction(conn, "DEFERRED"):
-        row = conn.execute(
-            "SELECT sequence FROM consent_records WHERE erased = 0 AND time >= ? "
-            "ORDER BY sequence LIMIT 1",
-            (cutoff,),
-        ).fetchone()
-        return int(row[0]) if row else _head(conn)[0] + 1
-
-
-def _prune_chunk(
-    conn: sqlite3.Connection, boundary: int, checkpoint_id: int | None, started: str, cutoff: str
-) -> tuple[int, int | None]:
-    """Delete the next rows below ``boundary`` and move this prune's checkpoint past them."""
-    with _transaction(conn):
-        last = (
-            conn.execute(
-                "SELECT sequence, hash FROM consent_records WHERE sequence < ? "
-                "ORDER BY sequence LIMIT 1 OFFSET ?",
-                (boundary, _PRUNE_CHUNK - 1),
-            ).fetchone()
-            or conn.execute(
-                "SELECT sequence, hash FROM consent_records WHERE sequence < ? "
-                "ORDER BY sequence DESC LIMIT 1",
-                (boundary,),
-            ).fetchone()
-        )
-        if last is None:
-            return 0, checkpoint_id
-        sequence, hash_ = last
-        deleted: int = conn.execute(
-            "DELETE FROM consent_records WHERE sequence <= ?", (sequence,)
-        ).rowcount
-        if checkpoint_id is None:
-            checkpoint_id = conn.execute(
-                "INSERT INTO checkpoints (sequence, hash, deleted, time, pruned_before) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (sequence, hash_, deleted, started, cutoff),
-            ).lastrowid
-        else:
-            conn.execute(
-                "UPDATE checkpoints SET sequence = ?, hash = ?, deleted = deleted + ? WHERE id = ?",
-                (sequence, hash_, deleted, checkpoint_id),
-            )
-    return deleted, checkpoint_id
-
-
-def _erase(conn: sqlite3.Connection, request: ConsentRecord, digest: str) -> int:
-    """Tombstone the visitor's records and chain the erase record, in one transaction."""
-    with _transaction(conn):
-        rows = conn.execute(
-            f"SELECT {_RECORD_COLUMNS} FROM consent_records "
-            "WHERE consent_id = ? AND action != 'erase' ORDER BY sequence",
-            (request.consent_id,),
-        ).fetchall()
-        if not rows:
-            return 0
-        id_digest = consent_id_digest(request.consent_id)
-        # Digests of the content as stored: a record edited before its erasure
-        # still fails verification as a tombstone.
-        conn.executemany(
-            _ERASE,
-            [(id_digest, content_digest(record), record.sequence) for record in _to_records(rows)],
-        )
-        _append(conn, [(request, digest)])
-    return len(rows)
-
-
-def _to_records(rows: list[Any]) -> list[ConsentRecord]:
-    try:
-        return [_to_record(row) for row in rows]
-    except (TypeError, ValueError) as exc:
-        raise sqlite3.DatabaseError(f"malformed consent record: {exc}") from exc
-
-
-def _to_link(row: Sequence[Any]) -> ChainLink:
-    return link_from_row(row, _to_record)
-
-
-def _to_record(row: Sequence[Any]) -> ConsentRecord:
-    return record_from_row(row, datetime.fromisoformat(row[2]))
-
-
-def _to_checkpoint(row: Sequence[Any]) -> Checkpoint:
-    sequence, hash_, deleted, time, before = row
-    return Checkpoint(
-        sequence=sequence,
-        hash=hash_,
-        deleted=deleted,
-        time=datetime.fromisoformat(time),
-        before=datetime.fromisoformat(before),
-    )
-
-
-def _row(record: ConsentRecord) -> tuple[Any, ...]:
-    """A stored record as the values of ``_RECORD_COLUMNS``."""
-    return record_row(record, format_time(record.time))
+SCHEMA_VERSION = len(SQLiteConsentLog.migrations)

@@ -23,12 +23,14 @@ from ._declared import (
     Vimeo,
     YouTube,
 )
+from ._disclosure import Disclosure
 from ._google import GoogleAnalytics, SiteKit
 from ._wordpress import JetpackStats
 
 __all__ = [
     "Buffer",
     "DeclaredCookie",
+    "Disclosure",
     "GoogleAnalytics",
     "GoogleMaps",
     "GoogleTagManager",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -13,7 +12,9 @@ from consentgate._exceptions import ConfigurationError
 from consentgate._registry import Tracker
 from consentgate._text import LocalizedText
 
-__all__ = ["BuiltinProvider", "DeclaredCookie", "Provider", "bilingual"]
+from ._disclosure import Disclosure
+
+__all__ = ["BuiltinProvider", "DeclaredCookie", "Provider"]
 
 _PROVIDER_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -26,9 +27,14 @@ _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _ANY = "(?s:.*)"
 
 
-def bilingual(*, en: str, da: str) -> Mapping[str, str]:
-    """A read-only English/Danish text, safe to share between provider instances."""
-    return MappingProxyType({"en": en, "da": da})
+# An expiry that tells the visitor nothing. Planet49 (C-673/17) requires the duration:
+# where a vendor publishes none, say the longest observed or the technical maximum.
+_NO_DURATION = re.compile(
+    r"\W*(unknown|not (published|known|stated|specified)|unspecified|n/?a|none|-+|\?+|tbd"
+    # ... and "unknown" in the other nine built-in languages.
+    r"|ukendt|unbekannt|okänd|ukjent|tuntematon|onbekend|inconnue?|desconocid[ao]|sconosciut[ao])\W*",
+    re.IGNORECASE,
+)
 
 
 def _is_blank(text: LocalizedText) -> bool:
@@ -98,6 +104,14 @@ class DeclaredCookie:
             )
         _check_text(self.purpose, f"{field_name}.purpose", "say why the cookie is set")
         _check_text(self.expiry, f"{field_name}.expiry", "say how long the cookie lives")
+        texts = [self.expiry] if isinstance(self.expiry, str) else list(self.expiry.values())
+        if any(isinstance(text, str) and _NO_DURATION.fullmatch(text) for text in texts):
+            raise ConfigurationError(
+                f"{field_name}.expiry",
+                f"{self.expiry!r} does not say how long the cookie lives; where the vendor "
+                "publishes no lifetime, give the longest observed one or the technical maximum "
+                "(browsers keep a cookie at most 400 days)",
+            )
         if not isinstance(self.processing_location, str | Mapping):
             raise ConfigurationError(
                 f"{field_name}.processing_location",
@@ -125,6 +139,8 @@ class Provider:
     description: LocalizedText = field(default="", hash=False)
     cookies: tuple[DeclaredCookie, ...] = ()
     privacy_policy_url: str = ""
+    #: Who receives the data, where and for how long; shown on the second layer.
+    disclosure: Disclosure | None = field(default=None, hash=False)
     head: str = ""
     body: str = ""
     head_template: str | None = None
@@ -176,6 +192,12 @@ class Provider:
                 f"{field}.preludes", f"expected a tuple of template names, got {self.preludes!r}"
             )
         self._validate_privacy_policy_url(field)
+        if self.disclosure is not None:
+            if not isinstance(self.disclosure, Disclosure):
+                raise ConfigurationError(
+                    f"{field}.disclosure", f"expected a Disclosure, got {self.disclosure!r}"
+                )
+            self.disclosure.validate(f"{field}.disclosure")
         if not isinstance(self.cookies, tuple) or not all(
             isinstance(cookie, DeclaredCookie) for cookie in self.cookies
         ):
@@ -242,6 +264,7 @@ class BuiltinProvider(Provider):
     description: LocalizedText = field(init=False, default="", hash=False)
     cookies: tuple[DeclaredCookie, ...] = field(init=False, default=())
     privacy_policy_url: str = field(init=False, default="")
+    disclosure: Disclosure | None = field(init=False, default=None, hash=False)
     head: str = field(init=False, default="")
     body: str = field(init=False, default="")
     head_template: str | None = field(init=False, default=None)

@@ -5,23 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from consentgate._exceptions import ConfigurationError
+from consentgate._locales import provider_text
 from consentgate._text import LocalizedText
 
-from ._base import BuiltinProvider, bilingual
+from ._base import BuiltinProvider
+from ._disclosure import Disclosure
 
 __all__ = ["Buffer"]
 
-_DESCRIPTION = bilingual(
-    en="We use Buffer to publish our posts on social networks. Buffer measures how the posts "
-    "do away from this site: through the social networks' own statistics and by counting "
-    "clicks on its buff.ly short links. Buffer sets no cookies on this site to do that. "
-    "If a Buffer share button is shown, it loads a script from Buffer's servers, so Buffer "
-    "receives your IP address and learns which page you are on.",
-    da="Vi bruger Buffer til at udgive vores indlæg på sociale netværk. Buffer måler, hvordan "
-    "indlæggene klarer sig uden for denne side: via de sociale netværks egen statistik og ved "
-    "at tælle klik på sine korte buff.ly-links. Buffer sætter ingen cookies på denne side for "
-    "at gøre det. Hvis der vises en delingsknap fra Buffer, henter den et script fra Buffers "
-    "servere, så Buffer modtager din IP-adresse og kan se, hvilken side du er på.",
+#: Buffer's share button loads from Buffer's servers, which use what they receive for
+#: Buffer's own purposes: an independent controller, processing in the USA.
+_BUFFER_DISCLOSURE = Disclosure(
+    legal_entity="Buffer Inc.",
+    address="2261 Market Street #4671, San Francisco, CA 94114, USA",
+    role="independent-controller",
+    countries=("US",),
+    transfer_basis=("scc",),
+    retention=provider_text("retention.buffer"),
 )
 
 
@@ -39,8 +39,11 @@ class Buffer(BuiltinProvider):
     name: str = field(init=False, default="buffer")
     title: str = field(init=False, default="Buffer")
     category: str = field(init=False, default="marketing")
-    description: LocalizedText = field(init=False, default_factory=lambda: _DESCRIPTION, hash=False)
+    description: LocalizedText = field(
+        init=False, default_factory=lambda: provider_text("descriptions.buffer"), hash=False
+    )
     privacy_policy_url: str = field(init=False, default="https://buffer.com/privacy")
+    disclosure: Disclosure | None = field(init=False, default=_BUFFER_DISCLOSURE, hash=False)
 
     def __post_init__(self) -> None:
         if self.share_button:

@@ -20,6 +20,8 @@ from consentgate._registry import Tracker
 from consentgate._text import LocalizedText
 
 from ._base import BuiltinProvider, DeclaredCookie
+from ._disclosure import Disclosure, Role, TransferBasis
+from ._google import GOOGLE_IRELAND, GOOGLE_IRELAND_ADDRESS
 
 __all__ = [
     "GoogleMaps",
@@ -56,6 +58,90 @@ def _description(name: str) -> LocalizedText:
     return provider_text(f"descriptions.{name}")
 
 
+def _disclosure(
+    entity: str,
+    address: str,
+    role: Role,
+    countries: tuple[str, ...],
+    basis: tuple[TransferBasis, ...],
+    retention: str,
+) -> Disclosure:
+    return Disclosure(
+        legal_entity=entity,
+        address=address,
+        role=role,
+        countries=countries,
+        transfer_basis=basis,
+        retention=provider_text(f"retention.{retention}"),
+    )
+
+
+# From each vendor's privacy policy and data processing or controller terms for the EU/EEA.
+# A site's own contract may differ (Google Tag Manager under the Ads Data Processing
+# Terms, a Clarity project under Microsoft's): override by declaring a Provider of its own.
+_GOOGLE_AS_PROCESSOR = _disclosure(
+    GOOGLE_IRELAND,
+    GOOGLE_IRELAND_ADDRESS,
+    "processor",
+    ("IE", "US"),
+    ("dpf", "scc"),
+    "google-tag-manager",
+)
+#: Google uses what its embeds collect for its own purposes (its privacy policy).
+_GOOGLE_AS_CONTROLLER = _disclosure(
+    GOOGLE_IRELAND,
+    GOOGLE_IRELAND_ADDRESS,
+    "independent-controller",
+    ("IE", "US"),
+    ("dpf", "scc"),
+    "google",
+)
+#: Meta's Controller Addendum makes the site and Meta joint controllers (CJEU C-40/17).
+_META = _disclosure(
+    "Meta Platforms Ireland Limited",
+    "Merrion Road, Dublin 4, D04 X2K5, Ireland",
+    "joint-controller",
+    ("IE", "US"),
+    ("dpf", "scc"),
+    "meta",
+)
+#: LinkedIn's Joint Controller Addendum covers the Insight Tag.
+_LINKEDIN = _disclosure(
+    "LinkedIn Ireland Unlimited Company",
+    "Wilton Plaza, Wilton Place, Dublin 2, Ireland",
+    "joint-controller",
+    ("IE", "US"),
+    ("dpf", "scc"),
+    "linkedin",
+)
+#: Hotjar's Data Processing Agreement; its data is stored with AWS in Ireland.
+_HOTJAR = _disclosure(
+    "Hotjar Ltd.",
+    "Dragonara Business Centre, 5th Floor, Dragonara Road, Paceville, St Julian's STJ 3141, Malta",
+    "processor",
+    ("MT", "IE"),
+    (),
+    "hotjar",
+)
+#: Clarity's terms: Microsoft uses Clarity data also for its own products and advertising.
+_MICROSOFT = _disclosure(
+    "Microsoft Ireland Operations Limited",
+    "One Microsoft Place, South County Business Park, Leopardstown, Dublin 18, D18 P521, Ireland",
+    "independent-controller",
+    ("US",),
+    ("dpf", "scc"),
+    "microsoft-clarity",
+)
+_VIMEO = _disclosure(
+    "Vimeo.com, Inc.",
+    "330 West 34th Street, 5th Floor, New York, NY 10001, USA",
+    "independent-controller",
+    ("US",),
+    ("dpf", "scc"),
+    "vimeo",
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class GoogleTagManager(BuiltinProvider):
     """Google Tag Manager, whose container the site writes in its templates.
@@ -75,6 +161,7 @@ class GoogleTagManager(BuiltinProvider):
         default_factory=lambda: (),
     )
     privacy_policy_url: str = field(init=False, default=_GOOGLE_PRIVACY)
+    disclosure: Disclosure | None = field(init=False, default=_GOOGLE_AS_PROCESSOR, hash=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,6 +183,7 @@ class MetaPixel(BuiltinProvider):
         ),
     )
     privacy_policy_url: str = field(init=False, default="https://www.facebook.com/privacy/policy/")
+    disclosure: Disclosure | None = field(init=False, default=_META, hash=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +210,7 @@ class LinkedInInsight(BuiltinProvider):
     privacy_policy_url: str = field(
         init=False, default="https://www.linkedin.com/legal/privacy-policy"
     )
+    disclosure: Disclosure | None = field(init=False, default=_LINKEDIN, hash=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +233,7 @@ class Hotjar(BuiltinProvider):
     privacy_policy_url: str = field(
         init=False, default="https://www.hotjar.com/legal/policies/privacy/"
     )
+    disclosure: Disclosure | None = field(init=False, default=_HOTJAR, hash=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,6 +258,7 @@ class MicrosoftClarity(BuiltinProvider):
     privacy_policy_url: str = field(
         init=False, default="https://www.microsoft.com/privacy/privacystatement"
     )
+    disclosure: Disclosure | None = field(init=False, default=_MICROSOFT, hash=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,6 +283,7 @@ class YouTube(BuiltinProvider):
         ),
     )
     privacy_policy_url: str = field(init=False, default=_GOOGLE_PRIVACY)
+    disclosure: Disclosure | None = field(init=False, default=_GOOGLE_AS_CONTROLLER, hash=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,6 +301,7 @@ class Vimeo(BuiltinProvider):
         default_factory=lambda: (_cookie("vuid", "video", "2years", "vimeo", "third"),),
     )
     privacy_policy_url: str = field(init=False, default="https://vimeo.com/privacy")
+    disclosure: Disclosure | None = field(init=False, default=_VIMEO, hash=False)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,6 +319,7 @@ class GoogleMaps(BuiltinProvider):
         default_factory=lambda: (_cookie("NID", "google", "6months", "google", "third"),),
     )
     privacy_policy_url: str = field(init=False, default=_GOOGLE_PRIVACY)
+    disclosure: Disclosure | None = field(init=False, default=_GOOGLE_AS_CONTROLLER, hash=False)
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import KW_ONLY, dataclass, field
 
 from consentgate._exceptions import ConfigurationError
+from consentgate._locales import provider_text
 from consentgate._text import LocalizedText
 
-from ._base import BuiltinProvider, DeclaredCookie, bilingual
+from ._base import BuiltinProvider, DeclaredCookie
+from ._disclosure import Disclosure
 
-__all__ = ["CONSENT_MODE_PRELUDE", "GoogleAnalytics", "SiteKit"]
+__all__ = [
+    "CONSENT_MODE_PRELUDE",
+    "GOOGLE_IRELAND",
+    "GOOGLE_IRELAND_ADDRESS",
+    "GoogleAnalytics",
+    "SiteKit",
+]
 
 #: Shared head template with the Consent Mode v2 default and update; every Google tag needs it.
 CONSENT_MODE_PRELUDE = "snippets/google_consent_mode.html"
@@ -20,68 +28,38 @@ _MEASUREMENT_ID = re.compile(r"G-[A-Z0-9]{4,}")
 _TAG_ID = re.compile(r"(?:G|GT|AW)-[A-Z0-9]{4,}")
 
 _PRIVACY_POLICY = "https://policies.google.com/privacy"
-_TWO_YEARS = bilingual(en="2 years", da="2 år")
-_PROCESSED_BY_GOOGLE = bilingual(
-    en="USA (Google LLC, certified under the EU–US Data Privacy Framework)",
-    da="USA (Google LLC, certificeret under databeskyttelsesrammen mellem EU og USA)",
-)
-_SESSION_PURPOSE = bilingual(
-    en="Used to remember the current visit (session), so that Google Analytics can count "
-    "page views and visits.",
-    da="Bruges til at huske det igangværende besøg (sessionen), så Google Analytics kan tælle "
-    "sidevisninger og besøg.",
-)
-_GA_COOKIE = DeclaredCookie(
-    name="_ga",
-    purpose=bilingual(
-        en="Used to distinguish visitors, so that Google Analytics can count unique visitors.",
-        da="Bruges til at skelne mellem besøgende, så Google Analytics kan tælle unikke besøgende.",
-    ),
-    expiry=_TWO_YEARS,
-    processing_location=_PROCESSED_BY_GOOGLE,
-)
-_ANY_PROPERTY_COOKIE = DeclaredCookie(
-    name="_ga_*",
-    purpose=bilingual(
-        en="Used to remember the current visit (session): one cookie for each Google Analytics "
-        "property the Google tag sends data to.",
-        da="Bruges til at huske det igangværende besøg (sessionen): én cookie for hver "
-        "Google Analytics-ejendom, som Google-tagget sender data til.",
-    ),
-    expiry=_TWO_YEARS,
-    processing_location=_PROCESSED_BY_GOOGLE,
+
+#: Google Ireland is the contracting party for sites in the EU/EEA; under the Google
+#: Ads Data Processing Terms it processes Analytics data for the site (a processor),
+#: storing it in the USA and wherever else Google runs data centres.
+GOOGLE_IRELAND = "Google Ireland Limited"
+GOOGLE_IRELAND_ADDRESS = "Gordon House, Barrow Street, Dublin 4, D04 E5W5, Ireland"
+_ANALYTICS_DISCLOSURE = Disclosure(
+    legal_entity=GOOGLE_IRELAND,
+    address=GOOGLE_IRELAND_ADDRESS,
+    role="processor",
+    countries=("IE", "US"),
+    transfer_basis=("dpf", "scc"),
+    retention=provider_text("retention.google-analytics"),
 )
 
-_ABOUT_GOOGLE_ANALYTICS_EN = (
-    "It shows us how the site is used: which pages are viewed, how visitors find them and "
-    "roughly where they are. Your browser sends the data directly to Google, which may "
-    "process it in the USA."
-)
-_ABOUT_GOOGLE_ANALYTICS_DA = (
-    "Den viser os, hvordan siden bliver brugt: hvilke sider der bliver set, hvordan de "
-    "besøgende finder dem, og omtrent hvor de befinder sig. Din browser sender oplysningerne "
-    "direkte til Google, som kan behandle dem i USA."
-)
-_GOOGLE_ANALYTICS_DESCRIPTION = bilingual(
-    en=f"Google Analytics is Google's statistics service. {_ABOUT_GOOGLE_ANALYTICS_EN}",
-    da=f"Google Analytics er Googles statistiktjeneste. {_ABOUT_GOOGLE_ANALYTICS_DA}",
-)
-_SITE_KIT_DESCRIPTION = bilingual(
-    en="Google Analytics is Google's statistics service, added here with Site Kit by Google. "
-    f"{_ABOUT_GOOGLE_ANALYTICS_EN}",
-    da="Google Analytics er Googles statistiktjeneste, som her er sat op med Site Kit by "
-    f"Google. {_ABOUT_GOOGLE_ANALYTICS_DA}",
-)
+
+def _cookie(name: str, purpose: str) -> DeclaredCookie:
+    return DeclaredCookie(
+        name=name,
+        purpose=provider_text(f"purposes.{purpose}"),
+        expiry=provider_text("durations.2years"),
+        processing_location=provider_text("locations.google"),
+    )
+
+
+_GA_COOKIE = _cookie("_ga", "ga-visitor")
+_ANY_PROPERTY_COOKIE = _cookie("_ga_*", "ga-property")
 
 
 def _session_cookie(measurement_id: str) -> DeclaredCookie:
     """GA4 names its session cookie after the measurement id without ``G-``."""
-    return DeclaredCookie(
-        name=f"_ga_{measurement_id.removeprefix('G-')}",
-        purpose=_SESSION_PURPOSE,
-        expiry=_TWO_YEARS,
-        processing_location=_PROCESSED_BY_GOOGLE,
-    )
+    return _cookie(f"_ga_{measurement_id.removeprefix('G-')}", "ga-session")
 
 
 def _analytics_cookies(tag_ids: Iterable[object]) -> tuple[DeclaredCookie, ...]:
@@ -119,9 +97,12 @@ class GoogleAnalytics(BuiltinProvider):
     title: str = field(init=False, default="Google Analytics")
     category: str = field(init=False, default="statistics")
     description: LocalizedText = field(
-        init=False, default_factory=lambda: _GOOGLE_ANALYTICS_DESCRIPTION, hash=False
+        init=False,
+        default_factory=lambda: provider_text("descriptions.google-analytics"),
+        hash=False,
     )
     privacy_policy_url: str = field(init=False, default=_PRIVACY_POLICY)
+    disclosure: Disclosure | None = field(init=False, default=_ANALYTICS_DISCLOSURE, hash=False)
     head_template: str | None = field(init=False, default="snippets/google_analytics_head.html")
     preludes: tuple[str, ...] = field(init=False, default=(CONSENT_MODE_PRELUDE,))
 
@@ -164,9 +145,10 @@ class SiteKit(BuiltinProvider):
     title: str = field(init=False, default="Google Analytics (Site Kit)")
     category: str = field(init=False, default="statistics")
     description: LocalizedText = field(
-        init=False, default_factory=lambda: _SITE_KIT_DESCRIPTION, hash=False
+        init=False, default_factory=lambda: provider_text("descriptions.site-kit"), hash=False
     )
     privacy_policy_url: str = field(init=False, default=_PRIVACY_POLICY)
+    disclosure: Disclosure | None = field(init=False, default=_ANALYTICS_DISCLOSURE, hash=False)
     head_template: str | None = field(init=False, default="snippets/site_kit_head.html")
     preludes: tuple[str, ...] = field(init=False, default=(CONSENT_MODE_PRELUDE,))
 

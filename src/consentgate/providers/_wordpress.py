@@ -7,9 +7,11 @@ from collections.abc import Mapping
 from dataclasses import KW_ONLY, dataclass, field
 
 from consentgate._exceptions import ConfigurationError
+from consentgate._locales import provider_text
 from consentgate._text import LocalizedText
 
-from ._base import BuiltinProvider, DeclaredCookie, bilingual
+from ._base import BuiltinProvider, DeclaredCookie
+from ._disclosure import Disclosure
 
 __all__ = ["JetpackStats"]
 
@@ -18,49 +20,36 @@ _HOSTNAME = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
 )
 
-_PROCESSED_BY_AUTOMATTIC = bilingual(en="USA (Automattic Inc.)", da="USA (Automattic Inc.)")
-# Automattic publishes no lifetimes for its Tracks cookies, so say so rather than guess.
-_LIFETIME_UNPUBLISHED = bilingual(
-    en="Set by Automattic, which does not publish how long the cookie lives",
-    da="Fastsættes af Automattic, som ikke oplyser, hvor længe cookien gemmes",
-)
-_USAGE_PURPOSE = bilingual(
-    en="Used by Automattic's statistics tool to collect information about how the site is used.",
-    da="Bruges af Automattics statistikværktøj til at indsamle oplysninger om, hvordan siden "
-    "bliver brugt.",
-)
 
-
-def _tracks_cookie(name: str, purpose: LocalizedText) -> DeclaredCookie:
+def _tracks_cookie(name: str, purpose: str) -> DeclaredCookie:
+    # Automattic publishes no lifetimes for its Tracks cookies, and tk_or has been seen
+    # set for five years: say the most a browser keeps one (Chrome: 400 days).
     return DeclaredCookie(
         name=name,
-        purpose=purpose,
-        expiry=_LIFETIME_UNPUBLISHED,
-        processing_location=_PROCESSED_BY_AUTOMATTIC,
+        purpose=provider_text(f"purposes.{purpose}"),
+        expiry=provider_text("durations.400days-max"),
+        processing_location=provider_text("locations.automattic"),
     )
 
 
 _TRACKS_COOKIES = (
-    _tracks_cookie(
-        "tk_ai",
-        bilingual(
-            en="Holds a random ID, so that Automattic's statistics can distinguish visitors "
-            "and count unique visitors.",
-            da="Indeholder et tilfældigt ID, så Automattics statistik kan skelne mellem "
-            "besøgende og tælle unikke besøgende.",
-        ),
-    ),
-    _tracks_cookie("tk_qs", _USAGE_PURPOSE),
-    _tracks_cookie("tk_ni", _USAGE_PURPOSE),
-    _tracks_cookie(
-        "tk_*",
-        bilingual(
-            en="Other cookies of Automattic's statistics tool (Tracks), for example to "
-            "remember which site the visitor came from.",
-            da="Andre cookies fra Automattics statistikværktøj (Tracks), for eksempel til at "
-            "huske, hvilken side den besøgende kom fra.",
-        ),
-    ),
+    _tracks_cookie("tk_ai", "tracks-visitor"),
+    _tracks_cookie("tk_qs", "tracks-usage"),
+    _tracks_cookie("tk_ni", "tracks-usage"),
+    _tracks_cookie("tk_*", "tracks-other"),
+)
+
+#: Automattic's Data Processing Addendum makes it the site's processor for Jetpack;
+#: for sites in the EU/EEA the contracting party is its Irish company, and the data is
+#: processed in the USA (Automattic is certified under the Data Privacy Framework,
+#: and the addendum carries standard contractual clauses).
+_AUTOMATTIC_DISCLOSURE = Disclosure(
+    legal_entity="Aut O'Mattic A8C Ireland Ltd.",
+    address="Grand Canal Dock, 25 Herbert Pl, Dublin, D02 AY86, Ireland",
+    role="processor",
+    countries=("US",),
+    transfer_basis=("dpf", "scc"),
+    retention=provider_text("retention.automattic"),
 )
 
 
@@ -82,21 +71,11 @@ class JetpackStats(BuiltinProvider):
     title: str = field(init=False, default="Jetpack Stats")
     category: str = field(init=False, default="statistics")
     description: LocalizedText = field(
-        init=False,
-        default_factory=lambda: bilingual(
-            en="Jetpack Stats is the statistics service from Automattic, the company behind "
-            "WordPress.com. It counts visits and shows us which pages are read and where "
-            "visitors come from. Your browser sends the data to Automattic, which processes "
-            "it in the USA.",
-            da="Jetpack Stats er statistiktjenesten fra Automattic, firmaet bag WordPress.com. "
-            "Den tæller besøg og viser os, hvilke sider der bliver læst, og hvor de besøgende "
-            "kommer fra. Din browser sender oplysningerne til Automattic, som behandler dem "
-            "i USA.",
-        ),
-        hash=False,
+        init=False, default_factory=lambda: provider_text("descriptions.jetpack-stats"), hash=False
     )
     cookies: tuple[DeclaredCookie, ...] = field(init=False, default=_TRACKS_COOKIES)
     privacy_policy_url: str = field(init=False, default="https://automattic.com/privacy/")
+    disclosure: Disclosure | None = field(init=False, default=_AUTOMATTIC_DISCLOSURE, hash=False)
     head_template: str | None = field(init=False, default="snippets/jetpack_stats_head.html")
     body_template: str | None = field(init=False, default="snippets/jetpack_stats_body.html")
 

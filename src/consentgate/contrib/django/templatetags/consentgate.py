@@ -31,9 +31,10 @@ def consent_settings_link(context: Any, css_class: str = "") -> SafeString:
     if middleware is None:
         return SafeString("")
     config = middleware.config
-    lang = middleware.renderer.negotiate(request.headers.get("accept-language"))
+    lang = _language(middleware, context, request)
     label = middleware.renderer.texts[lang]["settings_link.label"]
-    href = f"{config.prefix}/preferences?next={quote(request.get_full_path(), safe='')}"
+    next_q = quote(request.get_full_path(), safe="")
+    href = f"{config.prefix}/preferences?lang={lang}&next={next_q}"
     # The script opens the dialog from the element with this id; only one may have it.
     link_id = "" if config.show_settings_link else "consentgate-settings"
     return format_html(
@@ -43,6 +44,22 @@ def consent_settings_link(context: Any, css_class: str = "") -> SafeString:
         lang,
         format_html(' class="{}"', css_class) if css_class else "",
         label,
+    )
+
+
+def _language(middleware: ConsentMiddleware, context: Any, request: Any) -> str:
+    """The language consentgate shows this page in: as ``language_from`` says (with
+    "html-lang", the language Django renders the page in), else Accept-Language."""
+    renderer = middleware.renderer
+    source = middleware.config.language_from
+    if source == "html-lang":
+        wanted = context.get("LANGUAGE_CODE") or getattr(request, "LANGUAGE_CODE", None)
+    elif callable(source):
+        wanted = middleware._language_from_app(source, request.scope)
+    else:
+        wanted = None
+    return renderer.language_of(wanted) or renderer.negotiate(
+        request.headers.get("accept-language")
     )
 
 
