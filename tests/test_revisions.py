@@ -306,8 +306,14 @@ def test_the_texts_kept_are_what_the_revisions_and_fingerprints_digest() -> None
     texts = kept(after())
     categories = {t.name: t.fingerprint for t in texts if t.kind == "category"}
     assert categories == {n: c.revision for n, c in site.revisions.categories.items()}
-    pages = {(t.name, t.language): t.fingerprint for t in texts if t.kind == "page"}
-    assert pages == site.fingerprints
+    pages = {(t.name, t.language, t.fingerprint) for t in texts if t.kind == "page"}
+    # Each page as every visitor sees it, and as a browser sending GPC does (its notice).
+    assert pages == {
+        (source, lang, site.fingerprint(source, lang, gpc))
+        for source, lang in site.fingerprints
+        for gpc in (False, True)
+    }
+    assert len(pages) == 2 * len(site.fingerprints)
     assert all(t.intact for t in texts)
 
 
