@@ -351,7 +351,7 @@ async def test_start_up_warns_of_changed_revisions_and_the_banner_says_what_is_n
     log = TextsLog()
 
     def changed() -> list[str]:
-        return [r.getMessage() for r in caplog.records if "revisions changed" in r.getMessage()]
+        return [r.getMessage() for r in caplog.records if "log last saw it" in r.getMessage()]
 
     first = app(before(), log)
     with caplog.at_level(logging.WARNING, logger="consentgate"):
@@ -366,7 +366,10 @@ async def test_start_up_warns_of_changed_revisions_and_the_banner_says_what_is_n
         server = Lifespan(second)
         await server.startup()
     warnings = changed()
-    assert len(warnings) == 1 and "statistics (" in warnings[0] and "marketing" not in warnings[0]
+    # One line per changed category, saying what changed: statistics alone.
+    assert len(warnings) == 1 and "'statistics'" in warnings[0], warnings
+    jetpack = JetpackStats(blog_id=4242).name
+    assert f"providers added: {jetpack}. Visitors who granted it" in warnings[0]
     async with client_for(second, cookies=cookies) as client:
         html = (await client.get("/page")).text
     await server.shutdown()

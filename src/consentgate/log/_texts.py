@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -32,14 +31,10 @@ __all__ = [
     "ShownTexts",
     "TextsKind",
     "TextsStore",
-    "latest_revisions",
     "texts_json",
-    "warn_changed_revisions",
 ]
 
 TextsKind = Literal["category", "page"]
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -107,36 +102,3 @@ class TextsStore(Protocol):
 
     async def kept_texts(self, kind: TextsKind | None = None) -> list[KeptTexts]:
         """The texts kept (of ``kind``, if given), oldest first."""
-
-
-def latest_revisions(kept: Iterable[KeptTexts]) -> dict[str, str]:
-    """Category -> the revision the log saw last (the latest ``last_seen``)."""
-    latest: dict[str, KeptTexts] = {}
-    for texts in kept:
-        if texts.kind == "category":
-            known = latest.get(texts.name)
-            if known is None or texts.last_seen >= known.last_seen:
-                latest[texts.name] = texts
-    return {name: texts.fingerprint for name, texts in latest.items()}
-
-
-def warn_changed_revisions(previous: Mapping[str, str], shown: Iterable[ShownTexts]) -> list[str]:
-    """Log (warning) which categories' revisions differ from the ones the log last kept.
-
-    ``previous`` is category -> the revision the log's texts table last saw. A
-    category the log has not seen before (a new one, or a log from before
-    revisions) is not a change. Returns the changed categories, sorted.
-    """
-    current = {t.name: t.fingerprint for t in shown if t.kind == "category"}
-    changed = sorted(
-        name for name, revision in current.items() if previous.get(name, revision) != revision
-    )
-    if changed:
-        logger.warning(
-            "category revisions changed since the consent log last saw them: %s. Visitors "
-            "who granted these are asked about them again; their other choices stand",
-            ", ".join(
-                f"{name} ({previous[name][:12]} -> {current[name][:12]})" for name in changed
-            ),
-        )
-    return changed
