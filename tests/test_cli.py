@@ -64,7 +64,7 @@ def test_migrate_creates_the_log_and_prints_the_version(
 ) -> None:
     path = tmp_path / "new.db"
     assert main(["migrate", "--store", url(path)]) == 0
-    assert capsys.readouterr().out == "schema version 5\n"
+    assert capsys.readouterr().out == "schema version 6\n"
     assert path.is_file()
     assert main(["migrate", "--store", url(path)]) == 0  # idempotent
 
@@ -423,7 +423,7 @@ def test_python_m_consentgate_is_the_same_command(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
     )
-    assert (done.returncode, done.stdout) == (0, "schema version 5\n")
+    assert (done.returncode, done.stdout) == (0, "schema version 6\n")
     assert path.is_file()
 
 

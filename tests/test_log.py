@@ -183,7 +183,7 @@ async def test_schema_version_and_index(tmp_path: Path) -> None:
         async with SQLiteConsentLog(path) as log:
             await log.record(make_record())
     with peek(path) as conn:
-        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(5,)]
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(6,)]
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         assert {"consent_records", "checkpoints", "consent_head"} <= tables
         indexes = conn.execute("PRAGMA index_list(consent_records)").fetchall()

@@ -41,7 +41,7 @@ async def test_first_use_creates_the_versioned_schema(store: PostgresStore) -> N
     async with store.open() as log:
         assert store.query("SELECT to_regclass('consent_records')") == [(None,)]
         await log.record(make_record())
-    assert store.query("SELECT version FROM schema_version") == [(4,)]
+    assert store.query("SELECT version FROM schema_version") == [(5,)]
     assert store.query("SELECT sequence FROM consent_head") == [(1,)]
     indexes = store.query(
         "SELECT indexdef FROM pg_indexes WHERE tablename = 'consent_records' "
@@ -59,7 +59,7 @@ async def test_processes_starting_together_migrate_once(store: PostgresStore) ->
         for log in logs:
             await log.aclose()
     assert sorted(r.sequence for r in stored if r.sequence) == [1, 2, 3, 4]
-    assert store.query("SELECT version FROM schema_version") == [(4,)]
+    assert store.query("SELECT version FROM schema_version") == [(5,)]
 
 
 @pytest.mark.anyio

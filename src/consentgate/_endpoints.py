@@ -245,6 +245,7 @@ class ConsentEndpoints:
             if state.has_choice
             else (),
             providers=tuple(state.providers),
+            revisions=self._revisions_of(state.granted),
             policy_version=self.policy_version,
             language=lang,
             source=choice.source,  # type: ignore[arg-type]
@@ -347,7 +348,13 @@ class ConsentEndpoints:
             if kept.has_choice
             else (),
             providers=tuple(sorted(kept.providers)),
+            revisions=self._revisions_of(kept.granted),
         )
+
+    def _revisions_of(self, granted: frozenset[str]) -> tuple[tuple[str, str], ...]:
+        """Each granted category with the revision the visitor was shown it in: now's."""
+        categories = self.renderer.revisions.categories
+        return tuple((c, categories[c].revision) for c in sorted(granted) if c in categories)
 
     def preferences(self, request: Request) -> Response:
         # The banner and settings link name the language the page showed them in.
