@@ -418,3 +418,32 @@ async def test_the_apps_own_tracker_markup_is_blocked_while_its_category_lapsed(
         html = (await client.get("/tagged")).text
     assert 'id="consentgate-banner"' in html
     assert own not in html and "G-OWNMARKUP1" in html  # kept aside, inert
+
+
+async def test_the_record_keeps_the_revision_of_each_granted_category() -> None:
+    log = RecordingLog()
+    async with client_for(app(after(), log)) as client:
+        assert (await post(client, "save", categories=["statistics"])).status_code == 303
+        assert (await post(client, "reject_all")).status_code == 303
+    granted, rejected = log.records
+    revision = renderer(after()).revisions.categories["statistics"].revision
+    assert granted.revisions == (("statistics", revision),)
+    assert rejected.revisions == ()
+
+
+async def test_an_answer_to_the_banner_asking_again_with_gpc_leaves_out_what_it_refuses() -> None:
+    """Main's GPC rule holds on the banner asking again: there Accept all grants the lapsed
+    category unless the signal refuses it, and the banner says the signal is honoured."""
+    cookies = await chosen_before("accept_all")
+    log = RecordingLog()
+    async with client_for(app(after(), log, gpc="all"), cookies=cookies) as client:
+        html = (await client.get("/page", headers={"sec-gpc": "1"})).text
+        assert "Something has changed since your choice" in html and 'class="cg-gpc"' in html
+        answer = await post(client, "accept_all", asked=["statistics"], gpc="1")
+        assert answer.status_code == 303
+        state = await me(client)
+    [again] = log.records
+    # Statistics, asked about again, is left out; marketing, not asked about, stands.
+    assert again.granted == ("marketing",) and again.gpc
+    assert again.text_fingerprint != renderer(after(), gpc="all").fingerprint("banner", "en", True)
+    assert state["lapsed"] == [] and "statistics" not in state["granted"]
