@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -447,3 +448,19 @@ async def test_an_answer_to_the_banner_asking_again_with_gpc_leaves_out_what_it_
     assert again.granted == ("marketing",) and again.gpc
     assert again.text_fingerprint != renderer(after(), gpc="all").fingerprint("banner", "en", True)
     assert state["lapsed"] == [] and "statistics" not in state["granted"]
+
+
+def test_a_language_the_site_added_is_in_the_revision_as_its_visitors_read_it(
+    tmp_path: Path,
+) -> None:
+    """A corrected Polish purpose changes what a Polish visitor consented to, even when
+    the built-in languages stay the same."""
+    from .test_site_locales import POLISH_PROVIDERS, polish
+
+    changed = {key: text.replace("PL:", "PL (nowe):") for key, text in POLISH_PROVIDERS.items()}
+    first = renderer(after(), locale_dirs=[polish(tmp_path / "a")])
+    second = renderer(after(), locale_dirs=[polish(tmp_path / "b", **changed)])
+    was, now = first.revisions.categories, second.revisions.categories
+    assert was["statistics"].revision != now["statistics"].revision
+    assert was["statistics"].content["en"] == now["statistics"].content["en"]
+    assert now["statistics"].content["pl"]["providers"][0]["description"].startswith("PL (nowe):")

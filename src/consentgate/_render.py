@@ -780,7 +780,7 @@ class Renderer:
             }
             for name in self.choosable
         }
-        return Revisions.of(titled.items(), self.config.providers, self.languages)
+        return Revisions.of(titled.items(), self.config.providers, self.languages, self.localized)
 
     def _choosable_categories(self) -> tuple[str, ...]:
         """Categories worth asking about: they have a provider, or the site defined them."""

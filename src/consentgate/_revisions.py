@@ -25,18 +25,21 @@ import base64
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from ._text import localized
+from ._text import LocalizedText, localized
 from .providers import Provider
 
 __all__ = ["CategoryTexts", "Revisions", "short"]
 
 #: A Provider's fields that are markup or placement, not something the visitor reads.
 _NOT_SHOWN = frozenset({"category", "head", "body", "head_template", "body_template", "preludes"})
+#: A text in a language, as the visitor reads it (the renderer's, which knows the site's
+#: own languages).
+Localize = Callable[[LocalizedText, str], str]
 #: Characters of a short revision in the consent cookie (48 bits, URL-safe base64).
 SHORT_LENGTH = 8
 
@@ -80,15 +83,20 @@ class Revisions:
         categories: Iterable[tuple[str, Mapping[str, tuple[str, str]]]],
         providers: Iterable[Provider],
         languages: Iterable[str],
+        localize: Localize = localized,
     ) -> Revisions:
         """``categories``: each optional category's name with its title and description
-        per language; ``providers``: the configured ones."""
+        per language; ``providers``: the configured ones; ``localize``: how a provider's
+        text reads in a language (a language the site added has its own)."""
         languages = tuple(languages)
         by_name: dict[str, list[Provider]] = {}
         for provider in providers:
             by_name.setdefault(provider.name, []).append(provider)
         shown = {
-            name: {lang: _sorted([provider_shown(p, lang) for p in group]) for lang in languages}
+            name: {
+                lang: _sorted([provider_shown(p, lang, localize) for p in group])
+                for lang in languages
+            }
             for name, group in by_name.items()
         }
         texts = {}
@@ -127,31 +135,31 @@ def provider_revisions(content: Mapping[str, Any]) -> dict[str, str]:
     return {name: digest(by_lang) for name, by_lang in grouped.items()}
 
 
-def provider_shown(provider: Provider, lang: str) -> dict[str, Any]:
+def provider_shown(provider: Provider, lang: str, localize: Localize = localized) -> dict[str, Any]:
     """What a visitor reading ``lang`` is told about ``provider``."""
     return {
-        f.name: _shown(getattr(provider, f.name), lang)
+        f.name: _shown(getattr(provider, f.name), lang, localize)
         for f in dataclasses.fields(Provider)
         if f.name not in _NOT_SHOWN
     }
 
 
-def _shown(value: Any, lang: str) -> Any:
+def _shown(value: Any, lang: str, localize: Localize) -> Any:
     """``value`` as JSON, its texts in ``lang`` (a mapping of strings is a localized text)."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, Mapping):
         if all(isinstance(v, str) for v in value.values()):
-            return localized(value, lang)
-        return {str(k): _shown(v, lang) for k, v in value.items()}
+            return localize(value, lang)
+        return {str(k): _shown(v, lang, localize) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: _shown(getattr(value, f.name), lang)
+            f.name: _shown(getattr(value, f.name), lang, localize)
             for f in dataclasses.fields(value)
             if not f.name.startswith("_")
         }
     if isinstance(value, tuple | list | frozenset | set):
-        items = [_shown(v, lang) for v in value]
+        items = [_shown(v, lang, localize) for v in value]
         return _sorted(items) if isinstance(value, frozenset | set) else items
     return str(value)
 
