@@ -676,7 +676,7 @@ def test_open_log_rejects_bad_timeout(timeout: float) -> None:
 
 
 @pytest.mark.anyio
-async def test_the_log_tells_of_its_migrations_prunes_and_failed_batches(
+async def test_the_log_tells_of_its_migrations_and_prunes(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="consentgate.log")

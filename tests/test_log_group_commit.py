@@ -4,6 +4,8 @@ of the SQLite log's worker thread."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import subprocess
 import sys
 import textwrap
@@ -101,7 +103,10 @@ async def test_each_caller_is_answered_after_its_own_commit(store: Store) -> Non
 
 
 @pytest.mark.anyio
-async def test_a_failing_batch_fails_every_caller_in_it(store: Store) -> None:
+async def test_a_failing_batch_fails_every_caller_in_it(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="consentgate.log")
     async with store.open() as log:
         first = await log.record(make_record())
         store.refuse_inserts("disk on fire")
@@ -118,6 +123,11 @@ async def test_a_failing_batch_fails_every_caller_in_it(store: Store) -> None:
         report = await log.verify()
     assert after.sequence == 2 and after.prev_hash == first.hash  # nothing of the batch is left
     assert report.ok and report.checked == 2
+    # The operator hears of it from the store, not only through each caller.
+    warnings = [r.getMessage() for r in caplog.records if r.name == "consentgate.log._core"]
+    counts = [re.search(r"a batch of (\d+) consent records was not written", m) for m in warnings]
+    assert warnings and all("disk on fire" in m for m in warnings)
+    assert sum(int(c.group(1)) for c in counts if c) == 5
 
 
 @pytest.mark.anyio

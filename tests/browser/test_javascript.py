@@ -589,6 +589,33 @@ def test_a_categorys_toggle_sets_its_providers_and_follows_them(js_visitor: Visi
 
 
 @pytest.mark.browser
+def test_the_dialogs_buttons_cover_what_scrolls_beneath_them(js_visitor: Visitor) -> None:
+    """Stuck buttons with a gap under them let the categories show through below the buttons."""
+    load(js_visitor)
+    choose(js_visitor, REJECT_ALL)
+    js_visitor.page.evaluate("window.consentgate.open()")
+    dialog = banner(js_visitor)
+    expect(dialog).to_be_visible()
+    # Halfway down, so rows are scrolled both above and beneath the buttons.
+    dialog.evaluate("d => { d.scrollTop = (d.scrollHeight - d.clientHeight) / 2; }")
+    beneath = dialog.evaluate(
+        """d => {
+            const box = d.getBoundingClientRect(), actions = d.querySelector('.cg-actions');
+            const bottom = actions.getBoundingClientRect().bottom;
+            const found = [];
+            for (let y = bottom + 1; y < box.bottom - 1; y += 2) {
+                const hit = document.elementFromPoint(box.left + box.width / 2, y);
+                if (hit && hit !== d && !actions.contains(hit)) {
+                    found.push(hit.outerHTML.slice(0, 80));
+                }
+            }
+            return found;
+        }"""
+    )
+    assert beneath == []
+
+
+@pytest.mark.browser
 def test_the_settings_dialog_has_the_provider_toggles_too(js_visitor: Visitor) -> None:
     load(js_visitor)
     choose(js_visitor, REJECT_ALL)

@@ -350,10 +350,10 @@ class ChainedLog(ConsentLog):
             pending.outcome = record
 
     def _batch_failed(self, ready: Ready, exc: BaseException) -> None:
+        """Every caller of a batch whose transaction failed gets a StorageError."""
         logger.warning(
             "a batch of %d consent records was not written (%s): %s", len(ready), self.name, exc
         )
-        """Every caller of a batch whose transaction failed gets a StorageError."""
         reason = "timed out" if isinstance(exc, TimeoutError) else str(exc)
         for pending, _ in ready:
             _fail(pending, StorageError(f"consent log write failed ({self.name}): {reason}"), exc)
