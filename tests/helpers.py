@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +26,7 @@ from consentgate._assets import Assets
 from consentgate._render import Renderer
 from consentgate.log import ConsentLog, ConsentRecord, record_hash
 from consentgate.log._chain import GENESIS_HASH
+from consentgate.log._texts import KeptTexts, ShownTexts
 from consentgate.providers import Buffer, GoogleAnalytics, JetpackStats, SiteKit
 
 # -- a site behind the middleware, and a visitor -----------------------------------------
@@ -208,6 +209,30 @@ class ListLog(RecordingLog):
 
 
 # -- records -----------------------------------------------------------------------
+
+
+class TextsLog(RecordingLog):
+    """A log in lists that keeps texts as the SQL logs do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: dict[str, KeptTexts] = {}
+
+    async def keep_texts(self, texts: Iterable[ShownTexts], now: datetime) -> None:
+        for shown in texts:
+            known = self.texts.get(shown.fingerprint)
+            self.texts[shown.fingerprint] = KeptTexts(
+                fingerprint=shown.fingerprint,
+                kind=shown.kind,
+                name=shown.name,
+                language=shown.language,
+                content=shown.content,
+                first_seen=known.first_seen if known else now,
+                last_seen=now,
+            )
+
+    async def kept_texts(self, kind: str | None = None) -> list[KeptTexts]:
+        return [t for t in self.texts.values() if kind is None or t.kind == kind]
 
 
 def make_record(**overrides: Any) -> ConsentRecord:

@@ -94,7 +94,7 @@ class Store(abc.ABC):
 class SQLiteStore(Store):
     kind = "sqlite"
     module = _sqlite
-    versions = {"chain": 2, "providers": 3, "head": 4, "gpc": 5, "timestamps": 6}
+    versions = {"chain": 2, "providers": 3, "head": 4, "gpc": 5, "revisions": 6, "timestamps": 7}
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -145,7 +145,7 @@ class PostgresStore(Store):
 
     kind = "postgresql"
     module = _postgres
-    versions = {"chain": 1, "providers": 2, "head": 3, "gpc": 4, "timestamps": 5}
+    versions = {"chain": 1, "providers": 2, "head": 3, "gpc": 4, "revisions": 5, "timestamps": 6}
     _schemas = itertools.count(1)
 
     def __init__(self, database_url: str) -> None:

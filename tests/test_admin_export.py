@@ -16,7 +16,7 @@ from consentgate import StorageError
 from consentgate.log import ConsentLog, ConsentRecord
 from consentgate.log._export import CSV_HEADER, EXPORT_COLUMNS
 
-from .helpers import RecordingLog, choose, client_for, make_app, make_config, make_record
+from .helpers import RecordingLog, TextsLog, choose, client_for, make_app, make_config, make_record
 from .stores import Store
 
 pytestmark = pytest.mark.anyio
@@ -141,7 +141,7 @@ async def test_an_empty_log_gives_just_the_header() -> None:
 @pytest.mark.parametrize(
     ("query", "message"),
     [
-        ("format=xml", "format must be csv or jsonl"),
+        ("format=xml", "format must be csv, jsonl or texts"),
         ("since=yesterday", "since: 'yesterday' is not an ISO 8601"),
         ("until=2024-13-01", "until: '2024-13-01' is not an ISO 8601"),
         ("since=2024-05-02&until=2024-05-01", "since must be before until"),
@@ -252,3 +252,33 @@ async def test_a_visitor_cookie_is_no_key_to_the_export(any_log: ConsentLog) -> 
         await choose(client, "accept_all")
         response = await client.get(URL)
     assert response.status_code == 401
+
+
+async def test_format_texts_answers_the_texts_kept_as_json() -> None:
+    log = TextsLog()
+    app = make_app(make_config(store=log, admin_token=TOKEN))
+    async with client_for(app) as client:
+        assert (await choose(client, "accept_all")).status_code == 303
+        response = await client.get("/_consent/admin/export?format=texts", headers=AUTH)
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "application/json"
+        texts = response.json()
+        record = log.records[0]
+        fingerprints = {t["fingerprint"]: t for t in texts}
+        assert record.text_fingerprint in fingerprints
+        statistics = next(t for t in texts if t["name"] == "statistics")
+        assert statistics["kind"] == "category" and statistics["intact"] is True
+        assert statistics["content"]["da"]["title"] == "Statistik"
+        mixed = await client.get(
+            "/_consent/admin/export?format=texts&since=2026-01-01", headers=AUTH
+        )
+        assert mixed.status_code == 400
+        anonymous = await client.get("/_consent/admin/export?format=texts")
+        assert anonymous.status_code == 401
+
+
+async def test_format_texts_of_a_log_without_texts_is_501() -> None:
+    app = make_app(make_config(store=RecordingLog(), admin_token=TOKEN))
+    async with client_for(app) as client:
+        response = await client.get("/_consent/admin/export?format=texts", headers=AUTH)
+    assert response.status_code == 501

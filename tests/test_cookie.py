@@ -19,6 +19,8 @@ from .helpers import OLD_SECRET, SECRET
 NOW = 1_800_000_000.0
 MAX_AGE = 365 * 24 * 60 * 60
 CATEGORIES = ("preferences", "statistics", "marketing")
+#: Each category's short revision, as the middleware gives them to the cookie.
+REVISIONS = {c: f"{c[:4]}rev0" for c in CATEGORIES}
 
 
 def make_cookie(
@@ -34,6 +36,7 @@ def make_cookie(
         keys=keys,
         policy_version=policy_version,
         categories=categories,
+        revisions=REVISIONS,
         max_age=MAX_AGE,
         domain=domain,
         clock=clock,
@@ -289,7 +292,8 @@ def test_secure_follows_the_config_else_the_scheme(
 # -- providers allowed one by one (payload version 2) ---------------------------------
 
 TABLE = ProviderTable(
-    {"youtube": "marketing", "vimeo": "marketing", "google-maps": "preferences", "up": "necessary"}
+    {"youtube": "marketing", "vimeo": "marketing", "google-maps": "preferences", "up": "necessary"},
+    {"youtube": "youtube0", "vimeo": "vimeo000", "google-maps": "gmaps000", "up": "up000000"},
 )
 ALLOWABLE = sorted(TABLE.choosable(TABLE.names))
 PROVIDER_COOKIE = ConsentCookie(
@@ -297,6 +301,7 @@ PROVIDER_COOKIE = ConsentCookie(
     keys=(SECRET,),
     policy_version="2026-11",
     categories=CATEGORIES,
+    revisions=REVISIONS,
     max_age=MAX_AGE,
     domain=None,
     clock=lambda: NOW,
@@ -374,16 +379,37 @@ def test_the_cookie_keeps_providers_as_a_bitmask_of_the_table() -> None:
     )
     value = PROVIDER_COOKIE.encode(state)
     payload = URLSafeSerializer(SECRET, salt=SALT).loads(value)
-    assert payload == [2, state.consent_id, [], "2026-11", int(NOW), 0, TABLE.digest, 0b1100]
+    assert payload == [
+        3,
+        state.consent_id,
+        [],
+        "2026-11",
+        int(NOW),
+        0,
+        TABLE.digest,
+        0b1100,
+        "",
+        "vimeo000youtube0",
+    ]
     assert TABLE.names == ("google-maps", "up", "vimeo", "youtube")
-    assert len(value) < len(VALUE) + 40  # a few characters more than a choice without them
+    assert len(value) < len(VALUE) + 60  # a few characters more than a choice without them
 
 
-def test_a_version_1_cookie_reads_as_before() -> None:
-    value = signed([1, "id", ["statistics", "gone"], "2026-11", int(NOW) - 60])
-    read = PROVIDER_COOKIE.read(value).state
-    assert read.has_choice and read.answered
-    assert read.granted == frozenset({"statistics"}) and read.providers == frozenset()
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [1, "id", ["statistics", "gone"], "2026-11", int(NOW) - 60],
+        [2, "id", ["statistics", "gone"], "2026-11", int(NOW) - 60, 1, TABLE.digest, 0b1000],
+    ],
+)
+def test_a_cookie_from_before_revisions_keeps_its_refusals_and_asks_again_for_its_grants(
+    payload: list[object],
+) -> None:
+    """Its grants cannot be tied to what the visitor was shown: they lapse, the rest stands."""
+    read = PROVIDER_COOKIE.read(signed(payload)).state
+    assert read.has_choice and read.answered and read.needs_answer
+    assert read.granted == frozenset() and read.lapsed == frozenset({"statistics"})
+    assert read.providers == frozenset() and not read.allows_provider("youtube")
     assert read.decided_at == datetime.fromtimestamp(NOW - 60, UTC)
 
 
@@ -403,6 +429,7 @@ def test_providers_of_another_table_are_not_read_but_the_categories_are() -> Non
         keys=(SECRET,),
         policy_version="2026-11",
         categories=CATEGORIES,
+        revisions=REVISIONS,
         max_age=MAX_AGE,
         domain=None,
         clock=lambda: NOW,
@@ -430,22 +457,27 @@ def test_providers_of_another_table_are_not_read_but_the_categories_are() -> Non
         [2, "id", [], "2026-11", int(NOW)],
         [1, "id", [], "2026-11", int(NOW), 0, TABLE.digest, 0],
         [3, "id", [], "2026-11", int(NOW), 0, TABLE.digest, 0],
+        [3, "id", ["statistics"], "2026-11", int(NOW), 0, TABLE.digest, 0, "", ""],
+        [3, "id", [], "2026-11", int(NOW), 0, TABLE.digest, 0, None, ""],
+        [3, "id", [], "2026-11", int(NOW), 0, TABLE.digest, 0, "", 0],
+        [4, "id", [], "2026-11", int(NOW), 0, TABLE.digest, 0, "", ""],
         [True, "id", [], "2026-11", int(NOW)],
         [[2], "id", [], "2026-11", int(NOW)],
         [],
     ],
 )
-def test_malformed_version_2_payloads_read_as_no_choice(payload: list[object]) -> None:
+def test_malformed_version_2_and_3_payloads_read_as_no_choice(payload: list[object]) -> None:
     read = PROVIDER_COOKIE.read(signed(payload)).state
     if payload and payload[-1] in (1 << 4, -(1 << 4)):
         # No bitmask of this table: the choice stands, no provider is read from it.
         assert read.consent_id == "id" and read.providers == frozenset()
+        # Written before revisions: its grants (none here) would lapse.
     else:
         assert read.consent_id is None
 
 
 def test_a_necessary_provider_is_never_kept_as_allowed_on_its_own() -> None:
-    value = signed([2, "id", [], "2026-11", int(NOW), 1, TABLE.digest, 0b0010])
+    value = signed([3, "id", [], "2026-11", int(NOW), 1, TABLE.digest, 0b0010, "", "up000000"])
     read = PROVIDER_COOKIE.read(value).state
     assert read.providers == frozenset()
     assert read.allows_provider("up")  # always: it is necessary
@@ -455,3 +487,31 @@ def test_no_cookie_still_knows_the_sites_providers() -> None:
     read = PROVIDER_COOKIE.read(None).state
     assert not read.has_choice
     assert read.allows_provider("up") and not read.allows_provider("youtube")
+
+
+def test_revisions_keep_a_full_choice_far_below_the_cookie_limit() -> None:
+    """Eight characters per granted category and per provider allowed one by one."""
+    names = {f"provider-{i:02d}": "marketing" for i in range(60)}
+    table = ProviderTable(names, {name: f"{i:08d}" for i, name in enumerate(sorted(names))})
+    cookie = ConsentCookie(
+        name="consentgate",
+        keys=(SECRET,),
+        policy_version="2026-11",
+        categories=CATEGORIES,
+        revisions=REVISIONS,
+        max_age=MAX_AGE,
+        domain=None,
+        clock=lambda: NOW,
+        providers=table,
+    )
+    state = ConsentState(
+        consent_id=str(uuid.uuid4()),
+        granted=frozenset({"preferences", "statistics"}),
+        policy_version="2026-11",
+        decided_at=datetime.fromtimestamp(NOW, UTC),
+        providers=frozenset(names),
+        provider_categories=table.categories,
+    )
+    header = cookie.set_cookie(state, secure=True)
+    assert len(header) < 1500
+    assert cookie.read(cookie.encode(state)).state == state

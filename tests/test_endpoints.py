@@ -551,6 +551,7 @@ async def test_me_without_a_choice() -> None:
         "granted": [],
         "providers": [],
         "allowed_providers": [],
+        "lapsed": [],
         "policy_version": "",
         "decided_at": None,
     }

@@ -115,6 +115,7 @@ async def test_csv_has_a_header_and_parses_back_to_the_records(any_log: ConsentL
         "prev_hash": record.prev_hash or "",
         "hash": record.hash or "",
         "gpc": "false",
+        "revisions": "{}",
     }
 
 
@@ -146,7 +147,8 @@ async def test_cells_a_spreadsheet_would_run_get_a_quote_in_csv_only(any_log: Co
     assert csv_text == CSV_HEADER + (
         f'{stored.sequence},"2024-05-01T12:00:00.000000Z","\'=HYPERLINK(""http://evil"")",'
         '"grant","[""analytics"",""marketing""]","[""personalisation""]","[]","\'+1","\'-1",'
-        f'"banner","\'@SUM(A1)","\'\tMozilla","\'\r1.2.3.0","{stored.prev_hash}","{stored.hash}","false"\r\n'
+        f'"banner","\'@SUM(A1)","\'\tMozilla","\'\r1.2.3.0","{stored.prev_hash}","{stored.hash}",'
+        '"false","{}"\r\n'
     )
     [line] = (await export(any_log, "jsonl")).splitlines()
     exact = json.loads(line)

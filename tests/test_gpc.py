@@ -168,7 +168,7 @@ async def test_a_choice_made_with_gpc_is_recorded_with_it_and_exported(log: Cons
     rows = [json.loads(line) for line in (await export(log, "jsonl")).splitlines()]
     assert [row["gpc"] for row in rows] == [True, False, True]
     table = list(csv.reader(io.StringIO(await export(log, "csv"))))
-    assert table[0][-1] == "gpc" and [row[-1] for row in table[1:]] == ["true", "false", "true"]
+    assert table[0][-2] == "gpc" and [row[-2] for row in table[1:]] == ["true", "false", "true"]
     assert [r["gpc"] for r in download["records"]] == [True, False, True]
     entries = re.findall(r"<li>\s*<h3>(.*?)</li>", page, re.S)
     signal = "<dt>Privacy signal (Global Privacy Control)</dt><dd>sent by your browser"

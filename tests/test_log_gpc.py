@@ -69,14 +69,15 @@ async def test_gpc_turned_on_for_a_record_without_it_is_caught(store: Store) -> 
     assert (report.ok, report.first_broken_sequence) == (False, 1)
 
 
-async def test_gpc_is_exported_as_the_last_column(store: Store) -> None:
+async def test_gpc_is_exported_after_the_first_columns(store: Store) -> None:
+    """After the columns of the first release, before those added since (revisions)."""
     async with store.open() as log:
         await log.record(make_record(consent_id="a"))
         await log.record(make_record(consent_id="b", gpc=True))
         csv_text = await text_of(log, "csv")
         jsonl = await text_of(log, "jsonl")
     header, *rows = list(csv.reader(io.StringIO(csv_text)))
-    assert header[-1] == "gpc" and header == list(EXPORT_COLUMNS)
+    assert header[-2:] == ["gpc", "revisions"] and header == list(EXPORT_COLUMNS)
     assert header[:15] == [
         "sequence",
         "time",
@@ -94,8 +95,8 @@ async def test_gpc_is_exported_as_the_last_column(store: Store) -> None:
         "prev_hash",
         "hash",
     ]
-    assert [row[-1] for row in rows] == ["false", "true"]
-    assert csv_text.endswith('"true"\r\n')
+    assert [row[-2] for row in rows] == ["false", "true"]
+    assert csv_text.endswith('"true","{}"\r\n')
     objects = [json.loads(line) for line in jsonl.splitlines()]
     assert [o["gpc"] for o in objects] == [False, True]
     assert list(objects[0]) == list(EXPORT_COLUMNS)

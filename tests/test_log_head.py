@@ -244,8 +244,9 @@ async def test_a_log_from_before_the_head_is_upgraded_and_keeps_verifying(store:
     async with store.open() as log:
         stored = await fill(log, 7)
         await log.prune(T0 + timedelta(seconds=2))
-    # The log as the schema before the head left it: no head table (nor any table after it).
+    # The log as the schema before the head left it: no head table (nor any later one).
     store.tamper("DROP TABLE consent_head")
+    store.tamper("DROP TABLE consent_texts")
     store.tamper("DROP TABLE head_timestamps")
     store.tamper(f"UPDATE schema_version SET version = {store.versions['head'] - 1}")
     async with store.open() as log:

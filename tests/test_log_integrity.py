@@ -34,8 +34,9 @@ from consentgate.log import (
     verify_chain,
 )
 from consentgate.log._chain import GENESIS_HASH, consent_id_digest, content_digest, format_time
-from consentgate.log._record import format_categories
+from consentgate.log._record import encoding_version, format_categories
 from consentgate.log._sqlite import SCHEMA_VERSION
+from consentgate.log._texts import ShownTexts
 from tests.helpers import ListLog, make_record, peek
 from tests.stores import Store
 
@@ -401,9 +402,11 @@ async def make_old_log(store: Store, version: int) -> list[ConsentRecord]:
 
     Returns the records as they were hashed then: sequence 2 is erased (its
     tombstone keeps the hash), 4 is the erase record. From the schema with
-    providers on, 2 and 5 allowed providers (encoding version 2).
+    providers on, 2 and 5 allowed providers (encoding version 2); from the schema with
+    GPC on, 3 was made with GPC (encoding version 3).
     """
     with_providers = version >= store.versions["providers"]
+    with_gpc = version >= store.versions["gpc"]
     records: list[ConsentRecord] = []
     prev_hash = GENESIS_HASH
     for sequence, (consent_id, action) in enumerate(
@@ -418,6 +421,7 @@ async def make_old_log(store: Store, version: int) -> list[ConsentRecord]:
             sequence=sequence,
             prev_hash=prev_hash,
             providers=providers,
+            gpc=with_gpc and sequence == 3,
             user_agent="Mozilla/5.0" if sequence == 1 else None,
         )
         prev_hash = record_hash(record)
@@ -450,10 +454,13 @@ async def make_old_log(store: Store, version: int) -> list[ConsentRecord]:
         )
         if with_providers:
             stored = None if erased else format_categories(record.providers)
-            row = (*row, stored, 2 if record.providers else 1)
+            row = (*row, stored, encoding_version(record))
+        if with_gpc:
+            row = (*row, None if erased else record.gpc)
         rows.append(row)
     await store.migrate_to(version)
     columns = _WITH_PROVIDERS if with_providers else _BEFORE_PROVIDERS
+    columns += ", gpc" if with_gpc else ""
     for row in rows:
         placeholders = ", ".join("?" * len(row))
         store.query(f"INSERT INTO consent_records ({columns}) VALUES ({placeholders})", *row)
@@ -463,7 +470,7 @@ async def make_old_log(store: Store, version: int) -> list[ConsentRecord]:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("feature", ["providers", "head", "gpc"])
+@pytest.mark.parametrize("feature", ["providers", "head", "gpc", "revisions"])
 async def test_a_log_of_the_schema_before_a_feature_upgrades_and_keeps_verifying(
     store: Store, feature: str
 ) -> None:
@@ -501,14 +508,24 @@ async def test_a_log_of_the_schema_before_a_feature_upgrades_and_keeps_verifying
     v = 1 if feature == "providers" else 2
     assert tombstones == {2: v, 5: v, 6: 2}
     assert store.query("SELECT version FROM schema_version") == [(store.schema_version,)]
-    # The upgraded log takes a chain key: keyed links with providers and GPC follow.
+    # The upgraded log takes a chain key: keyed links with providers, GPC and revisions
+    # follow, and it keeps texts.
     async with store.open(chain_key=b"k" * 32) as log:
         keyed = await log.record(make_record(consent_id="d", providers=("youtube",)))
         with_gpc = await log.record(make_record(consent_id="d", gpc=True))
+        revised = await log.record(make_record(consent_id="d", revisions={"analytics": "5b" * 32}))
+        await log.keep_texts(
+            [ShownTexts(kind="page", name="banner", language="da", content="x")], at(9)
+        )
         report = await log.verify()
-    assert (keyed.sequence, with_gpc.sequence) == (8, 9)
+        [kept] = await log.kept_texts()
+    assert (keyed.sequence, with_gpc.sequence, revised.sequence) == (8, 9, 10)
     assert store.row(9)["chain_version"] == 3 and store.row(9)["gpc"]
-    assert report.ok and report.keyed == 2 and report.checked == 9, report.reason
+    assert store.row(10)["chain_version"] == 4 and store.row(10)["revisions"] == (
+        '{"analytics":"' + "5b" * 32 + '"}'
+    )
+    assert kept.intact and kept.content == "x"
+    assert report.ok and report.keyed == 3 and report.checked == 10, report.reason
     async with store.open() as log:  # without the key, the keyed link reads as altered
         assert (await log.verify()).first_broken_sequence == 8
 

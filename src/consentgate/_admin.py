@@ -6,7 +6,8 @@ anything else is answered 401 with no data. Query parameters: ``format``
 (``csv``, the default, or ``jsonl``), ``since`` and ``until`` (ISO 8601 dates or
 times, UTC unless they say otherwise; ``+`` must be sent as ``%2B``) and
 ``consent_id``. The body streams a page of records at a time, the same bytes
-``consentgate export`` writes.
+``consentgate export`` writes. ``format=texts`` (alone) answers the log's texts
+table as JSON instead, what ``consentgate export --texts`` prints.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from ._exceptions import StorageError
 from .log import ConsentLog
 from .log._export import FORMATS, MEDIA_TYPES, ExportFormat, export_chunks, parse_when
+from .log._texts import TextsStore, texts_json
 
 __all__ = ["AdminExport"]
 
@@ -56,6 +58,8 @@ class AdminExport:
         denied = _check_token(self._token, request.headers.get("authorization"))
         if denied is not None:
             return denied
+        if request.query_params.get("format") == "texts":
+            return await self._texts(request)
         try:
             format, since, until, consent_id = _parameters(request)
         except _BadParameter as exc:
@@ -85,6 +89,35 @@ class AdminExport:
             headers={
                 **_NO_STORE,
                 "Content-Disposition": f'attachment; filename="consent-log-{stamp}.{format}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    async def _texts(self, request: Request) -> Response:
+        """The texts visitors were shown, per revision and fingerprint (``log._texts``)."""
+        others = sorted(set(request.query_params) - {"format"})
+        if others or len(request.query_params.getlist("format")) > 1:
+            message = "Bad Request: format=texts takes no other parameter\n"
+            return PlainTextResponse(message, status_code=400, headers=_NO_STORE)
+        if not isinstance(self.log, TextsStore):
+            message = "Not Implemented: this consent log keeps no texts\n"
+            return PlainTextResponse(message, status_code=501, headers=_NO_STORE)
+        try:
+            kept = await self.log.kept_texts()
+        except StorageError as exc:
+            logger.error("admin export of texts failed: %s", exc)
+            return PlainTextResponse(
+                "Service Unavailable: the consent log cannot be read\n",
+                status_code=503,
+                headers=_NO_STORE,
+            )
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        return Response(
+            texts_json(kept),
+            media_type="application/json",
+            headers={
+                **_NO_STORE,
+                "Content-Disposition": f'attachment; filename="consent-texts-{stamp}.json"',
                 "X-Content-Type-Options": "nosniff",
             },
         )
@@ -133,7 +166,7 @@ def _parameters(
             raise _BadParameter(f"{name} given more than once")
     format = params.get("format", "csv")
     if format not in FORMATS:
-        raise _BadParameter(f"format must be {' or '.join(FORMATS)}")
+        raise _BadParameter(f"format must be {', '.join(FORMATS)} or texts")
     format = cast(ExportFormat, format)
     since, until = (_when(params, name) for name in ("since", "until"))
     if since is not None and until is not None and since >= until:

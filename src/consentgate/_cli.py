@@ -38,6 +38,7 @@ from .log import ChainHead, ConsentLog, ConsentRecord, HeadTimestamp, Unreadable
 from .log._chain import format_time, head_json
 from .log._export import FORMATS, export_chunks, parse_when
 from .log._open import check_store_url
+from .log._texts import TextsStore, texts_json
 
 __all__ = ["main"]
 
@@ -162,7 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", parents=[common], help="write the records as CSV or JSON Lines"
     )
-    export.add_argument("--format", choices=FORMATS, default="csv", help="default: csv")
+    export.add_argument("--format", choices=FORMATS, help="default: csv")
     export.add_argument(
         "--since", type=_when, metavar="WHEN", help="records at or after this ISO date/time (UTC)"
     )
@@ -170,6 +171,12 @@ def _parser() -> argparse.ArgumentParser:
         "--until", type=_when, metavar="WHEN", help="records before this ISO date/time (UTC)"
     )
     export.add_argument("--consent-id", metavar="ID", help="only this visitor's records")
+    export.add_argument(
+        "--texts",
+        action="store_true",
+        help="instead of the records, the texts visitors were shown (per category revision "
+        "and page fingerprint), as one JSON array",
+    )
     export.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write here instead of stdout"
     )
@@ -361,7 +368,12 @@ async def _show_head(args: argparse.Namespace) -> int:
 async def _export(args: argparse.Namespace) -> int:
     if args.since and args.until and args.since >= args.until:
         raise _Failure("--since must be before --until")
+    if args.texts and (args.since or args.until or args.consent_id or args.format):
+        raise _Failure("--texts takes none of --format, --since, --until, --consent-id")
+    args.format = args.format or "csv"
     async with _OpenLog(args) as log:
+        if args.texts:
+            return await _export_texts(args, log)
         if args.output is None:
             await _write(args, log, sys.stdout.buffer)
             return EXIT_OK
@@ -377,6 +389,24 @@ async def _export(args: argparse.Namespace) -> int:
         finally:
             partial.unlink(missing_ok=True)
     print(f"{count:,} records written to {os.fspath(args.output)}", file=sys.stderr)
+    return EXIT_OK
+
+
+async def _export_texts(args: argparse.Namespace, log: ConsentLog) -> int:
+    """``export --texts``: the log's texts table as one JSON array (see ``log._texts``)."""
+    if not isinstance(log, TextsStore):
+        raise _Failure(f"{type(log).__name__} keeps no texts")
+    kept = await log.kept_texts()
+    text = texts_json(kept).encode("utf-8")
+    if args.output is None:
+        sys.stdout.buffer.write(text)
+        sys.stdout.buffer.flush()
+        return EXIT_OK
+    try:
+        args.output.write_bytes(text)
+    except OSError as exc:
+        raise _Failure(f"cannot write {os.fspath(args.output)!r}: {exc}") from exc
+    print(f"{len(kept):,} texts written to {os.fspath(args.output)}", file=sys.stderr)
     return EXIT_OK
 
 

@@ -43,9 +43,11 @@ from ._redirect import safe_next
 from ._render import Renderer, iso_week, next_values
 from ._retention import Retention
 from ._rights import RIGHTS_PATHS, VisitorRights
-from ._state import NECESSARY, ConsentState
+from ._state import NECESSARY, ConsentState, CookieReading
+from ._texts_keeper import TextsKeeper
 from .log import ConsentLog, ConsentRecord, minimise_user_agent, truncate_ip
 from .log._record import Action
+from .log._texts import ShownTexts
 
 __all__ = ["ConsentEndpoints"]
 
@@ -78,6 +80,8 @@ class Choice:
     csrf_token: str
     source: str
     language: str | None
+    #: The categories a banner asking again (their grants lapsed) asked about.
+    asked: tuple[str, ...] = ()
     #: The page's script saw ``navigator.globalPrivacyControl`` (a proxy may drop Sec-GPC).
     gpc: bool = False
 
@@ -106,6 +110,7 @@ class ConsentEndpoints:
         self.policy_version = renderer.config.policy_version
         config = renderer.config
         self.outbox = Outbox(log, config.outbox_path)
+        self.texts = TextsKeeper(log, renderer)
         if config.outbox_path is None and isinstance(config.store, str):
             if not config.store.lower().startswith("sqlite:"):
                 logger.warning(
@@ -220,10 +225,12 @@ class ConsentEndpoints:
                 return self._confirm_again(body, choice, lang)
             return self._error(403, "errors.forbidden", lang, choice.next_path, host, wants_json)
 
-        current = self._current(request)
+        reading = self._reading(request)
+        current = reading.state
         # The signal is recorded as sent; it is honoured where it refuses something here.
         sent_gpc = choice.gpc or gpc_in(request.headers.raw)
         gpc = self._honours(sent_gpc)
+        shown = self._page_shown(reading, choice, lang, gpc)
         now = datetime.now(UTC)
         state = self._decide(current, choice, now.replace(microsecond=0), gpc)
         if state is None:
@@ -239,15 +246,22 @@ class ConsentEndpoints:
             if state.has_choice
             else (),
             providers=tuple(state.providers),
+            revisions=self._revisions_of(state.granted),
             policy_version=self.policy_version,
             language=lang,
             source=choice.source,  # type: ignore[arg-type]
-            text_fingerprint=self.renderer.fingerprint(_shown(choice.source), lang, gpc),
+            text_fingerprint=shown.fingerprint
+            if shown is not None
+            else self.renderer.fingerprint(_shown(choice.source), lang, gpc),
             user_agent=self._user_agent(request),
             ip=self._ip(request),
             gpc=sent_gpc,
         )
         try:
+            # Written at start-up; here only on a server without lifespan (once).
+            await self.texts.keep()
+            if shown is not None:
+                await self.texts.keep_page(shown)
             if self.outbox.pending():
                 await self.outbox.replay()  # earlier choices first: the log keeps their order
             await self.log.record(record)
@@ -335,7 +349,13 @@ class ConsentEndpoints:
             if kept.has_choice
             else (),
             providers=tuple(sorted(kept.providers)),
+            revisions=self._revisions_of(kept.granted),
         )
+
+    def _revisions_of(self, granted: frozenset[str]) -> tuple[tuple[str, str], ...]:
+        """Each granted category with the revision the visitor was shown it in: now's."""
+        categories = self.renderer.revisions.categories
+        return tuple((c, categories[c].revision) for c in sorted(granted) if c in categories)
 
     def preferences(self, request: Request) -> Response:
         # The banner and settings link name the language the page showed them in.
@@ -386,8 +406,25 @@ class ConsentEndpoints:
             return None  # e.g. a Unix socket: no address to keep
 
     def _current(self, request: Request) -> ConsentState:
+        return self._reading(request).state
+
+    def _reading(self, request: Request) -> CookieReading:
         value = read_cookies(request.scope["headers"], self.cookie.name.encode("latin-1"))[0]
-        return self.cookie.read(value.decode("latin-1") if value is not None else None).state
+        return self.cookie.read(value.decode("latin-1") if value is not None else None)
+
+    def _page_shown(
+        self, reading: CookieReading, choice: Choice, lang: str, gpc: bool
+    ) -> ShownTexts | None:
+        """The banner asking again that a choice answers, if it does: its fingerprint goes in
+        the record, and its texts in the log's texts table (rendered per set of lapsed
+        categories, it is not among the pages kept at start-up)."""
+        lapsed_from = reading.lapsed_from
+        if choice.source != "banner" or not lapsed_from or not reading.state.has_choice:
+            return None
+        if set(choice.asked) != {name for name, _ in lapsed_from}:
+            return None  # not the banner this cookie gets now: the plain banner's texts
+        html = self.renderer.banner_again(lang, lapsed_from, False, gpc).html
+        return ShownTexts(kind="page", name="banner", language=lang, content=html)
 
     def _honours(self, sent_gpc: bool) -> bool:
         """Whether a browser's Global Privacy Control refuses something here."""
@@ -401,9 +438,10 @@ class ConsentEndpoints:
         Accept, reject and save answer the banner with the whole choice: what they
         do not name is off, providers allowed one by one included (a provider whose
         category is granted needs no entry of its own). ``allow`` adds providers and
-        changes nothing else, not even when the choice lapses. With GPC, "Accept all"
-        leaves out what the signal refuses; a category the visitor ticks or a provider
-        they allow themselves is their own choice, and granted.
+        changes nothing else, not even when the choice lapses. A banner that asked
+        again about lapsed grants posts ``asked``: its answer is for those alone. With
+        GPC, "Accept all" leaves out what the signal refuses; a category the visitor
+        ticks or a provider they allow themselves is their own choice, and granted.
         """
         table = self.renderer.provider_table
         choosable = frozenset(self.renderer.choosable)
@@ -423,10 +461,15 @@ class ConsentEndpoints:
                 providers=current.providers
                 | {p for p in named if table.categories[p] not in current.granted},
                 answered=current.has_choice,
+                # A lapsed grant stays a question open, not a refusal.
+                lapsed=current.lapsed,
                 decided_at=current.decided_at if current.consent_id else now,
             )
+        asked = frozenset(choice.asked) & choosable
+        refused = self.renderer.gpc_refused if gpc else frozenset()
+        if asked and current.has_choice:
+            return _answered_again(current, choice, asked, decided, refused)
         if choice.action == "accept_all":
-            refused = self.renderer.gpc_refused if gpc else frozenset()
             return replace(decided, granted=choosable - refused)
         if choice.action == "reject_all":
             return decided
@@ -526,6 +569,7 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
             categories = fields.get("categories", [])
             providers = fields.get("providers", [])
             shown = fields.get("providers_shown", [])
+            asked = fields.get("asked", [])
             source = "api"
         elif media_type in ("application/x-www-form-urlencoded", ""):
             form = parse_qs(body.decode("utf-8"), max_num_fields=MAX_FIELDS, strict_parsing=False)
@@ -533,6 +577,7 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
             categories = form.get("categories", [])
             providers = form.get("providers", [])
             shown = form.get("providers_shown", [])
+            asked = form.get("asked", [])
             source = fields.get("source", "banner")
         else:
             raise BadRequest(415)
@@ -540,7 +585,7 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
         # RecursionError: JSON nested deeper than the parser goes, e.g. "[" * 5000.
         raise BadRequest() from exc
     action = fields.get("action")
-    lists = (categories, providers, shown)
+    lists = (categories, providers, shown, asked)
     if action not in ACTIONS or not all(isinstance(names, list) for names in lists):
         raise BadRequest()
     if not all(isinstance(name, str) for names in lists for name in names):
@@ -553,6 +598,7 @@ def _parse_choice(body: bytes, content_type: str | None) -> Choice:
         categories=tuple(categories),
         providers=tuple(providers),
         providers_shown=tuple(shown),
+        asked=tuple(asked),
         next_path=safe_next(next_value),
         csrf_token=token,
         source=source if source in (*SOURCES, "api") else "banner",
@@ -588,6 +634,38 @@ def _saved(
         elif category not in posted and toggles and ticked == toggles and current.allows(category):
             providers -= toggles
     return frozenset(granted), frozenset(p for p in providers if table.categories[p] not in granted)
+
+
+def _answered_again(
+    current: ConsentState,
+    choice: Choice,
+    asked: frozenset[str],
+    decided: ConsentState,
+    gpc_refused: frozenset[str],
+) -> ConsentState:
+    """The answer to a banner that asked again about ``asked`` (their grants lapsed).
+
+    Its buttons answer for those categories only: accept grants them (but what a
+    Global Privacy Control signal refuses, ``gpc_refused``), reject refuses them,
+    save grants the ticked ones; every other category, and the providers allowed
+    one by one, stay as they were. It renews nothing else, so the choice still
+    lapses ``cookie_max_age`` after the visitor last answered everything.
+    """
+    kept = current.granted - asked
+    if choice.action == "accept_all":
+        granted = kept | (asked - gpc_refused)
+    elif choice.action == "reject_all":
+        granted = kept
+    else:
+        granted = kept | (frozenset(choice.categories) & asked)
+    table = decided.provider_categories
+    return replace(
+        decided,
+        granted=granted,
+        providers=frozenset(p for p in current.providers if table.get(p) not in granted),
+        lapsed=current.lapsed - asked,
+        decided_at=current.decided_at,
+    )
 
 
 def _action(current: ConsentState, state: ConsentState, posted: str) -> Action:

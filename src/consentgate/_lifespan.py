@@ -1,8 +1,9 @@
 """The middleware's life cycle, on servers that speak the ASGI lifespan protocol.
 
     lifespan.startup ──> the app starts ──> the app says startup.complete
-        ──> consentgate opens the consent log and migrates it, starts retention,
-            and replays (in the background) what an earlier process left in the outbox
+        ──> consentgate opens the consent log and migrates it, keeps the texts it
+            shows (warning of changed category revisions), starts retention, and
+            replays (in the background) what an earlier process left in the outbox
               ├─ fine ──> startup.complete to the server
               └─ fails ──> startup.failed, with what to fix (the server exits)
     lifespan.shutdown ──> the app shuts down ──> the app says shutdown.complete
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ._outbox import Outbox
 from ._retention import Retention
+from ._texts_keeper import TextsKeeper
 from .log import ConsentLog
 
 __all__ = ["Lifespan"]
@@ -37,10 +39,13 @@ logger = logging.getLogger(__name__)
 class Lifespan:
     """Opens the consent log at start-up and closes it at shutdown, around the app's own."""
 
-    def __init__(self, log: ConsentLog, retention: Retention | None, outbox: Outbox) -> None:
+    def __init__(
+        self, log: ConsentLog, retention: Retention | None, outbox: Outbox, texts: TextsKeeper
+    ) -> None:
         self.log = log
         self.retention = retention
         self.outbox = outbox
+        self.texts = texts
 
     async def __call__(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         received = False
@@ -90,6 +95,7 @@ class Lifespan:
         wrong, or None."""
         try:
             version = await self.log.migrate()
+            await self.texts.keep()
         except Exception as exc:
             problem = (
                 f"consentgate could not open the consent log: {exc}. Check the store "

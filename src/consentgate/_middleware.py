@@ -137,6 +137,7 @@ class ConsentMiddleware:
         self.renderer = Renderer(config, self.assets)
         self.cookie = ConsentCookie(
             providers=self.renderer.provider_table,
+            revisions=self.renderer.revisions.short_categories(),
             name=config.cookie_name,
             keys=config.signing_keys,
             policy_version=config.policy_version,
@@ -157,7 +158,9 @@ class ConsentMiddleware:
             assets=self.assets,
             trusted_origins=config.trusted_origins,
         )
-        self.lifespan = Lifespan(self.log, self.endpoints.retention, self.endpoints.outbox)
+        self.lifespan = Lifespan(
+            self.log, self.endpoints.retention, self.endpoints.outbox, self.endpoints.texts
+        )
         self._prefix = config.prefix
         self._prefix_slash = config.prefix + "/"
         self._excluded = frozenset(p.rstrip("/") or "/" for p in config.exclude_paths)
@@ -258,7 +261,7 @@ class ConsentMiddleware:
         if (
             not _asks_for_a_page(headers)
             or self._is_excluded(scope["path"])
-            or gate.visitor_for_gate().reading.state.has_choice
+            or not gate.visitor_for_gate().reading.state.needs_answer
         ):
             return scope
         dropped = _CONDITIONAL
@@ -480,15 +483,18 @@ class ConsentMiddleware:
         visitor on the page ``here`` (its path and query; ``on_policy``: the privacy
         policy's page), encoded, with texts in ``language``."""
         state = visitor.reading.state
-        if not state.has_choice and self.renderer.choosable:
-            # The host matters to a banner page only for snippets of providers allowed
-            # one by one: without them, every host shares one entry.
+        if state.needs_answer and self.renderer.choosable:
+            # The host matters to a banner page only for snippets of what runs beside
+            # it: without them, every host shares one entry.
+            runs = bool(state.providers or state.granted)
             return self._banner_fragments(
+                state.granted if state.has_choice else frozenset(),
                 state.providers,
+                visitor.reading.lapsed_from if state.has_choice else (),
                 language,
                 here,
                 on_policy,
-                visitor.hostname if state.providers else "",
+                visitor.hostname if runs else "",
                 self.csrf.issue(),
                 iso_week(),
                 codec,
@@ -506,7 +512,9 @@ class ConsentMiddleware:
 
     def _render_banner(
         self,
+        granted: frozenset[str],
         providers: frozenset[str],
+        lapsed_from: tuple[tuple[str, str], ...],
         language: str,
         here: str,
         on_policy: bool,
@@ -516,20 +524,24 @@ class ConsentMiddleware:
         codec: str,
         gpc: bool,
     ) -> _Insertion:
-        """The banner, and the snippets of providers allowed one by one before answering it.
+        """The banner (asking only about the categories whose grant lapsed, if any), and
+        the snippets of what runs meanwhile: the categories still granted and the providers
+        allowed one by one.
 
         The banner opens the body, so a keyboard or a screen reader meets it first; the
         room it leaves at the end of the page goes where the body ends.
         """
         values = {"next": here, "next_q": quote(here, safe=""), "csrf": csrf}
         renderer = self.renderer
-        if on_policy:
-            banners = renderer.folded_gpc_banner if gpc else renderer.folded_banner
+        if lapsed_from:
+            banner = renderer.banner_again(language, lapsed_from, on_policy, gpc)
+        elif on_policy:
+            banner = (renderer.folded_gpc_banner if gpc else renderer.folded_banner)[language]
         else:
-            banners = renderer.gpc_banner if gpc else renderer.banner
-        head, body, top = self._stylesheet, BANNER_ROOM, banners[language].fill(values)
-        if providers:
-            snippets = self.renderer.snippets(frozenset(), providers, week, host)
+            banner = (renderer.gpc_banner if gpc else renderer.banner)[language]
+        head, body, top = self._stylesheet, BANNER_ROOM, banner.fill(values)
+        if granted or providers:
+            snippets = renderer.snippets(granted, providers, week, host)
             head, body = head + snippets[0], body + snippets[1]
         return _Insertion.of(head, body, codec, top)
 

@@ -7,7 +7,8 @@ the configuration changes nothing. Beside the mask the cookie keeps the table's
 digest: once the site adds, removes or renames a provider, a bit could come to
 mean another provider, so a cookie written for another table keeps its
 categories but reads as allowing no provider on its own (the visitor is asked
-again on the placeholder).
+again on the placeholder). Each allowed provider's revision is kept beside the
+mask too: an allowance lapses when what the provider discloses changes.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ class ProviderTable:
 
     #: Provider name -> the category it belongs to.
     categories: Mapping[str, str]
+    #: Provider name -> the short revision of what it discloses (``_revisions``): an
+    #: allowance kept in the cookie holds only while this stays the same.
+    revisions: Mapping[str, str] = field(default_factory=dict)
     #: The names in the cookie's bit order: sorted.
     names: tuple[str, ...] = field(init=False)
     #: Ties a cookie's bitmask to this table (8 URL-safe characters).
@@ -39,6 +43,7 @@ class ProviderTable:
     def __post_init__(self) -> None:
         names = tuple(sorted(self.categories))
         object.__setattr__(self, "categories", MappingProxyType(dict(self.categories)))
+        object.__setattr__(self, "revisions", MappingProxyType(dict(self.revisions)))
         object.__setattr__(self, "names", names)
         object.__setattr__(self, "digest", table_digest(names))
         object.__setattr__(
@@ -46,7 +51,9 @@ class ProviderTable:
         )
 
     @classmethod
-    def of(cls, providers: Iterable[Provider]) -> ProviderTable:
+    def of(
+        cls, providers: Iterable[Provider], revisions: Mapping[str, str] | None = None
+    ) -> ProviderTable:
         """The table of configured providers; a name in two categories is a ValueError.
 
         Several providers may share a name (two Google Analytics properties): the
@@ -59,7 +66,7 @@ class ProviderTable:
                 raise ValueError(
                     f"provider {provider.name!r} is in both {known!r} and {provider.category!r}"
                 )
-        return cls(categories)
+        return cls(categories, dict(revisions or {}))
 
     def choosable(self, names: Iterable[str]) -> frozenset[str]:
         """The names a visitor can allow on their own: known, and not always on."""

@@ -11,6 +11,7 @@ template and line named, instead of failing a visitor's request.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -38,6 +39,7 @@ from markupsafe import escape
 from ._assets import Assets
 from ._cache import Memo, size_of
 from ._config import ConsentConfig
+from ._cookie import LAPSED
 from ._csp import SCRIPT_NONCE, STYLE_NONCE
 from ._exceptions import ConfigurationError
 from ._fair_choice import unfair_choice
@@ -51,9 +53,11 @@ from ._locales import (
     provider_texts,
 )
 from ._provider_table import ProviderTable
+from ._revisions import Revisions, canonical_json, provider_revisions, short
 from ._state import NECESSARY, NO_CONSENT, ConsentState
 from ._text import LocalizedText, localized
 from ._theme import theme_css
+from .log._texts import KeptTexts, ShownTexts
 from .providers import DeclaredCookie, Provider
 from .providers._google import CONSENT_MODE_PRELUDE
 
@@ -120,6 +124,17 @@ class CategoryView:
     description: str
     providers: tuple[Provider, ...]
     always_on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LapsedView:
+    """A category whose grant lapsed, as the banner asking again shows it."""
+
+    category: CategoryView
+    #: Titles of its providers that are new since the visitor's grant, and of those whose
+    #: disclosure changed; both empty when that revision's texts are unknown.
+    added: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
 
 
 @contextmanager
@@ -211,8 +226,10 @@ class Renderer:
         }
         self.own_provider = self._own_provider()
         self.choosable = self._choosable_categories()
+        #: What each category and provider the visitor is asked about is shown as.
+        self.revisions = self._revisions()
         #: Provider names and their categories, as consent states and the cookie know them.
-        self.provider_table = ProviderTable.of(config.providers)
+        self.provider_table = ProviderTable.of(config.providers, self.revisions.short_providers())
         self._snippet_templates: list[_SnippetTemplates] = [
             (p, self._compile(p.head_template, p.head), self._compile(p.body_template, p.body))
             for p in config.providers
@@ -249,6 +266,19 @@ class Renderer:
             if self.gpc_refused
             else self.folded_banner
         )
+        #: Category -> short revision -> provider name -> its revision, of revisions the
+        #: site showed before (``remember``): what tells what is new in a lapsed category.
+        self.history: dict[str, dict[str, dict[str, str]]] = {}
+        #: The banner asking again about categories whose grant lapsed, per language, set
+        #: of them, folding and GPC; rendered on first use (any set can lapse), once per
+        #: language at start-up with every category, so a broken override fails the start.
+        self.banner_again = Memo(
+            self._banner_again,
+            max_entries=256,
+            max_bytes=8 * 1024 * 1024,
+            max_key_bytes=4096,
+            value_bytes=lambda fragment: len(fragment.html),
+        )
         self.settings_link = {
             lang: Fragment(self._render("settings_link.html", lang, next_q=hole("next_q")))
             for lang in self.languages
@@ -266,11 +296,18 @@ class Renderer:
             unfair = unfair_choice(html, config.prefix)
             if unfair is not None:
                 raise ConfigurationError("template_dirs", f"{source}.html ({lang}): {unfair}")
+        every = tuple((c, LAPSED) for c in self.choosable)
+        for lang in self.languages:
+            for folded in (False, True):
+                for gpc in (False, True) if self.gpc_refused else (False,):
+                    self._banner_again(lang, every, folded, gpc)
         digests = {key: hashlib.sha256(html.encode()).hexdigest() for key, html in pages.items()}
         self.fingerprints = {(s, lang): d for (s, lang, gpc), d in digests.items() if not gpc}
         self._gpc_fingerprints = {
             (s, lang): d for (s, lang, gpc), d in digests.items() if gpc
         } or self.fingerprints
+        #: The pages a record's text fingerprint names, for the log's texts table.
+        self._fingerprinted = pages
         self._error_pages = {
             (lang, key): Fragment(
                 self._render("error.html", lang, message=self.texts[lang][key], next=hole("next"))
@@ -583,17 +620,53 @@ class Renderer:
         """A click-to-load placeholder's panel (``embed.html``)."""
         return self._render("embed.html", lang, **context)
 
-    def _banner_html(self, lang: str, *, folded: bool = False, gpc: bool = False) -> str:
+    def _banner_html(
+        self,
+        lang: str,
+        lapsed: Sequence[LapsedView] = (),
+        *,
+        folded: bool = False,
+        gpc: bool = False,
+    ) -> str:
+        categories = [c for c in self.declaration(lang) if not c.always_on]
+        if lapsed:
+            categories = [item.category for item in lapsed]
         return self._render(
             "banner.html",
             lang,
             folded=folded,
             gpc=gpc,
-            categories=[c for c in self.declaration(lang) if not c.always_on],
+            categories=categories,
+            lapsed=lapsed,
             csrf_token=hole("csrf"),
             next=hole("next"),
             next_q=hole("next_q"),
         )
+
+    def _banner_again(
+        self,
+        lang: str,
+        lapsed_from: tuple[tuple[str, str], ...],
+        folded: bool = False,
+        gpc: bool = False,
+    ) -> Fragment:
+        """The banner for a visitor whose grants lapsed (each category with the revision
+        their cookie held): it says what changed and asks about those categories only; its
+        buttons leave the others as they are. ``folded`` on the privacy policy's page;
+        ``gpc`` for a browser whose Global Privacy Control signal refuses something here."""
+        views = {c.name: c for c in self.declaration(lang)}
+        lapsed = [
+            self._what_changed(views[name], revision)
+            for name, revision in lapsed_from
+            if name in views
+        ]
+        html = self._banner_html(lang, lapsed, folded=folded, gpc=gpc and bool(self.gpc_refused))
+        unfair = unfair_choice(html, self.config.prefix)
+        if unfair is not None:
+            raise ConfigurationError(
+                "template_dirs", f"banner.html ({lang}, asking again): {unfair}"
+            )
+        return Fragment(html)
 
     def render_page(self, name: str, lang: str, **context: Any) -> str:
         """A page rendered whole for one request, with no holes to fill: for pages
@@ -651,6 +724,63 @@ class Renderer:
                 )
             )
         return views
+
+    def remember(self, kept: Iterable[KeptTexts]) -> None:
+        """Learn the revisions the site showed before, from the log's texts table, so that
+        a banner asking again names the providers added or changed since."""
+        for texts in kept:
+            if texts.kind != "category" or not texts.intact:
+                continue
+            try:
+                providers = provider_revisions(json.loads(texts.content))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # kept by another release, in a form this one does not read
+            self.history.setdefault(texts.name, {})[short(texts.fingerprint)] = providers
+        self.banner_again.clear()
+
+    def _what_changed(self, category: CategoryView, revision: str) -> LapsedView:
+        """``category`` as it is now, with the providers added or changed since ``revision``
+        (known when the log kept that revision's texts)."""
+        before = self.history.get(category.name, {}).get(revision)
+        if before is None:
+            return LapsedView(category)
+        now = self.revisions.providers
+        titles = {p.name: p.title for p in category.providers}
+        added = [titles[n] for n in sorted(titles) if n not in before]
+        changed = [titles[n] for n in sorted(titles) if n in before and before[n] != now.get(n)]
+        return LapsedView(category, tuple(dict.fromkeys(added)), tuple(dict.fromkeys(changed)))
+
+    def shown_texts(self) -> list[ShownTexts]:
+        """What the log's texts table keeps: each category's revision and each fingerprinted
+        page, with exactly what their digests are taken over."""
+        categories = [
+            ShownTexts(
+                kind="category",
+                name=texts.name,
+                language=None,
+                content=canonical_json(dict(texts.content)),
+            )
+            for texts in self.revisions.categories.values()
+        ]
+        pages = [
+            ShownTexts(kind="page", name=source, language=lang, content=html)
+            # A page as a browser sending GPC saw it (with its notice) is a page of its own.
+            for (source, lang, _), html in sorted(self._fingerprinted.items())
+        ]
+        return categories + pages
+
+    def _revisions(self) -> Revisions:
+        views = {lang: self.declaration(lang) for lang in self.languages}
+        titled = {
+            name: {
+                lang: (v.title, v.description)
+                for lang in self.languages
+                for v in views[lang]
+                if v.name == name
+            }
+            for name in self.choosable
+        }
+        return Revisions.of(titled.items(), self.config.providers, self.languages, self.localized)
 
     def _choosable_categories(self) -> tuple[str, ...]:
         """Categories worth asking about: they have a provider, or the site defined them."""

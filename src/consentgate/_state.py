@@ -46,6 +46,10 @@ class ConsentState:
     consent cookie, so ``allows_provider`` needs nothing from the caller and a
     state derived with ``dataclasses.replace`` stays right. A state built
     without it allows only the providers it names.
+
+    ``lapsed`` holds the categories the visitor granted whose revision has
+    changed since (what the site tells about them, e.g. a provider added):
+    they are not granted, and the visitor is asked about them again.
     """
 
     consent_id: str | None = None
@@ -54,6 +58,7 @@ class ConsentState:
     decided_at: datetime | None = None
     providers: frozenset[str] = frozenset()
     answered: bool = True
+    lapsed: frozenset[str] = frozenset()
     provider_categories: Mapping[str, str] = field(
         default_factory=lambda: _NO_PROVIDERS, compare=False, repr=False
     )
@@ -62,6 +67,11 @@ class ConsentState:
     def has_choice(self) -> bool:
         """True once the visitor accepted, rejected or saved a choice, not just allowed an embed."""
         return self.consent_id is not None and self.answered
+
+    @property
+    def needs_answer(self) -> bool:
+        """Whether the banner asks this visitor: no choice yet, or a grant lapsed."""
+        return not self.has_choice or bool(self.lapsed)
 
     def allows(self, category: str) -> bool:
         """Whether anything of ``category`` may run for this visitor."""
@@ -88,6 +98,7 @@ class ConsentState:
             "granted": sorted(self.granted),
             "providers": sorted(self.providers),
             "allowed_providers": sorted(self.allowed_providers),
+            "lapsed": sorted(self.lapsed),
             "policy_version": self.policy_version,
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
         }
@@ -123,6 +134,9 @@ class CookieReading:
     state: ConsentState
     #: Signed with an older key of ``secret_keys``: send it again under the newest.
     reissue: bool = False
+    #: Each lapsed category with the short revision the cookie held for it (``~``s when
+    #: unknown): what the banner compares with the category now, to say what is new.
+    lapsed_from: tuple[tuple[str, str], ...] = ()
 
 
 def get_consent(request: object) -> ConsentState:

@@ -244,6 +244,7 @@ def test_reject_all_starts_nothing_and_leaves_the_settings_link(js_visitor: Visi
         "granted": [],
         "providers": [],
         "allowed_providers": [],
+        "lapsed": [],
         "policy_version": "2026-11",
     }
 

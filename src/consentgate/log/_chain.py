@@ -11,15 +11,18 @@ levels so that an erased record can still be checked (see *Erasure*):
 
        {"action": ..., "consent_id": ..., "gpc": true, "granted": [...],
         "ip": str | null, "language": ..., "policy_version": ...,
-        "providers": [...], "refused": [...], "source": ...,
+        "providers": [...], "refused": [...],
+        "revisions": {category: revision, ...}, "source": ...,
         "text_fingerprint": ..., "time": "YYYY-MM-DDTHH:MM:SS.ffffffZ",
         "user_agent": str | null}
 
-   ``granted``, ``refused`` and ``providers`` are sorted; ``time`` is UTC
-   with all six fractional digits. A field added after version 1
-   (``providers``, ``gpc``) is left out while it holds its default (no
-   providers, no GPC), so a record that uses none of them encodes byte for
-   byte as in version 1, and ``gpc`` is only ever ``true``.
+   ``granted``, ``refused`` and ``providers`` are sorted; ``revisions`` maps
+   each granted category to its revision (64 lowercase hex digits), its keys
+   sorted like any object's; ``time`` is UTC with all six fractional digits.
+   A field added after version 1 (``providers``, ``gpc``, ``revisions``) is
+   left out while it holds its default (no providers, no GPC, no revisions),
+   so a record that uses none of them encodes byte for byte as in version 1,
+   and ``gpc`` is only ever ``true``.
 2. ``consent_id_digest`` = SHA-256 of the UTF-8 bytes of ``consent_id``.
 3. The link: the canonical JSON ::
 
@@ -29,7 +32,9 @@ levels so that an erased record can still be checked (see *Erasure*):
    and ``hash`` = its SHA-256, or with a chain key its HMAC (see *Keyed links*).
 
 Canonical JSON is RFC 8785 (JCS). For these value types (ASCII keys, strings,
-integers below 2**53, true, null, arrays of strings) that is exactly Python's
+integers below 2**53, true, null, arrays of strings, and ``revisions``, an
+object of strings whose keys are category names: ASCII for every category a
+``ConsentConfig`` accepts) that is exactly Python's
 ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``
 encoded as UTF-8: no whitespace, only ``"``, ``\\`` and control characters
 escaped. Digests and hashes are lowercase hex. ``hash`` itself is never hashed.
@@ -47,12 +52,16 @@ v     the content holds                      written
 1     the eleven fields of version 1         a record without providers or GPC
 2     version 1's, and ``providers``         a record with providers allowed one by one
 3     version 2's, and ``"gpc": true``       a choice made with Global Privacy Control
+4     version 3's, and ``revisions``         a record granting a category, with the
+                                             revision the visitor was shown it in
 ====  =====================================  ==========================================
 
 A record is in the first version that holds what it carries: a choice made
-with GPC is version 3 with or without providers. Adding or taking off
-providers or GPC changes a record's encoding and so its hash. A tombstone keeps the version of the
-record it replaced (the ``chain_version`` column), as its content is gone.
+with GPC is version 3 with or without providers, one granting a category with
+its revision version 4 with or without either. Adding or taking off
+providers, GPC or revisions changes a record's encoding and so its hash. A
+tombstone keeps the version of the record it replaced (the ``chain_version``
+column), as its content is gone.
 Every store writes ``chain_version`` for every row, and the verifier holds a
 record's stored version to the one its content calls for. A change to any of
 this is a new version, never an edit of a released one: a log written by any
@@ -162,7 +171,7 @@ __all__ = [
 ]
 
 #: The newest canonical encoding (see *Encoding versions*).
-ENCODING_VERSION = 3
+ENCODING_VERSION = 4
 #: The ``prev_hash`` of the very first record.
 GENESIS_HASH = "0" * 64
 
@@ -343,6 +352,8 @@ def content_digest(record: ConsentRecord) -> str:
                 ',"providers":' + _strings(record.providers) if record.providers else "",
                 ',"refused":',
                 _strings(record.refused),
+                # From version 4, and only when there are any.
+                ',"revisions":' + _pairs(record.revisions) if record.revisions else "",
                 ',"source":',
                 _string(record.source),
                 ',"text_fingerprint":',
@@ -377,6 +388,8 @@ def _content(record: ConsentRecord) -> dict[str, Any]:
         content["providers"] = list(record.providers)
     if record.gpc:
         content["gpc"] = True
+    if record.revisions:
+        content["revisions"] = dict(record.revisions)
     return content
 
 
@@ -388,6 +401,11 @@ def _optional(value: str | None) -> str:
 def _strings(values: tuple[str, ...]) -> str:
     """A list of strings; cached, as records repeat a few combinations of categories."""
     return "[" + ",".join(map(_string, values)) + "]"
+
+
+def _pairs(pairs: tuple[tuple[str, str], ...]) -> str:
+    """An object of strings from its items, sorted by key as canonical JSON sorts them."""
+    return "{" + ",".join(_string(key) + ":" + _string(value) for key, value in pairs) + "}"
 
 
 def consent_id_digest(consent_id: str) -> str:

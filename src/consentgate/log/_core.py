@@ -47,7 +47,7 @@ import json
 import logging
 import math
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, TypeAlias, TypeVar, get_args
 
@@ -78,6 +78,7 @@ from ._record import (
     record_row,
 )
 from ._schema import CONTENT_COLUMNS
+from ._texts import KeptTexts, ShownTexts, TextsKind
 
 __all__ = [
     "BrokenLog",
@@ -202,6 +203,8 @@ class ChainedLog(ConsentLog):
     line_sql: ClassVar[dict[str, str]]
     #: What ``SELECT`` of the head appends to lock the row until COMMIT, if anything.
     lock_clause: ClassVar[str] = ""
+    #: A query of every revision the records hold (the values of their ``revisions``).
+    revision_values: ClassVar[str]
 
     def __init__(
         self,
@@ -439,6 +442,42 @@ class ChainedLog(ConsentLog):
             logger.info("%s: schema migrated from version %d to %d", self.name, current, newest)
         return newest
 
+    # -- the texts visitors were shown (see ``_texts``) ----------------------------------
+
+    async def keep_texts(self, texts: Iterable[ShownTexts], now: datetime) -> None:
+        """Store the texts not kept yet, first seen ``now``; those kept are last seen ``now``."""
+        when = self._time_param(_aware(now))
+        rows = [
+            (t.fingerprint, t.kind, t.name, t.language, t.content.encode("utf-8"), when, when)
+            for t in texts
+        ]
+        if rows:
+            await self._run(_keep_texts(rows), "keep texts", transaction="write")
+
+    async def kept_texts(self, kind: TextsKind | None = None) -> list[KeptTexts]:
+        """The texts kept (of ``kind``, if given), in the order they were first seen."""
+        where, params = ("WHERE kind = ?", (kind,)) if kind is not None else ("", ())
+        rows = await self._run(
+            _fetch(f"{_TEXTS} {where} ORDER BY first_seen, fingerprint", params),
+            "read texts",
+            transaction="snapshot",
+        )
+        try:
+            return [
+                KeptTexts(
+                    fingerprint=fingerprint,
+                    kind=kind_,
+                    name=name,
+                    language=language,
+                    content=bytes(content).decode("utf-8"),
+                    first_seen=self._time_value(first),
+                    last_seen=self._time_value(last),
+                )
+                for fingerprint, kind_, name, language, content, first, last in rows
+            ]
+        except (TypeError, ValueError) as exc:
+            raise StorageError(f"the consent log's texts table is damaged: {exc}") from exc
+
     async def history(self, consent_id: str) -> list[ConsentRecord]:
         return await self._run(
             self._select(
@@ -638,7 +677,15 @@ class ChainedLog(ConsentLog):
             deleted += count
             if count < _PRUNE_CHUNK:
                 logger.info("%s: pruned %d records older than %s", self.name, deleted, before)
-                return deleted
+                break
+        try:
+            texts = await self._run(_prune_texts(self, cutoff), "prune texts", transaction="write")
+        except StorageError as exc:  # the records are pruned; the texts wait for the next prune
+            logger.warning("%s: texts no record refers to were not pruned: %s", self.name, exc)
+        else:
+            if texts:
+                logger.info("%s: pruned %d texts no record refers to", self.name, texts)
+        return deleted
 
     def _prune_boundary(self, cutoff: Any) -> Steps[int]:
         """The sequence before which everything is older than ``cutoff`` or erased."""
@@ -773,10 +820,14 @@ class ChainedLog(ConsentLog):
             user_agent,
             ip,
             gpc,
+            revisions,
             prev_hash,
             hash_,
             _,
         ) = row
+        pairs = json.loads(revisions)
+        if not isinstance(pairs, dict):
+            raise TypeError(f"revisions are not an object: {revisions!r}")
         return ConsentRecord(
             consent_id=consent_id,
             time=self._time_value(time),
@@ -792,6 +843,7 @@ class ChainedLog(ConsentLog):
             user_agent=user_agent,
             ip=ip,
             gpc=_flag(gpc),
+            revisions=tuple(pairs.items()),
             prev_hash=prev_hash,
             hash=hash_,
         )
@@ -842,6 +894,44 @@ class ChainedLog(ConsentLog):
             )
 
 
+_TEXTS = (
+    "SELECT fingerprint, kind, name, language, content, first_seen, last_seen FROM consent_texts"
+)
+_KEEP_TEXTS = (
+    "INSERT INTO consent_texts (fingerprint, kind, name, language, content, first_seen, "
+    "last_seen) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (fingerprint) DO UPDATE SET last_seen = excluded.last_seen"
+)
+
+
+def _keep_texts(rows: Sequence[Sequence[Any]]) -> Steps[None]:
+    yield ExecuteMany(_KEEP_TEXTS, rows)
+
+
+def _prune_texts(log: ChainedLog, cutoff: Any) -> Steps[int]:
+    """Delete the texts no record refers to any more, last shown before ``cutoff``.
+
+    A record refers to a page by its ``text_fingerprint`` and to a category's texts
+    by a revision. What the latest start-up kept stays whatever the records say
+    (its category texts were last seen then, its pages with them, and a banner
+    asking again later still): it may be shown to the next visitor, whose record
+    will refer to it. One pass over the records, not one per text.
+    """
+    deleted: int = yield Execute(
+        "DELETE FROM consent_texts WHERE last_seen < ? "
+        "AND last_seen < (SELECT max(last_seen) FROM consent_texts WHERE kind = 'category') "
+        "AND fingerprint NOT IN (SELECT text_fingerprint FROM consent_records "
+        f"WHERE text_fingerprint IS NOT NULL UNION {log.revision_values})",
+        (cutoff,),
+    )
+    return deleted
+
+
+def _fetch(sql: str, params: Sequence[Any] = ()) -> Steps[list[Any]]:
+    rows: list[Any] = yield Fetch(sql, params)
+    return rows
+
+
 def _flag(value: Any) -> bool:
     """A stored boolean: PostgreSQL's, or SQLite's 0 or 1; TypeError for anything else."""
     if type(value) not in (bool, int) or value not in (0, 1):
@@ -851,11 +941,6 @@ def _flag(value: Any) -> bool:
 
 def _execute(sql: str, params: Sequence[Any]) -> Steps[None]:
     yield Execute(sql, params)
-
-
-def _fetch(sql: str) -> Steps[list[Any]]:
-    rows: list[Any] = yield Fetch(sql)
-    return rows
 
 
 def _count(sql: str, params: Sequence[Any]) -> Steps[int]:

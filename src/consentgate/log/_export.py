@@ -3,7 +3,8 @@
 Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
 ``granted``, ``refused``, ``providers``, ``policy_version``, ``language``,
 ``source``, ``text_fingerprint``, ``user_agent``, ``ip``, ``prev_hash``, ``hash``,
-``gpc`` (last, so that readers of the earlier columns by position keep working).
+``gpc``, ``revisions`` (columns added later go last, so that readers of the earlier
+columns by position keep working).
 
 - ``time`` is ISO 8601 in UTC with microseconds (``2024-05-01T12:30:15.123456Z``).
 - ``granted`` and ``refused`` are JSON arrays of category names, ``providers``
@@ -12,6 +13,10 @@ Columns, in this order: ``sequence``, ``time``, ``consent_id``, ``action``,
   ambiguous.
 - ``user_agent`` and ``ip`` are empty (CSV) or ``null`` (JSON Lines) when the
   site does not record them.
+- ``revisions`` is a JSON object of each granted category's revision (the SHA-256
+  of what it showed, whose content ``consentgate export --texts`` gives): in JSON
+  Lines a real object, in CSV its text (``{"statistics":"5b0c..."}``); ``{}`` for
+  a record granting nothing, or written before revisions.
 - ``gpc`` is ``true`` when the visitor's browser sent Global Privacy Control
   with the choice, else ``false``: JSON booleans, in CSV their text.
 - CSV is RFC 4180: a header row, CRLF line ends, and every field but
@@ -61,14 +66,16 @@ __all__ = [
     "parse_when",
 ]
 
-#: The record's columns with ``time`` first, as an auditor reads them, and ``gpc``, which
-#: came later, last; no encoding version.
+#: Columns added after the export was released, in the order they came: they go last.
+_LATER_COLUMNS = ("gpc", "revisions")
+#: The record's columns with ``time`` first, as an auditor reads them, and those that
+#: came later last; no encoding version.
 EXPORT_COLUMNS = (
     "sequence",
     "time",
     "consent_id",
-    *(c for c in RECORD_COLUMNS[3:-1] if c != "gpc"),
-    "gpc",
+    *(c for c in RECORD_COLUMNS[3:-1] if c not in _LATER_COLUMNS),
+    *_LATER_COLUMNS,
 )
 
 #: What a spreadsheet takes a cell starting with for a formula: such a CSV cell gets a ``'``.
@@ -123,6 +130,7 @@ def export_object(record: ConsentRecord) -> dict[str, Any]:
         "prev_hash": record.prev_hash,
         "hash": record.hash,
         "gpc": record.gpc,
+        "revisions": dict(record.revisions),
     }
 
 
@@ -172,16 +180,23 @@ def parse_when(text: str) -> datetime:
 
 def _csv_row(record: ConsentRecord) -> tuple[Any, ...]:
     """The stored columns in the export's order: ``time`` before ``consent_id``, ``gpc``
-    last, no version."""
+    and ``revisions`` last, no version."""
     row = record_row(record, format_time(record.time))
     sequence, consent_id, when, *rest = (row[column] for column in _CSV_PLACES)
-    return (sequence, when, *map(_defused, (consent_id, *rest)), _BOOLEANS[record.gpc])
+    return (
+        sequence,
+        when,
+        *map(_defused, (consent_id, *rest)),
+        _BOOLEANS[record.gpc],
+        _defused(row[_REVISIONS]),
+    )
 
 
-#: Where ``record_row`` has each of the CSV's cells but the last, ``gpc``.
+#: Where ``record_row`` has each of the CSV's cells but the later ones.
 _CSV_PLACES = tuple(
-    place for place, c in enumerate(RECORD_COLUMNS) if c not in ("gpc", "chain_version")
+    place for place, c in enumerate(RECORD_COLUMNS) if c not in (*_LATER_COLUMNS, "chain_version")
 )
+_REVISIONS = RECORD_COLUMNS.index("revisions")
 _BOOLEANS = {True: "true", False: "false"}
 
 

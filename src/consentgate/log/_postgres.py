@@ -135,8 +135,21 @@ _V4: tuple[str, ...] = (
     "DROP CONSTRAINT consent_records_chain_version_check, "
     "ADD CONSTRAINT consent_records_chain_version_check CHECK (chain_version IN (1, 2, 3))",
 )
-#: Version 5: RFC 3161 tokens of the head, from ``anchor_tsa_url``.
-_V5: tuple[str, ...] = (_schema.timestamps_table(_TYPES),)
+#: Version 5: each granted category's revision (canonical encoding version 4), and the
+#: texts table, what the revisions and text fingerprints are digests of. The default
+#: lets a writer of the previous release append its records meanwhile; only tombstones
+#: are rewritten.
+_V5: tuple[str, ...] = (
+    "ALTER TABLE consent_records ADD COLUMN revisions text DEFAULT '{}'",
+    "UPDATE consent_records SET revisions = NULL WHERE erased",
+    "ALTER TABLE consent_records ADD CONSTRAINT consent_records_revisions_check CHECK "
+    "((revisions IS NULL) = erased), "
+    "DROP CONSTRAINT consent_records_chain_version_check, "
+    "ADD CONSTRAINT consent_records_chain_version_check CHECK (chain_version IN (1, 2, 3, 4))",
+    _schema.texts_table(_TYPES, "bytea"),
+)
+#: Version 6: RFC 3161 tokens of the head, from ``anchor_tsa_url``.
+_V6: tuple[str, ...] = (_schema.timestamps_table(_TYPES),)
 
 #: ``time`` as ``_chain.format_time`` writes it, whatever the session's time zone.
 _UTC_TIME = "to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
@@ -187,6 +200,19 @@ def _json_categories(column: str) -> str:
     )
 
 
+def _json_revisions(column: str) -> str:
+    """Stored revisions (an object of strings) as ``json.dumps(..., ensure_ascii=False)``
+    writes them: as stored, but where a category goes beyond ASCII, as for category lists."""
+    rewritten = (
+        "coalesce((SELECT '{' || string_agg(to_json(key)::text || ':' || to_json(value)::text, "
+        f"',' ORDER BY place) || '}}' FROM json_each_text({column}::json) WITH ORDINALITY "
+        "AS revision(key, value, place)), '{}')"
+    )
+    return (
+        f"CASE WHEN strpos({column}, E'\\\\u') = 0 THEN {column}::json::text ELSE {rewritten} END"
+    )
+
+
 def _json_value(column: str) -> str:
     """One value of a JSON Lines object, escaped as ``json.dumps`` does (so does ``to_json``)."""
     if column == "sequence":
@@ -195,6 +221,8 @@ def _json_value(column: str) -> str:
         return f"'\"' || {_UTC_TIME} || '\"'"
     if column in ("granted", "refused", "providers"):
         return _json_categories(column)
+    if column == "revisions":
+        return _json_revisions(column)
     if column in ("user_agent", "ip"):
         return f"coalesce(to_json({column})::text, 'null')"
     return f"to_json({column})::text"
@@ -234,9 +262,14 @@ class PostgresConsentLog(ChainedLog):
     .. versionadded:: 0.1
     """
 
-    migrations = (_V1, _V2, _V3, _V4, _V5)
+    migrations = (_V1, _V2, _V3, _V4, _V5, _V6)
     line_sql = {"csv": _CSV_LINE, "jsonl": _JSON_LINE}
     lock_clause = " FOR UPDATE"
+    revision_values = (
+        "SELECT revision.value FROM consent_records AS record, "
+        "json_each_text(record.revisions::json) AS revision "
+        "WHERE record.revisions IS NOT NULL AND record.revisions <> '{}'"
+    )
 
     def __init__(
         self,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -17,6 +19,7 @@ __all__ = [
     "encoding_version",
     "erase_request",
     "format_categories",
+    "format_revisions",
     "placed",
     "record_row",
 ]
@@ -27,6 +30,8 @@ Action = Literal["grant", "update", "reject", "withdraw", "erase", "allow"]
 #: Where the choice was made; ``"gpc"`` is a Global Privacy Control signal taken as a
 #: refusal, ``"embed"`` a click-to-load placeholder.
 Source = Literal["banner", "preferences", "api", "gpc", "embed"]
+
+_REVISION = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,6 +63,10 @@ class ConsentRecord:
     #: Whether the visitor's browser sent Global Privacy Control (``Sec-GPC: 1``) with
     #: this choice: the choice was made with that objection in force.
     gpc: bool = False
+    #: Each granted category with its revision: the hex SHA-256 of what the visitor was
+    #: shown about it (``consentgate._revisions``), whose content the log's texts table
+    #: keeps. Given as pairs or a mapping; kept as pairs sorted by category.
+    revisions: tuple[tuple[str, str], ...] = ()
     #: The predecessor's ``hash``; set by the log when it stores the record.
     prev_hash: str | None = None
     #: SHA-256 (or, with a chain key, HMAC) of the record and its place in the chain
@@ -76,9 +85,28 @@ class ConsentRecord:
         object.__setattr__(self, "providers", tuple(sorted(self.providers)))
         if type(self.gpc) is not bool:
             raise TypeError(f"ConsentRecord.gpc must be True or False, not {self.gpc!r}")
+        given: Any = self.revisions
+        revisions = tuple(sorted(given.items() if isinstance(given, Mapping) else given))
+        object.__setattr__(self, "revisions", revisions)
+        if revisions:
+            _check_revisions(revisions, granted)
         if granted and refused and not set(granted).isdisjoint(refused):
             both = sorted(set(granted) & set(refused))
             raise ValueError(f"categories both granted and refused: {both}")
+
+
+def _check_revisions(revisions: tuple[tuple[str, str], ...], granted: tuple[str, ...]) -> None:
+    """ValueError unless ``revisions`` name granted categories, once each, with digests."""
+    categories = [category for category, _ in revisions]
+    if len(set(categories)) != len(categories):
+        raise ValueError(f"a category with two revisions: {categories}")
+    if not set(categories) <= set(granted):
+        raise ValueError(
+            f"revisions of categories not granted: {sorted(set(categories) - set(granted))}"
+        )
+    for category, revision in revisions:
+        if not (isinstance(revision, str) and _REVISION.fullmatch(revision)):
+            raise ValueError(f"not a revision (64 lowercase hex digits): {category}: {revision!r}")
 
 
 def placed(record: ConsentRecord, *, sequence: int, prev_hash: str, hash: str) -> ConsentRecord:
@@ -131,6 +159,12 @@ def format_categories(categories: tuple[str, ...]) -> str:
     return _COMPACT_JSON.encode(categories)
 
 
+def format_revisions(revisions: tuple[tuple[str, str], ...]) -> str:
+    """Revisions as the logs store them and CSV exports them: a compact JSON object
+    (ASCII), its keys, the categories, in order."""
+    return _COMPACT_JSON.encode(dict(revisions))
+
+
 #: The columns every store keeps per record, in the order of :func:`record_row`.
 RECORD_COLUMNS = (
     "sequence",
@@ -147,6 +181,7 @@ RECORD_COLUMNS = (
     "user_agent",
     "ip",
     "gpc",
+    "revisions",
     "prev_hash",
     "hash",
     "chain_version",
@@ -174,6 +209,7 @@ def record_row(record: ConsentRecord, time: Any) -> tuple[Any, ...]:
         record.user_agent,
         record.ip,
         record.gpc,
+        format_revisions(record.revisions),
         record.prev_hash,
         record.hash,
         encoding_version(record),
@@ -183,8 +219,11 @@ def record_row(record: ConsentRecord, time: Any) -> tuple[Any, ...]:
 def encoding_version(record: ConsentRecord) -> int:
     """The canonical encoding a record is hashed in: the first that holds what it carries.
 
-    3 with GPC, else 2 with providers, else 1 (see ``_chain``, *Encoding versions*).
+    4 with revisions, else 3 with GPC, else 2 with providers, else 1 (see ``_chain``,
+    *Encoding versions*).
     """
+    if record.revisions:
+        return 4
     if record.gpc:
         return 3
     return 2 if record.providers else 1

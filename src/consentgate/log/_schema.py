@@ -22,6 +22,7 @@ __all__ = [
     "head_mac_column",
     "head_table",
     "records_table",
+    "texts_table",
     "timestamps_table",
 ]
 
@@ -131,6 +132,24 @@ def head_table(types: Types) -> str:
 def head_mac_column(types: Types) -> str:
     """A keyed chain's head carries its MAC (see ``_chain``)."""
     return f"ALTER TABLE consent_head ADD COLUMN mac {types.text} CHECK (length(mac) = 64)"
+
+
+def texts_table(types: Types, blob: str) -> str:
+    """What visitors were shown, once per fingerprint (see ``_texts``): ``content`` is the
+    UTF-8 bytes the fingerprint is the SHA-256 of (a page's holes are NUL characters,
+    which only a byte column holds in both databases)."""
+    text, time = types.text, types.time
+    return f"""
+    CREATE TABLE consent_texts (
+        fingerprint {text} PRIMARY KEY CHECK (length(fingerprint) = 64),
+        kind        {text} NOT NULL CHECK (kind IN ('category', 'page')),
+        name        {text} NOT NULL,
+        language    {text},
+        content     {blob} NOT NULL,
+        first_seen  {time} NOT NULL,
+        last_seen   {time} NOT NULL
+    )
+    """
 
 
 def timestamps_table(types: Types) -> str:

@@ -136,6 +136,10 @@ _JSON_LINE = (
         f"WHEN instr({column}, '\\u') = 0 THEN {column} "
         f"ELSE (SELECT json_group_array(value) FROM json_each({column})) END)"
         if column in ("granted", "refused", "providers")
+        else f"'{column}', json(CASE WHEN NOT json_valid({column}) THEN json_quote({column}) "
+        f"WHEN instr({column}, '\\u') = 0 THEN {column} "
+        f"ELSE (SELECT json_group_object(key, value) FROM json_each({column})) END)"
+        if column == "revisions"
         else f"'gpc', json({_GPC_TEXT})"
         if column == "gpc"
         else f"'{column}', {column}"
@@ -146,14 +150,14 @@ _JSON_LINE = (
 #: A version 1 row as ``RECORD_COLUMNS``, for ``_to_v2``.
 _V1_AS_V2 = (
     "SELECT sequence, consent_id, time, action, granted, refused, '[]', policy_version, "
-    "language, source, text_fingerprint, NULL, NULL, 0, NULL, NULL, 1 FROM consent_records "
+    "language, source, text_fingerprint, NULL, NULL, 0, '{}', NULL, NULL, 1 FROM consent_records "
     "WHERE sequence > ? ORDER BY sequence LIMIT 1000"
 )
 #: Where ``record_row`` has the columns of the version 2 table, in ``_V2_INSERT``'s order.
 _V2_PLACES = tuple(
     place
     for place, column in enumerate(RECORD_COLUMNS)
-    if column not in ("providers", "gpc", "chain_version")
+    if column not in ("providers", "gpc", "revisions", "chain_version")
 )
 _V2_INSERT = (
     "INSERT INTO consent_records_v2 (sequence, consent_id, time, action, granted, refused, "
@@ -281,8 +285,38 @@ _V5: tuple[str, ...] = (
 )
 
 
-#: Version 6: RFC 3161 tokens of the head, from ``anchor_tsa_url``.
-_V6: tuple[str, ...] = (_schema.timestamps_table(_TYPES),)
+#: Version 6: each granted category's revision (canonical encoding version 4), and the
+#: texts table, what the revisions and text fingerprints are digests of. Rebuilt, as the
+#: CHECK of ``chain_version`` widens; the default lets a writer of the previous release
+#: append its records meanwhile.
+_V6_RECORDS = (
+    _V5_RECORDS.replace("consent_records_v5", "consent_records_v6")
+    .replace("chain_version IN (1, 2, 3)", "chain_version IN (1, 2, 3, 4)")
+    .replace(
+        "        gpc               INTEGER DEFAULT 0 CHECK (gpc IN (0, 1)),\n",
+        "        gpc               INTEGER DEFAULT 0 CHECK (gpc IN (0, 1)),\n"
+        "        revisions         TEXT DEFAULT '{}',\n",
+    )
+    .replace(
+        "                    AND gpc IS NOT NULL\n",
+        "                    AND gpc IS NOT NULL AND revisions IS NOT NULL\n",
+    )
+    .replace(
+        "                          gpc) IS NULL",
+        "                          gpc, revisions) IS NULL",
+    )
+)
+_V6: tuple[str, ...] = (
+    _V6_RECORDS,
+    f"INSERT INTO consent_records_v6 ({_V4_COLUMNS}, gpc, revisions) "
+    f"SELECT {_V4_COLUMNS}, gpc, CASE erased WHEN 0 THEN '{{}}' END FROM consent_records",
+    "DROP TABLE consent_records",
+    "ALTER TABLE consent_records_v6 RENAME TO consent_records",
+    _schema.CONSENT_ID_INDEX,
+    _schema.texts_table(_TYPES, "BLOB"),
+)
+#: Version 7: RFC 3161 tokens of the head, from ``anchor_tsa_url``.
+_V7: tuple[str, ...] = (_schema.timestamps_table(_TYPES),)
 
 
 def _to_v2(log: ChainedLog) -> Steps[None]:
@@ -321,8 +355,14 @@ class SQLiteConsentLog(ChainedLog):
     processes may share one file: the write lock orders their records into one chain.
     """
 
-    migrations = (_V1, _to_v2, _V3, _V4, _V5, _V6)
+    migrations = (_V1, _to_v2, _V3, _V4, _V5, _V6, _V7)
     line_sql = {"csv": _CSV_LINE, "jsonl": _JSON_LINE}
+    # A damaged ``revisions`` (no JSON) holds no revision, rather than failing the query.
+    revision_values = (
+        "SELECT revision.value FROM consent_records AS record, json_each(CASE WHEN "
+        "json_valid(record.revisions) THEN record.revisions ELSE '{}' END) AS revision "
+        "WHERE record.revisions IS NOT NULL AND record.revisions != '{}'"
+    )
 
     def __init__(
         self,

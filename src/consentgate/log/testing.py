@@ -58,6 +58,7 @@ def make_record(i: int, **overrides: Any) -> ConsentRecord:
         "refused": ("personalisation",) if i % 3 else ("analytics", "marketing"),
         "providers": ("vimeo", "youtube") if i % 5 == 1 else (),
         "gpc": i % 4 == 2,
+        "revisions": {"analytics": "5b" * 32, "marketing": "9e" * 32} if i % 3 == 1 else {},
         "policy_version": "2024-05",
         "language": "da",
         "source": "banner",
