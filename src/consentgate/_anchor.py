@@ -34,11 +34,14 @@ import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ._exceptions import ConfigurationError, StorageError
 from .log import ChainHead, ConsentLog, HeadTimestamp
 from .log._chain import canonical_json, format_time
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Anchor", "signed_head"]
 
@@ -155,12 +158,7 @@ class Anchor:
         async with httpx.AsyncClient(timeout=POST_TIMEOUT, follow_redirects=False) as client:
 
             async def post() -> None:
-                try:
-                    response = await client.post(url, content=body, headers=headers)
-                except httpx.HTTPError as exc:
-                    raise _Failed(f"{type(exc).__name__}: {exc}") from exc
-                if not response.is_success:
-                    raise _Failed(f"HTTP {response.status_code}")
+                await _posted(client, url, body, headers)
 
             await _retried(f"anchoring the consent log's head at {url}", post)
 
@@ -175,12 +173,7 @@ class Anchor:
 
             async def request() -> HeadTimestamp:
                 body, nonce = _tsa.new_request(head.sequence, head.hash)
-                try:
-                    response = await client.post(url, content=body, headers=headers)
-                except httpx.HTTPError as exc:
-                    raise _Failed(f"{type(exc).__name__}: {exc}") from exc
-                if not response.is_success:
-                    raise _Failed(f"HTTP {response.status_code}")
+                response = await _posted(client, url, body, headers)
                 if len(response.content) > MAX_REPLY:
                     raise _Failed(f"a reply of {len(response.content)} bytes")
                 try:
@@ -204,6 +197,21 @@ class Anchor:
                 raise _Failed(str(exc)) from exc
 
         await _retried(f"keeping the timestamp of record {head.sequence}", keep)
+
+
+async def _posted(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
+    """The answer to a POST that went through and succeeded; _Failed for any other."""
+    import httpx
+
+    try:
+        response = await client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        raise _Failed(f"{type(exc).__name__}: {exc}") from exc
+    if not response.is_success:
+        raise _Failed(f"HTTP {response.status_code}")
+    return response
 
 
 async def _retried(what: str, attempt: Callable[[], Awaitable[_T]]) -> _T | None:
